@@ -1,0 +1,14 @@
+"""`python -m bench` (or `make bench`): every benchmark, each printing its figures and ratios from one run."""
+
+from __future__ import annotations
+
+import importlib
+
+for name in ("import_time", "query_result", "kql_build"):
+    print(f"\n=== bench.{name}")
+    try:
+        module = importlib.import_module(f"bench.{name}")
+    except ModuleNotFoundError as exc:
+        print(f"(not available: {exc})")
+        continue
+    module.main()

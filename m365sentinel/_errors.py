@@ -1,0 +1,248 @@
+"""Exceptions raised by m365sentinel.
+
+The tree (every class is exported from ``m365sentinel``)::
+
+    SentinelError                       root of everything the SDK raises on purpose
+    ├── InvalidInputError (ValueError)  bad caller input, raised before any request is sent
+    │   └── UnsupportedCloudError       e.g. Azure China (Sentinel retired there in August 2026)
+    ├── TransportError                  no HTTP response: connection refused/reset, timeout
+    │   ├── ConnectError
+    │   └── RequestTimeout
+    ├── UnsafeRequestError              refusing to send a token cross-origin or over plain http
+    ├── APIStatusError                  the service answered with an error status
+    │   ├── BadRequestError (400)
+    │   │   └── UnsupportedApiVersionError   kind not supported at this api-version (case A1)
+    │   ├── AuthenticationError (401)
+    │   ├── PermissionDeniedError (403)
+    │   │   └── ConsentRequiredError    licence / consent missing (case A2), also raised for a 401 with such a code
+    │   ├── NotFoundError (404)
+    │   ├── ConflictError (409)         also raised after etag retries are exhausted
+    │   ├── PreconditionFailedError (412)
+    │   ├── RateLimitedError (429)      carries ``retry_after`` (seconds) when the service advised one
+    │   └── ServerError (5xx)
+    ├── SerializationError              a response could not be parsed into the typed model
+    ├── QueryError                      a Log Analytics query failed (semantic error, or PartialError on demand)
+    ├── PreflightError                  a prerequisite of a write is not met (onboarding, tenant, requirements)
+    ├── StalePlanError                  a resource changed between plan() and apply() (etag differs)
+    └── PartialApplyError               apply() stopped part-way: says what was applied and what was not
+
+Caller mistakes are ``InvalidInputError`` (a ``ValueError``) so ``except ValueError`` also works.
+Messages never contain tokens or secrets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "APIStatusError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "ConnectError",
+    "ConsentRequiredError",
+    "InvalidInputError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PreconditionFailedError",
+    "PartialApplyError",
+    "PreflightError",
+    "QueryError",
+    "RateLimitedError",
+    "RequestTimeout",
+    "SentinelError",
+    "SerializationError",
+    "ServerError",
+    "StalePlanError",
+    "TransportError",
+    "UnsafeRequestError",
+    "UnsupportedApiVersionError",
+    "UnsupportedCloudError",
+]
+
+
+class SentinelError(Exception):
+    """Root of every exception m365sentinel raises on purpose."""
+
+
+class InvalidInputError(SentinelError, ValueError):
+    """Bad caller input (malformed id, non-GUID tenant, naive datetime, ...), raised before any I/O."""
+
+
+class UnsupportedCloudError(InvalidInputError):
+    """The named cloud is unknown or not supported (Azure China: Sentinel was retired there)."""
+
+
+class TransportError(SentinelError):
+    """The request got no HTTP response (connection error or timeout), after retries."""
+
+
+class ConnectError(TransportError):
+    """Connecting failed or the connection was dropped."""
+
+
+class RequestTimeout(TransportError):
+    """The request timed out."""
+
+
+class UnsafeRequestError(SentinelError):
+    """Refused to send a bearer token: cross-origin nextLink or plain-http endpoint."""
+
+
+class APIStatusError(SentinelError):
+    """The service answered with an error status.
+
+    Attributes:
+        status_code: HTTP status (int).
+        code: service error code from the body (``error.code``), or ``None``.
+        message: service error message (``error.message``), or the reason phrase.
+        request_id: ``x-ms-request-id`` (ARM), ``x-ms-correlation-request-id``, or Graph's
+            ``request-id``, or ``None``.
+        method, url: what was requested (the URL without credentials; tokens never appear).
+        body: the parsed JSON error body, or ``None``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        code: str | None = None,
+        request_id: str | None = None,
+        method: str | None = None,
+        url: str | None = None,
+        body: Any = None,
+        remediation: str | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        self.method = method
+        self.url = url
+        self.body = body
+        self.remediation = remediation
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        parts = [f"{self.status_code}"]
+        if self.code:
+            parts.append(self.code)
+        text = " ".join(parts) + f": {self.message}"
+        if self.method and self.url:
+            text += f" ({self.method} {self.url})"
+        if self.request_id:
+            text += f" [request id {self.request_id}]"
+        if self.remediation:
+            text += f"\nRemediation: {self.remediation}"
+        return text
+
+
+class BadRequestError(APIStatusError):
+    """400."""
+
+
+class UnsupportedApiVersionError(BadRequestError):
+    """400: the service does not know the resource kind at this api-version (case A1). Never retried.
+
+    Attributes (besides APIStatusError's): ``kind`` and ``api_version`` when known.
+    """
+
+    def __init__(self, message: str, *, kind: str | None = None, api_version: str | None = None, **kw: Any) -> None:
+        self.kind = kind
+        self.api_version = api_version
+        super().__init__(message, **kw)
+
+
+class AuthenticationError(APIStatusError):
+    """401 that survived the single token refresh (case B6)."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403."""
+
+
+class ConsentRequiredError(PermissionDeniedError):
+    """401/403 with a licence or consent code (case A2). Never retried; ``remediation`` says what to do."""
+
+
+class NotFoundError(APIStatusError):
+    """404."""
+
+
+class ConflictError(APIStatusError):
+    """409, or an etag conflict that persisted after the bounded re-read attempts."""
+
+
+class PreconditionFailedError(APIStatusError):
+    """412 (etag mismatch)."""
+
+
+class RateLimitedError(APIStatusError):
+    """429 after retries, or with a Retry-After beyond the configured ceiling.
+
+    ``retry_after``: the wait the service advised, in seconds (float), or ``None``.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kw)
+
+
+class ServerError(APIStatusError):
+    """5xx after retries."""
+
+
+class SerializationError(SentinelError):
+    """A response body could not be parsed into the typed model; names the path that failed."""
+
+
+class QueryError(SentinelError):
+    """A Log Analytics query failed.
+
+    Attributes: ``code`` and ``message`` of the service error, ``inner`` (list of inner error dicts),
+    ``query`` (the KQL text).
+    """
+
+    def __init__(self, message: str, *, code: str | None = None, inner: Any = None, query: str | None = None) -> None:
+        self.code = code
+        self.message = message
+        self.inner = inner
+        self.query = query
+        super().__init__(f"{code}: {message}" if code else message)
+
+
+class PreflightError(SentinelError):
+    """A prerequisite of a write is not met. ``problems`` lists each one with its remediation."""
+
+    def __init__(self, message: str, *, problems: tuple[str, ...] = ()) -> None:
+        self.problems = problems
+        super().__init__(message + "".join(f"\n - {p}" for p in problems))
+
+
+class StalePlanError(SentinelError):
+    """A resource changed between plan() and apply(): its etag differs. Make a fresh plan."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        resource_id: str | None = None,
+        planned_etag: str | None = None,
+        current_etag: str | None = None,
+    ) -> None:
+        self.resource_id = resource_id
+        self.planned_etag = planned_etag
+        self.current_etag = current_etag
+        super().__init__(message)
+
+
+class PartialApplyError(SentinelError):
+    """apply() stopped part-way. ``applied`` and ``not_applied`` are the plan's changes on each side;
+    the cause (the typed error that stopped it) is chained as ``__cause__``. Nothing is reported as done that was not.
+    """
+
+    def __init__(self, message: str, *, applied: tuple[Any, ...], not_applied: tuple[Any, ...]) -> None:
+        self.applied = applied
+        self.not_applied = not_applied
+        super().__init__(message)

@@ -1,0 +1,394 @@
+"""The synchronous HTTP client: one ``httpx.Client``, bearer tokens per audience, retries, paging.
+
+Every decision (where a token may go, what is retried and how long to wait, how errors map, how pages
+link) lives in the pure modules next to this one; this module only performs the I/O.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import tenacity
+
+from .._errors import (
+    APIStatusError,
+    AuthenticationError,
+    ConnectError,
+    InvalidInputError,
+    RateLimitedError,
+    RequestTimeout,
+    SentinelError,
+    SerializationError,
+)
+from ._auth import check_token_target, parse_token_challenge
+from ._clouds import Audience, Cloud
+from ._error_mapping import is_consent_error, map_status_error, parse_service_error
+from ._logging import LOGGER, redact_headers, redact_url
+from ._paging import next_link_of, next_page_spec
+from ._requests import RequestSpec
+from ._retry import RetryPolicy, decide_retry, should_retry_transport
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
+__all__ = ["HttpClient"]
+
+
+@functools.cache
+def _user_agent() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # deferred: only clients need it
+
+    try:
+        ours = version("m365sentinel")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        ours = "0.0.0"
+    return f"m365sentinel/{ours} python-httpx/{httpx.__version__}"
+
+
+class _Retryable(Exception):
+    """Internal: one attempt failed in a way the policy retries.
+
+    ``error`` is what the caller gets if attempts run out, ``wait`` the service-advised delay (None: use the
+    backoff), ``cause`` the httpx exception to chain (None for error responses).
+    """
+
+    def __init__(self, error: SentinelError, wait: float | None, cause: BaseException | None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.wait = wait
+        self.cause = cause
+
+
+class _WaitAdvisedOrBackoff(tenacity.wait.wait_base):
+    """Wait what the service advised (already checked against the ceiling), else the exponential backoff."""
+
+    def __init__(self, fallback: tenacity.wait.wait_base) -> None:
+        self._fallback = fallback
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        outcome = retry_state.outcome
+        exc = outcome.exception() if outcome is not None and outcome.failed else None
+        if isinstance(exc, _Retryable) and exc.wait is not None:
+            return exc.wait
+        return float(self._fallback(retry_state))
+
+
+def _log_retry(retry_state: tenacity.RetryCallState) -> None:
+    # INFO, not WARNING: a retry that then succeeds is normal operation.
+    outcome = retry_state.outcome
+    exc = outcome.exception() if outcome is not None and outcome.failed else None
+    spec = retry_state.args[0] if retry_state.args else None
+    delay = retry_state.next_action.sleep if retry_state.next_action is not None else 0.0
+    what = exc.error if isinstance(exc, _Retryable) else exc
+    reason = f"HTTP {what.status_code}" if isinstance(what, APIStatusError) else type(what).__name__
+    if isinstance(spec, RequestSpec):
+        LOGGER.info(
+            "retrying %s %s in %.2f s after %s (attempt %d done)",
+            spec.method,
+            redact_url(spec.url),
+            delay,
+            reason,
+            retry_state.attempt_number,
+        )
+
+
+def _over_ceiling(error: APIStatusError, advised: float) -> RateLimitedError:
+    if isinstance(error, RateLimitedError):
+        error.retry_after = advised
+        return error
+    return RateLimitedError(
+        error.message,
+        retry_after=advised,
+        status_code=error.status_code,
+        code=error.code,
+        request_id=error.request_id,
+        method=error.method,
+        url=error.url,
+        body=error.body,
+    )
+
+
+class HttpClient:
+    """One pooled ``httpx.Client`` for ARM, Log Analytics and Graph, with tokens, retries and paging.
+
+    Parameters:
+        cloud: endpoints (``Cloud.resolve(...)`` or ``Cloud.custom(...)``).
+        credential: any azure-identity ``TokenCredential`` used for every audience, or a mapping
+            ``{Audience: TokenCredential}`` when audiences need different credentials.
+        retry: ``RetryPolicy`` (attempts, Retry-After ceiling, backoff).
+        timeout: httpx timeout (seconds or ``httpx.Timeout``).
+        transport: any httpx transport (tests, the emulator); default: httpx's network transport.
+        sleep: how to wait between attempts (tests inject a recorder).
+        user_agent_suffix: appended to ``m365sentinel/<version> python-httpx/<version>``.
+        clock: POSIX-seconds clock used to measure HTTP-date Retry-After values.
+
+    Usage::
+
+        with HttpClient(Cloud.resolve("AzureCloud"), DefaultAzureCredential()) as http:
+            workspace = http.send_json(arm_request(cloud, "GET", ws_path, "2023-09-01"))
+    """
+
+    def __init__(
+        self,
+        cloud: Cloud,
+        credential: TokenCredential | Mapping[Audience, TokenCredential],
+        *,
+        retry: RetryPolicy = RetryPolicy(),  # noqa: B008 (frozen value object, safe as a default)
+        timeout: httpx.Timeout | float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        user_agent_suffix: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not isinstance(cloud, Cloud):
+            raise InvalidInputError(f"cloud must be a Cloud (Cloud.resolve(...) or Cloud.custom(...)), got {cloud!r}")
+        if isinstance(credential, Mapping):
+            bad = [k for k in credential if not isinstance(k, Audience)]
+            if bad or not credential:
+                raise InvalidInputError(
+                    f"credential mapping keys must be Audience members (ARM, LOG_ANALYTICS, GRAPH), got {bad or '{}'}"
+                )
+        elif not callable(getattr(credential, "get_token", None)):
+            raise InvalidInputError(f"credential must be an azure-identity TokenCredential, got {type(credential)!r}")
+        self._cloud = cloud
+        self._credential = credential
+        self._policy = retry
+        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self._clock = clock
+        user_agent = _user_agent() + (f" {user_agent_suffix}" if user_agent_suffix else "")
+        self._client = httpx.Client(
+            transport=transport,
+            timeout=self._timeout,
+            follow_redirects=False,  # a redirect could carry the token elsewhere
+            headers={"User-Agent": user_agent, "Accept": "application/json"},
+        )
+        self._retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(retry.max_attempts),
+            wait=_WaitAdvisedOrBackoff(
+                tenacity.wait_exponential_jitter(
+                    initial=retry.backoff_initial, max=retry.backoff_max, jitter=retry.jitter
+                )
+            ),
+            retry=tenacity.retry_if_exception_type(_Retryable),
+            reraise=True,
+            sleep=sleep,
+            before_sleep=_log_retry,
+        )
+
+    @property
+    def cloud(self) -> Cloud:
+        """The endpoints this client talks to."""
+        return self._cloud
+
+    # -- public API ---------------------------------------------------------------------------------------
+
+    def send(self, spec: RequestSpec) -> httpx.Response:
+        """Send ``spec`` with a bearer token for its audience; return the 2xx response (body read).
+
+        Retries per the RetryPolicy (429/5xx/connection errors/timeouts; POST only when ``spec.retry_post``),
+        refreshes the token once on a genuine token error, and keeps one ``x-ms-client-request-id`` across
+        attempts. Raises UnsafeRequestError (before sending) when the URL is not one of the cloud's endpoints
+        for the audience or is plain http off loopback; APIStatusError subclasses for error statuses;
+        RateLimitedError at once when Retry-After exceeds the ceiling; ConnectError / RequestTimeout when no
+        response came. Credential exceptions (azure-identity's) propagate unchanged.
+        """
+        check_token_target(self._cloud, spec.audience, spec.url)
+        client_request_id = str(uuid.uuid4())
+        try:
+            response: httpx.Response = self._retrying.copy()(self._attempt, spec, client_request_id)
+        except _Retryable as exc:
+            raise exc.error from exc.cause
+        return response
+
+    def send_json(self, spec: RequestSpec) -> Any:
+        """``send`` and parse the body as JSON; ``None`` for 204 or an empty body.
+
+        Raises SerializationError when the body is not JSON (besides everything ``send`` raises).
+        """
+        response = self.send(spec)
+        if response.status_code == 204 or not response.content.strip():
+            return None
+        try:
+            return json.loads(response.content)
+        except ValueError as exc:
+            raise SerializationError(
+                f"{spec.method} {redact_url(spec.url)} answered {response.status_code} with a body that is not JSON"
+            ) from exc
+
+    def iter_pages(self, spec: RequestSpec, *, next_link_key: str = "nextLink") -> Iterator[dict[str, Any]]:
+        """Each page's JSON object, fetched lazily: ``spec`` first, then the link under ``next_link_key``
+        (``"@odata.nextLink"`` for Graph) exactly as given, until a page has none. No page cap.
+
+        Raises UnsafeRequestError before following a link to another origin (the token is not sent), and
+        SerializationError for a page that is not a JSON object.
+        """
+        first_url = spec.url
+        current = spec
+        while True:
+            page = self.send_json(current)
+            link = next_link_of(page, next_link_key)
+            yield page
+            if link is None:
+                return
+            current = next_page_spec(current, first_url, link)
+
+    def close(self) -> None:
+        """Close the pooled connections. The client cannot be used afterwards."""
+        self._client.close()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"HttpClient(cloud={self._cloud.name!r})"
+
+    # -- one attempt ----------------------------------------------------------------------------------------
+
+    def _credential_for(self, audience: Audience) -> TokenCredential:
+        if isinstance(self._credential, Mapping):
+            try:
+                return self._credential[audience]
+            except KeyError:
+                raise InvalidInputError(
+                    f"no credential given for audience {audience.name}; pass one in the credential mapping"
+                ) from None
+        return self._credential
+
+    def _attempt(self, spec: RequestSpec, client_request_id: str) -> httpx.Response:
+        response = self._exchange(spec, client_request_id)
+        if response.is_success:
+            return response
+        now = self._clock()
+        error = map_status_error(
+            response.status_code,
+            response.headers,
+            response.content,
+            method=spec.method,
+            url=spec.url,
+            reason=response.reason_phrase,
+            request_json=spec.json,
+            now=now,
+        )
+        decision = decide_retry(response.status_code, response.headers, spec.method, spec.retry_post, now, self._policy)
+        if decision.over_ceiling and decision.advised is not None:
+            raise _over_ceiling(error, decision.advised)
+        if decision.retry:
+            raise _Retryable(error, decision.wait, None)
+        raise error
+
+    def _exchange(self, spec: RequestSpec, client_request_id: str) -> httpx.Response:
+        """Send once; on a genuine token error (not licence/consent) fetch a fresh token and send once more."""
+        credential = self._credential_for(spec.audience)
+        scope = self._cloud.scope(spec.audience)
+        token = credential.get_token(scope).token
+        response = self._send_once(spec, client_request_id, token)
+        if response.status_code != 401:
+            return response
+        challenge = parse_token_challenge(response.headers)
+        if challenge is None:
+            return response
+        service_error = parse_service_error(response.content)
+        if is_consent_error(service_error.code, service_error.message):
+            return response
+        LOGGER.info(
+            "token rejected (%s); fetching a fresh one and retrying once", challenge.error or "claims challenge"
+        )
+        if challenge.claims is not None:
+            fresh = credential.get_token(scope, claims=challenge.claims).token
+        else:
+            fresh = credential.get_token(scope).token
+        if fresh == token:
+            rejected = map_status_error(
+                401,
+                response.headers,
+                response.content,
+                method=spec.method,
+                url=spec.url,
+                reason=response.reason_phrase,
+            )
+            raise AuthenticationError(
+                f"{rejected.message} (the credential returned the same rejected token)", **_status_fields(rejected)
+            )
+        return self._send_once(spec, client_request_id, fresh)
+
+    def _send_once(self, spec: RequestSpec, client_request_id: str, token: str) -> httpx.Response:
+        headers = {"x-ms-client-request-id": client_request_id}
+        if spec.audience is Audience.GRAPH:
+            headers["client-request-id"] = client_request_id
+        headers.update(spec.headers)
+        timeout = self._timeout
+        if spec.timeout is not None:
+            read = None if self._timeout.read is None else max(self._timeout.read, spec.timeout)
+            timeout = httpx.Timeout(
+                connect=self._timeout.connect, read=read, write=self._timeout.write, pool=self._timeout.pool
+            )
+        request = self._client.build_request(spec.method, spec.url, json=spec.json, headers=headers, timeout=timeout)
+        if LOGGER.isEnabledFor(10):  # DEBUG; the header dict is only built when it will be shown
+            LOGGER.debug(
+                "HTTP request: %s %s headers=%s",
+                spec.method,
+                redact_url(request.url),
+                redact_headers(request.headers.items()),
+            )
+        request.headers["Authorization"] = f"Bearer {token}"  # after logging; never logged
+        started = time.perf_counter()
+        try:
+            response = self._client.send(request)
+        except httpx.TimeoutException as exc:
+            sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+            timeout_error = RequestTimeout(
+                f"{spec.method} {redact_url(spec.url)} timed out ({type(exc).__name__}) "
+                f"[client request id {client_request_id}]"
+            )
+            if should_retry_transport(spec.method, spec.retry_post, request_sent=sent):
+                raise _Retryable(timeout_error, None, exc) from exc
+            raise timeout_error from exc
+        except httpx.TransportError as exc:
+            sent = not isinstance(exc, httpx.ConnectError)
+            connect_error = ConnectError(
+                f"{spec.method} {redact_url(spec.url)} got no response ({type(exc).__name__}: {exc}) "
+                f"[client request id {client_request_id}]"
+            )
+            if should_retry_transport(spec.method, spec.retry_post, request_sent=sent):
+                raise _Retryable(connect_error, None, exc) from exc
+            raise connect_error from exc
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        request_id = next(
+            (response.headers[h] for h in ("x-ms-request-id", "request-id") if h in response.headers), None
+        )
+        LOGGER.info(
+            "HTTP response: %s %s -> %d in %.0f ms (request id %s, client request id %s)",
+            spec.method,
+            redact_url(spec.url),
+            response.status_code,
+            elapsed_ms,
+            request_id,
+            client_request_id,
+        )
+        if LOGGER.isEnabledFor(10):
+            LOGGER.debug("HTTP response headers: %s", redact_headers(response.headers.items()))
+        return response
+
+
+def _status_fields(error: APIStatusError) -> dict[str, Any]:
+    return {
+        "status_code": error.status_code,
+        "code": error.code,
+        "request_id": error.request_id,
+        "method": error.method,
+        "url": error.url,
+        "body": error.body,
+        "remediation": error.remediation,
+    }

@@ -1,0 +1,151 @@
+"""Retry decisions (pure, shared by the sync client and its async twin) and the retry policy value.
+
+What is retried: 429, 500, 502, 503, 504, connection errors and timeouts; for GET/PUT/DELETE/PATCH/HEAD
+always, for POST only when the request is a read (``retry_post``). Never other 4xx (400, 401, 403, 404,
+409, 412...): the single token refresh on 401 is the auth layer's job (case B6), not this policy's.
+A ``Retry-After`` beyond the policy's ceiling is not waited for: the caller gets RateLimitedError carrying
+the advised wait (case F1).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from .._errors import InvalidInputError
+
+__all__ = [
+    "IDEMPOTENT_METHODS",
+    "RETRYABLE_STATUSES",
+    "RetryDecision",
+    "RetryPolicy",
+    "decide_retry",
+    "retry_after_seconds",
+    "should_retry",
+    "should_retry_transport",
+]
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "PATCH"})
+# Millisecond headers first (more precise), then the standard one (seconds or HTTP-date).
+_MS_HEADERS = ("retry-after-ms", "x-ms-retry-after-ms")
+
+
+def _positive(name: str, minimum: float) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    def check(_inst: Any, _attr: attrs.Attribute[Any], value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= minimum:
+            raise InvalidInputError(f"RetryPolicy.{name} must be a number >= {minimum}, got {value!r}")
+
+    return check
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How hard to retry.
+
+    - ``max_attempts``: total attempts per logical request, first one included (1 = no retries).
+    - ``max_retry_after``: longest advised ``Retry-After`` (seconds) the client will wait; longer raises
+      RateLimitedError(retry_after=advised) at once.
+    - ``backoff_initial``, ``backoff_max``, ``jitter``: exponential backoff in seconds when the service
+      advises no wait: ``min(backoff_max, backoff_initial * 2**(n-1) + uniform(0, jitter))``.
+    """
+
+    max_attempts: int = attrs.field(default=4, validator=_positive("max_attempts", 1))
+    max_retry_after: float = attrs.field(default=60.0, validator=_positive("max_retry_after", 0))
+    backoff_initial: float = attrs.field(default=0.5, validator=_positive("backoff_initial", 0))
+    backoff_max: float = attrs.field(default=8.0, validator=_positive("backoff_max", 0))
+    jitter: float = attrs.field(default=0.5, validator=_positive("jitter", 0))
+
+
+def _method_may_retry(method: str, retry_post: bool) -> bool:
+    method = method.upper()
+    return method in IDEMPOTENT_METHODS or (method == "POST" and retry_post)
+
+
+def should_retry(status: int, headers: Mapping[str, str], method: str, retry_post: bool) -> bool:
+    """Whether a response with ``status`` may be retried (ignoring attempt counts and Retry-After ceilings).
+
+    True only for 429/500/502/503/504 on an idempotent method or a POST marked as a read. ``headers`` are
+    part of the shared signature; the decision itself depends on status and method only (an Azure 4xx with
+    Retry-After is still not retried, by design).
+    """
+    del headers
+    return status in RETRYABLE_STATUSES and _method_may_retry(method, retry_post)
+
+
+def should_retry_transport(method: str, retry_post: bool, *, request_sent: bool) -> bool:
+    """Whether a request that got no response may be retried.
+
+    A request that never left (connect error, connect/pool timeout) is always safe to retry; one that may
+    have reached the service (read error, read timeout) only when idempotent or a read.
+    """
+    return not request_sent or _method_may_retry(method, retry_post)
+
+
+def retry_after_seconds(headers: Mapping[str, str], now: float) -> float | None:
+    """The wait the service advised, in seconds (>= 0), or ``None`` if it advised none (or unparsable).
+
+    Reads ``retry-after-ms`` / ``x-ms-retry-after-ms`` (milliseconds), then ``Retry-After`` as seconds or an
+    HTTP-date measured against ``now`` (POSIX seconds). A date in the past means 0, never a negative or
+    day-long wait.
+    """
+    lowered = {k.lower(): v for k, v in headers.items()}
+    for name in _MS_HEADERS:
+        millis = _number(lowered.get(name))
+        if millis is not None:
+            return max(0.0, millis / 1000.0)
+    raw = lowered.get("retry-after")
+    if raw is None:
+        return None
+    seconds = _number(raw)
+    if seconds is not None:
+        return max(0.0, seconds)
+    try:
+        when = email.utils.parsedate_to_datetime(raw.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # HTTP-dates are GMT by definition
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+def _number(raw: str | None) -> float | None:
+    if raw is None:
+        return None
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+@attrs.frozen
+class RetryDecision:
+    """Outcome of ``decide_retry`` for one error response.
+
+    - ``retry``: send again (after ``wait`` seconds, or the policy's backoff when ``wait`` is None).
+    - ``advised``: the service's Retry-After in seconds, if any (also set when it exceeded the ceiling).
+    - ``over_ceiling``: the advised wait exceeds ``policy.max_retry_after``: give up now with RateLimitedError.
+    """
+
+    retry: bool
+    wait: float | None
+    advised: float | None
+    over_ceiling: bool = False
+
+
+def decide_retry(
+    status: int, headers: Mapping[str, str], method: str, retry_post: bool, now: float, policy: RetryPolicy
+) -> RetryDecision:
+    """Combine ``should_retry`` and ``retry_after_seconds`` with the policy's ceiling (attempt counting is
+    the caller's: tenacity's stop condition)."""
+    advised = retry_after_seconds(headers, now)
+    if not should_retry(status, headers, method, retry_post):
+        return RetryDecision(retry=False, wait=None, advised=advised)
+    if advised is not None and advised > policy.max_retry_after:
+        return RetryDecision(retry=False, wait=None, advised=advised, over_ceiling=True)
+    return RetryDecision(retry=True, wait=advised, advised=advised)

@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from m365sentinel._errors import SerializationError
+from m365sentinel.models import (
+    AlertRule,
+    DataConnector,
+    Incident,
+    MicrosoftSecurityIncidentCreationRule,
+    MicrosoftThreatProtectionConnector,
+    Setting,
+    UebaSetting,
+    converter,
+    thaw,
+)
+
+INCIDENT = {
+    "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w"
+    "/providers/Microsoft.SecurityInsights/incidents/i1",
+    "name": "i1",
+    "type": "Microsoft.SecurityInsights/incidents",
+    "etag": '"e1"',
+    "properties": {
+        "title": "T",
+        "severity": "Medium",
+        "status": "Active",
+        "owner": {"objectId": "o1", "email": "a@b.c", "futureOwnerField": 1},
+        "labels": [{"labelName": "x", "labelType": "User"}],
+        "lastModifiedTimeUtc": "2024-01-02T03:04:05.6789012Z",
+        "incidentNumber": 42,
+        "someFutureProperty": {"nested": [1, 2]},
+    },
+}
+
+
+def test_arm_envelope_flattened_camel_case_and_times() -> None:
+    inc = Incident.from_json(INCIDENT)
+    assert inc.name == "i1"
+    assert inc.etag == '"e1"'
+    assert inc.title == "T"
+    assert inc.incident_number == 42
+    assert inc.owner is not None and inc.owner.object_id == "o1" and inc.owner.email == "a@b.c"
+    assert inc.labels[0].label_name == "x"
+    assert inc.last_modified_time_utc == datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+
+
+def test_raw_is_the_whole_document_read_only() -> None:
+    inc = Incident.from_json(INCIDENT)
+    assert thaw(inc.raw) == INCIDENT
+    with pytest.raises(TypeError):
+        inc.raw["name"] = "x"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        inc.raw["properties"]["title"] = "x"  # type: ignore[index]
+
+
+def test_put_body_merges_into_what_was_read_and_keeps_unknown_fields() -> None:
+    inc = Incident.from_json(INCIDENT)
+    body = inc.put_body({"status": "Closed", "classification": "FalsePositive"})
+    assert body == {
+        "etag": '"e1"',
+        "properties": {
+            "title": "T",
+            "severity": "Medium",
+            "status": "Closed",
+            "classification": "FalsePositive",
+            "owner": {"objectId": "o1", "email": "a@b.c", "futureOwnerField": 1},
+            "labels": [{"labelName": "x", "labelType": "User"}],
+            "someFutureProperty": {"nested": [1, 2]},
+        },
+    }
+    # The model itself is unchanged (a fresh copy was built).
+    assert inc.status == "Active"
+
+
+def test_put_body_shallow_replaces_nested_objects() -> None:
+    inc = Incident.from_json(INCIDENT)
+    body = inc.put_body({"owner": {"objectId": "o2"}}, deep=False)
+    assert body["properties"]["owner"] == {"objectId": "o2"}
+    deep = inc.put_body({"owner": {"objectId": "o2"}})
+    assert deep["properties"]["owner"] == {"objectId": "o2", "email": "a@b.c", "futureOwnerField": 1}
+
+
+def test_put_body_deep_merge_keeps_sibling_data_types() -> None:
+    doc = {
+        "kind": "MicrosoftThreatProtection",
+        "etag": "e",
+        "properties": {
+            "tenantId": "t",
+            "dataTypes": {"incidents": {"state": "Enabled"}, "alerts": {"state": "Disabled"}},
+        },
+    }
+    body = DataConnector.from_json(doc).put_body({"dataTypes": {"alerts": {"state": "Enabled"}}})
+    assert body == {
+        "kind": "MicrosoftThreatProtection",
+        "etag": "e",
+        "properties": {
+            "tenantId": "t",
+            "dataTypes": {"incidents": {"state": "Enabled"}, "alerts": {"state": "Enabled"}},
+        },
+    }
+
+
+def test_kind_dispatch_and_generic_fallback() -> None:
+    mtp = DataConnector.from_json({"kind": "microsoftthreatprotection", "properties": {"tenantId": "t"}})
+    assert type(mtp) is MicrosoftThreatProtectionConnector
+    office = DataConnector.from_json({"kind": "Office365", "properties": {"tenantId": "t", "dataTypes": {}}})
+    assert type(office) is DataConnector and office.tenant_id == "t"
+    rule = AlertRule.from_json({"kind": "MicrosoftSecurityIncidentCreation", "properties": {"enabled": False}})
+    assert type(rule) is MicrosoftSecurityIncidentCreationRule and rule.enabled is False
+    assert type(Setting.from_json({"kind": "Ueba", "properties": {"dataSources": ["AuditLogs"]}})) is UebaSetting
+    assert type(Setting.from_json({"kind": "SomethingNew", "properties": {}})) is Setting
+
+
+def test_specific_class_refuses_another_kind() -> None:
+    with pytest.raises(SerializationError, match="kind is 'Office365', expected 'MicrosoftThreatProtection'"):
+        MicrosoftThreatProtectionConnector.from_json({"kind": "Office365"})
+
+
+def test_errors_name_every_failing_path() -> None:
+    bad = {"properties": {"createdTimeUtc": "not a time", "incidentNumber": "x", "labels": [{}]}}
+    with pytest.raises(SerializationError) as info:
+        Incident.from_json(bad)
+    text = str(info.value)
+    assert "Incident.created_time_utc" in text and "'not a time'" in text
+    assert "Incident.incident_number" in text
+    assert "Incident.labels[0].label_name" in text
+    with pytest.raises(SerializationError, match="expected a JSON object"):
+        Incident.from_json([])  # type: ignore[arg-type]
+
+
+def test_unstructure_uses_camel_case_and_omits_raw() -> None:
+    inc = Incident.from_json(INCIDENT)
+    out = converter.unstructure(inc.owner)
+    assert out == {
+        "objectId": "o1",
+        "email": "a@b.c",
+        "assignedTo": None,
+        "userPrincipalName": None,
+        "ownerType": None,
+    }
+    assert "raw" not in converter.unstructure(inc)
+    assert converter.unstructure(inc)["lastModifiedTimeUtc"] == "2024-01-02T03:04:05.6789010Z"
