@@ -8,6 +8,7 @@ session (one httpx client, token caches, the resolved workspace GUID), closed by
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -203,12 +204,8 @@ class Connector:
 
             credential = DefaultAzureCredential()
         http = HttpClient(
-            resolved,
-            credential,
-            retry=retry or RetryPolicy(),
-            timeout=timeout,
-            transport=transport,
-            **({"sleep": sleep} if sleep is not None else {}),
+            resolved, credential, retry=retry or RetryPolicy(), timeout=timeout, transport=transport,
+            sleep=sleep or time.sleep,
         )
         routes = Routes(resolved, ws, api_versions or ApiVersions())
         self._init(ws, tenant, _Session(http, routes), None)
