@@ -1,2 +1,101 @@
-"""m365sentinel: connect Microsoft 365 Defender (Defender XDR) to Microsoft Sentinel from code."""
+"""m365sentinel: connect Microsoft 365 Defender (Defender XDR) to Microsoft Sentinel and operate that link from code.
+
+The public surface is this module (``__all__``); submodules with a leading underscore are private.
+``m365sentinel.kql`` is the KQL builder, ``m365sentinel.models`` the typed models, ``m365sentinel.emulator`` the
+offline emulator (imported only when used).
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress as _suppress
+
+from . import kql, models
+from ._api_versions import ApiVersions
+from ._connector import Connector, ConnectorStatus, DisconnectResult, RuleStatus
+from ._errors import (
+    APIStatusError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    ConnectError,
+    ConsentRequiredError,
+    InvalidInputError,
+    NotFoundError,
+    PartialApplyError,
+    PermissionDeniedError,
+    PreconditionFailedError,
+    PreflightError,
+    QueryError,
+    RateLimitedError,
+    RequestTimeout,
+    SentinelError,
+    SerializationError,
+    ServerError,
+    StalePlanError,
+    TransportError,
+    UnsafeRequestError,
+    UnsupportedApiVersionError,
+    UnsupportedCloudError,
+)
+from ._ids import WorkspaceId
+from ._plan import Action, ApplyResult, Change, FieldChange, Plan
+from ._providers import ProviderNames, provider_names
+from ._transport import Audience, Cloud, RetryPolicy
+from .models import QueryResult, TimeSeries
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "APIStatusError",
+    "Action",
+    "ApiVersions",
+    "ApplyResult",
+    "Audience",
+    "AuthenticationError",
+    "BadRequestError",
+    "Change",
+    "Cloud",
+    "ConflictError",
+    "ConnectError",
+    "Connector",
+    "ConnectorStatus",
+    "ConsentRequiredError",
+    "DisconnectResult",
+    "FieldChange",
+    "InvalidInputError",
+    "NotFoundError",
+    "PartialApplyError",
+    "PermissionDeniedError",
+    "Plan",
+    "PreconditionFailedError",
+    "PreflightError",
+    "ProviderNames",
+    "QueryError",
+    "QueryResult",
+    "RateLimitedError",
+    "RequestTimeout",
+    "RetryPolicy",
+    "RuleStatus",
+    "SentinelError",
+    "SerializationError",
+    "ServerError",
+    "StalePlanError",
+    "TimeSeries",
+    "TransportError",
+    "UnsafeRequestError",
+    "UnsupportedApiVersionError",
+    "UnsupportedCloudError",
+    "WorkspaceId",
+    "__version__",
+    "kql",
+    "models",
+    "provider_names",
+]
+
+# Exported objects report the package as their home (tracebacks and reprs show m365sentinel.X, not a private module).
+for _name in __all__:
+    _obj = globals()[_name]
+    if getattr(_obj, "__module__", "").startswith("m365sentinel._"):
+        with _suppress(AttributeError, TypeError):  # functions and classes accept it; other objects are skipped
+            _obj.__module__ = __name__
+del _name, _obj

@@ -39,11 +39,17 @@ from ._providers import provider_names
 from ._routes import Routes
 from ._timespan import to_timespan
 from ._transport import Audience, Cloud, HttpClient, RetryPolicy
+from .models import (
+    AlertRule,
+    DataConnector,
+    DataConnectorRequirements,
+    MicrosoftSecurityIncidentCreationRule,
+    MicrosoftThreatProtectionConnector,
+    QueryResult,
+)
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
-
-    from .models import QueryResult
 
 __all__ = ["Connector", "ConnectorStatus", "DisconnectResult", "RuleStatus"]
 
@@ -54,48 +60,47 @@ class _KqlText(Protocol):
 
 @attrs.frozen
 class RuleStatus:
-    """A Microsoft incident creation rule: ``name`` (resource name), ``display_name``, ``product``, ``enabled``,
-    ``covered``: True when Defender XDR already creates incidents for its product."""
+    """A Microsoft incident creation rule (``rule``: the typed model) and whether Defender XDR already creates
+    incidents for its product (``covered``: then an enabled rule duplicates incidents)."""
 
-    name: str
-    display_name: str | None
-    product: str | None
-    enabled: bool
+    rule: MicrosoftSecurityIncidentCreationRule
     covered: bool
+
+    @property
+    def duplicates_incidents(self) -> bool:
+        return self.covered and self.rule.enabled is True
 
 
 @attrs.frozen
 class ConnectorStatus:
-    """``Connector.status()``: connector found and its data-type states, the incident creation rules, onboarding."""
+    """``Connector.status()``: Sentinel onboarding, the MicrosoftThreatProtection connector (``None`` when not
+    connected), the Microsoft incident creation rules, and evidence of unified Defender portal management."""
 
     workspace: str
     onboarded: bool
-    connector_id: str | None
-    tenant_id: str | None
-    incidents_state: str | None
-    alerts_state: str | None
+    connector: MicrosoftThreatProtectionConnector | None
     creation_rules: tuple[RuleStatus, ...]
     unified_portal_evidence: tuple[str, ...]
 
     @property
     def connected(self) -> bool:
-        return self.incidents_state == "Enabled"
+        """True when the connector streams incidents (``dataTypes.incidents.state == Enabled``)."""
+        return self.connector is not None and self.connector.incidents_state == "Enabled"
 
     def __str__(self) -> str:
         lines = [f"Workspace {self.workspace}", f"  Sentinel onboarded: {'yes' if self.onboarded else 'no'}"]
-        if self.connector_id is None:
+        c = self.connector
+        if c is None:
             lines.append("  Microsoft 365 Defender connector: not connected")
         else:
             lines.append(
-                f"  Microsoft 365 Defender connector {self.connector_id}: incidents {self.incidents_state}, "
-                f"alerts {self.alerts_state}, tenant {self.tenant_id}"
+                f"  Microsoft 365 Defender connector {c.name}: incidents {c.incidents_state}, "
+                f"alerts {c.alerts_state}, tenant {c.tenant_id}"
             )
         for r in self.creation_rules:
-            flag = "enabled " if r.enabled else "disabled"
-            lines.append(
-                f"  incident creation rule {flag} {r.display_name} [{r.product}]"
-                + ("  <- duplicates Defender XDR incidents" if r.enabled and r.covered else "")
-            )
+            flag = "enabled " if r.rule.enabled else "disabled"
+            warn = "  <- duplicates Defender XDR incidents" if r.duplicates_incidents else ""
+            lines.append(f"  incident creation rule {flag} {r.rule.display_name} [{r.rule.product_filter}]{warn}")
         lines += [f"  unified Defender portal: {e}" for e in self.unified_portal_evidence]
         return "\n".join(lines)
 
@@ -204,8 +209,12 @@ class Connector:
 
             credential = DefaultAzureCredential()
         http = HttpClient(
-            resolved, credential, retry=retry or RetryPolicy(), timeout=timeout, transport=transport,
-            sleep=sleep or time.sleep,
+            resolved,
+            credential,
+            retry=retry or RetryPolicy(),
+            timeout=timeout,
+            transport=transport,
+            sleep=time.sleep if sleep is None else sleep,
         )
         routes = Routes(resolved, ws, api_versions or ApiVersions())
         self._init(ws, tenant, _Session(http, routes), None)
@@ -278,17 +287,26 @@ class Connector:
         r, http = self._session.routes, self._session.http
         tenant = self._tenant()
         onboarded = self._onboarded()
-        auth = lic = None
-        connectors: list[dict[str, Any]] = []
-        rules: list[dict[str, Any]] = []
+        requirements = DataConnectorRequirements()
+        connectors: list[DataConnector] = []
+        rules: list[AlertRule] = []
         evidence: tuple[str, ...] = ()
-        if onboarded:
-            req = http.send_json(r.check_requirements(MTP_KIND, tenant)) or {}
-            auth, lic = req.get("authorizationState"), req.get("licenseState")
-            connectors = self._list(r.list_data_connectors())
-            rules = self._list(r.list_alert_rules())
+        if onboarded:  # the Sentinel routes answer only on an onboarded workspace
+            requirements = DataConnectorRequirements.from_json(
+                http.send_json(r.check_requirements(MTP_KIND, tenant)) or {}
+            )
+            connectors = [DataConnector.from_json(c) for c in self._list(r.list_data_connectors())]
+            rules = [AlertRule.from_json(x) for x in self._list(r.list_alert_rules())]
             evidence = self._unified_portal_evidence()
-        return Observed(self._session.home_tenant(), onboarded, auth, lic, tuple(connectors), tuple(rules), evidence)
+        return Observed(
+            self._session.home_tenant(),
+            onboarded,
+            requirements.authorization_state,
+            requirements.license_state,
+            tuple(connectors),
+            tuple(rules),
+            evidence,
+        )
 
     # --- plan / apply -----------------------------------------------------------------------------------------
     def plan(self) -> Plan:
@@ -358,36 +376,12 @@ class Connector:
         """The connector's state, the Microsoft incident creation rules and onboarding (reads only; same routes as
         ``plan``). Raises APIStatusError subclasses and TransportError."""
         observed = self._observe()
-        mtp = next(
-            (
-                c
-                for c in sorted(observed.data_connectors, key=lambda c: str(c.get("name")))
-                if c.get("kind") == MTP_KIND
-            ),
-            None,
-        )
-        props = (mtp or {}).get("properties") or {}
-        types = props.get("dataTypes") or {}
         names = provider_names()
-        rules = tuple(
-            RuleStatus(
-                str(x.get("name")),
-                (x.get("properties") or {}).get("displayName"),
-                (x.get("properties") or {}).get("productFilter"),
-                (x.get("properties") or {}).get("enabled") is True,
-                names.is_covered_product((x.get("properties") or {}).get("productFilter")),
-            )
-            for x in observed.alert_rules
-            if x.get("kind") == "MicrosoftSecurityIncidentCreation"
-        )
         return ConnectorStatus(
             self._workspace.resource_id,
             observed.onboarded,
-            mtp.get("name") if mtp else None,
-            props.get("tenantId"),
-            (types.get("incidents") or {}).get("state"),
-            (types.get("alerts") or {}).get("state"),
-            rules,
+            next(iter(observed.mtp_connectors), None),
+            tuple(RuleStatus(rule, names.is_covered_product(rule.product_filter)) for rule in observed.creation_rules),
             observed.unified_portal_evidence,
         )
 
@@ -427,7 +421,5 @@ class Connector:
                 "aware datetimes, or an ISO 8601 duration such as 'P14D'"
             )
         span = to_timespan(timespan)
-        from .models import QueryResult
-
         resp = self._session.http.send(self._session.routes.query(self._session.customer_id(), text, span))
         return QueryResult.from_json(resp.content)

@@ -8,7 +8,6 @@ not model survive), carrying the etag that was read (a changed resource at apply
 
 from __future__ import annotations
 
-import copy
 import enum
 import json
 import uuid
@@ -18,6 +17,8 @@ from typing import Any
 import attrs
 
 from ._providers import ProviderNames
+from ._transport import CONSENT_REMEDIATION
+from .models import AlertRule, DataConnector, MicrosoftSecurityIncidentCreationRule, MicrosoftThreatProtectionConnector
 
 __all__ = [
     "Action",
@@ -59,15 +60,27 @@ class IncidentsAndAlerts:
 
 @attrs.frozen
 class Observed:
-    """What ``plan()`` read from the workspace. ``data_connectors``/``alert_rules`` are the raw JSON resources."""
+    """What ``plan()`` read from the workspace (typed models; each keeps the JSON it was read from in ``raw``)."""
 
     home_tenant_id: str
     onboarded: bool
     authorization_state: str | None
     license_state: str | None
-    data_connectors: tuple[Mapping[str, Any], ...]
-    alert_rules: tuple[Mapping[str, Any], ...]
+    data_connectors: tuple[DataConnector, ...]
+    alert_rules: tuple[AlertRule, ...]
     unified_portal_evidence: tuple[str, ...] = ()
+
+    @property
+    def mtp_connectors(self) -> tuple[MicrosoftThreatProtectionConnector, ...]:
+        """The MicrosoftThreatProtection connectors, by name (a workspace should have at most one)."""
+        found = (c for c in self.data_connectors if isinstance(c, MicrosoftThreatProtectionConnector))
+        return tuple(sorted(found, key=lambda c: str(c.name)))
+
+    @property
+    def creation_rules(self) -> tuple[MicrosoftSecurityIncidentCreationRule, ...]:
+        """The Microsoft incident creation rules, by name."""
+        found = (r for r in self.alert_rules if isinstance(r, MicrosoftSecurityIncidentCreationRule))
+        return tuple(sorted(found, key=lambda r: str(r.name)))
 
 
 @attrs.frozen
@@ -195,8 +208,8 @@ def deterministic_connector_id(workspace_resource_id: str, kind: str = MTP_KIND)
     return str(uuid.uuid5(_ID_NAMESPACE, f"{workspace_resource_id.lower()}|{kind}"))
 
 
-def _put_body(resource: Mapping[str, Any]) -> dict[str, Any]:
-    body = copy.deepcopy(dict(resource))
+def _put_body(resource: DataConnector | AlertRule) -> dict[str, Any]:
+    body = resource.to_json()  # a mutable deep copy of exactly what was read
     for key in _READ_ONLY:
         body.pop(key, None)
     return body
@@ -223,13 +236,11 @@ def _set(body: dict[str, Any], path: tuple[str, ...], value: Any, changes: list[
 def _mtp_change(
     desired: IncidentsAndAlerts, observed: Observed, tenant_id: str, workspace_id: str, notes: list[str]
 ) -> Change | None:
-    existing = sorted(
-        (c for c in observed.data_connectors if c.get("kind") == MTP_KIND), key=lambda c: str(c.get("name"))
-    )
+    existing = observed.mtp_connectors
     if len(existing) > 1:
         notes.append(
-            f"{len(existing)} {MTP_KIND} data connectors exist ({', '.join(str(c.get('name')) for c in existing)}); "
-            f"updating {existing[0].get('name')} only. A workspace should have one: remove the others."
+            f"{len(existing)} {MTP_KIND} data connectors exist ({', '.join(str(c.name) for c in existing)}); "
+            f"updating {existing[0].name} only. A workspace should have one: remove the others."
         )
     current = existing[0] if existing else None
     body: dict[str, Any] = _put_body(current) if current else {"kind": MTP_KIND, "properties": {}}
@@ -258,11 +269,11 @@ def _mtp_change(
     return Change(
         Action.UPDATE,
         "dataConnectors",
-        str(current["name"]),
+        str(current.name),
         MTP_KIND,
         "Microsoft 365 Defender (Defender XDR) data connector",
         "incidents and alerts must stream to Sentinel",
-        current.get("etag"),
+        current.etag,
         tuple(fields),
         body,
     )
@@ -270,12 +281,8 @@ def _mtp_change(
 
 def _rule_changes(observed: Observed, providers: ProviderNames) -> list[Change]:
     out = []
-    for rule in sorted(observed.alert_rules, key=lambda r: str(r.get("name"))):
-        props = rule.get("properties") or {}
-        if rule.get("kind") != CREATION_RULE_KIND or props.get("enabled") is not True:
-            continue
-        product = props.get("productFilter")
-        if not providers.is_covered_product(product):
+    for rule in observed.creation_rules:
+        if rule.enabled is not True or not providers.is_covered_product(rule.product_filter):
             continue
         body = _put_body(rule)
         fields: list[FieldChange] = []
@@ -284,11 +291,11 @@ def _rule_changes(observed: Observed, providers: ProviderNames) -> list[Change]:
             Change(
                 Action.UPDATE,
                 "alertRules",
-                str(rule["name"]),
+                str(rule.name),
                 CREATION_RULE_KIND,
-                f"{props.get('displayName')} [{product}]",
-                f"Defender XDR already creates incidents for {product}: avoid duplicates",
-                rule.get("etag"),
+                f"{rule.display_name} [{rule.product_filter}]",
+                f"Defender XDR already creates incidents for {rule.product_filter}: avoid duplicates",
+                rule.etag,
                 tuple(fields),
                 body,
             )
@@ -319,8 +326,8 @@ def compute_changes(
         )
     if observed.license_state not in (None, "Valid"):
         blockers.append(
-            f"licence state is {observed.license_state}: the tenant needs a Microsoft 365 Defender licence "
-            "(dataConnectorsCheckRequirements)."
+            f"licence state is {observed.license_state} (dataConnectorsCheckRequirements): the tenant needs a "
+            f"Microsoft 365 Defender licence, and consent. {CONSENT_REMEDIATION}"
         )
     if observed.authorization_state not in (None, "Valid"):
         blockers.append(

@@ -2,50 +2,40 @@
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from ._errors import InvalidInputError
+from .models import format_datetime, format_iso_duration, parse_datetime, parse_timespan
 
 __all__ = ["to_timespan"]
 
-_ISO = re.compile(r"^P(?!$)(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
-
-
-def _duration(td: timedelta) -> str:
-    if td <= timedelta(0):
-        raise InvalidInputError(f"timespan must be positive, got {td!r}")
-    seconds = td.total_seconds()
-    days, rest = divmod(seconds, 86400)
-    out = f"P{int(days)}D" if days else "P"
-    if rest:
-        text = f"{rest:.6f}".rstrip("0").rstrip(".")
-        out += f"T{text}S"
-    return out
-
-
-def _instant(dt: datetime) -> str:
-    if not isinstance(dt, datetime) or dt.tzinfo is None or dt.utcoffset() is None:
-        raise InvalidInputError(f"timespan bounds must be timezone-aware datetimes, got {dt!r}")
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+_EXPECTED = "a timedelta, a (start, end) pair of aware datetimes, or an ISO 8601 duration such as 'P14D'"
 
 
 def to_timespan(value: object) -> str:
-    """``timedelta`` → ``P14D``; ``(start, end)`` aware datetimes → ``start/end`` in UTC; an ISO 8601 string as is.
+    """``timedelta`` → ``P14D``; ``(start, end)`` aware datetimes → ``start/end`` in UTC (7 digits); an ISO 8601
+    duration or interval string is checked and passed as is.
 
-    Raises InvalidInputError naming the value and the expected form.
+    Raises InvalidInputError naming the value and the expected form (naive datetimes, empty or reversed spans).
     """
     if isinstance(value, timedelta):
-        return _duration(value)
-    if isinstance(value, tuple) and len(value) == 2:
+        if value <= timedelta(0):
+            raise InvalidInputError(f"timespan must be positive, got {value!r}")
+        return format_iso_duration(value)
+    if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, datetime) for v in value):
         start, end = value
-        s, e = _instant(start), _instant(end)
+        s, e = format_datetime(start), format_datetime(end)  # raises on naive datetimes
         if end <= start:
             raise InvalidInputError(f"timespan end {end!r} is not after start {start!r}")
         return f"{s}/{e}"
-    if isinstance(value, str) and (_ISO.match(value) or value.count("/") == 1):
-        return value
-    raise InvalidInputError(
-        f"invalid timespan {value!r}; expected a timedelta, a (start, end) pair of aware datetimes, "
-        "or an ISO 8601 duration such as 'P14D'"
-    )
+    if isinstance(value, str):
+        try:
+            if "/" in value:
+                start_text, end_text = value.split("/")
+                if parse_datetime(start_text) < parse_datetime(end_text):
+                    return value
+            elif value.upper().startswith("P") and parse_timespan(value) > timedelta(0):
+                return value
+        except (InvalidInputError, ValueError):
+            pass
+    raise InvalidInputError(f"invalid timespan {value!r}; expected {_EXPECTED}")

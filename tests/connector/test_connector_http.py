@@ -8,6 +8,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from azure.core.credentials import AccessToken
+from contract.bodies import validate_body
 
 from m365sentinel._connector import Connector
 from m365sentinel._errors import (
@@ -127,6 +128,12 @@ def test_plan_apply_creates_connector_then_turns_rules_off(httpx_mock, connector
         "kind": "MicrosoftSecurityIncidentCreation",
         "properties": {"displayName": "rule 1", "enabled": False, "productFilter": "Microsoft Cloud App Security"},
     }
+    # every body sent validates against the official definitions (tests/contract/schemas)
+    validate_body("mtp_data_connector", json.loads(sent[0].content))
+    validate_body("incident_creation_rule", json.loads(sent[1].content))
+    (check,) = [r for r in httpx_mock.get_requests() if r.url.path.endswith("/dataConnectorsCheckRequirements")]
+    assert json.loads(check.content) == {"kind": "MicrosoftThreatProtection", "properties": {"tenantId": TENANT}}
+    validate_body("check_requirements", json.loads(check.content))
     assert result.etags == ('"new"', '"e1b"') and result.writes == 2
     assert plan.apply() is result and len(writes(httpx_mock)) == 2  # applying an applied plan writes nothing
     assert all(r.headers["Authorization"] == "Bearer secret-token-value" for r in httpx_mock.get_requests())
@@ -243,6 +250,7 @@ def test_query_resolves_customer_id_once(httpx_mock, connector):
         assert result.primary.rows == [(3,)] or list(result.primary.rows) == [(3,)]
     posts = [r for r in httpx_mock.get_requests() if r.method == "POST"]
     assert [json.loads(r.content) for r in posts] == [{"query": "SecurityIncident | count", "timespan": "P14D"}] * 2
+    validate_body("log_analytics_query", json.loads(posts[0].content))
     assert len([r for r in httpx_mock.get_requests() if r.method == "GET"]) == 1
 
 

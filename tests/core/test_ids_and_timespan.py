@@ -55,19 +55,20 @@ def test_guid_validation():
 
 def test_timespan_forms():
     assert to_timespan(timedelta(days=14)) == "P14D"
-    assert to_timespan(timedelta(hours=1, seconds=0.5)) == "PT3600.5S"
-    assert to_timespan(timedelta(days=1, minutes=1)) == "P1DT60S"
+    assert to_timespan(timedelta(hours=1, seconds=0.5)) == "PT1H0.5S"
+    assert to_timespan(timedelta(days=1, minutes=1)) == "P1DT1M"
     assert to_timespan("P14D") == "P14D"
     start = datetime(2026, 11, 1, 2, 0, tzinfo=timezone(timedelta(hours=2)))
     end = datetime(2026, 11, 2, tzinfo=UTC)
-    assert to_timespan((start, end)) == "2026-11-01T00:00:00.000000Z/2026-11-02T00:00:00.000000Z"
+    assert to_timespan((start, end)) == "2026-11-01T00:00:00.0000000Z/2026-11-02T00:00:00.0000000Z"
+    assert to_timespan("2026-11-01T00:00:00Z/2026-11-02T00:00:00Z") == "2026-11-01T00:00:00Z/2026-11-02T00:00:00Z"
 
 
 @pytest.mark.parametrize(
     "bad", [timedelta(0), timedelta(days=-1), "14 days", 14, (datetime(2026, 1, 1), datetime(2026, 1, 2))]
 )
 def test_timespan_rejects_bad_input(bad):
-    with pytest.raises(InvalidInputError, match="timespan"):
+    with pytest.raises(InvalidInputError, match=r"timespan|naive"):
         to_timespan(bad)
 
 

@@ -11,6 +11,7 @@ from m365sentinel._plan import (
     deterministic_connector_id,
 )
 from m365sentinel._providers import provider_names
+from m365sentinel.models import AlertRule, DataConnector
 
 TENANT = "2070ecc9-b4d5-4ae4-adaa-936fa1954fa8"
 WS = "/subscriptions/d0cfe6b2-9ac0-4464-9919-dccaee2e48c0/resourceGroups/myRg/providers/Microsoft.OperationalInsights/workspaces/myWorkspace"
@@ -48,8 +49,8 @@ def observed(connectors=(), rules=(), **kw):
         onboarded=True,
         authorization_state="Valid",
         license_state="Valid",
-        data_connectors=tuple(connectors),
-        alert_rules=tuple(rules),
+        data_connectors=tuple(DataConnector.from_json(c) for c in connectors),
+        alert_rules=tuple(AlertRule.from_json(r) for r in rules),
     )
     base.update(kw)
     return Observed(**base)

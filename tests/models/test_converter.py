@@ -143,3 +143,31 @@ def test_unstructure_uses_camel_case_and_omits_raw() -> None:
     }
     assert "raw" not in converter.unstructure(inc)
     assert converter.unstructure(inc)["lastModifiedTimeUtc"] == "2024-01-02T03:04:05.6789010Z"
+
+
+def test_subscription_workspace_onboarding_state() -> None:
+    from m365sentinel.models import OnboardingState, Subscription, Workspace
+
+    sub = Subscription.from_json(
+        {"id": "/subscriptions/s1", "subscriptionId": "s1", "tenantId": "t1", "displayName": "Prod", "state": "Enabled"}
+    )
+    assert (sub.subscription_id, sub.tenant_id, sub.display_name) == ("s1", "t1", "Prod")
+    ws = Workspace.from_json(
+        {
+            "id": "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w",
+            "name": "w",
+            "location": "westeurope",
+            "properties": {
+                "customerId": "c1",
+                "provisioningState": "Succeeded",
+                "retentionInDays": 90,
+                "sku": {"name": "PerGB2018"},
+                "createdDate": "2024-01-01T00:00:00.1234567Z",
+            },
+        }
+    )
+    assert (ws.name, ws.location, ws.customer_id, ws.retention_in_days) == ("w", "westeurope", "c1", 90)
+    assert ws.sku is not None and ws.sku["name"] == "PerGB2018"
+    assert ws.created_date is not None and ws.created_date.microsecond == 123456
+    state = OnboardingState.from_json({"name": "default", "etag": "e", "properties": {"customerManagedKey": False}})
+    assert (state.name, state.customer_managed_key) == ("default", False)

@@ -1,0 +1,121 @@
+"""Fake bearer tokens: an azure-identity ``TokenCredential`` and the per-route audience check.
+
+Tokens look like ``emu-<audience host>-<n>``; they are meaningless outside one emulator instance.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from azure.core.credentials import AccessToken, AccessTokenInfo
+
+from m365sentinel.emulator._clock import Clock
+
+__all__ = ["ARM", "GRAPH", "LOG_ANALYTICS", "AuthFailure", "EmulatorCredential", "TokenStore"]
+
+ARM = "https://management.azure.com"
+LOG_ANALYTICS = "https://api.loganalytics.io"
+GRAPH = "https://graph.microsoft.com"
+
+# Scope spellings the SDKs send for each audience (resource + "/.default", sometimes with a trailing slash).
+_ALIASES = {
+    "https://management.azure.com": ARM,
+    "https://management.core.windows.net": ARM,
+    "https://api.loganalytics.io": LOG_ANALYTICS,
+    "https://api.loganalytics.azure.com": LOG_ANALYTICS,
+    "https://graph.microsoft.com": GRAPH,
+}
+
+
+def audience_of_scope(scope: str) -> str:
+    base = scope.removesuffix(".default").rstrip("/")
+    return _ALIASES.get(base.lower(), base)
+
+
+class AuthFailure(Exception):
+    """Why a request's token is refused: ARM-style code and message for the 401 body."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class TokenStore:
+    """Issues tokens, remembers their audience and expiry, revokes them on demand."""
+
+    def __init__(self, clock: Clock, lifetime_s: int = 3600) -> None:
+        self._clock = clock
+        self.lifetime_s = lifetime_s
+        self._lock = threading.Lock()
+        self._tokens: dict[str, tuple[str, int]] = {}
+        self._revoked: set[str] = set()
+        self._counter = 0
+        self.issued: list[str] = []  # scopes asked for, in order (tests count refreshes)
+
+    def issue(self, scopes: tuple[str, ...]) -> tuple[str, int]:
+        audience = audience_of_scope(scopes[0]) if scopes else ""
+        with self._lock:
+            self._counter += 1
+            host = audience.split("://", 1)[-1] or "none"
+            token = f"emu-{host}-{self._counter}"
+            expires_on = int(self._clock.now().timestamp()) + self.lifetime_s
+            self._tokens[token] = (audience, expires_on)
+            self.issued.append(scopes[0] if scopes else "")
+        return token, expires_on
+
+    def revoke_all(self) -> None:
+        with self._lock:
+            self._revoked.update(self._tokens)
+
+    def check(self, authorization: str | None, audience: str) -> None:
+        """Raise AuthFailure unless *authorization* is ``Bearer <live token for audience>``."""
+        if not authorization:
+            raise AuthFailure("AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise AuthFailure(
+                "AuthenticationFailedInvalidHeader",
+                "Authentication failed. The 'Authorization' header is provided in an invalid format.",
+            )
+        with self._lock:
+            known = self._tokens.get(token)
+            revoked = token in self._revoked
+        if known is None:
+            raise AuthFailure("InvalidAuthenticationToken", "The access token is invalid.")
+        token_audience, expires_on = known
+        if revoked or expires_on <= int(self._clock.now().timestamp()):
+            raise AuthFailure(
+                "ExpiredAuthenticationToken",
+                "The access token expiry UTC time is earlier than current UTC time.",
+            )
+        if token_audience != audience:
+            raise AuthFailure(
+                "InvalidAuthenticationTokenAudience",
+                f"The access token has been obtained for wrong audience or resource '{token_audience}'. "
+                f"It should exactly match with one of the allowed audiences '{audience}'.",
+            )
+
+
+class EmulatorCredential:
+    """azure-identity ``TokenCredential`` (and ``SupportsTokenInfo``) backed by the emulator's token store."""
+
+    def __init__(self, store: TokenStore) -> None:
+        self._store = store
+
+    def get_token(
+        self, *scopes: str, claims: str | None = None, tenant_id: str | None = None, **kwargs: Any
+    ) -> AccessToken:
+        token, expires_on = self._store.issue(scopes)
+        return AccessToken(token, expires_on)
+
+    def get_token_info(self, *scopes: str, options: Any = None) -> AccessTokenInfo:
+        token, expires_on = self._store.issue(scopes)
+        return AccessTokenInfo(token, expires_on)
+
+    def close(self) -> None:
+        """Nothing to release (present for the credential protocol's context-manager users)."""
+
+    def __repr__(self) -> str:
+        return "EmulatorCredential()"

@@ -1,0 +1,246 @@
+"""``Emulator``: an in-memory Microsoft Sentinel workspace + Defender XDR tenant behind the real REST routes."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from m365sentinel._errors import InvalidInputError
+from m365sentinel.emulator._auth import EmulatorCredential, TokenStore
+from m365sentinel.emulator._clock import Clock, as_utc
+from m365sentinel.emulator._core import Core
+from m365sentinel.emulator._dataset import generate
+from m365sentinel.emulator._faults import Faults
+from m365sentinel.emulator._http import RequestRecord
+from m365sentinel.emulator._server import LoopbackServer
+from m365sentinel.emulator._tables import time_of
+from m365sentinel.emulator._transport import EmulatorAsyncTransport, EmulatorTransport
+from m365sentinel.emulator._workspace import Workspace
+
+__all__ = ["Emulator", "State"]
+
+
+class State:
+    """The few switches tests flip on the emulated workspace (``emu.state``).
+
+    - ``sentinel_onboarded`` (bool, read/write): False -> ``onboardingStates/default`` answers 404 and other
+      Microsoft.SecurityInsights routes answer 400.
+    - ``license_valid`` (bool): False -> ``dataConnectorsCheckRequirements`` says ``licenseState: Invalid``
+      and MicrosoftThreatProtection PUTs answer 403 InvalidLicense.
+    - ``unified_portal`` (bool, read-only): set at construction.
+    - ``page_size`` (int): items per page of ARM lists when no ``$top`` is given (default 50).
+    - ``drop_table(name)``: the table no longer exists (queries naming it fail; ``union isfuzzy=true`` skips it).
+    - ``silence_table(name)``: the table exists but holds no rows (a selected-but-silent table).
+    - ``add_rows(name, rows)`` / ``create_table(name, columns)``: add data (e.g. UEBA tables appearing later).
+    - ``table_names()``: the tables that exist.
+    """
+
+    def __init__(self, workspace: Workspace) -> None:
+        self._ws = workspace
+
+    @property
+    def sentinel_onboarded(self) -> bool:
+        return self._ws.sentinel_onboarded
+
+    @sentinel_onboarded.setter
+    def sentinel_onboarded(self, value: bool) -> None:
+        self._ws.sentinel_onboarded = bool(value)
+
+    @property
+    def license_valid(self) -> bool:
+        return self._ws.license_valid
+
+    @license_valid.setter
+    def license_valid(self, value: bool) -> None:
+        self._ws.license_valid = bool(value)
+
+    @property
+    def unified_portal(self) -> bool:
+        return self._ws.unified_portal
+
+    @property
+    def page_size(self) -> int:
+        return self._ws.page_size
+
+    @page_size.setter
+    def page_size(self, value: int) -> None:
+        if not isinstance(value, int) or not 1 <= value <= 1000:
+            raise InvalidInputError(f"page_size={value!r}: expected an integer from 1 to 1000")
+        self._ws.page_size = value
+
+    def drop_table(self, name: str) -> None:
+        self._ws.tables.drop(name)
+
+    def silence_table(self, name: str) -> None:
+        if name not in self._ws.tables.schemas:
+            raise InvalidInputError(f"table={name!r}: no such table (known: {self._ws.tables.names()})")
+        self._ws.tables.clear_rows(name)
+
+    def create_table(self, name: str, columns: Iterable[tuple[str, str]] | None = None) -> None:
+        """Create an empty table; columns default to the schema in tables.json/Usage.json when known."""
+        cols = list(columns) if columns is not None else self._ws.schemas.get(name)
+        if not cols:
+            raise InvalidInputError(f"columns for table {name!r}: expected [(name, kusto type), ...]")
+        self._ws.tables.create(name, cols)
+
+    def add_rows(self, name: str, rows: Iterable[Mapping[str, Any]]) -> None:
+        self._ws.tables.append(name, rows)
+
+    def table_names(self) -> list[str]:
+        return self._ws.tables.names()
+
+
+class Emulator:
+    """A stateful in-memory Sentinel workspace + Defender tenant answering the public REST routes.
+
+    ``Emulator(now=datetime(2025, 11, 20, tzinfo=UTC), seed=0)`` generates, relative to *now*, *incidents*
+    Defender incidents created in the last 14 days (plus ~5% older ones and ~5% of the workspace's own
+    "Azure Sentinel" incidents), their alerts and entities, append-only SecurityIncident/SecurityAlert rows,
+    rows for the ten Device* tables over 16 days, and Usage. ``dataset=False`` leaves the tables absent and
+    the incident list empty (ARM resources are still seeded from the official examples).
+
+    ``unified_portal=True`` models a workspace onboarded to the Defender portal: incidents under
+    "Microsoft XDR", no Microsoft incident creation rules, the MicrosoftThreatProtection connector present.
+    ``xdr_share`` (0..1) names only the newest share of incidents "Microsoft XDR" (default 0, or 1 when unified).
+
+    Use ``credential()`` for tokens, ``transport()``/``async_transport()`` for httpx, ``serve()`` for a
+    loopback server; ``faults`` injects failures; ``requests`` logs every request.
+    """
+
+    def __init__(
+        self,
+        *,
+        now: datetime | Callable[[], datetime] | None = None,
+        seed: int = 0,
+        dataset: bool = True,
+        incidents: int = 240,
+        unified_portal: bool = False,
+        xdr_share: float | None = None,
+        strict_tokens: bool = True,
+    ) -> None:
+        if not isinstance(incidents, int) or incidents < 0:
+            raise InvalidInputError(f"incidents={incidents!r}: expected a non-negative integer")
+        share = (1.0 if unified_portal else 0.0) if xdr_share is None else float(xdr_share)
+        if not 0.0 <= share <= 1.0:
+            raise InvalidInputError(f"xdr_share={xdr_share!r}: expected a number from 0 to 1")
+        self.clock = Clock(now)
+        ids = random.Random(f"ids/{seed}")
+
+        def guid() -> str:
+            return str(uuid.UUID(int=ids.getrandbits(128), version=4))
+
+        self.subscription_id = guid()
+        self.tenant_id = guid()
+        self.customer_id = guid()
+        self.resource_group = "rg-sentinel"
+        self.workspace_name = "law-sentinel"
+        self._tokens = TokenStore(self.clock)
+        self.faults = Faults(self._tokens)
+        self._workspace = Workspace(
+            clock=self.clock,
+            subscription_id=self.subscription_id,
+            resource_group=self.resource_group,
+            workspace_name=self.workspace_name,
+            tenant_id=self.tenant_id,
+            customer_id=self.customer_id,
+            unified_portal=unified_portal,
+        )
+        if dataset:
+            data = generate(
+                seed=seed, now=self.clock.now(), tenant_id=self.customer_id, incidents=incidents, xdr_share=share
+            )
+            self._workspace.load_dataset(data)
+        self.state = State(self._workspace)
+        self._core = Core(
+            workspace=self._workspace,
+            tokens=self._tokens,
+            faults=self.faults,
+            clock=self.clock,
+            strict_tokens=strict_tokens,
+        )
+
+    # -- addressing -----------------------------------------------------------------------------------
+    @property
+    def workspace_resource_id(self) -> str:
+        """``/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.OperationalInsights/workspaces/<ws>``."""
+        return self._workspace.resource_id
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Every request received, in order (method, path, query, body, host)."""
+        return self._core.requests
+
+    def writes(self) -> list[RequestRecord]:
+        """The requests that change state (PUT/PATCH/DELETE and non-read POSTs)."""
+        return [r for r in self._core.requests if r.is_write]
+
+    def advance(self, delta: timedelta) -> datetime:
+        """Move the emulator clock forward (tokens age; data stays where it is). Returns the new now."""
+        return self.clock.advance(delta)
+
+    # -- clients ----------------------------------------------------------------------------------------
+    def credential(self) -> EmulatorCredential:
+        """A TokenCredential: ``get_token(scope)`` -> ``AccessToken("emu-<audience host>-<n>", now + 1 h)``."""
+        return EmulatorCredential(self._tokens)
+
+    def transport(self) -> EmulatorTransport:
+        """An ``httpx.BaseTransport`` answering every route in-process (host-agnostic)."""
+        return EmulatorTransport(self._core)
+
+    def async_transport(self) -> EmulatorAsyncTransport:
+        """An ``httpx.AsyncBaseTransport`` answering every route in-process."""
+        return EmulatorAsyncTransport(self._core)
+
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> LoopbackServer:
+        """Start a loopback HTTP server in a background thread; use as a context manager or call ``close()``."""
+        return LoopbackServer(self._core, host, port).start()
+
+    def close(self) -> None:
+        """Release the query engine's connection."""
+        self._core.engine.close()
+
+    # -- ground truth -----------------------------------------------------------------------------------
+    def count_incidents_created(
+        self, start: datetime, end: datetime, provider_names: Iterable[str] | None = None
+    ) -> int:
+        """Distinct incidents whose CreatedTime is in [start, end), among the Defender provider names of
+        m365sentinel/_data/providers.json (or *provider_names*)."""
+        with self._core.lock:
+            return len(self._workspace.incidents_created(as_utc(start, "start"), as_utc(end, "end"), provider_names))
+
+    def _bins(self, days: int) -> list[tuple[datetime, datetime]]:
+        if not isinstance(days, int) or days < 1:
+            raise InvalidInputError(f"days={days!r}: expected a positive integer")
+        now = self.clock.now()
+        return [(now - timedelta(days=k), now - timedelta(days=k - 1)) for k in range(days, 0, -1)]
+
+    def daily_incident_counts(
+        self, days: int = 14, provider_names: Iterable[str] | None = None
+    ) -> list[tuple[datetime, int]]:
+        """[(bin start, distinct Defender incidents created in [start, start + 1 d))], oldest first; the last
+        bin ends at now (the bins of ``bin_at(TimeGenerated, 1d, now())``)."""
+        return [(lo, self.count_incidents_created(lo, hi, provider_names)) for lo, hi in self._bins(days)]
+
+    def daily_row_counts(
+        self, table: str, days: int = 14, where: Mapping[str, Any] | None = None
+    ) -> list[tuple[datetime, int]]:
+        """[(bin start, rows of *table* with TimeGenerated in [start, start + 1 d))], oldest first; *where*
+        keeps only rows whose columns equal the given values."""
+        bins = self._bins(days)
+        counts = [0] * len(bins)
+        with self._core.lock:
+            rows = list(self._workspace.tables.rows.get(table, []))
+        for row in rows:
+            if where and any(row.get(k) != v for k, v in where.items()):
+                continue
+            t = time_of(row)
+            if t is None:
+                continue
+            for i, (lo, hi) in enumerate(bins):
+                if lo <= t < hi:
+                    counts[i] += 1
+                    break
+        return [(lo, n) for (lo, _), n in zip(bins, counts, strict=True)]

@@ -1,0 +1,148 @@
+"""Fault injection: throttling, server errors, dropped connections, consent, token expiry, partial results."""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from m365sentinel._errors import InvalidInputError
+from m365sentinel.emulator._auth import TokenStore
+from m365sentinel.emulator._http import RequestRecord
+
+__all__ = ["Faults"]
+
+Matcher = Callable[[RequestRecord], bool]
+
+_DEFAULT_BODIES: dict[int, dict[str, Any]] = {
+    429: {"error": {"code": "TooManyRequests", "message": "Too many requests. Please retry after some time."}},
+    500: {"error": {"code": "InternalServerError", "message": "An internal server error occurred."}},
+    502: {"error": {"code": "BadGateway", "message": "The gateway did not receive a response in time."}},
+    503: {"error": {"code": "ServiceUnavailable", "message": "The service is temporarily unavailable."}},
+    504: {"error": {"code": "GatewayTimeout", "message": "The gateway did not receive a response in time."}},
+}
+
+
+@dataclass
+class _Rule:
+    match: Matcher
+    status: int | None  # None = drop the connection
+    headers: dict[str, str]
+    body: Any
+    remaining: int
+
+
+@dataclass
+class Fired:
+    """What the handler core must do for one request (a status response or a dropped connection)."""
+
+    status: int | None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+
+
+def _matcher(route: str | Matcher) -> Matcher:
+    if callable(route):
+        return route
+    if not isinstance(route, str) or not route:
+        raise InvalidInputError(f"route={route!r}: expected a glob such as '*/incidents*' or 'PUT */dataConnectors/*'")
+    method, _, pattern = route.partition(" ") if " " in route else ("", "", route)
+    method = method.upper()
+
+    def match(record: RequestRecord) -> bool:
+        if method and record.method != method:
+            return False
+        return fnmatch.fnmatchcase(record.path.lower(), pattern.lower())
+
+    return match
+
+
+class Faults:
+    """Injected failures, consumed in the order they were added. Thread-safe.
+
+    Route globs match the request path case-insensitively (``*`` spans slashes); prefix a method to restrict it:
+    ``"PUT */dataConnectors/*"``. A predicate receives the :class:`RequestRecord`.
+    """
+
+    def __init__(self, tokens: TokenStore) -> None:
+        self._tokens = tokens
+        self._lock = threading.Lock()
+        self._rules: list[_Rule] = []
+        self.consent_required = False
+        self._partial = 0
+
+    def add(
+        self,
+        route: str | Matcher = "*",
+        status: int = 429,
+        headers: Mapping[str, str] | None = None,
+        times: int = 1,
+        body: Any = None,
+    ) -> None:
+        """Answer the next *times* matching requests with *status* (default 429 + ``Retry-After: 7``)."""
+        if times < 1:
+            raise InvalidInputError(f"times={times!r}: expected a positive integer")
+        if headers is None:
+            headers = {"Retry-After": "7"} if status == 429 else {}
+        if body is None:
+            body = _DEFAULT_BODIES.get(status, {"error": {"code": "Injected", "message": f"Injected HTTP {status}."}})
+        with self._lock:
+            self._rules.append(_Rule(_matcher(route), status, dict(headers), body, times))
+
+    def server_error(self, times: int = 1, status: int = 503, route: str | Matcher = "*") -> None:
+        """Answer the next *times* matching requests with a 5xx (no Retry-After)."""
+        self.add(route, status=status, headers={}, times=times)
+
+    def drop_connection(self, times: int = 1, route: str | Matcher = "*") -> None:
+        """Cut the next *times* matching requests without a response (httpx.RemoteProtocolError / closed socket)."""
+        if times < 1:
+            raise InvalidInputError(f"times={times!r}: expected a positive integer")
+        with self._lock:
+            self._rules.append(_Rule(_matcher(route), None, {}, None, times))
+
+    def require_consent(self, required: bool = True) -> None:
+        """MicrosoftThreatProtection connector PUTs answer 403 InvalidLicense "Missing consent" (case A2)."""
+        self.consent_required = required
+
+    def expire_tokens(self) -> None:
+        """Revoke every token issued so far: the next request with one answers 401 invalid_token."""
+        self._tokens.revoke_all()
+
+    def partial_query_result(self, times: int = 1) -> None:
+        """The next *times* Log Analytics queries answer 200 with their tables plus a PartialError (case E5)."""
+        with self._lock:
+            self._partial += times
+
+    def clear(self) -> None:
+        """Remove every pending fault and switch consent back on."""
+        with self._lock:
+            self._rules.clear()
+            self._partial = 0
+        self.consent_required = False
+
+    @property
+    def pending(self) -> int:
+        """How many injected responses are still to be served."""
+        with self._lock:
+            return sum(rule.remaining for rule in self._rules) + self._partial
+
+    # -- used by the handler core -------------------------------------------------------------------
+
+    def fire(self, record: RequestRecord) -> Fired | None:
+        with self._lock:
+            for rule in self._rules:
+                if rule.remaining > 0 and rule.match(record):
+                    rule.remaining -= 1
+                    if rule.remaining == 0:
+                        self._rules.remove(rule)
+                    return Fired(rule.status, dict(rule.headers), rule.body)
+        return None
+
+    def take_partial(self) -> bool:
+        with self._lock:
+            if self._partial > 0:
+                self._partial -= 1
+                return True
+        return False

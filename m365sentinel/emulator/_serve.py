@@ -1,0 +1,31 @@
+"""The blocking server entry used by ``python -m m365sentinel.emulator serve`` and the project CLI."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+
+__all__ = ["run_server"]
+
+
+def run_server(host: str = "127.0.0.1", port: int = 8765, *, seed: int = 0, now: datetime | None = None) -> None:
+    """Serve an emulator on ``http://host:port`` until interrupted.
+
+    Out-of-process clients cannot share the in-process token store, so this server accepts any bearer token of
+    the form ``emu-<audience host>-<n>`` for the route's audience (e.g. ``emu-management.azure.com-1``).
+    Prints the URL and the workspace's ids on stdout.
+    """
+    from m365sentinel.emulator._emulator import Emulator
+    from m365sentinel.emulator._server import LoopbackServer
+
+    emu = Emulator(now=now, seed=seed, strict_tokens=False)
+    server = LoopbackServer(emu._core, host, port)
+    print(f"m365sentinel emulator listening on {server.url}", flush=True)
+    print(f"workspace: {emu.workspace_resource_id}", flush=True)
+    print(f"tenant: {emu.tenant_id}  customerId: {emu.customer_id}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+    finally:
+        emu.close()

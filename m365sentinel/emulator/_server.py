@@ -1,0 +1,103 @@
+"""A loopback HTTP server (ThreadingHTTPServer) answering the same routes through the same handler core."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from urllib.parse import unquote, urlsplit
+
+from m365sentinel.emulator._core import Core
+from m365sentinel.emulator._http import DropConnection, EmuRequest
+
+__all__ = ["LoopbackServer"]
+
+
+def _handler_class(core: Core) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "m365sentinel-emulator"
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            parts = urlsplit(self.path)
+            host = self.headers.get("Host") or self._default_host()
+            request = EmuRequest(
+                method=self.command.upper(),
+                scheme="http",
+                host=host,
+                path=unquote(parts.path),
+                raw_query=parts.query,
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=body,
+            )
+            try:
+                response = core.handle(request)
+            except DropConnection:
+                self.close_connection = True
+                with contextlib.suppress(OSError):  # the peer may already be gone
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            self.send_response(response.status)
+            for key, value in response.headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            if response.body and self.command != "HEAD":
+                self.wfile.write(response.body)
+
+        def _default_host(self) -> str:
+            address = self.server.server_address
+            host = address[0] if isinstance(address, tuple) else "127.0.0.1"
+            port = address[1] if isinstance(address, tuple) else 0
+            host = host.decode() if isinstance(host, bytes) else str(host)
+            return f"{host}:{port}"
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+        def log_message(self, format: str, *args: object) -> None:
+            return  # requests are in emu.requests; keep test output clean
+
+    return Handler
+
+
+class LoopbackServer:
+    """A running server: ``.url`` (``http://127.0.0.1:<port>``), ``.close()``; also a context manager."""
+
+    def __init__(self, core: Core, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._server = ThreadingHTTPServer((host, port), _handler_class(core))
+        self._server.daemon_threads = True
+        bound_host, bound_port = self._server.server_address[:2]
+        bound = bound_host.decode() if isinstance(bound_host, bytes) else str(bound_host)
+        self.url = f"http://{bound}:{bound_port}"
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> LoopbackServer:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="emulator-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Block serving requests (the CLI entry); Ctrl-C stops it."""
+        try:
+            self._server.serve_forever()
+        finally:
+            self._server.server_close()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> LoopbackServer:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

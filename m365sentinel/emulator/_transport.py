@@ -1,0 +1,60 @@
+"""httpx transports answering in-process through the handler core (any host; routing is by path)."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+import httpx
+
+from m365sentinel.emulator._core import Core
+from m365sentinel.emulator._http import DropConnection, EmuRequest, EmuResponse
+
+__all__ = ["EmulatorAsyncTransport", "EmulatorTransport"]
+
+
+def _to_emu(request: httpx.Request, body: bytes) -> EmuRequest:
+    url = request.url
+    host = url.netloc.decode("ascii")
+    return EmuRequest(
+        method=request.method.upper(),
+        scheme=url.scheme,
+        host=host,
+        path=unquote(url.raw_path.split(b"?", 1)[0].decode("ascii")),
+        raw_query=url.query.decode("ascii"),
+        headers={k.lower(): v for k, v in request.headers.items()},
+        body=body,
+    )
+
+
+def _to_httpx(response: EmuResponse, request: httpx.Request) -> httpx.Response:
+    return httpx.Response(response.status, headers=response.headers, content=response.body, request=request)
+
+
+class EmulatorTransport(httpx.BaseTransport):
+    """Sync transport: ``httpx.Client(transport=emu.transport())``."""
+
+    def __init__(self, core: Core) -> None:
+        self._core = core
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        try:
+            response = self._core.handle(_to_emu(request, body))
+        except DropConnection as exc:
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request) from exc
+        return _to_httpx(response, request)
+
+
+class EmulatorAsyncTransport(httpx.AsyncBaseTransport):
+    """Async transport: ``httpx.AsyncClient(transport=emu.async_transport())``."""
+
+    def __init__(self, core: Core) -> None:
+        self._core = core
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        try:
+            response = self._core.handle(_to_emu(request, body))
+        except DropConnection as exc:
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request) from exc
+        return _to_httpx(response, request)

@@ -1,0 +1,171 @@
+"""m365sentinel.kql: an immutable, injection-safe KQL builder (no I/O).
+
+Build, render and run are separate steps: build a ``Query`` fluently (each call returns a new object),
+render it with ``str(q)`` / ``q.to_kql()``, run it with ``Connector.query(q, timespan=...)``::
+
+    from m365sentinel import kql
+    from m365sentinel.kql import fn
+
+    q = (kql.table("SecurityIncident")
+         .where(kql.col("ProviderName").in_(["Microsoft 365 Defender", "Microsoft XDR"]))
+         .summarize(fn.arg_max("TimeGenerated", "*"), by="IncidentNumber"))
+    print(q)
+
+Every Python value becomes exactly one KQL literal token (``_literals``); raw text enters only through
+``raw_unsafe`` / ``Query.pipe_raw_unsafe``. Columns of known tables (``m365sentinel/_data/tables.json``) are
+typed: a misspelled column or a literal of the wrong kind raises ``InvalidInputError`` at build time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from m365sentinel._errors import InvalidInputError
+from m365sentinel.kql import fn
+from m365sentinel.kql._expr import Column, Expr, JoinSide, Literal, Null, RawExpr, SortKey, Var, to_expr
+from m365sentinel.kql._literals import parse_timespan, quote_identifier, render_literal
+from m365sentinel.kql._ops import DatatableSource, LetFunction, PrintSource, RawSource, Union, UnionSource, check_type
+from m365sentinel.kql._query import Query, table
+from m365sentinel.kql._schemas import TableSchema, schema_for, schema_registry
+from m365sentinel.kql._templates import (
+    TIMECHART_COLUMNS,
+    alert_timechart,
+    alerts_by_product,
+    billable_volume,
+    daily_volume,
+    incident_timechart,
+    incidents_by_provider,
+    last_data_received,
+    range_,
+    table_timechart,
+    timechart,
+)
+
+__all__ = [
+    "TIMECHART_COLUMNS",
+    "Expr",
+    "Query",
+    "SortKey",
+    "TableSchema",
+    "alert_timechart",
+    "alerts_by_product",
+    "billable_volume",
+    "col",
+    "daily_volume",
+    "datatable",
+    "fn",
+    "function",
+    "incident_timechart",
+    "incidents_by_provider",
+    "last_data_received",
+    "left",
+    "lit",
+    "literal",
+    "null",
+    "parse_timespan",
+    "print_",
+    "quote_identifier",
+    "range_",
+    "raw_unsafe",
+    "raw_query_unsafe",
+    "right",
+    "schema_for",
+    "schema_registry",
+    "table",
+    "table_timechart",
+    "timechart",
+    "union",
+    "var",
+]
+
+
+def col(name: str) -> Column:
+    """A column by name (checked against the query's known columns when used)."""
+    return Column(name)
+
+
+def var(name: str) -> Var:
+    """A name bound by ``let`` (``Query.let``), e.g. ``var("Now")``."""
+    return Var(name)
+
+
+def lit(value: object) -> Literal:
+    """A Python value as a KQL literal (str, int, float, bool, Decimal, aware datetime, timedelta, UUID, dict/list)."""
+    return Literal(value)
+
+
+def literal(value: object) -> str:
+    """The KQL text of one literal: ``literal("St. John's")`` → ``"St. John's"``."""
+    return render_literal(value)
+
+
+def null(kind: str) -> Null:
+    """A typed null, e.g. ``null("long")`` → ``long(null)``."""
+    return Null(check_type(kind))
+
+
+def left(name: str) -> JoinSide:
+    """``$left.name`` for join/lookup ``on`` clauses."""
+    return JoinSide("left", name)
+
+
+def right(name: str) -> JoinSide:
+    """``$right.name`` for join/lookup ``on`` clauses."""
+    return JoinSide("right", name)
+
+
+def raw_unsafe(text: str) -> RawExpr:
+    """Unchecked KQL expression text. DO NOT PASS UNTRUSTED INPUT: nothing is escaped or validated."""
+    if not isinstance(text, str):
+        raise InvalidInputError(f"raw_unsafe expects KQL text (str), got {text!r}")
+    return RawExpr(text)
+
+
+def raw_query_unsafe(text: str) -> Query:
+    """A whole query (or head) as unchecked text. DO NOT PASS UNTRUSTED INPUT."""
+    if not isinstance(text, str):
+        raise InvalidInputError(f"raw_query_unsafe expects KQL text (str), got {text!r}")
+    return Query(RawSource(text), source_name="raw")
+
+
+def union(*queries: Query | str, isfuzzy: bool = False, withsource: str | None = None,
+          kind: str | None = None) -> Query:
+    """``union [kind=..] [withsource=Name] [isfuzzy=true] T1, (q2), ...`` as the head of a query."""
+    qs = tuple(table(q) if isinstance(q, str) else q for q in queries)
+    if len(qs) < 1:
+        raise InvalidInputError("union() needs at least one query or table")
+    if kind not in (None, "inner", "outer"):
+        raise InvalidInputError(f"union kind must be inner or outer, got {kind!r}")
+    from m365sentinel.kql._query import _hoist, _strip
+
+    lets = _hoist(Query(RawSource("")), *qs).lets
+    return Query(UnionSource(Union(tuple(_strip(q) for q in qs), isfuzzy, withsource, kind)), lets=lets,
+                 source_name="union")
+
+
+def datatable(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]]) -> Query:
+    """``datatable(A: string, B: long) ["x", 1, ...]``; rows are rendered as literals."""
+    cols = tuple((str(n), check_type(str(t))) for n, t in columns)
+    body = tuple(tuple(r) for r in rows)
+    for row in body:
+        if len(row) != len(cols):
+            raise InvalidInputError(f"datatable row {row!r} has {len(row)} values; expected {len(cols)}")
+        for value in row:
+            render_literal(value)  # validate now, not at render time
+    return Query(DatatableSource(cols, body), columns=tuple((n, t) for n, t in cols), source_name="datatable")
+
+
+def print_(*items: object, **named: object) -> Query:
+    """``print a, Name = expr``."""
+    from m365sentinel.kql._query import _named
+
+    return Query(PrintSource(_named(items, named)), source_name="print")
+
+
+def function(parameters: Sequence[tuple[str, str]], body: Query | Expr) -> LetFunction:
+    """A user function for ``Query.let(name, function([("x", "string")], body))``."""
+    params = tuple((str(n), check_type(str(t))) for n, t in parameters)
+    return LetFunction("_", params, body if isinstance(body, Query) else to_expr(body))
+
+

@@ -1,0 +1,413 @@
+"""The fluent, immutable ``Query``: every method returns a new Query; ``str(q)`` renders it.
+
+A Query knows its output columns while it can (from a table schema, through where/extend/project/
+summarize/...), and checks every column a method references, and every literal compared with a typed
+column, at build time. When the shape becomes unknown (join, union, ``*`` aggregations, raw text) checks stop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+import attrs
+
+from m365sentinel._errors import InvalidInputError
+from m365sentinel.kql import _ops as o
+from m365sentinel.kql._expr import (
+    Alias,
+    Between,
+    Binary,
+    Call,
+    Column,
+    Expr,
+    In,
+    JoinSide,
+    Literal,
+    SortKey,
+    Star,
+    to_expr,
+)
+from m365sentinel.kql._render import render_query
+from m365sentinel.kql._schemas import schema_for, unknown_column
+
+__all__ = ["Columns", "Query"]
+
+Columns = tuple[tuple[str, str | None], ...]
+_NUMERIC: Final = frozenset({"int", "long", "real", "decimal"})
+_NAME_FROM_FIRST_ARG: Final = frozenset({"bin", "bin_at", "floor", "startofday", "startofweek", "startofmonth"})
+_AGG_DEFAULT_NAMES: Final = {"count": "count_"}
+
+
+def _compatible(column_kind: str, literal_kind: str) -> bool:
+    if column_kind == "dynamic" or literal_kind == "dynamic":
+        return True
+    if column_kind in _NUMERIC:
+        return literal_kind in _NUMERIC
+    return column_kind == literal_kind
+
+
+def _output_name(expr: Expr) -> str | None:
+    """The column name KQL gives an unnamed expression, when it is easy to know."""
+    if isinstance(expr, Alias):
+        return expr.name
+    if isinstance(expr, Column):
+        return expr.name
+    if isinstance(expr, Call):
+        if expr.name in _NAME_FROM_FIRST_ARG and expr.args and isinstance(expr.args[0], Column):
+            return expr.args[0].name
+        if expr.name in _AGG_DEFAULT_NAMES and not expr.args:
+            return _AGG_DEFAULT_NAMES[expr.name]
+    return None
+
+
+def _as_expr(item: object) -> Expr:
+    """Column names given as str become columns; everything else is coerced as a value."""
+    return Column(item) if isinstance(item, str) else to_expr(item)
+
+
+def _named(items: tuple[object, ...], named: Mapping[str, object]) -> tuple[Expr, ...]:
+    exprs = [_as_expr(i) for i in items]
+    exprs.extend(Alias(name, to_expr(value)) for name, value in named.items())
+    return tuple(exprs)
+
+
+def _sort_key(key: object, default: str | None, nulls: str | None) -> SortKey:
+    if isinstance(key, SortKey):
+        return key
+    return SortKey(_as_expr(key), default or "desc", nulls)  # KQL sorts descending by default
+
+
+@attrs.frozen(eq=False)
+class Query:
+    """An immutable KQL query: ``lets`` (let statements), a ``head`` source and pipe ``ops``.
+
+    Build with ``kql.table(name)``, ``kql.range(...)``, ``kql.datatable(...)``, ``kql.print_(...)``,
+    ``kql.union(...)``; render with ``str(q)`` or ``q.to_kql()``. ``columns`` is the known output shape
+    (``None`` when unknown); ``known`` lists scalar let names that may be referenced.
+    """
+
+    head: o.Source
+    ops: tuple[o.Op, ...] = ()
+    lets: tuple[o.LetScalar | o.LetTabular | o.LetFunction, ...] = ()
+    columns: Columns | None = None
+    source_name: str = "query"
+
+    # rendering ---------------------------------------------------------------------------------------
+    def to_kql(self) -> str:
+        """The KQL text of this query."""
+        return render_query(self)
+
+    def __str__(self) -> str:
+        return render_query(self)
+
+    def __eq__(self, other: object) -> bool:
+        """Queries are equal when they render the same text (expressions overload ``==`` themselves)."""
+        return isinstance(other, Query) and render_query(self) == render_query(other)
+
+    def __hash__(self) -> int:
+        return hash(render_query(self))
+
+    # columns -----------------------------------------------------------------------------------------
+    def col(self, name: str) -> Column:
+        """The typed column ``name`` of this query's output; InvalidInputError when the schema lacks it."""
+        if self.columns is None:
+            return Column(name)
+        for col, kind in self.columns:
+            if col == name:
+                return Column(name, kind)
+        raise unknown_column(name, [c for c, _ in self.columns], self.source_name)
+
+    @property
+    def c(self) -> _ColumnAccessor:
+        """Attribute access to typed columns: ``q.c.ProviderName``."""
+        return _ColumnAccessor(self)
+
+    def _kind(self, name: str) -> str | None:
+        if self.columns is None:
+            return None
+        return dict(self.columns).get(name)
+
+    def _check(self, exprs: Iterable[Expr]) -> None:
+        if self.columns is None:
+            return
+        kinds = dict(self.columns)
+        for expr in exprs:
+            for node in expr.walk():
+                if isinstance(node, Column) and node.name not in kinds:
+                    raise unknown_column(node.name, list(kinds), self.source_name)
+                if isinstance(node, Binary | In | Between):
+                    self._check_literal_kinds(node, kinds)
+
+    def _check_literal_kinds(self, node: Expr, kinds: Mapping[str, str | None]) -> None:
+        pairs: list[tuple[Expr, Expr]] = []
+        if isinstance(node, Binary) and node.is_comparison:
+            pairs = [(node.left, node.right), (node.right, node.left)]
+        elif isinstance(node, In):
+            pairs = [(node.left, v) for v in node.values]
+        elif isinstance(node, Between):
+            pairs = [(node.left, node.low), (node.left, node.high)]
+        for col, lit in pairs:
+            if not (isinstance(col, Column) and isinstance(lit, Literal)):
+                continue
+            kind = col.kind or kinds.get(col.name)
+            if kind is None:
+                continue
+            string_op = (isinstance(node, Binary) and node.is_string_op) or (isinstance(node, In) and "has" in node.op)
+            want = "string" if string_op else kind
+            if not _compatible(want, lit.kind):
+                raise InvalidInputError(
+                    f"column {col.name!r} is {kind}; cannot compare it with {lit.kind} literal {lit.value!r} "
+                    f"(pass a {want} value)"
+                )
+
+    def _with(self, op: o.Op, columns: Columns | str | None = "same") -> Query:
+        new_cols = self.columns if columns == "same" else columns
+        assert not isinstance(new_cols, str)
+        # Direct construction: attrs.evolve costs several times more on this hot path.
+        return Query(self.head, (*self.ops, op), self.lets, new_cols, self.source_name)
+
+    def _outputs(self, exprs: Iterable[Expr]) -> Columns | None:
+        out: list[tuple[str, str | None]] = []
+        for e in exprs:
+            name = _output_name(e)
+            if name is None:
+                return None
+            kind = self._kind(e.name) if isinstance(e, Column) else None
+            out = [c for c in out if c[0] != name] + [(name, kind)]
+        return tuple(out)
+
+    # filtering and shaping ---------------------------------------------------------------------------
+    def where(self, *predicates: Expr) -> Query:
+        """``| where p1 and p2 ...``."""
+        if not predicates:
+            raise InvalidInputError("where() needs at least one predicate")
+        self._check(predicates)
+        pred = predicates[0]
+        for p in predicates[1:]:
+            pred = Binary("and", pred, p)
+        return self._with(o.Where(pred))
+
+    def extend(self, *items: Expr, **named: object) -> Query:
+        """``| extend Name = expr, ...`` (keywords, or ``expr.as_("Name")``)."""
+        exprs = _named(items, named)
+        self._check(exprs)
+        cols: Columns | None = None
+        if self.columns is not None:
+            added = self._outputs(exprs)
+            if added is not None:
+                keep = [c for c in self.columns if c[0] not in {n for n, _ in added}]
+                cols = (*keep, *added)
+        return self._with(o.Extend(exprs), cols)
+
+    def project(self, *items: object, **named: object) -> Query:
+        """``| project A, B, Name = expr``; strings name columns."""
+        exprs = _named(items, named)
+        self._check(exprs)
+        return self._with(o.Project(exprs), self._outputs(exprs) if self.columns is not None else None)
+
+    def project_away(self, *names: str) -> Query:
+        self._check([Column(n) for n in names])
+        cols = None if self.columns is None else tuple(c for c in self.columns if c[0] not in names)
+        return self._with(o.ProjectAway(tuple(names)), cols)
+
+    def project_rename(self, pairs: Mapping[str, str] | None = None, **renames: str) -> Query:
+        """``| project-rename New = Old``; pass ``{"New": "Old"}`` or ``New="Old"``."""
+        items = {**(pairs or {}), **renames}
+        self._check([Column(old) for old in items.values()])
+        cols = None
+        if self.columns is not None:
+            back = {old: new for new, old in items.items()}
+            cols = tuple((back.get(n, n), k) for n, k in self.columns)
+        return self._with(o.ProjectRename(tuple(items.items())), cols)
+
+    def summarize(self, *aggregations: Expr, by: object | Iterable[object] = (), **named: Expr) -> Query:
+        """``| summarize Name = agg(...), ... by key, ...``."""
+        aggs = _named(aggregations, named)
+        keys = (by,) if isinstance(by, str | Expr) else tuple(by)  # type: ignore[arg-type]
+        by_exprs = tuple(_as_expr(k) for k in keys)
+        self._check((*aggs, *by_exprs))
+        star = any(isinstance(n, Star) for a in aggs for n in a.walk())
+        cols = None if star or self.columns is None else self._outputs((*by_exprs, *aggs))
+        return self._with(o.Summarize(aggs, by_exprs), cols)
+
+    def sort_by(self, *keys: object, order: str | None = None, nulls: str | None = None) -> Query:
+        """``| sort by k1 [asc|desc] [nulls first|last], ...``; plain keys use ``order`` (default desc, as KQL)."""
+        sk = tuple(_sort_key(k, order, nulls) for k in keys)
+        self._check([k.expr for k in sk])
+        return self._with(o.Sort(sk))
+
+    def order_by(self, *keys: object, order: str | None = None, nulls: str | None = None) -> Query:
+        sk = tuple(_sort_key(k, order, nulls) for k in keys)
+        self._check([k.expr for k in sk])
+        return self._with(o.Sort(sk, keyword="order"))
+
+    def top(self, n: int, by: object, *, order: str | None = None, nulls: str | None = None) -> Query:
+        key = _sort_key(by, order, nulls)
+        self._check([key.expr])
+        return self._with(o.Top(_count(n), key))
+
+    def take(self, n: int) -> Query:
+        return self._with(o.Take(_count(n)))
+
+    def limit(self, n: int) -> Query:
+        return self._with(o.Take(_count(n), keyword="limit"))
+
+    def distinct(self, *items: object) -> Query:
+        exprs = tuple(_as_expr(i) for i in items) or (Star(),)
+        self._check(exprs)
+        cols = self.columns if isinstance(exprs[0], Star) else self._outputs(exprs)
+        return self._with(o.Distinct(exprs), cols)
+
+    def count(self) -> Query:
+        return self._with(o.Count(), (("Count", "long"),))
+
+    def mv_expand(self, *items: object, limit: int | None = None, **named: object) -> Query:
+        """``| mv-expand [limit N] Col, Name = Col2``; str values name columns here."""
+        exprs = _named(items, {k: _as_expr(v) for k, v in named.items()})
+        self._check(exprs)
+        return self._with(o.MvExpand(exprs, limit), None)
+
+    def parse(self, source: object, *pattern: object, kind: str | None = None) -> Query:
+        """``| parse [kind=...] source with "lit" Name:type "lit" ... *``.
+
+        Pattern items: str (literal text), ``(name, kql_type)`` captures, and ``"*"`` (any text)."""
+        src = _as_expr(source)
+        self._check([src])
+        items: list[Any] = []
+        added: list[tuple[str, str | None]] = []
+        for item in pattern:
+            if isinstance(item, tuple) and len(item) == 2:
+                items.append((str(item[0]), o.check_type(str(item[1]))))
+                added.append((str(item[0]), str(item[1])))
+            elif isinstance(item, str):
+                items.append(item)
+            else:
+                raise InvalidInputError(f"parse pattern items are str or (name, type), got {item!r}")
+        if kind not in (None, "simple", "regex", "relaxed"):
+            raise InvalidInputError(f"parse kind must be simple, regex or relaxed, got {kind!r}")
+        cols = None if self.columns is None else (*self.columns, *added)
+        return self._with(o.Parse(src, tuple(items), kind), cols)
+
+    # combining ---------------------------------------------------------------------------------------
+    def join(self, right: Query, on: object | Iterable[object], *, kind: str | None = "inner") -> Query:
+        """``| join kind=K (right) on A, $left.B == $right.C``.
+
+        ``on``: column names (same on both sides), ``(left, right)`` name pairs, or expressions."""
+        if kind is not None and kind not in o.JOIN_KINDS:
+            raise InvalidInputError(f"join kind must be one of {', '.join(o.JOIN_KINDS)}, got {kind!r}")
+        merged = _hoist(self, right)
+        return attrs.evolve(merged._with(o.Join(_strip(right), _on(on), kind), None))
+
+    def lookup(self, right: Query, on: object | Iterable[object], *, kind: str | None = None) -> Query:
+        if kind is not None and kind not in o.LOOKUP_KINDS:
+            raise InvalidInputError(f"lookup kind must be one of {', '.join(o.LOOKUP_KINDS)}, got {kind!r}")
+        merged = _hoist(self, right)
+        return merged._with(o.Lookup(_strip(right), _on(on), kind), None)
+
+    def union(self, *others: Query | str, isfuzzy: bool = False, withsource: str | None = None,
+              kind: str | None = None) -> Query:
+        """``| union [kind=..] [withsource=Name] [isfuzzy=true] T2, (sub-query), ...``."""
+        queries = tuple(table(q) if isinstance(q, str) else q for q in others)
+        if not queries:
+            raise InvalidInputError("union() needs at least one other query or table")
+        if kind not in (None, "inner", "outer"):
+            raise InvalidInputError(f"union kind must be inner or outer, got {kind!r}")
+        merged = _hoist(self, *queries)
+        return merged._with(o.Union(tuple(_strip(q) for q in queries), isfuzzy, withsource, kind), None)
+
+    def paren(self) -> Query:
+        """This pipeline in parentheses, as the head of a new one: ``(...)`` (let statements stay outside)."""
+        return Query(o.ParenSource(_strip(self)), lets=self.lets, columns=self.columns, source_name=self.source_name)
+
+    def let(self, name: str, value: object) -> Query:
+        """Prefix a ``let name = value;`` statement (scalar expr/value, tabular Query, or ``kql.function``)."""
+        stmt = make_let(name, value)
+        if any(existing.name == name for existing in self.lets):
+            raise InvalidInputError(f"let {name!r} is already defined in this query")
+        return attrs.evolve(self, lets=(stmt, *self.lets))
+
+    def render(self, visualization: str = "timechart", **properties: object) -> Query:
+        """``| render timechart [with (title="...", ...)]``; property values are rendered as literals."""
+        if visualization not in o.VISUALIZATIONS:
+            raise InvalidInputError(f"unknown visualization {visualization!r}; expected one of {o.VISUALIZATIONS}")
+        for key in properties:
+            if key not in o.RENDER_PROPERTIES:
+                raise InvalidInputError(f"unknown render property {key!r}; expected one of {o.RENDER_PROPERTIES}")
+        props = tuple((k, v if isinstance(v, Expr) else to_expr(v)) for k, v in properties.items())
+        return self._with(o.Render(visualization, props))
+
+    def pipe_raw_unsafe(self, text: str) -> Query:
+        """Append ``| <text>`` verbatim. DO NOT PASS UNTRUSTED INPUT: nothing is escaped or checked."""
+        return self._with(o.RawOp(text), None)
+
+
+@attrs.frozen
+class _ColumnAccessor:
+    query: Query
+
+    def __getattr__(self, name: str) -> Column:
+        return self.query.col(name)
+
+
+def _count(n: int) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise InvalidInputError(f"expected a non-negative int row count, got {n!r}")
+    return n
+
+
+def _on(on: object) -> tuple[Expr, ...]:
+    items = [on] if isinstance(on, str | Expr) or (isinstance(on, tuple) and len(on) == 2
+                                                    and all(isinstance(x, str) for x in on)) else list(on)  # type: ignore[call-overload]
+    out: list[Expr] = []
+    for item in items:
+        if isinstance(item, str):
+            out.append(Column(item))
+        elif isinstance(item, tuple) and len(item) == 2:
+            out.append(Binary("==", JoinSide("left", item[0]), JoinSide("right", item[1])))
+        elif isinstance(item, Expr):
+            out.append(item)
+        else:
+            raise InvalidInputError(f"join/lookup 'on' items are names, (left, right) pairs or expressions: {item!r}")
+    if not out:
+        raise InvalidInputError("join/lookup needs at least one 'on' key")
+    return tuple(out)
+
+
+def _strip(q: Query) -> Query:
+    return attrs.evolve(q, lets=()) if q.lets else q
+
+
+def _hoist(outer: Query, *inner: Query) -> Query:
+    """Move sub-queries' let statements to the outer query (KQL has no lets inside parentheses)."""
+    lets = list(outer.lets)
+    by_name = {stmt.name: stmt for stmt in lets}
+    for q in inner:
+        for stmt in q.lets:
+            seen = by_name.get(stmt.name)
+            if seen is None:
+                lets.append(stmt)
+                by_name[stmt.name] = stmt
+            elif _let_text(seen) != _let_text(stmt):
+                raise InvalidInputError(f"sub-queries define let {stmt.name!r} differently")
+    return attrs.evolve(outer, lets=tuple(lets))
+
+
+def _let_text(stmt: o.LetScalar | o.LetTabular | o.LetFunction) -> str:
+    return render_query(Query(o.RawSource(""), lets=(stmt,)))
+
+
+def make_let(name: str, value: object) -> o.LetScalar | o.LetTabular | o.LetFunction:
+    if isinstance(value, o.LetFunction):
+        return attrs.evolve(value, name=name)
+    if isinstance(value, Query):
+        return o.LetTabular(name, _strip(value))
+    return o.LetScalar(name, to_expr(value))
+
+
+def table(name: str) -> Query:
+    """A query over table ``name``; columns are typed and checked when the project has its schema."""
+    schema = schema_for(name)
+    return Query(o.TableRef(name), (), (), None if schema is None else schema.columns, name)
+
+

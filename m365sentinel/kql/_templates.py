@@ -1,0 +1,185 @@
+"""Query templates for the source document and for operations (text shapes fixed by golden tests).
+
+The source document's time chart, fixed: the source rows are limited to ``[Now - days, Now)`` before
+binning, so the result has exactly ``days`` daily points, the k-th covering ``[Now - k*step, Now - (k-1)*step)``;
+an append-only table (SecurityIncident, SecurityAlert) is first reduced to one row per incident/alert.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+
+import attrs
+
+from m365sentinel._errors import InvalidInputError
+from m365sentinel.kql import _ops as o
+from m365sentinel.kql import fn
+from m365sentinel.kql._expr import Column, Expr, Literal, Var
+from m365sentinel.kql._literals import parse_timespan
+from m365sentinel.kql._query import Query, table
+
+__all__ = [
+    "alert_timechart",
+    "alerts_by_product",
+    "billable_volume",
+    "daily_volume",
+    "incident_timechart",
+    "incidents_by_provider",
+    "last_data_received",
+    "range_",
+    "table_timechart",
+    "timechart",
+]
+
+TIMECHART_COLUMNS = (("Value", "long"), ("Time", "datetime"), ("Legend", "string"))
+
+
+def range_(column: str, start: object, stop: object, step: object) -> Query:
+    """``range column from start to stop step step`` (both ends inclusive)."""
+    def arg(v: object) -> Expr:
+        if isinstance(v, Expr):
+            return v
+        if isinstance(v, str):
+            return Literal(parse_timespan(v))
+        return Literal(v)
+
+    start_e, stop_e, step_e = arg(start), arg(stop), arg(step)
+    return Query(o.RangeSource(column, start_e, stop_e, step_e), columns=((column, None),), source_name="range")
+
+
+def _names(values: Sequence[str], what: str) -> tuple[str, ...]:
+    if isinstance(values, str) or not values or not all(isinstance(v, str) and v for v in values):
+        raise InvalidInputError(f"expected a non-empty sequence of {what} (str), got {values!r}")
+    return tuple(dict.fromkeys(values))
+
+
+def incidents_by_provider(provider_names: Sequence[str]) -> Query:
+    """Latest row of every incident whose ``ProviderName`` is one of ``provider_names`` (case E3, E4).
+
+    Renders ``SecurityIncident | where ProviderName in (...) | summarize arg_max(TimeGenerated, *) by
+    IncidentNumber``: SecurityIncident is append-only (one row per update), so each incident appears once,
+    in its latest state. Output: SecurityIncident's columns."""
+    names = _names(provider_names, "provider names")
+    q = table("SecurityIncident")
+    return (q.where(q.c.ProviderName.in_(names))
+            .summarize(fn.arg_max("TimeGenerated", "*"), by="IncidentNumber"))
+
+
+def alerts_by_product(product_names: Sequence[str]) -> Query:
+    """Latest row of every alert whose ``ProductName`` is one of ``product_names`` (legacy and current)."""
+    names = _names(product_names, "product names")
+    q = table("SecurityAlert")
+    return (q.where(q.c.ProductName.in_(names))
+            .summarize(fn.arg_max("TimeGenerated", "*"), by="SystemAlertId"))
+
+
+def timechart(
+    source: Query | str,
+    *,
+    days: int = 14,
+    step: _dt.timedelta | str = "1d",
+    legend: str = "Events",
+    per_incident: bool = False,
+    time_column: str | None = None,
+) -> Query:
+    """The source document's zero-filled daily time chart of ``source``, with exactly ``days`` bins.
+
+    Output columns ``Value:long, Time:datetime, Legend:string``; ``| render timechart``. ``source`` is a
+    Query or a table name. ``per_incident=True`` reduces SecurityIncident-shaped sources to their latest row
+    per ``IncidentNumber`` and bins on ``CreatedTime`` (each incident once, on its creation day).
+    ``time_column`` defaults to TimeGenerated (CreatedTime with per_incident). Run it with a query
+    timespan covering ``days`` (the Connector passes that).
+    Raises InvalidInputError for days < 1, a step that is not positive, or a bad legend."""
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise InvalidInputError(f"days must be a positive int, got {days!r}")
+    step_td = parse_timespan(step)
+    if step_td <= _dt.timedelta(0):
+        raise InvalidInputError(f"step must be a positive timespan, got {step!r}")
+    if not isinstance(legend, str):
+        raise InvalidInputError(f"legend must be a str, got {legend!r}")
+    src = table(source) if isinstance(source, str) else source
+    if per_incident:
+        src = src.summarize(fn.arg_max("TimeGenerated", "*"), by="IncidentNumber")
+    tcol = time_column or ("CreatedTime" if per_incident else "TimeGenerated")
+    now = Var("Now")
+    span = Literal(step_td)
+    window = Literal(step_td * days)
+    t = src.col(tcol) if src.columns is not None else Column(tcol)
+    binned = fn.bin_at(t, span, now)
+    by = binned if tcol == "TimeGenerated" else binned.as_("TimeGenerated")
+    counts = (src.where(t >= now - window, t < now)
+              .summarize(Count=fn.count(), by=by))
+    tg = Column("TimeGenerated")
+    count = Column("Count")
+    chart = (range_("TimeGenerated", now - window, now - span, span)
+             .extend(Count=0)
+             .union(counts, isfuzzy=True)
+             .summarize(Count=fn.max(count), by=fn.bin_at(tg, span, now))
+             .sort_by(tg.asc())
+             .project(Value=fn.iff(fn.isnull(count), 0, count), Time=tg, Legend=legend))
+    q = chart.paren().render("timechart")
+    q = attr_columns(q, TIMECHART_COLUMNS)
+    return q.let("Now", fn.now())
+
+
+def attr_columns(q: Query, columns: tuple[tuple[str, str], ...]) -> Query:
+    """``q`` declaring its result columns (checked against the parser's inference in the tests)."""
+    return attrs.evolve(q, columns=tuple(columns))
+
+
+def incident_timechart(provider_names: Sequence[str], *, days: int = 14, legend: str = "Events") -> Query:
+    """Daily count of Defender incidents, each counted once on the day it was created (cases E3, E4)."""
+    return timechart(incidents_by_provider(provider_names), days=days, legend=legend, time_column="CreatedTime")
+
+
+def alert_timechart(product_names: Sequence[str], *, days: int = 14, legend: str = "Events") -> Query:
+    """Daily count of Defender alerts, each counted once on the day it first appeared."""
+    names = _names(product_names, "product names")
+    q = table("SecurityAlert")
+    first_seen = (q.where(q.c.ProductName.in_(names))
+                  .summarize(TimeGenerated=fn.min("TimeGenerated"), by="SystemAlertId"))
+    return timechart(first_seen, days=days, legend=legend)
+
+
+def table_timechart(table_name: str, *, days: int = 14, legend: str = "Events") -> Query:
+    """The source document's chart for one hunting table (e.g. DeviceEvents)."""
+    return timechart(table(table_name), days=days, legend=legend)
+
+
+def last_data_received(table_names: Sequence[str]) -> Query:
+    """``union withsource=TableName isfuzzy=true T1, T2, ... | summarize LastReceived = max(TimeGenerated) by
+    TableName``: one row per table that has data (``TableName:string, LastReceived:datetime``)."""
+    names = _names(table_names, "table names")
+    first, rest = table(names[0]), names[1:]
+    head = Query(o.UnionSource(o.Union((first, *(table(n) for n in rest)), isfuzzy=True, withsource="TableName")),
+                 source_name="union")
+    return head.summarize(LastReceived=fn.max("TimeGenerated"), by="TableName")
+
+
+def daily_volume(table_names: Sequence[str], *, days: int = 14) -> Query:
+    """Rows per table per day over the last ``days`` days (``TableName, Day, Rows``)."""
+    names = _names(table_names, "table names")
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise InvalidInputError(f"days must be a positive int, got {days!r}")
+    head = Query(o.UnionSource(o.Union(tuple(table(n) for n in names), isfuzzy=True, withsource="TableName")),
+                 source_name="union")
+    tg = Column("TimeGenerated")
+    return (head.where(tg > fn.ago(_dt.timedelta(days=days)))
+            .summarize(Rows=fn.count(), by=[Column("TableName"), fn.bin(tg, "1d").as_("Day")])
+            .sort_by(Column("TableName").asc(), Column("Day").asc()))
+
+
+def billable_volume(table_names: Sequence[str] | None = None, *, days: int = 30) -> Query:
+    """Billable ingestion per table from ``Usage`` in GB (``DataType, BillableGB``), largest first.
+
+    Usage.Quantity is in MB; ``IsBillable == true`` rows only."""
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise InvalidInputError(f"days must be a positive int, got {days!r}")
+    q = table("Usage")
+    preds: list[Expr] = [q.c.TimeGenerated > fn.ago(_dt.timedelta(days=days)), q.c.IsBillable == True]  # noqa: E712
+    if table_names is not None:
+        preds.append(q.c.DataType.in_(_names(table_names, "table names")))
+    return (q.where(*preds)
+            .summarize(BillableGB=fn.sum("Quantity") / 1000.0, by="DataType")
+            .sort_by(Column("BillableGB").desc()))

@@ -1,0 +1,5 @@
+"""Session-wide fixtures for every test folder (tests/ is on sys.path: see pytest's pythonpath in pyproject)."""
+
+from kqlparser.fixture import kql_parser
+
+__all__ = ["kql_parser"]

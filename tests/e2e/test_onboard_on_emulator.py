@@ -1,0 +1,205 @@
+"""The main job end to end on the emulator: plan → apply → empty plan → incidents → verification charts.
+
+Every KQL string the Connector runs here is also checked by Microsoft's parser (zero diagnostics).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from contract.bodies import validate_body
+
+from m365sentinel import (
+    Cloud,
+    Connector,
+    ConsentRequiredError,
+    PreflightError,
+    RateLimitedError,
+    TimeSeries,
+    kql,
+    provider_names,
+)
+from m365sentinel.emulator import Emulator
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+class Sleeps(list):
+    def __call__(self, seconds):
+        self.append(seconds)
+
+
+@pytest.fixture
+def emu():
+    e = Emulator(now=NOW, seed=7)
+    yield e
+    e.close()
+
+
+@pytest.fixture
+def sleeps():
+    return Sleeps()
+
+
+@pytest.fixture
+def connector(emu, sleeps):
+    with Connector(emu.workspace_resource_id, credential=emu.credential(), transport=emu.transport(), sleep=sleeps) as c:
+        yield c
+
+
+def test_plan_apply_then_second_plan_is_empty_and_second_apply_writes_nothing(emu, connector):
+    desired = connector.incidents_and_alerts(turn_off_microsoft_incident_creation_rules=True)
+    plan = desired.plan()
+    assert emu.writes() == []
+    assert [(c.action.value, c.resource_type) for c in plan.changes] == [("create", "dataConnectors")] + [
+        ("update", "alertRules")
+    ] * 5
+    assert {c.title.split("[")[1].rstrip("]") for c in plan.changes[1:]} == {
+        "Microsoft Defender Advanced Threat Protection", "Azure Advanced Threat Protection",
+        "Office 365 Advanced Threat Protection", "Microsoft Cloud App Security",
+        "Azure Active Directory Identity Protection"}
+    result = plan.apply()
+    assert result.writes == 6
+    writes = emu.writes()
+    assert [w.method for w in writes] == ["PUT"] * 6
+    assert "/dataConnectors/" in writes[0].path  # connector first: never a window without an incident source
+    for w in writes:
+        body = json.loads(w.body) if isinstance(w.body, (str, bytes)) else w.body
+        validate_body("mtp_data_connector" if "/dataConnectors/" in w.path else "incident_creation_rule", body)
+
+    second = desired.plan()
+    assert second.is_empty and second.blockers == ()
+    assert desired.apply().writes == 0
+    assert len(emu.writes()) == 6
+
+    status = connector.status()
+    assert status.connected and status.connector.alerts_state == "Enabled"
+    by_product = {r.rule.product_filter: r.rule.enabled for r in status.creation_rules}
+    assert by_product["Azure Security Center"] is True  # case A5: not a Defender XDR product
+    assert [p for p, enabled in by_product.items() if enabled] == ["Azure Security Center"]
+
+
+def test_incident_chart_counts_each_incident_once_on_its_creation_day(emu, connector, kql_parser):
+    chart = kql.incident_timechart(provider_names().incident_providers)
+    kql_parser.assert_clean(chart.to_kql())
+    result = connector.query(chart, timespan=timedelta(days=14))
+    assert not result.is_partial
+    series = TimeSeries.from_table(result.primary)
+    truth = emu.daily_incident_counts(days=14)
+    assert [(t, v) for t, v in series.points] == [(t, n) for t, n in truth]
+    assert len(series.points) == 14
+    assert sum(v for _, v in series.points) == emu.count_incidents_created(NOW - timedelta(days=14), NOW) == 240
+
+
+@pytest.mark.parametrize("table", ["DeviceEvents", "DeviceProcessEvents", "DeviceFileCertificateInfo"])
+def test_table_chart_matches_the_rows_the_emulator_holds(emu, connector, kql_parser, table):
+    chart = kql.table_timechart(table)
+    kql_parser.assert_clean(chart.to_kql())
+    series = TimeSeries.from_table(connector.query(chart, timespan=timedelta(days=14)).primary)
+    assert [(t, v) for t, v in series.points] == [(t, n) for t, n in emu.daily_row_counts(table, days=14)]
+
+
+def test_incidents_by_provider_latest_row_each(emu, connector, kql_parser):
+    q = kql.incidents_by_provider(provider_names().incident_providers)
+    kql_parser.assert_clean(q.to_kql())
+    rows = connector.query(q, timespan=timedelta(days=14)).primary.to_dicts()
+    numbers = [r["IncidentNumber"] for r in rows]
+    assert len(numbers) == len(set(numbers))  # case E4: one row per incident
+    assert {r["ProviderName"] for r in rows} <= set(provider_names().incident_providers)
+
+
+def test_retry_after_is_honoured_end_to_end(emu, connector, sleeps):
+    emu.faults.add("GET */dataConnectors", status=429, headers={"Retry-After": "7"}, times=1)
+    plan = connector.incidents_and_alerts().plan()
+    assert sleeps == [7.0]
+    assert len(plan.changes) == 1
+
+
+def test_retry_after_beyond_ceiling_is_a_typed_error(emu, connector, sleeps):
+    emu.faults.add("GET */alertRules", status=429, headers={"Retry-After": "3600"}, times=1)
+    with pytest.raises(RateLimitedError) as err:
+        connector.incidents_and_alerts().plan()
+    assert err.value.retry_after == 3600 and sleeps == []
+
+
+def test_server_errors_and_dropped_connections_are_retried(emu, connector, sleeps):
+    emu.faults.server_error(times=2, status=503)
+    emu.faults.drop_connection(times=1)
+    assert connector.incidents_and_alerts().plan().changes
+    assert len(sleeps) == 3
+
+
+def test_missing_consent_is_caught_by_preflight_before_any_write(emu, connector):
+    emu.faults.require_consent()
+    plan = connector.incidents_and_alerts(turn_off_microsoft_incident_creation_rules=True).plan()
+    assert plan.blockers[0].startswith("licence state is Invalid (dataConnectorsCheckRequirements)")
+    assert "Microsoft Defender portal" in plan.blockers[0]
+    with pytest.raises(PreflightError):
+        plan.apply()
+    assert emu.writes() == []
+
+
+def test_consent_error_at_put_is_typed_and_nothing_else_changes(emu, connector):
+    plan = connector.incidents_and_alerts(turn_off_microsoft_incident_creation_rules=True).plan()
+    emu.faults.require_consent()  # consent withdrawn between plan and apply: the PUT itself is refused (case A2)
+    with pytest.raises(ConsentRequiredError) as err:
+        plan.apply()
+    assert err.value.status_code == 403 and err.value.code == "InvalidLicense"
+    assert "Defender portal" in err.value.remediation
+    assert [w.method for w in emu.writes()] == ["PUT"]  # the refused PUT only: no retry, no rule turned off
+    emu.faults.require_consent(False)
+    assert not connector.status().connected
+
+
+def test_token_expiry_mid_plan_refreshes_once(emu, connector):
+    plan_before = connector.incidents_and_alerts().plan()
+    emu.faults.expire_tokens()
+    emu.advance(timedelta(hours=2))
+    assert connector.incidents_and_alerts().plan().changes == plan_before.changes
+
+
+def test_partial_query_result_is_reported(emu, connector):
+    emu.faults.partial_query_result()
+    result = connector.query(kql.table_timechart("DeviceEvents"), timespan=timedelta(days=14))
+    assert result.is_partial and result.error.code == "PartialError"
+    assert result.error.inner_message and "limit" in result.error.inner_message
+    assert len(result.primary.rows) == 14
+
+
+def test_unified_portal_workspace_is_reported_not_fought():
+    emu = Emulator(now=NOW, seed=3, unified_portal=True)
+    try:
+        with Connector(emu.workspace_resource_id, credential=emu.credential(), transport=emu.transport()) as c:
+            plan = c.incidents_and_alerts(turn_off_microsoft_incident_creation_rules=True).plan()
+            assert plan.is_empty and plan.blockers == ()
+            assert "unified Microsoft Defender portal" in plan.notes[0] and "'Microsoft XDR'" in plan.notes[0]
+    finally:
+        emu.close()
+
+
+def test_not_onboarded_workspace_blocks_apply(emu, connector):
+    emu.state.sentinel_onboarded = False
+    plan = connector.incidents_and_alerts().plan()
+    with pytest.raises(PreflightError, match="not onboarded"):
+        plan.apply()
+    assert emu.writes() == []
+
+
+def test_disconnect_then_reconnect(emu, connector):
+    connector.incidents_and_alerts().apply()
+    assert connector.status().connected
+    assert len(connector.disconnect().deleted) == 1
+    assert connector.disconnect().deleted == ()
+    assert not connector.status().connected
+
+
+def test_loopback_server_over_a_real_socket(emu):
+    with emu.serve() as server:
+        cloud = Cloud.custom(arm=server.url, log_analytics=server.url, graph=server.url)
+        with Connector(emu.workspace_resource_id, credential=emu.credential(), cloud=cloud) as c:
+            assert c.incidents_and_alerts().apply().writes == 1
+            assert c.incidents_and_alerts().plan().is_empty
+            result = c.query("SecurityIncident | summarize n = dcount(IncidentNumber)", timespan=timedelta(days=14))
+            assert result.primary.rows[0][0] > 200
