@@ -7,9 +7,10 @@ offline emulator (imported only when used).
 
 from __future__ import annotations
 
+import importlib
 from contextlib import suppress as _suppress
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
-from . import kql, models
 from ._api_versions import ApiVersions
 from ._connector import Connector, ConnectorStatus, DisconnectResult, RuleStatus
 from ._errors import (
@@ -41,7 +42,6 @@ from ._ids import WorkspaceId
 from ._plan import Action, ApplyResult, Change, FieldChange, Plan
 from ._providers import ProviderNames, provider_names
 from ._transport import Audience, Cloud, RetryPolicy
-from .models import QueryResult, TimeSeries
 
 __version__ = "0.1.0"
 
@@ -92,8 +92,30 @@ __all__ = [
     "provider_names",
 ]
 
+if _TYPE_CHECKING:
+    from . import kql, models
+    from .models import QueryResult, TimeSeries
+
+# The KQL builder and the models load on first use (``m365sentinel.kql``, ``from m365sentinel import QueryResult``):
+# attrs builds every class at import time, and a script that only plans and applies needs few of them.
+_LAZY = {"kql": None, "models": None, "QueryResult": ".models", "TimeSeries": ".models"}
+
+
+def __getattr__(name: str) -> object:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    source = _LAZY[name]
+    value = (
+        importlib.import_module(f".{name}", __name__)
+        if source is None
+        else getattr(importlib.import_module(source, __name__), name)
+    )
+    globals()[name] = value
+    return value
+
+
 # Exported objects report the package as their home (tracebacks and reprs show m365sentinel.X, not a private module).
-for _name in __all__:
+for _name in set(__all__) - set(_LAZY):
     _obj = globals()[_name]
     if getattr(_obj, "__module__", "").startswith("m365sentinel._"):
         with _suppress(AttributeError, TypeError):  # functions and classes accept it; other objects are skipped

@@ -39,17 +39,17 @@ from ._providers import provider_names
 from ._routes import Routes
 from ._timespan import to_timespan
 from ._transport import Audience, Cloud, HttpClient, RetryPolicy
-from .models import (
-    AlertRule,
-    DataConnector,
-    DataConnectorRequirements,
-    MicrosoftSecurityIncidentCreationRule,
-    MicrosoftThreatProtectionConnector,
-    QueryResult,
-)
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
+
+    from .models import (
+        AlertRule,
+        DataConnector,
+        MicrosoftSecurityIncidentCreationRule,
+        MicrosoftThreatProtectionConnector,
+        QueryResult,
+    )
 
 __all__ = ["Connector", "ConnectorStatus", "DisconnectResult", "RuleStatus"]
 
@@ -284,6 +284,8 @@ class Connector:
         return ()
 
     def _observe(self) -> Observed:
+        from .models import AlertRule, DataConnector, DataConnectorRequirements  # models load on first use
+
         r, http = self._session.routes, self._session.http
         tenant = self._tenant()
         onboarded = self._onboarded()
@@ -421,5 +423,6 @@ class Connector:
                 "aware datetimes, or an ISO 8601 duration such as 'P14D'"
             )
         span = to_timespan(timespan)
+        from .models import QueryResult
         resp = self._session.http.send(self._session.routes.query(self._session.customer_id(), text, span))
         return QueryResult.from_json(resp.content)

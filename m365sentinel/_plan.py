@@ -12,13 +12,20 @@ import enum
 import json
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from ._providers import ProviderNames
 from ._transport import CONSENT_REMEDIATION
-from .models import AlertRule, DataConnector, MicrosoftSecurityIncidentCreationRule, MicrosoftThreatProtectionConnector
+
+if TYPE_CHECKING:
+    from .models import (
+        AlertRule,
+        DataConnector,
+        MicrosoftSecurityIncidentCreationRule,
+        MicrosoftThreatProtectionConnector,
+    )
 
 __all__ = [
     "Action",
@@ -73,12 +80,16 @@ class Observed:
     @property
     def mtp_connectors(self) -> tuple[MicrosoftThreatProtectionConnector, ...]:
         """The MicrosoftThreatProtection connectors, by name (a workspace should have at most one)."""
+        from .models import MicrosoftThreatProtectionConnector
+
         found = (c for c in self.data_connectors if isinstance(c, MicrosoftThreatProtectionConnector))
         return tuple(sorted(found, key=lambda c: str(c.name)))
 
     @property
     def creation_rules(self) -> tuple[MicrosoftSecurityIncidentCreationRule, ...]:
         """The Microsoft incident creation rules, by name."""
+        from .models import MicrosoftSecurityIncidentCreationRule
+
         found = (r for r in self.alert_rules if isinstance(r, MicrosoftSecurityIncidentCreationRule))
         return tuple(sorted(found, key=lambda r: str(r.name)))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from ._errors import InvalidInputError
-from .models import format_datetime, format_iso_duration, parse_datetime, parse_timespan
+from .models._time import format_datetime, format_iso_duration, parse_datetime, parse_timespan
 
 __all__ = ["to_timespan"]
 

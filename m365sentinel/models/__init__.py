@@ -7,59 +7,170 @@ parse with ``QueryResult.from_json(bytes | str | dict)``.
 
 from __future__ import annotations
 
-from ._arm import (
-    AlertRule,
-    AnomaliesSetting,
-    ClientInfo,
-    DataConnector,
-    DataConnectorRequirements,
-    DataTypeConnection,
-    Entity,
-    EntityAnalyticsSetting,
-    EntityKindCount,
-    EyesOnSetting,
-    Incident,
-    IncidentAdditionalData,
-    IncidentAlert,
-    IncidentComment,
-    IncidentEntities,
-    IncidentLabel,
-    IncidentOwner,
-    IncidentRelation,
-    MicrosoftSecurityIncidentCreationRule,
-    MicrosoftThreatProtectionConnector,
-    MtpDataTypes,
-    MtpFilteredProviders,
-    OnboardingState,
-    Setting,
-    Subscription,
-    UebaSetting,
-    Workspace,
-)
-from ._base import JsonModel
-from ._converter import converter, freeze, structure, thaw
-from ._enums import (
-    AlertSeverity,
-    AlertStatus,
-    AuthorizationState,
-    DataTypeState,
-    GraphAlertClassification,
-    GraphAlertDetermination,
-    GraphAlertSeverity,
-    GraphAlertStatus,
-    GraphEvidenceVerdict,
-    GraphIncidentStatus,
-    IncidentClassification,
-    IncidentClassificationReason,
-    IncidentSeverity,
-    IncidentStatus,
-    LicenseState,
-    OpenEnum,
-    OwnerType,
-)
-from ._graph import GraphAlert, GraphAlertComment, GraphEvidence, GraphIncident
-from ._query import Column, QueryErrorDetail, QueryErrorInfo, QueryResult, QueryStatus, Table, TimeSeries
-from ._time import format_datetime, format_iso_duration, parse_datetime, parse_timespan
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from .._lazy import lazy_exports as _lazy_exports
+
+if _TYPE_CHECKING:
+    from ._arm import (
+        AlertRule,
+        AnomaliesSetting,
+        ClientInfo,
+        DataConnector,
+        DataConnectorRequirements,
+        DataTypeConnection,
+        Entity,
+        EntityAnalyticsSetting,
+        EntityKindCount,
+        EyesOnSetting,
+        Incident,
+        IncidentAdditionalData,
+        IncidentAlert,
+        IncidentComment,
+        IncidentEntities,
+        IncidentLabel,
+        IncidentOwner,
+        IncidentRelation,
+        MicrosoftSecurityIncidentCreationRule,
+        MicrosoftThreatProtectionConnector,
+        MtpDataTypes,
+        MtpFilteredProviders,
+        OnboardingState,
+        Setting,
+        Subscription,
+        UebaSetting,
+        Workspace,
+    )
+    from ._base import (
+        JsonModel,
+    )
+    from ._converter import (
+        converter,
+        freeze,
+        structure,
+        thaw,
+    )
+    from ._enums import (
+        AlertSeverity,
+        AlertStatus,
+        AuthorizationState,
+        DataTypeState,
+        GraphAlertClassification,
+        GraphAlertDetermination,
+        GraphAlertSeverity,
+        GraphAlertStatus,
+        GraphEvidenceVerdict,
+        GraphIncidentStatus,
+        IncidentClassification,
+        IncidentClassificationReason,
+        IncidentSeverity,
+        IncidentStatus,
+        LicenseState,
+        OpenEnum,
+        OwnerType,
+    )
+    from ._graph import (
+        GraphAlert,
+        GraphAlertComment,
+        GraphEvidence,
+        GraphIncident,
+    )
+    from ._query import (
+        Column,
+        QueryErrorDetail,
+        QueryErrorInfo,
+        QueryResult,
+        QueryStatus,
+        Table,
+        TimeSeries,
+    )
+    from ._time import (
+        format_datetime,
+        format_iso_duration,
+        parse_datetime,
+        parse_timespan,
+    )
+
+# Which submodule defines each public name; imported on first access (PEP 562).
+_WHERE: dict[str, tuple[str, ...]] = {
+    "._arm": (
+        "AlertRule",
+        "AnomaliesSetting",
+        "ClientInfo",
+        "DataConnector",
+        "DataConnectorRequirements",
+        "DataTypeConnection",
+        "Entity",
+        "EntityAnalyticsSetting",
+        "EntityKindCount",
+        "EyesOnSetting",
+        "Incident",
+        "IncidentAdditionalData",
+        "IncidentAlert",
+        "IncidentComment",
+        "IncidentEntities",
+        "IncidentLabel",
+        "IncidentOwner",
+        "IncidentRelation",
+        "MicrosoftSecurityIncidentCreationRule",
+        "MicrosoftThreatProtectionConnector",
+        "MtpDataTypes",
+        "MtpFilteredProviders",
+        "OnboardingState",
+        "Setting",
+        "Subscription",
+        "UebaSetting",
+        "Workspace",
+    ),
+    "._base": ("JsonModel",),
+    "._converter": (
+        "converter",
+        "freeze",
+        "structure",
+        "thaw",
+    ),
+    "._enums": (
+        "AlertSeverity",
+        "AlertStatus",
+        "AuthorizationState",
+        "DataTypeState",
+        "GraphAlertClassification",
+        "GraphAlertDetermination",
+        "GraphAlertSeverity",
+        "GraphAlertStatus",
+        "GraphEvidenceVerdict",
+        "GraphIncidentStatus",
+        "IncidentClassification",
+        "IncidentClassificationReason",
+        "IncidentSeverity",
+        "IncidentStatus",
+        "LicenseState",
+        "OpenEnum",
+        "OwnerType",
+    ),
+    "._graph": (
+        "GraphAlert",
+        "GraphAlertComment",
+        "GraphEvidence",
+        "GraphIncident",
+    ),
+    "._query": (
+        "Column",
+        "QueryErrorDetail",
+        "QueryErrorInfo",
+        "QueryResult",
+        "QueryStatus",
+        "Table",
+        "TimeSeries",
+    ),
+    "._time": (
+        "format_datetime",
+        "format_iso_duration",
+        "parse_datetime",
+        "parse_timespan",
+    ),
+}
+__getattr__, __dir__ = _lazy_exports(__name__, globals(), _WHERE)
 
 __all__ = [
     "AlertRule",
