@@ -10,7 +10,7 @@ KQLP := tests/kqlparser
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[emulator,test]'
+	$(BIN)/pip install --quiet -e '.[emulator,charts,test]'
 	touch $@
 
 $(KQLP)/node_modules/.installed: $(KQLP)/package.json $(KQLP)/package-lock.json

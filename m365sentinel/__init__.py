@@ -17,9 +17,11 @@ from ._errors import (
     APIStatusError,
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     ConflictError,
     ConnectError,
     ConsentRequiredError,
+    CredentialError,
     InvalidInputError,
     NotFoundError,
     PartialApplyError,
@@ -39,7 +41,7 @@ from ._errors import (
     UnsupportedCloudError,
 )
 from ._ids import WorkspaceId
-from ._plan import Action, ApplyResult, Change, FieldChange, Plan
+from ._plan import Action, ApplyResult, Change, FieldChange, ManualStep, Plan
 from ._providers import ProviderNames, provider_names
 from ._transport import Audience, Cloud, RetryPolicy
 
@@ -54,21 +56,27 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "Change",
+    "ClientClosedError",
     "Cloud",
     "ConflictError",
     "ConnectError",
     "Connector",
     "ConnectorStatus",
     "ConsentRequiredError",
+    "CredentialError",
     "DisconnectResult",
+    "EntitySync",
     "FieldChange",
+    "HuntingTable",
     "InvalidInputError",
+    "ManualStep",
     "NotFoundError",
     "PartialApplyError",
     "PermissionDeniedError",
     "Plan",
     "PreconditionFailedError",
     "PreflightError",
+    "Prerequisite",
     "ProviderNames",
     "QueryError",
     "QueryResult",
@@ -80,25 +88,44 @@ __all__ = [
     "SerializationError",
     "ServerError",
     "StalePlanError",
+    "TableIngestion",
     "TimeSeries",
     "TransportError",
     "UnsafeRequestError",
     "UnsupportedApiVersionError",
     "UnsupportedCloudError",
+    "Verdict",
+    "VerificationLine",
+    "VerificationReport",
     "WorkspaceId",
-    "__version__",
     "kql",
     "models",
     "provider_names",
+    "__version__",
 ]
 
 if _TYPE_CHECKING:
     from . import kql, models
+    from ._entities import EntitySync, Prerequisite
+    from ._hunting import HuntingTable, TableIngestion
+    from ._verify import Verdict, VerificationLine, VerificationReport
     from .models import QueryResult, TimeSeries
 
 # The KQL builder and the models load on first use (``m365sentinel.kql``, ``from m365sentinel import QueryResult``):
 # attrs builds every class at import time, and a script that only plans and applies needs few of them.
-_LAZY = {"kql": None, "models": None, "QueryResult": ".models", "TimeSeries": ".models"}
+_LAZY = {
+    "kql": None,
+    "models": None,
+    "QueryResult": ".models",
+    "TimeSeries": ".models",
+    "HuntingTable": "._hunting",
+    "TableIngestion": "._hunting",
+    "EntitySync": "._entities",
+    "Prerequisite": "._entities",
+    "Verdict": "._verify",
+    "VerificationLine": "._verify",
+    "VerificationReport": "._verify",
+}
 
 
 def __getattr__(name: str) -> object:

@@ -17,17 +17,20 @@ import attrs
 
 from ._api_versions import ApiVersions
 from ._errors import (
+    BadRequestError,
     ConflictError,
     InvalidInputError,
     NotFoundError,
     PartialApplyError,
     PreconditionFailedError,
     PreflightError,
+    QueryError,
     StalePlanError,
 )
 from ._ids import WorkspaceId, validate_guid
 from ._plan import (
     MTP_KIND,
+    Action,
     ApplyResult,
     Change,
     IncidentsAndAlerts,
@@ -43,15 +46,34 @@ from ._transport import Audience, Cloud, HttpClient, RetryPolicy
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
+    from ._entities import EntitySync
+    from ._hunting import HuntingTable, Retention, TableIngestion
+    from ._incidents import IncidentStream
+    from ._verify import VerificationReport
     from .models import (
         AlertRule,
         DataConnector,
+        EntityAnalyticsSetting,
         MicrosoftSecurityIncidentCreationRule,
         MicrosoftThreatProtectionConnector,
         QueryResult,
+        Setting,
+        UebaSetting,
     )
 
 __all__ = ["Connector", "ConnectorStatus", "DisconnectResult", "RuleStatus"]
+
+_DAY_WINDOW = timedelta(days=14)  # the source document's verification window
+
+
+@attrs.frozen
+class _Desired:
+    """What the fluent calls asked for; ``None`` parts are left alone by plan()."""
+
+    incidents: IncidentsAndAlerts | None = None
+    entities: EntitySync | None = None
+    events: tuple[HuntingTable, ...] | None = None
+    retention: Mapping[str, Retention] = attrs.field(factory=dict)
 
 
 class _KqlText(Protocol):
@@ -65,10 +87,12 @@ class RuleStatus:
 
     rule: MicrosoftSecurityIncidentCreationRule
     covered: bool
+    connected: bool = True  # whether the Defender XDR connector streams incidents
 
     @property
     def duplicates_incidents(self) -> bool:
-        return self.covered and self.rule.enabled is True
+        """Enabled, covered by Defender XDR, and the connector is connected: incidents arrive twice."""
+        return self.covered and self.connected and self.rule.enabled is True
 
 
 @attrs.frozen
@@ -81,6 +105,9 @@ class ConnectorStatus:
     connector: MicrosoftThreatProtectionConnector | None
     creation_rules: tuple[RuleStatus, ...]
     unified_portal_evidence: tuple[str, ...]
+    entity_analytics: EntityAnalyticsSetting | None = None
+    ueba: UebaSetting | None = None
+    tables: Mapping[str, TableIngestion] = attrs.field(factory=dict)  # last data received per table, from Usage
 
     @property
     def connected(self) -> bool:
@@ -102,6 +129,13 @@ class ConnectorStatus:
             warn = "  <- duplicates Defender XDR incidents" if r.duplicates_incidents else ""
             lines.append(f"  incident creation rule {flag} {r.rule.display_name} [{r.rule.product_filter}]{warn}")
         lines += [f"  unified Defender portal: {e}" for e in self.unified_portal_evidence]
+        ea, ueba = self.entity_analytics, self.ueba
+        providers = ", ".join(ea.entity_providers or ()) if ea is not None else "off"
+        sources = ", ".join(ueba.data_sources or ()) if ueba is not None else "off"
+        lines.append(f"  entity analytics providers: {providers or 'none'}; UEBA data sources: {sources or 'none'}")
+        for name, t in sorted(self.tables.items()):
+            last = f"{t.last_received:%Y-%m-%d %H:%M}Z" if t.last_received else "never (14 days)"
+            lines.append(f"  {name:<28} last received {last:<18} {t.volume_mb:10.2f} MB in 14 days")
         return "\n".join(lines)
 
 
@@ -115,6 +149,49 @@ class DisconnectResult:
         return (
             f"Disconnected: deleted {', '.join(self.deleted)}" if self.deleted else "Disconnected: nothing to delete."
         )
+
+
+def _check_options(credential: Any, api_versions: Any, retry: Any, timeout: Any, transport: Any, sleep: Any) -> None:
+    """Constructor options are checked here, before any request (a wrong type would otherwise fail on first use)."""
+    import httpx
+
+    creds = credential.values() if isinstance(credential, Mapping) else [credential]
+    if isinstance(credential, Mapping) and not all(isinstance(k, Audience) for k in credential):
+        raise InvalidInputError(f"credential mapping keys must be Audience members, got {list(credential)!r}")
+    for c in creds:
+        if c is not None and not callable(getattr(c, "get_token", None)):
+            raise InvalidInputError(f"credential must be an azure-identity TokenCredential (get_token), got {c!r}")
+    expected = (
+        ("api_versions", api_versions, ApiVersions),
+        ("retry", retry, RetryPolicy),
+        ("transport", transport, httpx.BaseTransport),
+    )
+    for name, value, cls in expected:
+        if value is not None and not isinstance(value, cls):
+            raise InvalidInputError(f"{name} must be a {cls.__module__}.{cls.__qualname__} or None, got {value!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise InvalidInputError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if sleep is not None and not callable(sleep):
+        raise InvalidInputError(f"sleep must be a callable taking seconds, got {sleep!r}")
+
+
+def _stale(change: Change, why: str) -> StalePlanError:
+    return StalePlanError(
+        f"{change.resource_type}/{change.name} is not as planned: {why}; make a fresh plan",
+        resource_id=change.name,
+        planned_etag=change.etag,
+    )
+
+
+def _query_error(exc: BadRequestError, text: str) -> QueryError:
+    """A 400 from the query API as a QueryError naming the innermost cause (syntax error position, unknown name)."""
+    error = (exc.body or {}).get("error") if isinstance(exc.body, dict) else None
+    inner = error
+    while isinstance(inner, dict) and isinstance(inner.get("innererror"), dict):
+        inner = inner["innererror"]
+    code = (inner or {}).get("code") or exc.code
+    detail = (inner or {}).get("message") or exc.message
+    return QueryError(f"{detail} ({exc.code}: {exc.message})", code=code, inner=error, query=text)
 
 
 class _Session:
@@ -175,7 +252,7 @@ class Connector:
     """
 
     __slots__ = ("_desired", "_session", "_tenant_id", "_workspace")
-    _desired: IncidentsAndAlerts | None
+    _desired: _Desired
     _session: _Session
     _tenant_id: str | None
     _workspace: WorkspaceId
@@ -196,6 +273,7 @@ class Connector:
     ) -> None:
         ws = WorkspaceId.parse(workspace)
         tenant = validate_guid(tenant_id, "tenant_id") if tenant_id is not None else None
+        _check_options(credential, api_versions, retry, timeout, transport, sleep)
         if isinstance(cloud, Cloud):
             if graph is not None:
                 raise InvalidInputError(
@@ -217,9 +295,9 @@ class Connector:
             sleep=time.sleep if sleep is None else sleep,
         )
         routes = Routes(resolved, ws, api_versions or ApiVersions())
-        self._init(ws, tenant, _Session(http, routes), None)
+        self._init(ws, tenant, _Session(http, routes), _Desired())
 
-    def _init(self, ws: WorkspaceId, tenant: str | None, session: _Session, desired: IncidentsAndAlerts | None) -> None:
+    def _init(self, ws: WorkspaceId, tenant: str | None, session: _Session, desired: _Desired) -> None:
         object.__setattr__(self, "_workspace", ws)
         object.__setattr__(self, "_tenant_id", tenant)
         object.__setattr__(self, "_session", session)
@@ -228,9 +306,9 @@ class Connector:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Connector is immutable: fluent methods return a new Connector")
 
-    def _with(self, desired: IncidentsAndAlerts | None) -> Connector:
+    def _with(self, **desired: Any) -> Connector:
         new = object.__new__(Connector)
-        new._init(self._workspace, self._tenant_id, self._session, desired)
+        new._init(self._workspace, self._tenant_id, self._session, attrs.evolve(self._desired, **desired))
         return new
 
     def __repr__(self) -> str:
@@ -257,7 +335,60 @@ class Connector:
     ) -> Connector:
         """Desire "Connect incidents and alerts"; optionally turn off the Microsoft incident creation rules of the
         products Defender XDR covers (the product list is data: ``_data/providers.json``). Sends nothing."""
-        return self._with(IncidentsAndAlerts(turn_off_microsoft_incident_creation_rules, alerts))
+        for flag, value in (
+            ("turn_off_microsoft_incident_creation_rules", turn_off_microsoft_incident_creation_rules),
+            ("alerts", alerts),
+        ):
+            if not isinstance(value, bool):
+                raise InvalidInputError(f"{flag} must be True or False, got {value!r}")
+        return self._with(incidents=IncidentsAndAlerts(turn_off_microsoft_incident_creation_rules, alerts))
+
+    def entities(
+        self,
+        *,
+        active_directory: bool | None = True,
+        azure_active_directory: bool | None = True,
+        ueba_data_sources: tuple[str, ...] | None = None,
+    ) -> Connector:
+        """Desire "Connect entities": on-premises Active Directory users through Defender for Identity and UEBA
+        (settings ``EntityAnalytics`` entity providers and ``Ueba`` data sources, preview api-version).
+
+        True ensures a provider, False removes it, None leaves it. ``ueba_data_sources`` default: AuditLogs,
+        AzureActivity, SecurityEvent, SigninLogs. plan() reports the prerequisites (Defender for Identity onboarded,
+        sensor, permissions) as notes. Raises InvalidInputError for malformed values. Sends nothing."""
+        from ._entities import DEFAULT_UEBA_DATA_SOURCES, EntitySync
+
+        sources = DEFAULT_UEBA_DATA_SOURCES if ueba_data_sources is None else ueba_data_sources
+        return self._with(
+            entities=EntitySync(
+                active_directory=active_directory,
+                azure_active_directory=azure_active_directory,
+                ueba_data_sources=tuple(sources),  # type: ignore[arg-type]  # attrs converter=tuple confuses mypy
+            )
+        )
+
+    def events(
+        self,
+        *tables: HuntingTable | str,
+        retention_days: int | None = None,
+        total_retention_days: int | None = None,
+    ) -> Connector:
+        """Desire "Connect events" for these advanced hunting tables, optionally with per-table retention.
+
+        No published API selects the tables (the portal uses an unpublished step), so plan() shows a manual step
+        with the portal's exact instructions while a declared table shows no data in ``Usage``; verify() reports
+        per table. ``retention_days`` (interactive, 4-730) and ``total_retention_days`` (4-4383) are set per table
+        through the workspace tables API (PATCH tables/{name}, api-version ``tables``). Raises InvalidInputError
+        for unknown tables or out-of-range days, before any request. Sends nothing."""
+        from ._hunting import HuntingTable, _desired
+
+        if not tables:
+            raise InvalidInputError("events() needs at least one table, e.g. HuntingTable.DeviceProcessEvents")
+        declared = tuple(dict.fromkeys(HuntingTable.from_name(t) for t in tables))
+        retention: dict[str, Retention] = {}
+        if retention_days is not None or total_retention_days is not None:
+            retention = _desired({t: (retention_days, total_retention_days) for t in declared})
+        return self._with(events=declared, retention=retention)
 
     # --- reads --------------------------------------------------------------------------------------------------
     def _tenant(self) -> str:
@@ -273,18 +404,44 @@ class Connector:
             return False
         return True
 
-    def _unified_portal_evidence(self) -> tuple[str, ...]:
-        names = provider_names().unified_portal_providers
-        flt = " or ".join(f"properties/providerName eq '{n.replace(chr(39), chr(39) * 2)}'" for n in names)
+    def _unified_portal_evidence(self, rules: list[AlertRule]) -> tuple[str, ...]:
+        """Signs that the unified Defender portal manages this workspace: incidents under its provider name AND none
+        of the covered Microsoft incident creation rules enabled (the service turns them off). A renamed provider
+        alone is not enough: "Microsoft XDR" incidents also reach workspaces connected the classic way (case E3)."""
+        from .models import MicrosoftSecurityIncidentCreationRule
+
+        names = provider_names()
+        if any(
+            isinstance(r, MicrosoftSecurityIncidentCreationRule)
+            and r.enabled
+            and names.is_covered_product(r.product_filter)
+            for r in rules
+        ):
+            return ()
+        flt = " or ".join(
+            f"properties/providerName eq '{n.replace(chr(39), chr(39) * 2)}'" for n in names.unified_portal_providers
+        )
         page = self._session.http.send_json(self._session.routes.list_incidents(filter=flt, top=1))
         items = page.get("value", []) if isinstance(page, dict) else []
-        if items:
-            name = (items[0].get("properties") or {}).get("providerName")
-            return (f"incidents arrive under provider name {name!r}",)
-        return ()
+        if not items:
+            return ()
+        name = (items[0].get("properties") or {}).get("providerName")
+        return (
+            f"incidents arrive under provider name {name!r}",
+            "no Microsoft incident creation rule of a covered product is enabled (the service turns them off)",
+        )
 
-    def _observe(self) -> Observed:
-        from .models import AlertRule, DataConnector, DataConnectorRequirements  # models load on first use
+    def _ingestion(self) -> dict[str, TableIngestion]:
+        """Per-table ingestion over the last 14 days from ``Usage`` (one cheap query, no table scans)."""
+        from ._entities import UEBA_TABLES
+        from ._hunting import HuntingTable, ingestion_from_usage, usage_by_table_query
+
+        names = [t.value for t in HuntingTable] + list(UEBA_TABLES)
+        return ingestion_from_usage(self.query(usage_by_table_query(names), timespan=_DAY_WINDOW), names)
+
+    def _observe(self, *, settings: bool = False, ingestion: bool = False, tables: bool = False) -> Observed:
+        from ._hunting import tables_by_name
+        from .models import AlertRule, DataConnector, DataConnectorRequirements, Setting  # loaded on first use
 
         r, http = self._session.routes, self._session.http
         tenant = self._tenant()
@@ -292,6 +449,7 @@ class Connector:
         requirements = DataConnectorRequirements()
         connectors: list[DataConnector] = []
         rules: list[AlertRule] = []
+        found_settings: list[Setting] = []
         evidence: tuple[str, ...] = ()
         if onboarded:  # the Sentinel routes answer only on an onboarded workspace
             requirements = DataConnectorRequirements.from_json(
@@ -299,7 +457,9 @@ class Connector:
             )
             connectors = [DataConnector.from_json(c) for c in self._list(r.list_data_connectors())]
             rules = [AlertRule.from_json(x) for x in self._list(r.list_alert_rules())]
-            evidence = self._unified_portal_evidence()
+            evidence = self._unified_portal_evidence(rules)
+            if settings:
+                found_settings = [Setting.from_json(x) for x in self._list(r.list_settings())]
         return Observed(
             self._session.home_tenant(),
             onboarded,
@@ -308,25 +468,63 @@ class Connector:
             tuple(connectors),
             tuple(rules),
             evidence,
+            settings=tuple(found_settings),
+            ingestion=self._ingestion() if ingestion else {},
+            tables=tables_by_name(self._list(r.list_tables())) if tables else {},
         )
 
     # --- plan / apply -----------------------------------------------------------------------------------------
     def plan(self) -> Plan:
         """Read the workspace and return the typed diff to the desired state (reads only).
 
-        Calls: GET /subscriptions/{id} (2022-12-01), GET onboardingStates/default, POST
+        Reads: GET /subscriptions/{id} (2022-12-01), GET onboardingStates/default, POST
         dataConnectorsCheckRequirements, GET dataConnectors, GET alertRules (2025-10-01-preview), GET incidents
-        ($top=1, providerName filter; 2025-09-01). Raises APIStatusError subclasses and TransportError.
+        ($top=1, providerName filter; 2025-09-01); with entities(): GET settings; with events(): one Log Analytics
+        query over ``Usage``; with retention: GET {workspace}/tables (2023-09-01).
+        Changes run in this order on apply: the data connector, the incident creation rules, the settings, the tables.
+        Raises APIStatusError subclasses and TransportError.
         """
-        observed = self._observe()
+        d = self._desired
+        observed = self._observe(
+            settings=d.entities is not None,
+            ingestion=d.events is not None or d.entities is not None,
+            tables=bool(d.retention),
+        )
         changes, notes, blockers = compute_changes(
-            self._desired,
+            d.incidents,
             observed,
             tenant_id=self._tenant(),
             workspace_id=self._workspace.resource_id,
             providers=provider_names(),
         )
-        return Plan(self._workspace.resource_id, self._tenant(), changes, notes, blockers, applier=self._apply_plan)
+        all_changes, all_notes, manual = list(changes), list(notes), []
+        if d.entities is not None:
+            from ._entities import check_entity_prerequisites, entity_changes
+            from ._hunting import presence
+
+            all_changes += entity_changes(d.entities, observed.settings)
+            prerequisites = check_entity_prerequisites(
+                observed.data_connectors,
+                presence(observed.ingestion),
+                authorization_state=observed.authorization_state,
+            )
+            all_notes += [f"prerequisite not met: {p}" for p in prerequisites if p.ok is False]
+        if d.events is not None:
+            from ._hunting import events_manual_step, retention_changes, retention_notes
+
+            step = events_manual_step(d.events, observed.ingestion)
+            manual += [step] if step is not None else []
+            all_changes += retention_changes(d.retention, observed.tables)
+            all_notes += retention_notes(d.retention, observed.tables)
+        return Plan(
+            self._workspace.resource_id,
+            self._tenant(),
+            tuple(all_changes),
+            tuple(all_notes),
+            blockers,
+            tuple(manual),
+            applier=self._apply_plan,
+        )
 
     def apply(self) -> ApplyResult:
         """``plan().apply()`` in one call."""
@@ -335,18 +533,15 @@ class Connector:
     def _apply_plan(self, plan: Plan) -> ApplyResult:
         if plan.blockers:
             raise PreflightError("cannot apply: prerequisites are not met", problems=plan.blockers)
+        for change in plan.changes:  # every resource as planned, before the first write (nothing half-applied)
+            self._check_fresh(change)
         applied: list[Change] = []
         etags: list[str | None] = []
         for i, change in enumerate(plan.changes):
             try:
                 etags.append(self._send_change(change))
             except (ConflictError, PreconditionFailedError) as exc:
-                stale = StalePlanError(
-                    f"{change.resource_type}/{change.name} changed since the plan was made (etag {change.etag}); "
-                    "make a fresh plan",
-                    resource_id=change.name,
-                    planned_etag=change.etag,
-                )
+                stale = _stale(change, f"changed while the plan was applied: {exc.message}")
                 if not applied:
                     raise stale from exc
                 raise PartialApplyError(str(stale), applied=tuple(applied), not_applied=plan.changes[i:]) from exc
@@ -361,6 +556,33 @@ class Connector:
             applied.append(change)
         return ApplyResult(tuple(applied), tuple(etags))
 
+    def _check_fresh(self, change: Change) -> None:
+        """Raise StalePlanError when the resource no longer is as the plan read it (etag, existence, fields)."""
+        r, http = self._session.routes, self._session.http
+        if change.resource_type == "tables":
+            current = (http.send_json(r.get_table(change.name)) or {}).get("properties") or {}
+            for f in change.fields:
+                now = current.get(f.path.removeprefix("properties."))
+                if now != f.before:
+                    raise _stale(change, f"{f.path} is now {now!r}, planned from {f.before!r}")
+            return
+        if change.resource_type == "dataConnectors" and change.action is Action.CREATE:
+            found = [c.get("name") for c in self._list(r.list_data_connectors()) if c.get("kind") == change.kind]
+            if found:
+                raise _stale(change, f"a {change.kind} connector was created meanwhile ({', '.join(map(str, found))})")
+            return
+        getter = {"dataConnectors": r.get_data_connector, "alertRules": r.get_alert_rule, "settings": r.get_setting}
+        try:
+            etag = (http.send_json(getter[change.resource_type](change.name)) or {}).get("etag")
+        except NotFoundError:
+            if change.action is not Action.CREATE:
+                raise _stale(change, "it was deleted") from None
+            return
+        if change.action is Action.CREATE:
+            raise _stale(change, "it was created meanwhile")
+        if etag != change.etag:
+            raise _stale(change, f"its etag is now {etag}")
+
     def _send_change(self, change: Change) -> str | None:
         r = self._session.routes
         body = dict(change.body or {})
@@ -368,23 +590,62 @@ class Connector:
             spec = r.put_data_connector(change.name, body)
         elif change.resource_type == "alertRules":
             spec = r.put_alert_rule(change.name, body)
-        else:  # pragma: no cover - compute_changes only emits the two types above
+        elif change.resource_type == "settings":
+            spec = r.put_setting(change.name, body)
+        elif change.resource_type == "tables":
+            spec = r.patch_table(change.name, body)
+        else:  # pragma: no cover - plan() only emits the types above
             raise AssertionError(change.resource_type)
         out = self._session.http.send_json(spec)
         return out.get("etag") if isinstance(out, dict) else None
 
     # --- status / disconnect ------------------------------------------------------------------------------------
     def status(self) -> ConnectorStatus:
-        """The connector's state, the Microsoft incident creation rules and onboarding (reads only; same routes as
-        ``plan``). Raises APIStatusError subclasses and TransportError."""
-        observed = self._observe()
+        """The connector's state, the Microsoft incident creation rules, onboarding, the UEBA settings and the last
+        data received per hunting table (reads only: the routes of ``plan`` plus GET settings and one Log Analytics
+        query over ``Usage``). Raises APIStatusError subclasses and TransportError."""
+        from .models import EntityAnalyticsSetting, UebaSetting
+
+        observed = self._observe(settings=True, ingestion=True)
         names = provider_names()
+        mtp = next(iter(observed.mtp_connectors), None)
+        connected = mtp is not None and mtp.incidents_state == "Enabled"
         return ConnectorStatus(
             self._workspace.resource_id,
             observed.onboarded,
-            next(iter(observed.mtp_connectors), None),
-            tuple(RuleStatus(rule, names.is_covered_product(rule.product_filter)) for rule in observed.creation_rules),
+            mtp,
+            tuple(
+                RuleStatus(rule, names.is_covered_product(rule.product_filter), connected)
+                for rule in observed.creation_rules
+            ),
             observed.unified_portal_evidence,
+            next((x for x in observed.settings if isinstance(x, EntityAnalyticsSetting)), None),
+            next((x for x in observed.settings if isinstance(x, UebaSetting)), None),
+            observed.ingestion,
+        )
+
+    def list_tables(self) -> list[dict[str, Any]]:
+        """The workspace's Log Analytics tables as returned by GET {workspace}/tables (api-version ``tables``): each a
+        JSON object with ``name`` and ``properties`` (``retentionInDays``, ``totalRetentionInDays``, ``plan``, ...)."""
+        return self._list(self._session.routes.list_tables())
+
+    def verify(self, *, days: int = 14) -> VerificationReport:
+        """Run the source document's verification: incidents, alerts and events (summed over the tables declared
+        with ``events()``, else the source document's ten), one line per table, and UEBA when ``entities()`` was
+        declared. Each line has a verdict (INGESTING, SILENT, NOT_YET_POPULATED, INCONCLUSIVE on partial results),
+        its daily ``TimeSeries`` and the KQL it ran (Log Analytics query API). Raises APIStatusError, TransportError.
+        """
+        from ._hunting import HuntingTable
+        from ._verify import verify
+
+        names = provider_names()
+        return verify(
+            lambda q, span: self.query(q, timespan=span),
+            incident_providers=names.incident_providers,
+            alert_products=names.alert_products,
+            tables=self._desired.events or HuntingTable.source_document(),
+            ueba=self._desired.entities is not None,
+            days=days,
         )
 
     def disconnect(self) -> DisconnectResult:
@@ -394,7 +655,9 @@ class Connector:
         as they are (turn them back on explicitly if Sentinel should create incidents from the products again).
         """
         r = self._session.routes
-        deleted = []
+        deleted: list[str] = []
+        if not self._onboarded():  # no Sentinel on the workspace: no connector to delete
+            return DisconnectResult(())
         for c in self._list(r.list_data_connectors()):
             if c.get("kind") == MTP_KIND:
                 self._session.http.send(r.delete_data_connector(str(c["name"])))
@@ -408,21 +671,46 @@ class Connector:
         """Run KQL through the Log Analytics query API (POST /v1/workspaces/{customerId}/query).
 
         ``query``: KQL text or a ``m365sentinel.kql`` query. ``timespan``: required unless the query carries one
-        (``kql.timechart`` does): a ``timedelta`` (the last N), an aware ``(start, end)`` pair, or an ISO 8601
-        duration/interval string. Returns a ``QueryResult`` (typed tables; ``is_partial`` with the inner error when the
-        service answered PartialError). Raises InvalidInputError (before sending), APIStatusError, TransportError.
+        (the time-chart templates do): a ``timedelta`` (the last N), an aware ``(start, end)`` pair, or an ISO 8601
+        duration/interval string; shorter than the window a template covers is refused. Returns a ``QueryResult``
+        (typed tables; ``is_partial`` with the inner error when the service answered PartialError). Raises
+        InvalidInputError (before sending), QueryError (the service rejected the KQL: ``code`` and message of the
+        innermost error, e.g. a syntax error and its position), APIStatusError, TransportError.
         """
-        text = query if isinstance(query, str) else query.to_kql()
+        if isinstance(query, str):
+            text = query
+        elif callable(getattr(query, "to_kql", None)):
+            text = query.to_kql()
+        else:
+            raise InvalidInputError(f"query must be KQL text or a m365sentinel.kql query, got {query!r}")
         if not text.strip():
             raise InvalidInputError("query is empty; expected KQL text or a m365sentinel.kql query")
+        needed = getattr(query, "timespan", None)  # the window a template needs (a 14-day chart needs 14 days)
         if timespan is None:
-            timespan = getattr(query, "timespan", None)
+            timespan = needed
         if timespan is None:
             raise InvalidInputError(
                 "timespan is required: pass timespan=timedelta(days=14), a (start, end) pair of "
                 "aware datetimes, or an ISO 8601 duration such as 'P14D'"
             )
+        if isinstance(needed, timedelta) and isinstance(timespan, timedelta) and timespan < needed:
+            raise InvalidInputError(
+                f"timespan {timespan} is shorter than the {needed} this query covers: the service would drop the "
+                f"older rows and the result would show zeros; pass timespan={needed!r} or longer"
+            )
         span = to_timespan(timespan)
         from .models import QueryResult
-        resp = self._session.http.send(self._session.routes.query(self._session.customer_id(), text, span))
+
+        try:
+            resp = self._session.http.send(self._session.routes.query(self._session.customer_id(), text, span))
+        except BadRequestError as exc:
+            raise _query_error(exc, text) from exc
         return QueryResult.from_json(resp.content)
+
+    # --- incidents (IncidentStream lives in m365sentinel/_incidents) -------------------------------------------
+    def incidents(self) -> IncidentStream:
+        """An ``IncidentStream`` over this workspace's incidents (Defender XDR providers by default). Sends nothing
+        until iterated; see ``m365sentinel._incidents``."""
+        from ._incidents import IncidentStream
+
+        return IncidentStream.for_session(self._session)

@@ -9,6 +9,8 @@ The tree (every class is exported from ``m365sentinel``)::
     │   ├── ConnectError
     │   └── RequestTimeout
     ├── UnsafeRequestError              refusing to send a token cross-origin or over plain http
+    ├── CredentialError                 the credential could not produce a token (azure-identity's error chained)
+    ├── ClientClosedError (RuntimeError) the Connector (its HTTP client) was closed
     ├── APIStatusError                  the service answered with an error status
     │   ├── BadRequestError (400)
     │   │   └── UnsupportedApiVersionError   kind not supported at this api-version (case A1)
@@ -38,9 +40,11 @@ __all__ = [
     "APIStatusError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "ConflictError",
     "ConnectError",
     "ConsentRequiredError",
+    "CredentialError",
     "InvalidInputError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -87,6 +91,14 @@ class RequestTimeout(TransportError):
 
 class UnsafeRequestError(SentinelError):
     """Refused to send a bearer token: cross-origin nextLink or plain-http endpoint."""
+
+
+class CredentialError(SentinelError):
+    """The credential raised while getting a token (no sign-in, expired secret, ...); its error is ``__cause__``."""
+
+
+class ClientClosedError(SentinelError, RuntimeError):
+    """The client was closed (``close()`` or the end of a ``with`` block); create a new Connector."""
 
 
 class APIStatusError(SentinelError):

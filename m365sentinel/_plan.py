@@ -20,11 +20,13 @@ from ._providers import ProviderNames
 from ._transport import CONSENT_REMEDIATION
 
 if TYPE_CHECKING:
+    from ._hunting import TableIngestion
     from .models import (
         AlertRule,
         DataConnector,
         MicrosoftSecurityIncidentCreationRule,
         MicrosoftThreatProtectionConnector,
+        Setting,
     )
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "Change",
     "FieldChange",
     "IncidentsAndAlerts",
+    "ManualStep",
     "Observed",
     "Plan",
     "compute_changes",
@@ -76,6 +79,9 @@ class Observed:
     data_connectors: tuple[DataConnector, ...]
     alert_rules: tuple[AlertRule, ...]
     unified_portal_evidence: tuple[str, ...] = ()
+    settings: tuple[Setting, ...] = ()
+    ingestion: Mapping[str, TableIngestion] = attrs.field(factory=dict)  # Usage per table (empty: not read)
+    tables: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)  # the workspace tables API (empty: not read)
 
     @property
     def mtp_connectors(self) -> tuple[MicrosoftThreatProtectionConnector, ...]:
@@ -139,6 +145,24 @@ class Change:
 
 
 @attrs.frozen
+class ManualStep:
+    """A step no published API can perform (for example selecting the advanced hunting tables of "Connect
+    events"): ``title``, the exact ``instructions`` to follow in a portal, and ``reason`` (the evidence that it is
+    still due). ``apply()`` never claims it; a later plan drops it once its effect is observed."""
+
+    title: str
+    instructions: tuple[str, ...]
+    reason: str
+
+    def __str__(self) -> str:
+        steps = [f"         {i}. {text}" for i, text in enumerate(self.instructions, 1)]
+        return "\n".join([f"  manual {self.title}", f"         why: {self.reason}", *steps])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"title": self.title, "instructions": list(self.instructions), "reason": self.reason}
+
+
+@attrs.frozen
 class ApplyResult:
     """What ``apply()`` wrote: each change with the etag the service returned, in the order sent."""
 
@@ -172,13 +196,14 @@ class Plan:
     changes: tuple[Change, ...]
     notes: tuple[str, ...] = ()
     blockers: tuple[str, ...] = ()
+    manual_steps: tuple[ManualStep, ...] = ()
     _applier: Callable[[Plan], ApplyResult] | None = attrs.field(default=None, repr=False, alias="applier")
     _result: list[ApplyResult] = attrs.field(factory=list, repr=False, init=False)
 
     @property
     def is_empty(self) -> bool:
-        """True when apply() would write nothing."""
-        return not self.changes
+        """True when nothing is due: no write for apply() and no manual step."""
+        return not self.changes and not self.manual_steps
 
     def apply(self) -> ApplyResult:
         """Send the changes in order (see Connector.plan).
@@ -201,6 +226,7 @@ class Plan:
             "changes": [c.to_dict() for c in self.changes],
             "notes": list(self.notes),
             "blockers": list(self.blockers),
+            "manualSteps": [m.to_dict() for m in self.manual_steps],
             "empty": self.is_empty,
         }
 
@@ -208,9 +234,10 @@ class Plan:
         lines = [f"Plan for {self.workspace} (tenant {self.tenant_id})"]
         lines += [f"  BLOCKED: {b}" for b in self.blockers]
         lines += [f"  note: {n}" for n in self.notes]
-        if not self.changes:
+        if self.is_empty:
             lines.append("  No changes: the workspace already matches.")
         lines += [f"  {c}" for c in self.changes]
+        lines += [str(m) for m in self.manual_steps]
         return "\n".join(lines)
 
 

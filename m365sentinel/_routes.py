@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ._api_versions import ApiVersions
+from ._errors import InvalidInputError
 from ._ids import WorkspaceId
 from ._transport import Cloud, RequestSpec, arm_request, log_analytics_query_request
 
@@ -19,8 +20,8 @@ __all__ = ["Routes"]
 
 def _seg(value: str) -> str:
     """One path segment, percent-encoded; '.' and '..' are refused so a name cannot walk the path."""
-    if value in ("", ".", ".."):
-        raise ValueError(f"invalid path segment {value!r}")
+    if not isinstance(value, str) or value in ("", ".", ".."):
+        raise InvalidInputError(f"invalid resource name {value!r}: expected a non-empty name other than '.' or '..'")
     return quote(value, safe="")
 
 
@@ -62,6 +63,11 @@ class Routes:
     def list_data_connectors(self) -> RequestSpec:
         return arm_request(self.cloud, "GET", f"{self._si}/dataConnectors", self.v.security_insights_preview)
 
+    def get_data_connector(self, connector_id: str) -> RequestSpec:
+        return arm_request(
+            self.cloud, "GET", f"{self._si}/dataConnectors/{_seg(connector_id)}", self.v.security_insights_preview
+        )
+
     def put_data_connector(self, connector_id: str, body: Mapping[str, Any]) -> RequestSpec:
         return arm_request(
             self.cloud,
@@ -79,6 +85,11 @@ class Routes:
     def list_alert_rules(self) -> RequestSpec:
         return arm_request(self.cloud, "GET", f"{self._si}/alertRules", self.v.security_insights_preview)
 
+    def get_alert_rule(self, rule_id: str) -> RequestSpec:
+        return arm_request(
+            self.cloud, "GET", f"{self._si}/alertRules/{_seg(rule_id)}", self.v.security_insights_preview
+        )
+
     def put_alert_rule(self, rule_id: str, body: Mapping[str, Any]) -> RequestSpec:
         return arm_request(
             self.cloud,
@@ -90,6 +101,30 @@ class Routes:
 
     def list_settings(self) -> RequestSpec:
         return arm_request(self.cloud, "GET", f"{self._si}/settings", self.v.security_insights_preview)
+
+    def get_setting(self, name: str) -> RequestSpec:
+        return arm_request(self.cloud, "GET", f"{self._si}/settings/{_seg(name)}", self.v.security_insights_preview)
+
+    def put_setting(self, name: str, body: Mapping[str, Any]) -> RequestSpec:
+        """PUT settings/{name} (EntityAnalytics, Ueba, ...) with the etag that was read in the body."""
+        return arm_request(
+            self.cloud, "PUT", f"{self._si}/settings/{_seg(name)}", self.v.security_insights_preview, json=dict(body)
+        )
+
+    # --- the workspace tables API (per-table retention) ----------------------------------------------------------
+    def list_tables(self) -> RequestSpec:
+        """GET {workspace}/tables (Tables_ListByWorkspace): ``{"value": [table, ...]}``."""
+        return arm_request(self.cloud, "GET", f"{self.workspace.resource_id}/tables", self.v.tables)
+
+    def get_table(self, name: str) -> RequestSpec:
+        """GET {workspace}/tables/{name} (Tables_Get)."""
+        return arm_request(self.cloud, "GET", f"{self.workspace.resource_id}/tables/{_seg(name)}", self.v.tables)
+
+    def patch_table(self, name: str, body: Mapping[str, Any]) -> RequestSpec:
+        """PATCH {workspace}/tables/{name} (Tables_Update): only the properties that change."""
+        return arm_request(
+            self.cloud, "PATCH", f"{self.workspace.resource_id}/tables/{_seg(name)}", self.v.tables, json=dict(body)
+        )
 
     # --- incidents (stable api-version) -----------------------------------------------------------------------
     def list_incidents(

@@ -12,6 +12,11 @@ __all__ = ["to_timespan"]
 _EXPECTED = "a timedelta, a (start, end) pair of aware datetimes, or an ISO 8601 duration such as 'P14D'"
 
 
+def _has_zone(text: str) -> bool:
+    text = text.strip()
+    return text.upper().endswith("Z") or (len(text) > 6 and text[-6] in "+-" and text[-3] == ":")
+
+
 def to_timespan(value: object) -> str:
     """``timedelta`` → ``P14D``; ``(start, end)`` aware datetimes → ``start/end`` in UTC (7 digits); an ISO 8601
     duration or interval string is checked and passed as is.
@@ -30,12 +35,21 @@ def to_timespan(value: object) -> str:
         return f"{s}/{e}"
     if isinstance(value, str):
         try:
-            if "/" in value:
+            if "/" in value:  # start/end or start/duration; a bare time would be read in the service's zone
                 start_text, end_text = value.split("/")
-                if parse_datetime(start_text) < parse_datetime(end_text):
+                if not _has_zone(start_text) or not (end_text.upper().startswith("P") or _has_zone(end_text)):
+                    raise InvalidInputError(f"timespan {value!r} has a time without a zone; add Z or an offset")
+                if end_text.upper().startswith("P"):
+                    if parse_timespan(end_text) > timedelta(0):
+                        parse_datetime(start_text)
+                        return value
+                elif parse_datetime(start_text) < parse_datetime(end_text):
                     return value
             elif value.upper().startswith("P") and parse_timespan(value) > timedelta(0):
                 return value
-        except (InvalidInputError, ValueError):
+        except InvalidInputError as exc:
+            if "without a zone" in str(exc):
+                raise
+        except ValueError:
             pass
     raise InvalidInputError(f"invalid timespan {value!r}; expected {_EXPECTED}")

@@ -1,9 +1,12 @@
 """Command line: a thin layer over Connector.
 
-``m365sentinel onboard --emulator`` runs the source document's main job on the built-in emulator (no Azure account):
-plan → apply → a second, empty plan → the Defender incidents in the workspace → the verification time charts.
-With ``--workspace <resource id> [--tenant-id <guid>]`` the same runs against Azure with DefaultAzureCredential.
-Exit codes: 0 ok; 1 an SDK error (message printed); 2 bad usage; ``plan --json --exit-code``: 3 when changes are due.
+``m365sentinel onboard --emulator`` runs the source document's job on the built-in emulator (no Azure account):
+plan (incidents and alerts, entities, events with retention) → apply → a second, empty plan → the Defender incidents
+in the workspace → the verification report with its time charts. With ``--workspace <resource id> [--tenant-id
+<guid>]`` the same runs against Azure with DefaultAzureCredential.
+
+Exit codes: 0 ok; 1 an SDK error (message printed) or a verification that is not all "ingesting"; 2 bad usage;
+``plan --exit-code``: 3 when a change is due.
 """
 
 from __future__ import annotations
@@ -14,89 +17,170 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import kql
 from ._connector import Connector
 from ._errors import SentinelError
 from ._providers import provider_names
 
-DEFAULT_TABLES = ("DeviceEvents", "DeviceProcessEvents", "DeviceNetworkEvents")
+if TYPE_CHECKING:
+    from ._verify import VerificationReport
+    from .emulator import Emulator
+
+DEFAULT_RETENTION_DAYS = 180  # "increased retention" set by `onboard`: beyond the 90 days Sentinel includes
+
+
+def _progress(text: str) -> None:
+    """Progress goes to stderr so stdout stays the report (and --json stays parseable)."""
+    print(f"... {text}", file=sys.stderr, flush=True)
 
 
 @contextmanager
-def _connector(args: argparse.Namespace) -> Iterator[Connector]:
+def _target(args: argparse.Namespace) -> Iterator[tuple[Connector, Emulator | None]]:
     if args.emulator:
-        from .emulator import Emulator  # the emulator is only imported when asked for
+        given = [f"--{n.replace('_', '-')}" for n in ("workspace", "tenant_id", "graph") if getattr(args, n)]
+        given += ["--cloud"] if args.cloud != "AzureCloud" else []
+        if given:
+            raise SystemExit(f"error: --emulator runs on the built-in workspace; drop {' '.join(given)}")
+        from .emulator import Emulator  # imported only when asked for
 
         emu = Emulator(seed=args.seed)
-        with Connector(emu.workspace_resource_id, credential=emu.credential(), transport=emu.transport()) as c:
-            yield c
+        try:
+            with Connector(emu.workspace_resource_id, credential=emu.credential(), transport=emu.transport()) as c:
+                yield c, emu
+        finally:
+            emu.close()
         return
     if not args.workspace:
         raise SystemExit("error: give --emulator, or --workspace <resource id> (with Azure credentials available)")
     with Connector(args.workspace, tenant_id=args.tenant_id, cloud=args.cloud, graph=args.graph) as c:
-        yield c
+        yield c, None
 
 
-def _print_series(title: str, query: Any, connector: Connector) -> None:
-    from .models import TimeSeries
+def _desired(connector: Connector, args: argparse.Namespace) -> Connector:
+    """The three configuration parts of the source document, as the flags ask."""
+    from ._hunting import HuntingTable
 
-    print(f"\n== {title}\n{query.to_kql()}")
-    result = connector.query(query, timespan=timedelta(days=14))
-    if result.is_partial:
-        print(f"  PARTIAL result: {result.error}")
-    series = TimeSeries.from_table(result.primary)
-    for point in series.points:
-        print(f"  {point[0]:%Y-%m-%d %H:%M}Z  {point[1]}")
-    print(f"  total {sum(p[1] for p in series.points)} over {len(series.points)} days")
+    desired = connector.incidents_and_alerts(turn_off_microsoft_incident_creation_rules=not args.keep_rules)
+    if not args.no_entities:
+        desired = desired.entities(active_directory=True)
+    tables = args.tables or [t.value for t in HuntingTable.source_document()]
+    return desired.events(*tables, retention_days=args.retention_days, total_retention_days=args.total_retention_days)
+
+
+def _print_report(report: VerificationReport, args: argparse.Namespace) -> None:
+    from ._charts import ChartsUnavailableError, text_chart, write_png, write_svg
+
+    print(report)
+    for line in (report.incidents, report.alerts, report.events):
+        print(f"\n== {line.name}: {line.detail}\n{line.kql}")
+        for when, value in line.series.points:
+            print(f"  {when:%Y-%m-%d %H:%M}Z  {value}")
+    print("\n" + text_chart([report.incidents.series, report.alerts.series, report.events.series]))
+    for path, writer in ((args.png, write_png), (args.svg, write_svg)):
+        if path:
+            try:
+                print(f"chart written to {writer(report, path)}")
+            except ChartsUnavailableError as exc:
+                print(f"chart not written: {exc}", file=sys.stderr)
 
 
 def _onboard(args: argparse.Namespace) -> int:
-    with _connector(args) as base:
-        connector = base.incidents_and_alerts(turn_off_microsoft_incident_creation_rules=not args.keep_rules)
+    with _target(args) as (base, emu):
+        connector = _desired(base, args)
+        _progress("reading the workspace (plan)")
         plan = connector.plan()
         print(plan)
+        _progress("applying")
         print(plan.apply())
+        _progress("reading the workspace again")
         second = connector.plan()
         print("\nSecond plan (must be empty):")
         print(second)
-        names = provider_names().incident_providers
-        incidents = kql.incidents_by_provider(names)
-        print(f"\n== Defender incidents in the workspace (last 14 days)\n{incidents.to_kql()}")
-        rows = connector.query(incidents, timespan=timedelta(days=14)).primary
-        print(f"  {len(rows.rows)} incidents (latest state of each)")
-        wanted = ("IncidentNumber", "Title", "Severity", "Status", "ProviderName")
-        for row in rows.to_dicts()[:5]:
-            print("  " + " | ".join(str(row.get(c)) for c in wanted))
-        _print_series("Incidents from Microsoft 365 Defender, daily, 14 days", kql.incident_timechart(names), connector)
-        for table in args.tables or DEFAULT_TABLES:
-            _print_series(f"{table}, daily events, 14 days", kql.table_timechart(table), connector)
-        return 0 if second.is_empty else 1
+        if emu is not None and not args.no_entities:
+            emu.populate_ueba()  # the service fills BehaviorAnalytics/IdentityInfo hours after UEBA is on (case A6)
+            print("\n(emulator: UEBA has processed its first data, as the service does within hours of enabling it)")
+        _print_incidents(connector)
+        _progress("verifying data ingestion")
+        report = connector.verify()
+        print()
+        _print_report(report, args)
+        return 0 if second.is_empty and report.all_ingesting else 1
+
+
+def _print_incidents(connector: Connector) -> None:
+    from . import kql
+
+    query = kql.incidents_by_provider(provider_names().incident_providers)
+    print(f"\n== Defender incidents updated in the last 14 days (latest state of each)\n{query.to_kql()}")
+    table = connector.query(query, timespan=timedelta(days=14)).primary
+    print(f"  {len(table.rows)} incidents (some were created before the window)")
+    wanted = ("IncidentNumber", "Title", "Severity", "Status", "ProviderName")
+    for row in table.to_dicts()[:5]:
+        print("  " + " | ".join(str(row.get(c)) for c in wanted))
 
 
 def _plan(args: argparse.Namespace) -> int:
-    with _connector(args) as base:
-        plan = base.incidents_and_alerts(turn_off_microsoft_incident_creation_rules=not args.keep_rules).plan()
+    with _target(args) as (base, _):
+        plan = _desired(base, args).plan()
         print(json.dumps(plan.to_dict(), indent=2) if args.json else plan)
         return 3 if (args.exit_code and not plan.is_empty) else 0
 
 
 def _status(args: argparse.Namespace) -> int:
-    with _connector(args) as c:
+    with _target(args) as (c, _):
         print(c.status())
     return 0
 
 
+def _verify(args: argparse.Namespace) -> int:
+    with _target(args) as (base, _):
+        connector = base.events(*args.tables) if args.tables else base
+        if args.ueba:
+            connector = connector.entities()
+        report = connector.verify()
+        if args.json:
+            print(json.dumps(report.to_dict(), indent=2))
+        else:
+            _print_report(report, args)
+        return 0 if report.all_ingesting else 1
+
+
+def _tables(args: argparse.Namespace) -> int:
+    from ._hunting import HuntingTable
+
+    with _target(args) as (c, _):
+        status = c.status()
+        listed = {t.get("name"): t.get("properties") or {} for t in c.list_tables()}
+        print(f"{'table':<28} {'product':<34} {'last received':<18} {'MB/14d':>9} {'retention':>9} {'total':>6}")
+        for table in HuntingTable:
+            ing = status.tables.get(table.value)
+            last = f"{ing.last_received:%Y-%m-%d %H:%M}" if ing and ing.last_received else "-"
+            props: dict[str, Any] = listed.get(table.value, {})
+            print(
+                f"{table.value:<28} {table.product:<34} {last:<18} {(ing.volume_mb if ing else 0):9.2f} "
+                f"{props.get('retentionInDays', '-')!s:>9} {props.get('totalRetentionInDays', '-')!s:>6}"
+            )
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
+    from ._transport import is_loopback_host
     from .emulator import run_server
 
-    run_server(args.host, args.port, seed=args.seed)
+    if not is_loopback_host(args.host):
+        raise SystemExit(f"error: --host {args.host!r}: the emulator serves loopback addresses only (127.0.0.1, ::1)")
+    if not 0 <= args.port <= 65535:
+        raise SystemExit(f"error: --port {args.port}: expected 0-65535")
+    try:
+        run_server(args.host, args.port, seed=args.seed)
+    except OSError as exc:
+        raise SystemExit(f"error: cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
     return 0
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="m365sentinel", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="m365sentinel", description=(__doc__ or "").split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
 
     def target(sp: argparse.ArgumentParser) -> None:
@@ -106,22 +190,53 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--tenant-id", help="Defender tenant (default: the workspace's home tenant)")
         sp.add_argument("--cloud", default="AzureCloud", help="AzureCloud or AzureUSGovernment")
         sp.add_argument("--graph", default=None, help="Global, GCC, GCCHigh or DoD")
+
+    def desired(sp: argparse.ArgumentParser) -> None:
         sp.add_argument(
             "--keep-rules", action="store_true", help="do not turn off the Microsoft incident creation rules"
         )
+        sp.add_argument("--no-entities", action="store_true", help="leave UEBA / Active Directory sync alone")
+        sp.add_argument("--tables", nargs="*", help="hunting tables to collect (default: the source document's ten)")
+        sp.add_argument(
+            "--retention-days",
+            type=int,
+            default=DEFAULT_RETENTION_DAYS,
+            help=f"interactive retention of the tables (default {DEFAULT_RETENTION_DAYS})",
+        )
+        sp.add_argument("--total-retention-days", type=int, default=None, help="total retention incl. archive")
 
-    on = sub.add_parser("onboard", help="connect incidents and alerts, then verify ingestion")
+    def charts(sp: argparse.ArgumentParser, png: str | None = None) -> None:
+        sp.add_argument(
+            "--png",
+            default=png,
+            help=f"write the verification chart to this PNG file (default {png}; needs the charts extra)",
+        )
+        sp.add_argument("--svg", help="write the verification chart to this SVG file (needs the charts extra)")
+
+    on = sub.add_parser("onboard", help="connect incidents and alerts, entities and events, then verify")
     target(on)
-    on.add_argument("--tables", nargs="*", help=f"hunting tables to chart (default {' '.join(DEFAULT_TABLES)})")
+    desired(on)
+    charts(on, png="m365sentinel-verification.png")
     on.set_defaults(func=_onboard)
     pl = sub.add_parser("plan", help="show what onboarding would change (reads only)")
     target(pl)
+    desired(pl)
     pl.add_argument("--json", action="store_true")
-    pl.add_argument("--exit-code", action="store_true", help="exit 3 when changes are due (drift checks)")
+    pl.add_argument("--exit-code", action="store_true", help="exit 3 when a change is due (drift checks)")
     pl.set_defaults(func=_plan)
-    st = sub.add_parser("status", help="connector, rules and onboarding state")
+    st = sub.add_parser("status", help="connector, rules, UEBA and per-table ingestion")
     target(st)
     st.set_defaults(func=_status)
+    ve = sub.add_parser("verify", help="verify data ingestion (incidents, alerts, events, tables)")
+    target(ve)
+    charts(ve)
+    ve.add_argument("--tables", nargs="*", help="declared hunting tables (default: the source document's ten)")
+    ve.add_argument("--ueba", action="store_true", help="also check the UEBA tables")
+    ve.add_argument("--json", action="store_true")
+    ve.set_defaults(func=_verify)
+    tb = sub.add_parser("tables", help="the hunting table catalogue with ingestion and retention")
+    target(tb)
+    tb.set_defaults(func=_tables)
     em = sub.add_parser("emulator", help="the built-in emulator")
     emsub = em.add_subparsers(dest="emulator_command", required=True)
     sv = emsub.add_parser("serve", help="serve the emulator on a loopback port")

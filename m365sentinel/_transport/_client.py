@@ -20,7 +20,9 @@ import tenacity
 from .._errors import (
     APIStatusError,
     AuthenticationError,
+    ClientClosedError,
     ConnectError,
+    CredentialError,
     InvalidInputError,
     RateLimitedError,
     RequestTimeout,
@@ -115,6 +117,15 @@ def _over_ceiling(error: APIStatusError, advised: float) -> RateLimitedError:
     )
 
 
+def _get_token(credential: TokenCredential, scope: str, *, claims: str | None = None) -> str:
+    """A token from the credential; its failures (no sign-in, expired secret) become CredentialError, chained."""
+    try:
+        access = credential.get_token(scope, claims=claims) if claims is not None else credential.get_token(scope)
+    except Exception as exc:
+        raise CredentialError(f"the credential could not get a token for {scope}: {type(exc).__name__}") from exc
+    return access.token
+
+
 class HttpClient:
     """One pooled ``httpx.Client`` for ARM, Log Analytics and Graph, with tokens, retries and paging.
 
@@ -199,6 +210,8 @@ class HttpClient:
         RateLimitedError at once when Retry-After exceeds the ceiling; ConnectError / RequestTimeout when no
         response came. Credential exceptions (azure-identity's) propagate unchanged.
         """
+        if self._client.is_closed:
+            raise ClientClosedError("the client is closed (close() or the end of its with block); create a new one")
         check_token_target(self._cloud, spec.audience, spec.url)
         client_request_id = str(uuid.uuid4())
         try:
@@ -231,6 +244,7 @@ class HttpClient:
         """
         first_url = spec.url
         current = spec
+        seen = {spec.url}
         while True:
             page = self.send_json(current)
             link = next_link_of(page, next_link_key)
@@ -238,9 +252,12 @@ class HttpClient:
             if link is None:
                 return
             current = next_page_spec(current, first_url, link)
+            if current.url in seen:  # a page linking to itself, or A -> B -> A, would page forever
+                raise SerializationError(f"{next_link_key} cycle: {current.url} was already requested")
+            seen.add(current.url)
 
     def close(self) -> None:
-        """Close the pooled connections. The client cannot be used afterwards."""
+        """Close the pooled connections. The client cannot be used afterwards (ClientClosedError)."""
         self._client.close()
 
     def __enter__(self) -> HttpClient:
@@ -292,7 +309,7 @@ class HttpClient:
         """Send once; on a genuine token error (not licence/consent) fetch a fresh token and send once more."""
         credential = self._credential_for(spec.audience)
         scope = self._cloud.scope(spec.audience)
-        token = credential.get_token(scope).token
+        token = _get_token(credential, scope)
         response = self._send_once(spec, client_request_id, token)
         if response.status_code != 401:
             return response
@@ -305,10 +322,7 @@ class HttpClient:
         LOGGER.info(
             "token rejected (%s); fetching a fresh one and retrying once", challenge.error or "claims challenge"
         )
-        if challenge.claims is not None:
-            fresh = credential.get_token(scope, claims=challenge.claims).token
-        else:
-            fresh = credential.get_token(scope).token
+        fresh = _get_token(credential, scope, claims=challenge.claims)
         if fresh == token:
             rejected = map_status_error(
                 401,

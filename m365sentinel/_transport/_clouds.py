@@ -189,6 +189,9 @@ class Cloud:
             "log_analytics_audience": log_analytics if log_analytics_audience is None else log_analytics_audience,
         }
         checked = {k: _endpoint(v, k) for k, v in values.items()}
+        china = [v for v, _ in checked.values() if (httpx.URL(v).host or "").endswith((".cn", ".chinacloudapi.cn"))]
+        if china:  # the same refusal as by name: custom endpoints must not route around it
+            raise UnsupportedCloudError(f"{_CHINA_MESSAGE} (endpoint {china[0]})")
         return cls(
             name=name,
             authority=checked["authority"][0],

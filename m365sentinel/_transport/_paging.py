@@ -46,6 +46,4 @@ def next_page_spec(spec: RequestSpec, first_url: str, next_link: str) -> Request
             "request, and the bearer token must not be sent there"
         )
     url = next_link if "://" in next_link else str(target)
-    if url == spec.url:
-        raise SerializationError(f"the service returned the current page's URL as its next link: {url}")
     return attrs.evolve(spec, method="GET", url=url, json=None, retry_post=False)

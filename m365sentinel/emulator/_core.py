@@ -19,7 +19,6 @@ from m365sentinel.emulator._arm_util import (
     decode_token,
     error,
     page,
-    parse_filter,
     parse_orderby,
     sort_key,
 )
@@ -27,8 +26,12 @@ from m365sentinel.emulator._auth import ARM, GRAPH, LOG_ANALYTICS, AuthFailure, 
 from m365sentinel.emulator._clock import Clock
 from m365sentinel.emulator._engine import Engine, QueryFailed
 from m365sentinel.emulator._faults import Faults
+from m365sentinel.emulator._graph import DefenderTenant
 from m365sentinel.emulator._http import DropConnection, EmuRequest, EmuResponse, RequestRecord, json_response
+from m365sentinel.emulator._incident_index import IncidentIndex
 from m365sentinel.emulator._parse import parse_timespan
+from m365sentinel.emulator._tables_api import API_VERSIONS as TABLES_API_VERSIONS
+from m365sentinel.emulator._tables_api import TablesApi
 from m365sentinel.emulator._workspace import Workspace
 
 __all__ = ["Core"]
@@ -55,8 +58,11 @@ class Core:
         self.clock = clock
         self.strict_tokens = strict_tokens
         self.engine = Engine()
+        self.tables_api = TablesApi(workspace)
         self.requests: list[RequestRecord] = []
         self.lock = threading.RLock()
+        self.graph = DefenderTenant(self)  # stateful Defender tenant (Graph /security routes)
+        self.incident_index = IncidentIndex(workspace)
 
     # -- entry point ----------------------------------------------------------------------------------
     def handle(self, req: EmuRequest) -> EmuResponse:
@@ -162,6 +168,9 @@ class Core:
         return None
 
     def _route_graph(self, parts: list[str], low: list[str]) -> Route | None:
+        routed = self.graph.route(parts, low)
+        if routed is not None:
+            return GRAPH, None, routed[0], routed[1]
         if low == ["incidents"]:
             return GRAPH, None, self._graph_incidents, {}
         if low == ["alerts_v2"]:
@@ -182,6 +191,9 @@ class Core:
             return ARM, _versions.WORKSPACE, self._workspace, {**params, "_family": "workspaces"}
         if tail_low in (["query"], ["api", "query"]):
             return ARM, _versions.LA_VIA_ARM, self._query, {**params, "resource": self.ws.resource_id}
+        if tail_low[:1] == ["tables"] and len(tail) <= 2:
+            extra = {"name": tail[1]} if len(tail) == 2 else {}
+            return ARM, TABLES_API_VERSIONS, self._tables, {**params, **extra, "_family": "workspaces/tables"}
         if tail_low[:2] != ["providers", "microsoft.securityinsights"] or len(tail) < 3:
             return None
         si, si_low = tail[2:], tail_low[2:]
@@ -311,6 +323,10 @@ class Core:
                 "tags": {},
             },
         )
+
+    def _tables(self, req: EmuRequest, p: dict[str, str], body: Any) -> EmuResponse:
+        self._check_workspace(p)
+        return self.tables_api.handle(req, p, body)
 
     # -- Microsoft.SecurityInsights -------------------------------------------------------------------
     def _onboarding(self, req: EmuRequest, p: dict[str, str], body: Any) -> EmuResponse:
@@ -507,6 +523,10 @@ class Core:
             self._method(req, "PUT")
             status, stored = ws.put_incident(name, self._body_object(body))
             return json_response(status, stored)
+        if sub in ("alerts", "entities") and "sub_name" not in p:
+            throttled = self.graph.throttle()  # about 100 per 5 minutes, like the service
+            if throttled is not None:
+                return throttled
         if sub == "alerts" and "sub_name" not in p:
             self._method(req, "POST")
             return json_response(200, {"value": ws.incident_alert_resources(name)})
@@ -561,7 +581,6 @@ class Core:
             for key, short in (("$filter", "f"), ("$orderby", "ob"), ("$top", "t")):
                 if key in query:
                     state[short] = query[key]
-        filt = parse_filter(state["f"]) if "f" in state else None
         field, descending = parse_orderby(state.get("ob"))
         size = self.ws.page_size
         if "t" in state:
@@ -571,8 +590,7 @@ class Core:
                 raise ArmError(400, "BadRequest", f"Invalid $top '{state['t']}'.") from exc
             if not 1 <= size <= 1000:
                 raise ArmError(400, "BadRequest", "The $top query parameter must be between 1 and 1000.")
-        items = [r for r in self.ws.incidents.values() if filt is None or filt(r["properties"])]
-        items.sort(key=sort_key(field), reverse=descending)
+        items = self.incident_index.select(state.get("f"), field, descending)  # and/or/any(), cached per write
         token_state = {k: v for k, v in state.items() if k != "o"}
         return json_response(
             200, page(items, offset=state["o"], size=size, next_base=self._next_base(req), token_state=token_state)

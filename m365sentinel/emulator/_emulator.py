@@ -18,6 +18,7 @@ from m365sentinel.emulator._http import RequestRecord
 from m365sentinel.emulator._server import LoopbackServer
 from m365sentinel.emulator._tables import time_of
 from m365sentinel.emulator._transport import EmulatorAsyncTransport, EmulatorTransport
+from m365sentinel.emulator._ueba import ueba_rows
 from m365sentinel.emulator._workspace import Workspace
 
 __all__ = ["Emulator", "State"]
@@ -36,6 +37,8 @@ class State:
     - ``silence_table(name)``: the table exists but holds no rows (a selected-but-silent table).
     - ``add_rows(name, rows)`` / ``create_table(name, columns)``: add data (e.g. UEBA tables appearing later).
     - ``table_names()``: the tables that exist.
+
+    Usage is recomputed from the tables' rows after each of these changes, so it stays consistent with them.
     """
 
     def __init__(self, workspace: Workspace) -> None:
@@ -73,11 +76,13 @@ class State:
 
     def drop_table(self, name: str) -> None:
         self._ws.tables.drop(name)
+        self._ws.refresh_usage()
 
     def silence_table(self, name: str) -> None:
         if name not in self._ws.tables.schemas:
             raise InvalidInputError(f"table={name!r}: no such table (known: {self._ws.tables.names()})")
         self._ws.tables.clear_rows(name)
+        self._ws.refresh_usage()
 
     def create_table(self, name: str, columns: Iterable[tuple[str, str]] | None = None) -> None:
         """Create an empty table; columns default to the schema in tables.json/Usage.json when known."""
@@ -88,6 +93,8 @@ class State:
 
     def add_rows(self, name: str, rows: Iterable[Mapping[str, Any]]) -> None:
         self._ws.tables.append(name, rows)
+        if name != "Usage":
+            self._ws.refresh_usage()
 
     def table_names(self) -> list[str]:
         return self._ws.tables.names()
@@ -223,6 +230,74 @@ class Emulator:
         """[(bin start, distinct Defender incidents created in [start, start + 1 d))], oldest first; the last
         bin ends at now (the bins of ``bin_at(TimeGenerated, 1d, now())``)."""
         return [(lo, self.count_incidents_created(lo, hi, provider_names)) for lo, hi in self._bins(days)]
+
+    def populate_ueba(self, *, days: int = 14, users: int = 12) -> None:
+        """UEBA writes its tables: ``IdentityInfo`` (one row per user per day) and ``BehaviorAnalytics`` (a few
+        activities per user per day) over the last *days* days, then Usage is recomputed (case A6: until this is
+        called, enabling UEBA leaves both tables absent).
+
+        Raises InvalidInputError when UEBA is not enabled (no EntityAnalytics/Ueba setting with a non-empty list).
+        """
+        if not isinstance(days, int) or days < 1 or not isinstance(users, int) or users < 1:
+            raise InvalidInputError(f"days={days!r}, users={users!r}: expected positive integers")
+        with self._core.lock:
+            settings = self._workspace.settings
+            ea = (settings.get("entityanalytics") or {}).get("properties", {}).get("entityProviders")
+            ueba = (settings.get("ueba") or {}).get("properties", {}).get("dataSources")
+            if not ea or not ueba:
+                raise InvalidInputError(
+                    "UEBA is not enabled: PUT settings/EntityAnalytics (entityProviders) and settings/Ueba "
+                    "(dataSources) first"
+                )
+            rows = ueba_rows(
+                random.Random(f"ueba/{self.customer_id}"), self.clock.now(), self.customer_id, days=days, users=users
+            )
+            for table, items in rows.items():
+                if table not in self._workspace.tables.schemas:
+                    self._workspace.tables.create(table, self._workspace.schemas[table])
+                self._workspace.tables.append(table, items)
+            self._workspace.refresh_usage()
+
+    def daily_alert_counts(
+        self, days: int = 14, product_names: Iterable[str] | None = None
+    ) -> list[tuple[datetime, int]]:
+        """[(bin start, Defender alerts whose first SecurityAlert row falls in [start, start + 1 d))], oldest first
+        (the bins of ``daily_incident_counts``); products default to providers.json's alert product names."""
+        names = set(product_names) if product_names is not None else set(self._alert_products())
+        bins = self._bins(days)
+        first: dict[str, datetime] = {}
+        with self._core.lock:
+            rows = list(self._workspace.tables.rows.get("SecurityAlert", []))
+        for row in rows:
+            t = time_of(row)
+            if row.get("ProductName") not in names or t is None:
+                continue
+            key = str(row.get("SystemAlertId"))
+            if key not in first or t < first[key]:
+                first[key] = t
+        return [(lo, sum(1 for t in first.values() if lo <= t < hi)) for lo, hi in bins]
+
+    def daily_usage_mb(self, table: str, days: int = 14) -> list[tuple[datetime, float]]:
+        """[(bin start, Usage.Quantity (MB) of *table* with TimeGenerated in [start, start + 1 d))], oldest first."""
+        bins = self._bins(days)
+        totals = [0.0] * len(bins)
+        with self._core.lock:
+            rows = [r for r in self._workspace.tables.rows.get("Usage", []) if r.get("DataType") == table]
+        for row in rows:
+            t = time_of(row)
+            for i, (lo, hi) in enumerate(bins):
+                if t is not None and lo <= t < hi:
+                    totals[i] += float(row.get("Quantity") or 0)
+                    break
+        return [(lo, v) for (lo, _), v in zip(bins, totals, strict=True)]
+
+    @staticmethod
+    def _alert_products() -> tuple[str, ...]:
+        import json
+        from importlib import resources
+
+        raw = json.loads(resources.files("m365sentinel._data").joinpath("providers.json").read_text("utf-8"))
+        return tuple(raw["alert_product_names"])
 
     def daily_row_counts(
         self, table: str, days: int = 14, where: Mapping[str, Any] | None = None

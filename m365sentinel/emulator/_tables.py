@@ -23,6 +23,10 @@ def load_schemas() -> dict[str, list[tuple[str, str]]]:
     schemas = {name: [(c, t) for c, t in cols] for name, cols in raw.items() if not name.startswith("_")}
     usage = json.loads(resources.files("m365sentinel.emulator._data").joinpath("Usage.json").read_text("utf-8"))
     schemas[usage["Name"]] = [(p["Name"], p["Type"]) for p in usage["Properties"]]
+    # Hunting tables beyond tables.json (Email*, Identity*, CloudAppEvents, ...) and the UEBA tables.
+    hunting = json.loads(resources.files("m365sentinel._data").joinpath("hunting_tables.json").read_text("utf-8"))
+    for name, cols in hunting["schemas"].items():
+        schemas.setdefault(name, [(c, t) for c, t in cols])
     return schemas
 
 

@@ -33,6 +33,8 @@ CREATION_RULE_PRODUCTS = (
     "Azure Security Center",
 )
 _ALERT_STATUS = {"New": "New", "Active": "InProgress", "Closed": "Resolved"}
+# Tables Microsoft Sentinel ingests at no charge (Usage.IsBillable false).
+_FREE_TABLES = ("SecurityIncident", "SecurityAlert")
 
 
 def _example(name: str) -> Any:
@@ -281,6 +283,13 @@ class Workspace:
             )
         return data
 
+    def refresh_usage(self) -> None:
+        """Recompute Usage from the rows the other tables hold now (keeps Usage consistent after changes)."""
+        if "Usage" not in self.tables.schemas:
+            return
+        self.tables.clear_rows("Usage")
+        self.tables.append("Usage", self._usage_rows())
+
     def _usage_rows(self) -> list[dict[str, Any]]:
         """Hourly billable volume per data type, summed from the rows' _BilledSize (MB, decimal)."""
         buckets: dict[tuple[str, datetime], float] = {}
@@ -315,7 +324,7 @@ class Workspace:
                     "AvgLatencyInSeconds": 95.5,
                     "Quantity": round(size / 1e6, 6),
                     "QuantityUnit": "MBytes",
-                    "IsBillable": table.startswith("Device"),
+                    "IsBillable": table not in _FREE_TABLES,
                     "MeterId": "a4e29a95-5b4c-408b-80e3-113f9410566e",
                     "LinkedMeterId": "00000000-0000-0000-0000-000000000000",
                     "Type": "Usage",

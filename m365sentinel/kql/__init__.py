@@ -14,6 +14,7 @@ render it with ``str(q)`` / ``q.to_kql()``, run it with ``Connector.query(q, tim
 Every Python value becomes exactly one KQL literal token (``_literals``); raw text enters only through
 ``raw_unsafe`` / ``Query.pipe_raw_unsafe``. Columns of known tables (``m365sentinel/_data/tables.json``) are
 typed: a misspelled column or a literal of the wrong kind raises ``InvalidInputError`` at build time.
+``check_portability(query)`` reports what in a Defender advanced hunting query does not carry over to Sentinel.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from m365sentinel.kql import fn
 from m365sentinel.kql._expr import Column, Expr, JoinSide, Literal, Null, RawExpr, SortKey, Var, to_expr
 from m365sentinel.kql._literals import parse_timespan, quote_identifier, render_literal
 from m365sentinel.kql._ops import DatatableSource, LetFunction, PrintSource, RawSource, Union, UnionSource, check_type
+from m365sentinel.kql._portability import STREAMED_TABLES, PortabilityFinding, PortabilityReport, check_portability
 from m365sentinel.kql._query import Query, table
 from m365sentinel.kql._schemas import TableSchema, schema_for, schema_registry
 from m365sentinel.kql._templates import (
@@ -43,14 +45,18 @@ from m365sentinel.kql._templates import (
 )
 
 __all__ = [
+    "STREAMED_TABLES",
     "TIMECHART_COLUMNS",
     "Expr",
+    "PortabilityFinding",
+    "PortabilityReport",
     "Query",
     "SortKey",
     "TableSchema",
     "alert_timechart",
     "alerts_by_product",
     "billable_volume",
+    "check_portability",
     "col",
     "daily_volume",
     "datatable",
@@ -129,8 +135,9 @@ def raw_query_unsafe(text: str) -> Query:
     return Query(RawSource(text), source_name="raw")
 
 
-def union(*queries: Query | str, isfuzzy: bool = False, withsource: str | None = None,
-          kind: str | None = None) -> Query:
+def union(
+    *queries: Query | str, isfuzzy: bool = False, withsource: str | None = None, kind: str | None = None
+) -> Query:
     """``union [kind=..] [withsource=Name] [isfuzzy=true] T1, (q2), ...`` as the head of a query."""
     qs = tuple(table(q) if isinstance(q, str) else q for q in queries)
     if len(qs) < 1:
@@ -140,8 +147,9 @@ def union(*queries: Query | str, isfuzzy: bool = False, withsource: str | None =
     from m365sentinel.kql._query import _hoist, _strip
 
     lets = _hoist(Query(RawSource("")), *qs).lets
-    return Query(UnionSource(Union(tuple(_strip(q) for q in qs), isfuzzy, withsource, kind)), lets=lets,
-                 source_name="union")
+    return Query(
+        UnionSource(Union(tuple(_strip(q) for q in qs), isfuzzy, withsource, kind)), lets=lets, source_name="union"
+    )
 
 
 def datatable(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]]) -> Query:
@@ -167,5 +175,3 @@ def function(parameters: Sequence[tuple[str, str]], body: Query | Expr) -> LetFu
     """A user function for ``Query.let(name, function([("x", "string")], body))``."""
     params = tuple((str(n), check_type(str(t))) for n, t in parameters)
     return LetFunction("_", params, body if isinstance(body, Query) else to_expr(body))
-
-

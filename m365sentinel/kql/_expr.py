@@ -12,7 +12,7 @@ from typing import Any, Final
 import attrs
 
 from m365sentinel._errors import InvalidInputError
-from m365sentinel.kql._literals import is_plain_identifier, literal_kind, render_literal
+from m365sentinel.kql._literals import FAST_LITERALS, is_plain_identifier, kind_and_text
 
 __all__ = [
     "Alias",
@@ -42,16 +42,53 @@ PREC_MUL: Final = 5
 PREC_UNARY: Final = 6
 PREC_ATOM: Final = 7
 
-_CMP_OPS: Final = frozenset({
-    "==", "!=", "<", "<=", ">", ">=", "=~", "!~",
-    "has", "!has", "has_cs", "!has_cs", "contains", "!contains", "contains_cs", "!contains_cs",
-    "startswith", "!startswith", "startswith_cs", "!startswith_cs", "endswith", "!endswith",
-    "endswith_cs", "!endswith_cs", "hasprefix", "!hasprefix", "hassuffix", "!hassuffix", "matches regex",
-    "like", "!like",
-})
-_OPS: Final = {"or": PREC_OR, "and": PREC_AND, "+": PREC_ADD, "-": PREC_ADD, "*": PREC_MUL, "/": PREC_MUL,
-               "%": PREC_MUL} | dict.fromkeys(_CMP_OPS, PREC_CMP)
+_CMP_OPS: Final = frozenset(
+    {
+        "==",
+        "!=",
+        "<",
+        "<=",
+        ">",
+        ">=",
+        "=~",
+        "!~",
+        "has",
+        "!has",
+        "has_cs",
+        "!has_cs",
+        "contains",
+        "!contains",
+        "contains_cs",
+        "!contains_cs",
+        "startswith",
+        "!startswith",
+        "startswith_cs",
+        "!startswith_cs",
+        "endswith",
+        "!endswith",
+        "endswith_cs",
+        "!endswith_cs",
+        "hasprefix",
+        "!hasprefix",
+        "hassuffix",
+        "!hassuffix",
+        "matches regex",
+        "like",
+        "!like",
+    }
+)
+_OPS: Final = {
+    "or": PREC_OR,
+    "and": PREC_AND,
+    "+": PREC_ADD,
+    "-": PREC_ADD,
+    "*": PREC_MUL,
+    "/": PREC_MUL,
+    "%": PREC_MUL,
+} | dict.fromkeys(_CMP_OPS, PREC_CMP)
 _ASSOCIATIVE: Final = frozenset({"or", "and", "+", "*"})
+OPERATOR_PRECEDENCE: Final = _OPS
+ASSOCIATIVE_OPERATORS: Final = _ASSOCIATIVE
 _STRING_OPS: Final = frozenset(op for op in _CMP_OPS if op not in {"==", "!=", "<", "<=", ">", ">="})
 
 
@@ -66,10 +103,14 @@ class Expr:
         return ()
 
     def walk(self) -> Iterator[Expr]:
-        """This node and every descendant, depth first."""
-        yield self
-        for child in self.children():
-            yield from child.walk()
+        """This node and every descendant, depth first (iterative: no generator per node)."""
+        out: list[Expr] = []
+        stack: list[Expr] = [self]
+        while stack:
+            node = stack.pop()
+            out.append(node)
+            stack.extend(reversed(node.children()))
+        return iter(out)
 
     def __bool__(self) -> bool:
         raise TypeError(
@@ -265,6 +306,12 @@ def _values(values: tuple[object, ...]) -> tuple[Expr, ...]:
     return tuple(to_expr(v) for v in values)
 
 
+def _name_field(_inst: object, _attr: object, name: str) -> None:
+    """attrs validator for name fields (one call per node: this runs on every build)."""
+    if type(name) is not str or not name:
+        _check_name(name)
+
+
 def _check_name(name: str) -> str:
     if not isinstance(name, str) or not name:
         raise InvalidInputError(f"expected a non-empty str as a KQL name, got {name!r}")
@@ -275,7 +322,7 @@ def _check_name(name: str) -> str:
 class Column(Expr):
     """A column (or let variable) by name; ``kind`` is its KQL type when known from a schema."""
 
-    name: str = attrs.field(validator=lambda _i, _a, v: _check_name(v))
+    name: str = attrs.field(validator=_name_field)
     kind: str | None = None
 
 
@@ -283,7 +330,7 @@ class Column(Expr):
 class Var(Expr):
     """A name bound by ``let`` (scalar variable); never checked against table columns."""
 
-    name: str = attrs.field(validator=lambda _i, _a, v: _check_name(v))
+    name: str = attrs.field(validator=_name_field)
 
 
 @attrs.frozen(eq=False)
@@ -308,9 +355,11 @@ class Literal(Expr):
     text: str = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "kind", literal_kind(self.value))
         # Rendered (and so validated: naive datetime, out-of-range int, ...) once, when built.
-        object.__setattr__(self, "text", render_literal(self.value))
+        fast = FAST_LITERALS.get(type(self.value))
+        kind, text = (fast[0], fast[1](self.value)) if fast is not None else kind_and_text(self.value)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "text", text)
 
 
 @attrs.frozen(eq=False)
@@ -380,17 +429,41 @@ class Call(Expr):
     args: tuple[Expr, ...] = ()
 
     def __attrs_post_init__(self) -> None:
-        if not isinstance(self.name, str) or not (is_plain_identifier(self.name) or self.name in _CALLABLE_KEYWORDS):
-            raise InvalidInputError(f"{self.name!r} is not a valid KQL function name")
+        if not (type(self.name) is str and self.name in _VALID_FUNCTION_NAMES):
+            if not isinstance(self.name, str) or not (
+                is_plain_identifier(self.name) or self.name in _CALLABLE_KEYWORDS
+            ):
+                raise InvalidInputError(f"{self.name!r} is not a valid KQL function name")
+            if len(_VALID_FUNCTION_NAMES) < 4096:  # names already checked; bounded so it cannot grow forever
+                _VALID_FUNCTION_NAMES.add(self.name)
 
     def children(self) -> tuple[Expr, ...]:
         return self.args
 
 
+_VALID_FUNCTION_NAMES: set[str] = set()
 # Keywords that are also function names.
-_CALLABLE_KEYWORDS: Final = frozenset({"not", "count", "bin", "toscalar", "materialize", "datetime", "timespan",
-                                       "bool", "int", "long", "real", "decimal", "guid", "dynamic", "string",
-                                       "typeof", "pack"})
+_CALLABLE_KEYWORDS: Final = frozenset(
+    {
+        "not",
+        "count",
+        "bin",
+        "toscalar",
+        "materialize",
+        "datetime",
+        "timespan",
+        "bool",
+        "int",
+        "long",
+        "real",
+        "decimal",
+        "guid",
+        "dynamic",
+        "string",
+        "typeof",
+        "pack",
+    }
+)
 
 
 @attrs.frozen(eq=False)
@@ -429,7 +502,7 @@ class Index(Expr):
 class Alias(Expr):
     """``name = expr``; only valid where KQL allows a named column (extend, project, summarize, by)."""
 
-    name: str = attrs.field(validator=lambda _i, _a, v: _check_name(v))
+    name: str = attrs.field(validator=_name_field)
     expr: Expr = attrs.field(factory=Star)
 
     def children(self) -> tuple[Expr, ...]:
@@ -451,6 +524,4 @@ class SortKey:
 
 def to_expr(value: object) -> Expr:
     """An Expr as is; any other Python value as a literal (validated: naive datetimes etc. raise)."""
-    if isinstance(value, Expr):
-        return value
-    return Literal(value)
+    return value if isinstance(value, Expr) else Literal(value)

@@ -30,12 +30,15 @@ from typing import Any, Final
 from m365sentinel._errors import InvalidInputError
 
 __all__ = [
+    "FAST_LITERALS",
     "KEYWORDS",
     "TICKS_PER_MICROSECOND",
     "is_plain_identifier",
+    "kind_and_text",
     "literal_kind",
     "parse_timespan",
     "quote_identifier",
+    "quote_name",
     "render_bool",
     "render_datetime",
     "render_decimal",
@@ -52,34 +55,234 @@ __all__ = [
 
 # Words Microsoft's lexer treats as keywords (SyntaxFacts.IsKeyword over GetKindsWithFixedText(),
 # Kusto.Language 12.4.1), restricted to those that look like plain identifiers. Quoting them is always safe.
-KEYWORDS: Final[frozenset[str]] = frozenset({
-    "__contextual_datatable", "__crossCluster", "__crossDB", "__executeAndCache", "__id", "__isFuzzy",
-    "__noWithSource", "__packedColumn", "__partitionby", "__projectAway", "__sourceColumnIndex", "access",
-    "accumulate", "alias", "and", "anomalychart", "areachart", "as", "asc", "bagexpansion", "barchart",
-    "best_effort", "between", "bin", "bin_legacy", "bool", "boolean", "by", "byte", "cachingpolicy", "callout",
-    "cancel", "card", "char", "columnchart", "consume", "contains", "contains_cs", "containscs", "count", "cycles",
-    "database", "dataexport", "dataformat", "datascope", "datatable", "date", "datetime", "datetime_pattern",
-    "decimal", "declare", "decodeblocks", "default", "desc", "distinct", "double", "dynamic", "earliest", "edges",
-    "encodingpolicy", "endswith", "endswith_cs", "entity_group", "evaluate", "expandoutput", "extend",
-    "extent_tags_retention", "external_data", "externaldata", "facet", "filter", "find", "first", "flags",
-    "float", "force_remote", "fork", "from", "getschema", "graph", "guid", "harddelete", "hardretention", "has",
-    "has_all", "has_any", "has_cs", "hasprefix", "hasprefix_cs", "hassuffix", "hassuffix_cs", "hotcache", "id",
-    "in", "inline_external_table", "int", "int16", "int32", "int64", "int8", "invoke", "isfuzzy", "join",
-    "journal", "kind", "ladderchart", "last", "latest", "let", "like", "likecs", "limit", "linechart", "long",
-    "lookup", "macro", "materialize", "mdm", "missing", "mvapply", "mvexpand", "nodes", "nooptimization",
-    "notcontains", "notcontainscs", "notlike", "notlikecs", "null", "nulls", "of", "on", "optional", "or", "order",
-    "others", "output", "pack", "parse", "partition", "pathformat", "pattern", "piechart", "pivotchart", "plotly",
-    "print", "project", "queries", "query_parameters", "query_results", "range", "real", "reduce", "regex",
-    "relaxed", "render", "restrict", "restricted_view_access", "row_level_security", "rowstore",
-    "rowstore_references", "rowstore_sealinfo", "rowstorepolicy", "rowstores", "sample", "scan", "scatterchart",
-    "seal", "seals", "search", "serialize", "set", "shards", "simple", "softdelete", "softretention", "sort", "sql",
-    "stackedareachart", "startswith", "startswith_cs", "statistics", "step", "storedqueryresultcontainers",
-    "string", "summarize", "tablepurge", "take", "time", "timechart", "timeline", "timepivot", "timespan", "title",
-    "to", "top", "toscalar", "totable", "treemap", "typeof", "uint", "uint16", "uint32", "uint64", "uint8", "ulong",
-    "union", "uniqueid", "unrestrictedviewers", "uuid", "verbose", "view", "viewers", "views", "where",
-    "with", "with_itemindex", "with_match_id", "with_node_id", "with_source", "with_step_name", "withsource",
-    "writeaheadlog", "true", "false",
-})
+KEYWORDS: Final[frozenset[str]] = frozenset(
+    {
+        "__contextual_datatable",
+        "__crossCluster",
+        "__crossDB",
+        "__executeAndCache",
+        "__id",
+        "__isFuzzy",
+        "__noWithSource",
+        "__packedColumn",
+        "__partitionby",
+        "__projectAway",
+        "__sourceColumnIndex",
+        "access",
+        "accumulate",
+        "alias",
+        "and",
+        "anomalychart",
+        "areachart",
+        "as",
+        "asc",
+        "bagexpansion",
+        "barchart",
+        "best_effort",
+        "between",
+        "bin",
+        "bin_legacy",
+        "bool",
+        "boolean",
+        "by",
+        "byte",
+        "cachingpolicy",
+        "callout",
+        "cancel",
+        "card",
+        "char",
+        "columnchart",
+        "consume",
+        "contains",
+        "contains_cs",
+        "containscs",
+        "count",
+        "cycles",
+        "database",
+        "dataexport",
+        "dataformat",
+        "datascope",
+        "datatable",
+        "date",
+        "datetime",
+        "datetime_pattern",
+        "decimal",
+        "declare",
+        "decodeblocks",
+        "default",
+        "desc",
+        "distinct",
+        "double",
+        "dynamic",
+        "earliest",
+        "edges",
+        "encodingpolicy",
+        "endswith",
+        "endswith_cs",
+        "entity_group",
+        "evaluate",
+        "expandoutput",
+        "extend",
+        "extent_tags_retention",
+        "external_data",
+        "externaldata",
+        "facet",
+        "filter",
+        "find",
+        "first",
+        "flags",
+        "float",
+        "force_remote",
+        "fork",
+        "from",
+        "getschema",
+        "graph",
+        "guid",
+        "harddelete",
+        "hardretention",
+        "has",
+        "has_all",
+        "has_any",
+        "has_cs",
+        "hasprefix",
+        "hasprefix_cs",
+        "hassuffix",
+        "hassuffix_cs",
+        "hotcache",
+        "id",
+        "in",
+        "inline_external_table",
+        "int",
+        "int16",
+        "int32",
+        "int64",
+        "int8",
+        "invoke",
+        "isfuzzy",
+        "join",
+        "journal",
+        "kind",
+        "ladderchart",
+        "last",
+        "latest",
+        "let",
+        "like",
+        "likecs",
+        "limit",
+        "linechart",
+        "long",
+        "lookup",
+        "macro",
+        "materialize",
+        "mdm",
+        "missing",
+        "mvapply",
+        "mvexpand",
+        "nodes",
+        "nooptimization",
+        "notcontains",
+        "notcontainscs",
+        "notlike",
+        "notlikecs",
+        "null",
+        "nulls",
+        "of",
+        "on",
+        "optional",
+        "or",
+        "order",
+        "others",
+        "output",
+        "pack",
+        "parse",
+        "partition",
+        "pathformat",
+        "pattern",
+        "piechart",
+        "pivotchart",
+        "plotly",
+        "print",
+        "project",
+        "queries",
+        "query_parameters",
+        "query_results",
+        "range",
+        "real",
+        "reduce",
+        "regex",
+        "relaxed",
+        "render",
+        "restrict",
+        "restricted_view_access",
+        "row_level_security",
+        "rowstore",
+        "rowstore_references",
+        "rowstore_sealinfo",
+        "rowstorepolicy",
+        "rowstores",
+        "sample",
+        "scan",
+        "scatterchart",
+        "seal",
+        "seals",
+        "search",
+        "serialize",
+        "set",
+        "shards",
+        "simple",
+        "softdelete",
+        "softretention",
+        "sort",
+        "sql",
+        "stackedareachart",
+        "startswith",
+        "startswith_cs",
+        "statistics",
+        "step",
+        "storedqueryresultcontainers",
+        "string",
+        "summarize",
+        "tablepurge",
+        "take",
+        "time",
+        "timechart",
+        "timeline",
+        "timepivot",
+        "timespan",
+        "title",
+        "to",
+        "top",
+        "toscalar",
+        "totable",
+        "treemap",
+        "typeof",
+        "uint",
+        "uint16",
+        "uint32",
+        "uint64",
+        "uint8",
+        "ulong",
+        "union",
+        "uniqueid",
+        "unrestrictedviewers",
+        "uuid",
+        "verbose",
+        "view",
+        "viewers",
+        "views",
+        "where",
+        "with",
+        "with_itemindex",
+        "with_match_id",
+        "with_node_id",
+        "with_source",
+        "with_step_name",
+        "withsource",
+        "writeaheadlog",
+        "true",
+        "false",
+    }
+)
 
 _PLAIN_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INT64_MIN: Final = -(2**63)
@@ -108,6 +311,9 @@ def render_string(value: str) -> str:
     """``value`` as a double-quoted KQL string literal that evaluates to exactly ``value``."""
     if not isinstance(value, str):
         raise InvalidInputError(f"expected a str for a KQL string literal, got {type(value).__name__}: {value!r}")
+    if value.isprintable() and '"' not in value and "\\" not in value:
+        # Fast path: printable text needs no escape (controls, separators, BOM and surrogates are not printable).
+        return '"' + value + '"'
     out = ['"']
     for ch in value:
         esc = _SIMPLE_ESCAPES.get(ch)
@@ -124,19 +330,21 @@ def render_string(value: str) -> str:
 def is_plain_identifier(name: str) -> bool:
     """True when ``name`` can appear unquoted (letters, digits, ``_``; not a keyword)."""
     # true/false are literals in any letter case (TRUE, False), so those spellings are quoted too.
-    return (_PLAIN_IDENTIFIER.fullmatch(name) is not None and name not in KEYWORDS
-            and name.lower() not in ("true", "false"))
+    return (
+        _PLAIN_IDENTIFIER.fullmatch(name) is not None and name not in KEYWORDS and name.lower() not in ("true", "false")
+    )
 
 
 def quote_identifier(name: str) -> str:
     """``name`` as a KQL identifier: plain, or bracket-quoted ``['Device Name']`` when needed."""
     if not isinstance(name, str) or not name:
         raise InvalidInputError(f"expected a non-empty str as a KQL name, got {name!r}")
-    return _quote_identifier(name)
+    return quote_name(name)
 
 
 @functools.lru_cache(maxsize=4096)  # names repeat across queries; quoting is pure
-def _quote_identifier(name: str) -> str:
+def quote_name(name: str) -> str:
+    """``quote_identifier`` for a name already checked to be a non-empty str (the renderer's hot path)."""
     if is_plain_identifier(name):
         return name
     if any(_needs_u_escape(ch) or ch in "\n\r\t" for ch in name):
@@ -190,8 +398,10 @@ def render_datetime(value: _dt.datetime) -> str:
     """``datetime(YYYY-MM-DDTHH:MM:SS.fffffffZ)``, the same instant in UTC, 7 fractional digits."""
     utc = _require_aware(value)
     # Explicit widths: strftime's %Y does not zero-pad years before 1000 on every platform.
-    return (f"datetime({utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
-            f"{utc.second:02d}.{utc.microsecond:06d}0Z)")
+    return (
+        f"datetime({utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
+        f"{utc.second:02d}.{utc.microsecond:06d}0Z)"
+    )
 
 
 def timedelta_ticks(value: _dt.timedelta) -> int:
@@ -226,11 +436,19 @@ def parse_timespan(value: _dt.timedelta | str) -> _dt.timedelta:
     if isinstance(value, _dt.timedelta):
         return value
     if isinstance(value, str):
-        match = _TIMESPAN_TEXT.fullmatch(value.strip())
-        if match:
-            ticks = int(match.group(1)) * _UNIT_TICKS[match.group(2)]
-            return _dt.timedelta(microseconds=ticks // TICKS_PER_MICROSECOND)
+        parsed = _parse_timespan_text(value)
+        if parsed is not None:
+            return parsed
     raise InvalidInputError(f"expected a timedelta or a timespan like '1d', '6h', '30m', got {value!r}")
+
+
+@functools.lru_cache(maxsize=256)  # the same few spellings ("1d", "14d") recur; parsing is pure
+def _parse_timespan_text(value: str) -> _dt.timedelta | None:
+    match = _TIMESPAN_TEXT.fullmatch(value.strip())
+    if match is None:
+        return None
+    ticks = int(match.group(1)) * _UNIT_TICKS[match.group(2)]
+    return _dt.timedelta(microseconds=ticks // TICKS_PER_MICROSECOND)
 
 
 def _dynamic_value(value: Any, path: str) -> str:
@@ -303,6 +521,14 @@ def literal_kind(value: Any) -> str:
     )
 
 
+def kind_and_text(value: Any) -> tuple[str, str]:
+    """``(literal_kind(value), render_literal(value))`` in one step (exact common types take a direct path)."""
+    fast = FAST_LITERALS.get(type(value))
+    if fast is not None:
+        return fast[0], fast[1](value)
+    return literal_kind(value), render_literal(value)
+
+
 def render_literal(value: Any) -> str:
     """Render any supported Python value as one KQL literal token (see the module docstring)."""
     kind = literal_kind(value)
@@ -327,3 +553,12 @@ def render_literal(value: Any) -> str:
     return render_dynamic(value)
 
 
+# Exact types (not subclasses: an IntEnum or a str subclass takes the general path) to (kind, renderer).
+FAST_LITERALS: Final[dict[type, tuple[str, Any]]] = {
+    str: ("string", render_string),
+    bool: ("bool", render_bool),
+    int: ("long", render_int),
+    float: ("real", render_real),
+    _dt.timedelta: ("timespan", render_timespan),
+    _dt.datetime: ("datetime", render_datetime),
+}

@@ -47,14 +47,56 @@ __all__ = [
     "Where",
 ]
 
-JOIN_KINDS: Final = ("inner", "innerunique", "leftouter", "rightouter", "fullouter", "leftanti", "rightanti",
-                     "leftsemi", "rightsemi", "leftantisemi", "rightantisemi")
+JOIN_KINDS: Final = (
+    "inner",
+    "innerunique",
+    "leftouter",
+    "rightouter",
+    "fullouter",
+    "leftanti",
+    "rightanti",
+    "leftsemi",
+    "rightsemi",
+    "leftantisemi",
+    "rightantisemi",
+)
 LOOKUP_KINDS: Final = ("leftouter", "inner")
-VISUALIZATIONS: Final = ("anomalychart", "areachart", "barchart", "card", "columnchart", "ladderchart",
-                         "linechart", "piechart", "pivotchart", "scatterchart", "stackedareachart", "table",
-                         "timechart", "timepivot", "treemap")
-RENDER_PROPERTIES: Final = ("accumulate", "kind", "legend", "series", "title", "xaxis", "xcolumn", "xtitle", "xmin",
-                             "xmax", "yaxis", "ycolumns", "ymin", "ymax", "ysplit", "ytitle", "anomalycolumns")
+VISUALIZATIONS: Final = (
+    "anomalychart",
+    "areachart",
+    "barchart",
+    "card",
+    "columnchart",
+    "ladderchart",
+    "linechart",
+    "piechart",
+    "pivotchart",
+    "scatterchart",
+    "stackedareachart",
+    "table",
+    "timechart",
+    "timepivot",
+    "treemap",
+)
+RENDER_PROPERTIES: Final = (
+    "accumulate",
+    "kind",
+    "legend",
+    "series",
+    "title",
+    "xaxis",
+    "xcolumn",
+    "xtitle",
+    "xmin",
+    "xmax",
+    "yaxis",
+    "ycolumns",
+    "ymin",
+    "ymax",
+    "ysplit",
+    "ytitle",
+    "anomalycolumns",
+)
 KQL_TYPES: Final = ("bool", "int", "long", "real", "decimal", "string", "datetime", "timespan", "guid", "dynamic")
 
 

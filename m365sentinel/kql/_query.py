@@ -24,8 +24,11 @@ from m365sentinel.kql._expr import (
     In,
     JoinSide,
     Literal,
+    Null,
+    RawExpr,
     SortKey,
     Star,
+    Var,
     to_expr,
 )
 from m365sentinel.kql._render import render_query
@@ -37,6 +40,8 @@ Columns = tuple[tuple[str, str | None], ...]
 _NUMERIC: Final = frozenset({"int", "long", "real", "decimal"})
 _NAME_FROM_FIRST_ARG: Final = frozenset({"bin", "bin_at", "floor", "startofday", "startofweek", "startofmonth"})
 _AGG_DEFAULT_NAMES: Final = {"count": "count_"}
+_COMPARISON_NODES: Final = (Binary, In, Between)
+_LEAVES: Final = frozenset({Literal, Var, Star, Null, RawExpr, JoinSide})
 
 
 def _compatible(column_kind: str, literal_kind: str) -> bool:
@@ -67,8 +72,9 @@ def _as_expr(item: object) -> Expr:
 
 
 def _named(items: tuple[object, ...], named: Mapping[str, object]) -> tuple[Expr, ...]:
-    exprs = [_as_expr(i) for i in items]
-    exprs.extend(Alias(name, to_expr(value)) for name, value in named.items())
+    exprs = [i if isinstance(i, Expr) else _as_expr(i) for i in items]
+    for name, value in named.items():
+        exprs.append(Alias(name, value if isinstance(value, Expr) else Literal(value)))
     return tuple(exprs)
 
 
@@ -92,31 +98,47 @@ class Query:
     lets: tuple[o.LetScalar | o.LetTabular | o.LetFunction, ...] = ()
     columns: Columns | None = None
     source_name: str = "query"
+    # {column: kind} of ``columns``, built once per shape and handed on while the shape stays the same. Not an
+    # init argument, so attrs.evolve(q, columns=...) can never pair new columns with an old map.
+    _kinds: Mapping[str, str | None] | None = attrs.field(default=None, init=False, repr=False)
+    # The rendered text, computed on first use: the node is immutable, so it never goes stale.
+    _text: str | None = attrs.field(default=None, init=False, repr=False)
 
     # rendering ---------------------------------------------------------------------------------------
     def to_kql(self) -> str:
         """The KQL text of this query."""
-        return render_query(self)
+        text = self._text
+        if text is None:
+            text = render_query(self)
+            object.__setattr__(self, "_text", text)
+        return text
 
     def __str__(self) -> str:
-        return render_query(self)
+        return self.to_kql()
 
     def __eq__(self, other: object) -> bool:
         """Queries are equal when they render the same text (expressions overload ``==`` themselves)."""
-        return isinstance(other, Query) and render_query(self) == render_query(other)
+        return isinstance(other, Query) and self.to_kql() == other.to_kql()
 
     def __hash__(self) -> int:
-        return hash(render_query(self))
+        return hash(self.to_kql())
 
     # columns -----------------------------------------------------------------------------------------
+    def _kind_map(self) -> Mapping[str, str | None] | None:
+        kinds = self._kinds
+        if kinds is None and self.columns is not None:
+            kinds = dict(self.columns)
+            object.__setattr__(self, "_kinds", kinds)
+        return kinds
+
     def col(self, name: str) -> Column:
         """The typed column ``name`` of this query's output; InvalidInputError when the schema lacks it."""
-        if self.columns is None:
+        kinds = self._kind_map()
+        if kinds is None:
             return Column(name)
-        for col, kind in self.columns:
-            if col == name:
-                return Column(name, kind)
-        raise unknown_column(name, [c for c, _ in self.columns], self.source_name)
+        if name in kinds:
+            return Column(name, kinds[name])
+        raise unknown_column(name, list(kinds), self.source_name)
 
     @property
     def c(self) -> _ColumnAccessor:
@@ -124,20 +146,38 @@ class Query:
         return _ColumnAccessor(self)
 
     def _kind(self, name: str) -> str | None:
-        if self.columns is None:
-            return None
-        return dict(self.columns).get(name)
+        kinds = self._kind_map()
+        return None if kinds is None else kinds.get(name)
 
-    def _check(self, exprs: Iterable[Expr]) -> None:
-        if self.columns is None:
-            return
-        kinds = dict(self.columns)
-        for expr in exprs:
-            for node in expr.walk():
-                if isinstance(node, Column) and node.name not in kinds:
+    def _check(self, exprs: Iterable[Expr]) -> bool:
+        """Raise for unknown columns and mismatched literals; True when a ``*`` occurs (shape unknown after).
+
+        Iterative, with leaves skipped early: this runs on every fluent call."""
+        kinds = self._kinds if self._kinds is not None else self._kind_map()
+        if kinds is None:
+            return False
+        star = False
+        stack = list(exprs)
+        while stack:
+            node = stack.pop()
+            kind = type(node)
+            if kind in _LEAVES:
+                star = star or kind is Star
+                continue
+            if isinstance(node, Column):
+                if node.name not in kinds:
                     raise unknown_column(node.name, list(kinds), self.source_name)
-                if isinstance(node, Binary | In | Between):
+                continue
+            if kind is Binary:
+                if type(node.left) is Literal or type(node.right) is Literal:  # type: ignore[attr-defined]
                     self._check_literal_kinds(node, kinds)
+                stack.append(node.left)  # type: ignore[attr-defined]
+                stack.append(node.right)  # type: ignore[attr-defined]
+                continue
+            if isinstance(node, _COMPARISON_NODES):
+                self._check_literal_kinds(node, kinds)
+            stack.extend(node.children())
+        return star
 
     def _check_literal_kinds(self, node: Expr, kinds: Mapping[str, str | None]) -> None:
         pairs: list[tuple[Expr, Expr]] = []
@@ -162,20 +202,21 @@ class Query:
                 )
 
     def _with(self, op: o.Op, columns: Columns | str | None = "same") -> Query:
-        new_cols = self.columns if columns == "same" else columns
-        assert not isinstance(new_cols, str)
         # Direct construction: attrs.evolve costs several times more on this hot path.
-        return Query(self.head, (*self.ops, op), self.lets, new_cols, self.source_name)
+        if columns == "same":
+            return _same_shape(Query(self.head, (*self.ops, op), self.lets, self.columns, self.source_name), self)
+        assert not isinstance(columns, str)
+        return Query(self.head, (*self.ops, op), self.lets, columns, self.source_name)
 
     def _outputs(self, exprs: Iterable[Expr]) -> Columns | None:
-        out: list[tuple[str, str | None]] = []
+        out: dict[str, str | None] = {}
         for e in exprs:
             name = _output_name(e)
             if name is None:
                 return None
-            kind = self._kind(e.name) if isinstance(e, Column) else None
-            out = [c for c in out if c[0] != name] + [(name, kind)]
-        return tuple(out)
+            out.pop(name, None)  # a later column of the same name replaces it, at the end
+            out[name] = self._kind(e.name) if isinstance(e, Column) else None
+        return tuple(out.items())
 
     # filtering and shaping ---------------------------------------------------------------------------
     def where(self, *predicates: Expr) -> Query:
@@ -226,8 +267,7 @@ class Query:
         aggs = _named(aggregations, named)
         keys = (by,) if isinstance(by, str | Expr) else tuple(by)  # type: ignore[arg-type]
         by_exprs = tuple(_as_expr(k) for k in keys)
-        self._check((*aggs, *by_exprs))
-        star = any(isinstance(n, Star) for a in aggs for n in a.walk())
+        star = self._check((*aggs, *by_exprs))
         cols = None if star or self.columns is None else self._outputs((*by_exprs, *aggs))
         return self._with(o.Summarize(aggs, by_exprs), cols)
 
@@ -297,7 +337,7 @@ class Query:
         if kind is not None and kind not in o.JOIN_KINDS:
             raise InvalidInputError(f"join kind must be one of {', '.join(o.JOIN_KINDS)}, got {kind!r}")
         merged = _hoist(self, right)
-        return attrs.evolve(merged._with(o.Join(_strip(right), _on(on), kind), None))
+        return merged._with(o.Join(_strip(right), _on(on), kind), None)
 
     def lookup(self, right: Query, on: object | Iterable[object], *, kind: str | None = None) -> Query:
         if kind is not None and kind not in o.LOOKUP_KINDS:
@@ -305,8 +345,9 @@ class Query:
         merged = _hoist(self, right)
         return merged._with(o.Lookup(_strip(right), _on(on), kind), None)
 
-    def union(self, *others: Query | str, isfuzzy: bool = False, withsource: str | None = None,
-              kind: str | None = None) -> Query:
+    def union(
+        self, *others: Query | str, isfuzzy: bool = False, withsource: str | None = None, kind: str | None = None
+    ) -> Query:
         """``| union [kind=..] [withsource=Name] [isfuzzy=true] T2, (sub-query), ...``."""
         queries = tuple(table(q) if isinstance(q, str) else q for q in others)
         if not queries:
@@ -318,14 +359,21 @@ class Query:
 
     def paren(self) -> Query:
         """This pipeline in parentheses, as the head of a new one: ``(...)`` (let statements stay outside)."""
-        return Query(o.ParenSource(_strip(self)), lets=self.lets, columns=self.columns, source_name=self.source_name)
+        return _same_shape(Query(o.ParenSource(_strip(self)), (), self.lets, self.columns, self.source_name), self)
 
     def let(self, name: str, value: object) -> Query:
         """Prefix a ``let name = value;`` statement (scalar expr/value, tabular Query, or ``kql.function``)."""
         stmt = make_let(name, value)
         if any(existing.name == name for existing in self.lets):
             raise InvalidInputError(f"let {name!r} is already defined in this query")
-        return attrs.evolve(self, lets=(stmt, *self.lets))
+        return self._replace_lets((stmt, *self.lets))
+
+    def _replace_lets(self, lets: tuple[o.LetScalar | o.LetTabular | o.LetFunction, ...]) -> Query:
+        return _same_shape(Query(self.head, self.ops, lets, self.columns, self.source_name), self)
+
+    def with_columns(self, columns: Iterable[tuple[str, str | None]]) -> Query:
+        """This query declaring its output columns ``((name, kql_type), ...)`` (used by the templates)."""
+        return Query(self.head, self.ops, self.lets, tuple(columns), self.source_name)
 
     def render(self, visualization: str = "timechart", **properties: object) -> Query:
         """``| render timechart [with (title="...", ...)]``; property values are rendered as literals."""
@@ -357,8 +405,12 @@ def _count(n: int) -> int:
 
 
 def _on(on: object) -> tuple[Expr, ...]:
-    items = [on] if isinstance(on, str | Expr) or (isinstance(on, tuple) and len(on) == 2
-                                                    and all(isinstance(x, str) for x in on)) else list(on)  # type: ignore[call-overload]
+    items = (
+        [on]
+        if isinstance(on, str | Expr)
+        or (isinstance(on, tuple) and len(on) == 2 and all(isinstance(x, str) for x in on))
+        else list(on)  # type: ignore[call-overload]  # any other iterable; checked item by item below
+    )
     out: list[Expr] = []
     for item in items:
         if isinstance(item, str):
@@ -374,12 +426,20 @@ def _on(on: object) -> tuple[Expr, ...]:
     return tuple(out)
 
 
+def _same_shape(new: Query, old: Query) -> Query:
+    """``new`` reusing ``old``'s column map (same ``columns``), so it is not rebuilt."""
+    object.__setattr__(new, "_kinds", old._kinds)
+    return new
+
+
 def _strip(q: Query) -> Query:
-    return attrs.evolve(q, lets=()) if q.lets else q
+    return q._replace_lets(()) if q.lets else q
 
 
 def _hoist(outer: Query, *inner: Query) -> Query:
     """Move sub-queries' let statements to the outer query (KQL has no lets inside parentheses)."""
+    if not any(q.lets for q in inner):
+        return outer
     lets = list(outer.lets)
     by_name = {stmt.name: stmt for stmt in lets}
     for q in inner:
@@ -390,7 +450,7 @@ def _hoist(outer: Query, *inner: Query) -> Query:
                 by_name[stmt.name] = stmt
             elif _let_text(seen) != _let_text(stmt):
                 raise InvalidInputError(f"sub-queries define let {stmt.name!r} differently")
-    return attrs.evolve(outer, lets=tuple(lets))
+    return outer._replace_lets(tuple(lets))
 
 
 def _let_text(stmt: o.LetScalar | o.LetTabular | o.LetFunction) -> str:
@@ -408,6 +468,8 @@ def make_let(name: str, value: object) -> o.LetScalar | o.LetTabular | o.LetFunc
 def table(name: str) -> Query:
     """A query over table ``name``; columns are typed and checked when the project has its schema."""
     schema = schema_for(name)
-    return Query(o.TableRef(name), (), (), None if schema is None else schema.columns, name)
-
-
+    if schema is None:
+        return Query(o.TableRef(name), (), (), None, name)
+    q = Query(o.TableRef(name), (), (), schema.columns, name)
+    object.__setattr__(q, "_kinds", schema.kinds)
+    return q

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
 
 from m365sentinel.kql import _ops as o
 from m365sentinel.kql._expr import (
+    ASSOCIATIVE_OPERATORS,
+    OPERATOR_PRECEDENCE,
     Alias,
     Between,
     Binary,
@@ -23,7 +26,7 @@ from m365sentinel.kql._expr import (
     Unary,
     Var,
 )
-from m365sentinel.kql._literals import quote_identifier, render_literal, render_null
+from m365sentinel.kql._literals import quote_identifier, quote_name, render_literal, render_null
 
 if TYPE_CHECKING:
     from m365sentinel.kql._query import Query
@@ -33,49 +36,72 @@ __all__ = ["render_expr", "render_query"]
 INDENT = "    "
 
 
+class _Dispatch(dict[type, Callable[[Any], str]]):
+    """Node type → renderer; a subclass of a known node type resolves (once) to its nearest known base."""
+
+    def __missing__(self, kind: type) -> Callable[[Any], str]:
+        base = next((t for t in kind.__mro__ if dict.__contains__(self, t)), None)
+        if base is None:
+            raise TypeError(f"cannot render {kind.__name__}")
+        self[kind] = renderer = dict.__getitem__(self, base)
+        return renderer
+
+
 def _child(expr: Expr, parent_prec: int, *, right: bool, associative: bool) -> str:
-    text = render_expr(expr)
+    text = _EXPR[type(expr)](expr)
     prec = expr.precedence
     if prec < parent_prec or (right and prec == parent_prec and not associative):
         return f"({text})"
     return text
 
 
+def _binary(expr: Binary) -> str:
+    op = expr.op
+    prec = OPERATOR_PRECEDENCE[op]
+    associative = op in ASSOCIATIVE_OPERATORS
+    left = _child(expr.left, prec, right=False, associative=associative)
+    same_op = type(expr.right) is Binary and expr.right.op == op
+    right = _child(expr.right, prec, right=True, associative=associative and same_op)
+    return f"{left} {op} {right}"
+
+
+def _in(expr: In) -> str:
+    left = _child(expr.left, expr.precedence + 1, right=False, associative=False)
+    return f"{left} {expr.op} ({', '.join([_EXPR[type(v)](v) for v in expr.values])})"
+
+
+def _between(expr: Between) -> str:
+    left = _child(expr.left, expr.precedence + 1, right=False, associative=False)
+    op = "!between" if expr.negated else "between"
+    return f"{left} {op} ({render_expr(expr.low)} .. {render_expr(expr.high)})"
+
+
+# One renderer per node type: a dict lookup instead of a chain of isinstance tests on every node, and
+# children are dispatched directly (no wrapper call per node). Names were validated when the node was
+# built, so the cached quoting function is called directly.
+_EXPR: Final[_Dispatch] = _Dispatch(
+    {
+        Literal: lambda e: e.text,
+        Column: lambda e: quote_name(e.name),
+        Var: lambda e: quote_name(e.name),
+        Binary: _binary,
+        Call: lambda e: f"{e.name}({', '.join([_EXPR[type(a)](a) for a in e.args])})",
+        In: _in,
+        Between: _between,
+        Unary: lambda e: f"{e.op}{_child(e.operand, e.precedence, right=True, associative=False)}",
+        Index: lambda e: f"{_child(e.target, 7, right=False, associative=False)}[{render_expr(e.key)}]",
+        Alias: lambda e: f"{quote_name(e.name)} = {_EXPR[type(e.expr)](e.expr)}",
+        JoinSide: lambda e: f"${e.side}.{quote_name(e.name)}",
+        Null: lambda e: render_null(e.kind),
+        Star: lambda e: "*",
+        RawExpr: lambda e: e.text,
+    }
+)
+
+
 def render_expr(expr: Expr) -> str:
     """One scalar expression as KQL text."""
-    if isinstance(expr, Literal):
-        return expr.text
-    if isinstance(expr, Column | Var):
-        return quote_identifier(expr.name)
-    if isinstance(expr, Binary):
-        left = _child(expr.left, expr.precedence, right=False, associative=expr.associative)
-        same_op = isinstance(expr.right, Binary) and expr.right.op == expr.op
-        right = _child(expr.right, expr.precedence, right=True, associative=expr.associative and same_op)
-        return f"{left} {expr.op} {right}"
-    if isinstance(expr, Call):
-        return f"{expr.name}({', '.join(render_expr(a) for a in expr.args)})"
-    if isinstance(expr, In):
-        left = _child(expr.left, expr.precedence + 1, right=False, associative=False)
-        return f"{left} {expr.op} ({', '.join(render_expr(v) for v in expr.values)})"
-    if isinstance(expr, Between):
-        left = _child(expr.left, expr.precedence + 1, right=False, associative=False)
-        op = "!between" if expr.negated else "between"
-        return f"{left} {op} ({render_expr(expr.low)} .. {render_expr(expr.high)})"
-    if isinstance(expr, Unary):
-        return f"{expr.op}{_child(expr.operand, expr.precedence, right=True, associative=False)}"
-    if isinstance(expr, Index):
-        return f"{_child(expr.target, 7, right=False, associative=False)}[{render_expr(expr.key)}]"
-    if isinstance(expr, Alias):
-        return f"{quote_identifier(expr.name)} = {render_expr(expr.expr)}"
-    if isinstance(expr, JoinSide):
-        return f"${expr.side}.{quote_identifier(expr.name)}"
-    if isinstance(expr, Null):
-        return render_null(expr.kind)
-    if isinstance(expr, Star):
-        return "*"
-    if isinstance(expr, RawExpr):
-        return expr.text
-    raise TypeError(f"cannot render {type(expr).__name__}")  # pragma: no cover - every node is handled
+    return _EXPR[type(expr)](expr)
 
 
 def _sort_key(key: SortKey, *, explicit: bool = True) -> str:
@@ -88,7 +114,7 @@ def _sort_key(key: SortKey, *, explicit: bool = True) -> str:
 
 
 def _list(items: tuple[Expr, ...]) -> str:
-    return ", ".join(render_expr(i) for i in items)
+    return ", ".join([_EXPR[type(i)](i) for i in items])
 
 
 def _indent(lines: list[str]) -> list[str]:
@@ -134,97 +160,112 @@ def _join_blocks(keyword: str, blocks: list[list[str]]) -> list[str]:
     return lines
 
 
+def _range(src: o.RangeSource) -> list[str]:
+    return [
+        f"range {quote_identifier(src.column)} from {render_expr(src.start)} to {render_expr(src.stop)}"
+        f" step {render_expr(src.step)}"
+    ]
+
+
+def _datatable(src: o.DatatableSource) -> list[str]:
+    cols = ", ".join(f"{quote_identifier(n)}: {t}" for n, t in src.columns)
+    rows = ", ".join(render_literal(v) for row in src.rows for v in row)
+    return [f"datatable({cols}) [{rows}]"]
+
+
+_HEAD: Final[dict[type, Callable[[Any], list[str]]]] = {
+    o.TableRef: lambda s: [quote_identifier(s.name)],
+    o.RangeSource: _range,
+    o.DatatableSource: _datatable,
+    o.PrintSource: lambda s: ["print " + _list(s.items)],
+    o.ParenSource: lambda s: _attach("(", _pipeline(s.query), ")"),
+    o.UnionSource: lambda s: _join_blocks(*_union_parts(s.union)),
+    o.RawSource: lambda s: [s.text],
+}
+
+
 def _head(src: o.Source) -> list[str]:
-    if isinstance(src, o.TableRef):
-        return [quote_identifier(src.name)]
-    if isinstance(src, o.RangeSource):
-        return [f"range {quote_identifier(src.column)} from {render_expr(src.start)} to {render_expr(src.stop)}"
-                f" step {render_expr(src.step)}"]
-    if isinstance(src, o.DatatableSource):
-        cols = ", ".join(f"{quote_identifier(n)}: {t}" for n, t in src.columns)
-        rows = ", ".join(render_literal(v) for row in src.rows for v in row)
-        return [f"datatable({cols}) [{rows}]"]
-    if isinstance(src, o.PrintSource):
-        return ["print " + _list(src.items)]
-    if isinstance(src, o.ParenSource):
-        return _attach("(", _pipeline(src.query), ")")
-    if isinstance(src, o.UnionSource):
-        keyword, blocks = _union_parts(src.union)
-        return _join_blocks(keyword, blocks)
-    if isinstance(src, o.RawSource):
-        return [src.text]
-    raise TypeError(f"cannot render {type(src).__name__}")  # pragma: no cover
+    return _HEAD[type(src)](src)
 
 
 def _render_value(value: Any) -> str:
     return render_expr(value) if isinstance(value, Expr) else render_literal(value)
 
 
-def _op(op: o.Op) -> list[str]:
-    if isinstance(op, o.Where):
-        return ["where " + render_expr(op.predicate)]
-    if isinstance(op, o.Extend):
-        return ["extend " + _list(op.items)]
-    if isinstance(op, o.Project):
-        return ["project " + _list(op.items)]
-    if isinstance(op, o.ProjectAway):
-        return ["project-away " + ", ".join(quote_identifier(n) for n in op.names)]
-    if isinstance(op, o.ProjectRename):
-        return ["project-rename " + ", ".join(f"{quote_identifier(n)} = {quote_identifier(old)}"
-                                             for n, old in op.pairs)]
-    if isinstance(op, o.Summarize):
-        text = "summarize"
-        if op.aggregations:
-            text += " " + _list(op.aggregations)
-        if op.by:
-            text += " by " + _list(op.by)
-        return [text]
-    if isinstance(op, o.Sort):
-        return [f"{op.keyword} by " + ", ".join(_sort_key(k) for k in op.keys)]
-    if isinstance(op, o.Top):
-        return [f"top {op.count} by {_sort_key(op.key)}"]
-    if isinstance(op, o.Take):
-        return [f"{op.keyword} {op.count}"]
-    if isinstance(op, o.Distinct):
-        return ["distinct " + _list(op.items)]
-    if isinstance(op, o.Count):
-        return ["count"]
-    if isinstance(op, o.Join | o.Lookup):
-        keyword = "join" if isinstance(op, o.Join) else "lookup"
-        if op.kind:
-            keyword += f" kind={op.kind}"
-        return _attach(keyword + " ", _subquery(op.right), _on(op.on))
-    if isinstance(op, o.Union):
-        keyword, blocks = _union_parts(op)
-        return _join_blocks(keyword, blocks)
-    if isinstance(op, o.MvExpand):
-        text = "mv-expand " + _list(op.items)
-        return [text if op.limit is None else f"{text} limit {op.limit}"]
-    if isinstance(op, o.Parse):
-        parts: list[str] = []
-        for item in op.pattern:
-            if item == "*":
-                parts.append("*")
-            elif isinstance(item, str):
-                parts.append(render_literal(item))
-            else:
-                parts.append(f"{quote_identifier(item[0])}: {item[1]}")
-        kind = f" kind={op.kind}" if op.kind else ""
-        return [f"parse{kind} {render_expr(op.source)} with " + " ".join(parts)]
-    if isinstance(op, o.Render):
-        text = "render " + op.visualization
-        if op.properties:
-            text += " with (" + ", ".join(f"{k}={_render_value(v)}" for k, v in op.properties) + ")"
-        return [text]
-    if isinstance(op, o.RawOp):
-        return [op.text]
-    raise TypeError(f"cannot render {type(op).__name__}")  # pragma: no cover
+def _summarize(op: o.Summarize) -> str:
+    text = "summarize"
+    if op.aggregations:
+        text += " " + _list(op.aggregations)
+    if op.by:
+        text += " by " + _list(op.by)
+    return text
+
+
+def _join(op: o.Join | o.Lookup) -> list[str]:
+    keyword = "join" if type(op) is o.Join else "lookup"
+    if op.kind:
+        keyword += f" kind={op.kind}"
+    return _attach(keyword + " ", _subquery(op.right), _on(op.on))
+
+
+def _mv_expand(op: o.MvExpand) -> str:
+    text = "mv-expand " + _list(op.items)
+    return text if op.limit is None else f"{text} limit {op.limit}"
+
+
+def _parse(op: o.Parse) -> str:
+    parts: list[str] = []
+    for item in op.pattern:
+        if item == "*":
+            parts.append("*")
+        elif isinstance(item, str):
+            parts.append(render_literal(item))
+        else:
+            parts.append(f"{quote_identifier(item[0])}: {item[1]}")
+    kind = f" kind={op.kind}" if op.kind else ""
+    return f"parse{kind} {render_expr(op.source)} with " + " ".join(parts)
+
+
+def _render_op(op: o.Render) -> str:
+    text = "render " + op.visualization
+    if op.properties:
+        text += " with (" + ", ".join(f"{k}={_render_value(v)}" for k, v in op.properties) + ")"
+    return text
+
+
+# Pipe operators: one line (str) or several (list, e.g. a join with an indented sub-query).
+_OP: Final[dict[type, Callable[[Any], str | list[str]]]] = {
+    o.Where: lambda op: "where " + render_expr(op.predicate),
+    o.Extend: lambda op: "extend " + _list(op.items),
+    o.Project: lambda op: "project " + _list(op.items),
+    o.ProjectAway: lambda op: "project-away " + ", ".join(quote_identifier(n) for n in op.names),
+    o.ProjectRename: lambda op: (
+        "project-rename " + ", ".join(f"{quote_identifier(n)} = {quote_identifier(old)}" for n, old in op.pairs)
+    ),
+    o.Summarize: _summarize,
+    o.Sort: lambda op: f"{op.keyword} by " + ", ".join(_sort_key(k) for k in op.keys),
+    o.Top: lambda op: f"top {op.count} by {_sort_key(op.key)}",
+    o.Take: lambda op: f"{op.keyword} {op.count}",
+    o.Distinct: lambda op: "distinct " + _list(op.items),
+    o.Count: lambda op: "count",
+    o.Join: _join,
+    o.Lookup: _join,
+    o.Union: lambda op: _join_blocks(*_union_parts(op)),
+    o.MvExpand: _mv_expand,
+    o.Parse: _parse,
+    o.Render: _render_op,
+    o.RawOp: lambda op: op.text,
+}
 
 
 def _pipeline(query: Query) -> list[str]:
     lines = _head(query.head)
     for op in query.ops:
-        lines.extend(_attach("| ", _op(op)))
+        out = _OP[type(op)](op)
+        if isinstance(out, str):
+            lines.append("| " + out)
+        else:
+            lines.extend(_attach("| ", out))
     return lines
 
 

@@ -11,6 +11,7 @@ import functools
 import json
 from collections.abc import Mapping
 from importlib import resources
+from types import MappingProxyType
 
 import attrs
 
@@ -25,6 +26,10 @@ class TableSchema:
 
     name: str
     columns: tuple[tuple[str, str], ...]
+    kinds: Mapping[str, str] = attrs.field(init=False, repr=False, eq=False)  # {column: kind}, built once
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "kinds", MappingProxyType(dict(self.columns)))
 
     def kind_of(self, column: str) -> str:
         """The KQL type of ``column``; raises InvalidInputError naming close matches when unknown."""

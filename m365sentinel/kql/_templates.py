@@ -10,8 +10,6 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Sequence
 
-import attrs
-
 from m365sentinel._errors import InvalidInputError
 from m365sentinel.kql import _ops as o
 from m365sentinel.kql import fn
@@ -37,6 +35,7 @@ TIMECHART_COLUMNS = (("Value", "long"), ("Time", "datetime"), ("Legend", "string
 
 def range_(column: str, start: object, stop: object, step: object) -> Query:
     """``range column from start to stop step step`` (both ends inclusive)."""
+
     def arg(v: object) -> Expr:
         if isinstance(v, Expr):
             return v
@@ -62,16 +61,14 @@ def incidents_by_provider(provider_names: Sequence[str]) -> Query:
     in its latest state. Output: SecurityIncident's columns."""
     names = _names(provider_names, "provider names")
     q = table("SecurityIncident")
-    return (q.where(q.c.ProviderName.in_(names))
-            .summarize(fn.arg_max("TimeGenerated", "*"), by="IncidentNumber"))
+    return q.where(q.c.ProviderName.in_(names)).summarize(fn.arg_max("TimeGenerated", "*"), by="IncidentNumber")
 
 
 def alerts_by_product(product_names: Sequence[str]) -> Query:
     """Latest row of every alert whose ``ProductName`` is one of ``product_names`` (legacy and current)."""
     names = _names(product_names, "product names")
     q = table("SecurityAlert")
-    return (q.where(q.c.ProductName.in_(names))
-            .summarize(fn.arg_max("TimeGenerated", "*"), by="SystemAlertId"))
+    return q.where(q.c.ProductName.in_(names)).summarize(fn.arg_max("TimeGenerated", "*"), by="SystemAlertId")
 
 
 def timechart(
@@ -108,16 +105,17 @@ def timechart(
     t = src.col(tcol) if src.columns is not None else Column(tcol)
     binned = fn.bin_at(t, span, now)
     by = binned if tcol == "TimeGenerated" else binned.as_("TimeGenerated")
-    counts = (src.where(t >= now - window, t < now)
-              .summarize(Count=fn.count(), by=by))
+    counts = src.where(t >= now - window, t < now).summarize(Count=fn.count(), by=by)
     tg = Column("TimeGenerated")
     count = Column("Count")
-    chart = (range_("TimeGenerated", now - window, now - span, span)
-             .extend(Count=0)
-             .union(counts, isfuzzy=True)
-             .summarize(Count=fn.max(count), by=fn.bin_at(tg, span, now))
-             .sort_by(tg.asc())
-             .project(Value=fn.iff(fn.isnull(count), 0, count), Time=tg, Legend=legend))
+    chart = (
+        range_("TimeGenerated", now - window, now - span, span)
+        .extend(Count=0)
+        .union(counts, isfuzzy=True)
+        .summarize(Count=fn.max(count), by=fn.bin_at(tg, span, now))
+        .sort_by(tg.asc())
+        .project(Value=fn.iff(fn.isnull(count), 0, count), Time=tg, Legend=legend)
+    )
     q = chart.paren().render("timechart")
     q = attr_columns(q, TIMECHART_COLUMNS)
     return q.let("Now", fn.now())
@@ -125,7 +123,7 @@ def timechart(
 
 def attr_columns(q: Query, columns: tuple[tuple[str, str], ...]) -> Query:
     """``q`` declaring its result columns (checked against the parser's inference in the tests)."""
-    return attrs.evolve(q, columns=tuple(columns))
+    return q.with_columns(columns)
 
 
 def incident_timechart(provider_names: Sequence[str], *, days: int = 14, legend: str = "Events") -> Query:
@@ -137,8 +135,9 @@ def alert_timechart(product_names: Sequence[str], *, days: int = 14, legend: str
     """Daily count of Defender alerts, each counted once on the day it first appeared."""
     names = _names(product_names, "product names")
     q = table("SecurityAlert")
-    first_seen = (q.where(q.c.ProductName.in_(names))
-                  .summarize(TimeGenerated=fn.min("TimeGenerated"), by="SystemAlertId"))
+    first_seen = q.where(q.c.ProductName.in_(names)).summarize(
+        TimeGenerated=fn.min("TimeGenerated"), by="SystemAlertId"
+    )
     return timechart(first_seen, days=days, legend=legend)
 
 
@@ -152,8 +151,10 @@ def last_data_received(table_names: Sequence[str]) -> Query:
     TableName``: one row per table that has data (``TableName:string, LastReceived:datetime``)."""
     names = _names(table_names, "table names")
     first, rest = table(names[0]), names[1:]
-    head = Query(o.UnionSource(o.Union((first, *(table(n) for n in rest)), isfuzzy=True, withsource="TableName")),
-                 source_name="union")
+    head = Query(
+        o.UnionSource(o.Union((first, *(table(n) for n in rest)), isfuzzy=True, withsource="TableName")),
+        source_name="union",
+    )
     return head.summarize(LastReceived=fn.max("TimeGenerated"), by="TableName")
 
 
@@ -162,12 +163,16 @@ def daily_volume(table_names: Sequence[str], *, days: int = 14) -> Query:
     names = _names(table_names, "table names")
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise InvalidInputError(f"days must be a positive int, got {days!r}")
-    head = Query(o.UnionSource(o.Union(tuple(table(n) for n in names), isfuzzy=True, withsource="TableName")),
-                 source_name="union")
+    head = Query(
+        o.UnionSource(o.Union(tuple(table(n) for n in names), isfuzzy=True, withsource="TableName")),
+        source_name="union",
+    )
     tg = Column("TimeGenerated")
-    return (head.where(tg > fn.ago(_dt.timedelta(days=days)))
-            .summarize(Rows=fn.count(), by=[Column("TableName"), fn.bin(tg, "1d").as_("Day")])
-            .sort_by(Column("TableName").asc(), Column("Day").asc()))
+    return (
+        head.where(tg > fn.ago(_dt.timedelta(days=days)))
+        .summarize(Rows=fn.count(), by=[Column("TableName"), fn.bin(tg, "1d").as_("Day")])
+        .sort_by(Column("TableName").asc(), Column("Day").asc())
+    )
 
 
 def billable_volume(table_names: Sequence[str] | None = None, *, days: int = 30) -> Query:
@@ -180,6 +185,8 @@ def billable_volume(table_names: Sequence[str] | None = None, *, days: int = 30)
     preds: list[Expr] = [q.c.TimeGenerated > fn.ago(_dt.timedelta(days=days)), q.c.IsBillable == True]  # noqa: E712
     if table_names is not None:
         preds.append(q.c.DataType.in_(_names(table_names, "table names")))
-    return (q.where(*preds)
-            .summarize(BillableGB=fn.sum("Quantity") / 1000.0, by="DataType")
-            .sort_by(Column("BillableGB").desc()))
+    return (
+        q.where(*preds)
+        .summarize(BillableGB=fn.sum("Quantity") / 1000.0, by="DataType")
+        .sort_by(Column("BillableGB").desc())
+    )

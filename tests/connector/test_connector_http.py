@@ -75,6 +75,10 @@ def mock_reads(httpx_mock, connectors=(), rules=(), onboarded=True, requirements
     )
     httpx_mock.add_response(url=f"{SI}/dataConnectors?{PREVIEW}", json={"value": list(connectors)}, is_reusable=True)
     httpx_mock.add_response(url=f"{SI}/alertRules?{PREVIEW}", json={"value": list(rules)}, is_reusable=True)
+    for item, kind in [(r, "alertRules") for r in rules] + [(c, "dataConnectors") for c in connectors]:
+        # apply() re-reads every planned resource before the first write (stale-plan check)
+        httpx_mock.add_response(method="GET", url=f"{SI}/{kind}/{item['name']}?{PREVIEW}", json=item,
+                                is_reusable=True, is_optional=True)
     httpx_mock.add_response(
         url=httpx.URL(
             f"{SI}/incidents",
@@ -82,6 +86,7 @@ def mock_reads(httpx_mock, connectors=(), rules=(), onboarded=True, requirements
         ),
         json={"value": list(incidents)},
         is_reusable=True,
+        is_optional=True,  # asked only when no covered creation rule is enabled
     )
 
 
@@ -255,6 +260,9 @@ def test_query_resolves_customer_id_once(httpx_mock, connector):
 
 
 def test_disconnect_is_idempotent(httpx_mock, connector):
+    httpx_mock.add_response(
+        url=f"{SI}/onboardingStates/default?{PREVIEW}", json={"name": "default", "properties": {}}, is_reusable=True
+    )
     httpx_mock.add_response(
         url=f"{SI}/dataConnectors?{PREVIEW}",
         json={"value": [{"name": "abc", "kind": "MicrosoftThreatProtection"}, {"name": "o365", "kind": "Office365"}]},

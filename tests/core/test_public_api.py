@@ -10,7 +10,7 @@ def test_all_is_unique_and_complete():
         if not n.startswith("_") and not isinstance(getattr(m365sentinel, n), types.ModuleType)
     }
     assert len(set(m365sentinel.__all__)) == len(m365sentinel.__all__)
-    lazy = {"__version__", "kql", "models", "QueryResult", "TimeSeries"}  # loaded on first access (PEP 562)
+    lazy = {"__version__", *m365sentinel._LAZY}  # loaded on first access (PEP 562)
     assert set(m365sentinel.__all__) == public - {"annotations"} | lazy
     for name in lazy:
         assert getattr(m365sentinel, name) is not None

@@ -1,33 +1,64 @@
-"""The CLI's main job on the emulator (what `make demo` runs), and plan --json for drift checks."""
+"""The CLI's main job on the emulator (what `make demo` runs), plan --json for drift checks, verify, tables."""
 
 from __future__ import annotations
 
 import json
 import re
 
+import pytest
+
 from m365sentinel.cli import main
 
+TEN = ("DeviceInfo", "DeviceNetworkInfo", "DeviceProcessEvents", "DeviceNetworkEvents", "DeviceFileEvents",
+       "DeviceRegistryEvents", "DeviceLogonEvents", "DeviceImageLoadEvents", "DeviceEvents", "DeviceFileCertificateInfo")
 
-def test_onboard_emulator_prints_plan_apply_empty_plan_incidents_and_series(capsys):
-    assert main(["onboard", "--emulator", "--tables", "DeviceEvents"]) == 0
+
+def test_onboard_emulator_covers_the_three_parts_and_ends_all_ingesting(capsys, tmp_path):
+    png = tmp_path / "chart.png"
+    assert main(["onboard", "--emulator", "--png", str(png)]) == 0
     out = capsys.readouterr().out
-    assert out.count("create dataConnectors/") == 2  # once in the plan, once in the apply result
-    assert out.count("update alertRules/") == 10
-    assert "Second plan (must be empty):" in out and "No changes: the workspace already matches." in out
-    assert re.search(r"^  \d+ incidents \(latest state of each\)$", out, re.M)
-    totals = re.findall(r"^  total (\d+) over 14 days$", out, re.M)
-    assert len(totals) == 2 and int(totals[0]) == 240  # the emulator's Defender incidents of the last 14 days
-    assert "let Now = now();" in out and "| render timechart" in out
+    plan, rest = out.split("Applied:", 1)
+    assert plan.count("create dataConnectors/") == 1
+    assert plan.count("update alertRules/") == 5
+    assert "create settings/EntityAnalytics" in plan and "create settings/Ueba" in plan
+    assert [t for t in TEN if f"update tables/{t} " in plan] == list(TEN)
+    assert plan.count('properties.retentionInDays: 90 -> 180') == 10
+    assert "Second plan (must be empty):" in rest and "No changes: the workspace already matches." in rest
+    report = rest.split("Data ingestion over the last 14 days", 1)[1]
+    verdicts = re.findall(r"^  ([A-Z ]+?) {2,}(\w+) ", report, re.M)
+    assert [name for _, name in verdicts] == ["Incidents", "Alerts", "Events", *TEN, "BehaviorAnalytics", "IdentityInfo"]
+    assert {v for v, _ in verdicts} == {"INGESTING"}
+    assert "240 incidents created in 14 days" in report  # the emulator's Defender incidents of the window
+    assert "let Now = now();" in report and "| render timechart" in report
+    assert f"chart written to {png}" in out and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_plan_json_exit_code_says_whether_a_change_is_due(capsys):
-    assert main(["plan", "--emulator", "--json", "--exit-code"]) == 3
+    assert main(["plan", "--emulator", "--json", "--exit-code", "--no-entities", "--tables", "DeviceEvents"]) == 3
     doc = json.loads(capsys.readouterr().out)
     assert doc["empty"] is False and [c["action"] for c in doc["changes"]][:1] == ["create"]
-    assert main(["plan", "--emulator", "--json"]) == 0
+    assert [c["resourceType"] for c in doc["changes"]] == ["dataConnectors"] + ["alertRules"] * 5 + ["tables"]
+    assert main(["plan", "--emulator", "--json", "--no-entities", "--tables", "DeviceEvents"]) == 0
 
 
-def test_bad_workspace_is_reported_before_any_request(capsys):
-    assert main(["status", "--workspace", "not-a-resource-id"]) == 1
+def test_verify_json_on_a_fresh_emulator(capsys):
+    assert main(["verify", "--emulator", "--json", "--tables", "DeviceEvents", "DeviceProcessEvents"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["allIngesting"] is True
+    assert [line["name"] for line in doc["lines"]][:5] == ["Incidents", "Alerts", "Events", "DeviceEvents",
+                                                           "DeviceProcessEvents"]
+    assert len(doc["lines"][0]["series"]["points"]) == 14
+
+
+def test_tables_lists_the_catalogue_with_retention(capsys):
+    assert main(["tables", "--emulator"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^DeviceEvents\s+Microsoft Defender for Endpoint\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+[\d.]+\s+90\s+90$",
+                     out, re.M)
+
+
+@pytest.mark.parametrize("argv", [["status", "--workspace", "not-a-resource-id"]])
+def test_bad_workspace_is_reported_before_any_request(capsys, argv):
+    assert main(argv) == 1
     err = capsys.readouterr().err
     assert "InvalidInputError" in err and "'not-a-resource-id'" in err

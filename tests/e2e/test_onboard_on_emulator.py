@@ -15,8 +15,11 @@ from m365sentinel import (
     Cloud,
     Connector,
     ConsentRequiredError,
+    InvalidInputError,
     PreflightError,
+    QueryError,
     RateLimitedError,
+    StalePlanError,
     TimeSeries,
     kql,
     provider_names,
@@ -203,3 +206,68 @@ def test_loopback_server_over_a_real_socket(emu):
             assert c.incidents_and_alerts().plan().is_empty
             result = c.query("SecurityIncident | summarize n = dcount(IncidentNumber)", timespan=timedelta(days=14))
             assert result.primary.rows[0][0] > 200
+
+
+def _arm(emu, method, path, **kw):
+    """Another actor changing the workspace through the emulator's ARM routes."""
+    import httpx
+
+    token = emu.credential().get_token("https://management.azure.com/.default").token
+    with httpx.Client(transport=emu.transport(), base_url="https://management.azure.com") as client:
+        return client.request(method, path, headers={"Authorization": f"Bearer {token}"}, **kw)
+
+
+def test_renamed_provider_alone_is_not_the_unified_portal():
+    emu = Emulator(now=NOW, seed=5, xdr_share=0.2)  # "Microsoft XDR" incidents, classic connection (case E3)
+    try:
+        with Connector(emu.workspace_resource_id, credential=emu.credential(), transport=emu.transport()) as c:
+            plan = c.incidents_and_alerts(turn_off_microsoft_incident_creation_rules=True).plan()
+            assert plan.notes == ()
+            assert [x.resource_type for x in plan.changes] == ["dataConnectors"] + ["alertRules"] * 5
+    finally:
+        emu.close()
+
+
+@pytest.mark.parametrize("target", ["first", "last"])
+def test_stale_plan_is_refused_before_any_write(emu, connector, target):
+    plan = connector.incidents_and_alerts(turn_off_microsoft_incident_creation_rules=True).plan()
+    rule = plan.changes[1] if target == "first" else plan.changes[-1]
+    path = f"{emu.workspace_resource_id}/providers/Microsoft.SecurityInsights/alertRules/{rule.name}"
+    assert _arm(emu, "DELETE", path, params={"api-version": "2025-10-01-preview"}).status_code in (200, 204)
+    before = len(emu.writes())
+    with pytest.raises(StalePlanError, match=f"alertRules/{rule.name} is not as planned: it was deleted"):
+        plan.apply()
+    assert len(emu.writes()) == before  # nothing half-applied
+    fresh = connector.incidents_and_alerts(turn_off_microsoft_incident_creation_rules=True).plan()
+    assert rule.name not in [c.name for c in fresh.changes] and fresh.apply().writes == 5
+
+
+def test_connector_created_by_someone_else_makes_the_plan_stale(emu, connector):
+    plan = connector.incidents_and_alerts().plan()
+    other = connector.incidents_and_alerts()
+    other.plan().apply()  # another run creates the connector first
+    with pytest.raises(StalePlanError, match="MicrosoftThreatProtection connector was created meanwhile"):
+        plan.apply()
+
+
+def test_bad_kql_is_a_query_error_naming_the_cause(connector):
+    with pytest.raises(QueryError) as err:
+        connector.query("SecurityIncident | where NoSuchColumn == 1", timespan=timedelta(days=1))
+    assert err.value.code in ("SemanticError", "SyntaxError")
+    assert err.value.query == "SecurityIncident | where NoSuchColumn == 1"
+    assert "BadArgumentError" in str(err.value)
+
+
+def test_flags_and_options_are_checked_before_any_request(emu):
+    with Connector(emu.workspace_resource_id, credential=emu.credential(), transport=emu.transport()) as c:
+        with pytest.raises(InvalidInputError, match="turn_off_microsoft_incident_creation_rules must be True or False, got 'no'"):
+            c.incidents_and_alerts(turn_off_microsoft_incident_creation_rules="no")
+        with pytest.raises(InvalidInputError, match="query must be KQL text"):
+            c.query(5, timespan=timedelta(days=1))
+    for kw, message in [({"retry": 3}, "retry must be a"), ({"transport": "x"}, "transport must be a"),
+                        ({"api_versions": "2020-01-01"}, "api_versions must be a"), ({"timeout": 0}, "timeout must be"),
+                        ({"sleep": 5}, "sleep must be a callable"), ({"credential": object()}, "credential must be")]:
+        kw.setdefault("credential", emu.credential())
+        with pytest.raises(InvalidInputError, match=message):
+            Connector(emu.workspace_resource_id, **kw)
+    assert emu.requests == []

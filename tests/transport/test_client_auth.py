@@ -219,3 +219,30 @@ def test_consent_401_never_refreshed_or_retried(
     assert len(httpx_mock.get_requests()) == 1
     assert len(credential.calls) == 1
     assert sleeps.calls == []
+
+
+def test_credential_failure_is_a_credential_error(httpx_mock, cloud) -> None:
+    from azure.core.exceptions import ClientAuthenticationError
+
+    from m365sentinel._errors import CredentialError
+    from m365sentinel._transport import arm_request
+
+    class Broken:
+        def get_token(self, *scopes, **kw):
+            raise ClientAuthenticationError("secret expired for app 123")
+
+    client = HttpClient(cloud, Broken())
+    with pytest.raises(CredentialError, match=r"could not get a token for https://management\.azure\.com/\.default") as err:
+        client.send(arm_request(cloud, "GET", "/subscriptions/x", "2022-12-01"))
+    assert isinstance(err.value.__cause__, ClientAuthenticationError)
+    assert httpx_mock.get_requests() == []
+
+
+def test_closed_client_is_a_typed_error(httpx_mock, cloud, credential) -> None:
+    from m365sentinel._errors import ClientClosedError
+    from m365sentinel._transport import arm_request
+
+    client = HttpClient(cloud, credential)
+    client.close()
+    with pytest.raises(ClientClosedError, match="closed"):
+        client.send(arm_request(cloud, "GET", "/subscriptions/x", "2022-12-01"))

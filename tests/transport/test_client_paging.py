@@ -104,8 +104,19 @@ def test_non_object_page_and_repeated_link(httpx_mock: HTTPXMock, make_client: C
     with pytest.raises(SerializationError, match="JSON object"):
         list(make_client().iter_pages(LIST))
     httpx_mock.add_response(url=LIST.url, json={"value": [], "nextLink": LIST.url})
-    with pytest.raises(SerializationError, match="current page's URL"):
+    with pytest.raises(SerializationError, match="nextLink cycle"):
         list(make_client().iter_pages(LIST))
+
+
+def test_two_page_nextlink_cycle_stops(httpx_mock: HTTPXMock, make_client: Callable[..., HttpClient]) -> None:
+    second = LIST.url + "&$skipToken=b"
+    httpx_mock.add_response(url=LIST.url, json={"value": [1], "nextLink": second})
+    httpx_mock.add_response(url=second, json={"value": [2], "nextLink": LIST.url})
+    pages = make_client().iter_pages(LIST)
+    assert [next(pages)["value"], next(pages)["value"]] == [[1], [2]]
+    with pytest.raises(SerializationError, match="nextLink cycle"):
+        next(pages)
+    assert len(httpx_mock.get_requests()) == 2
 
 
 def test_send_json_not_json(httpx_mock: HTTPXMock, make_client: Callable[..., HttpClient]) -> None:

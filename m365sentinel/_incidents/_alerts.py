@@ -1,0 +1,110 @@
+"""Parsing of the bulk-alert query (pure): SecurityAlert rows → typed ``IncidentAlert`` and ``Entity`` per incident.
+
+Entities come from each alert's ``Entities`` column (JSON: ``[{"$id", "Type": "account", ...}]``), de-duplicated
+per incident by kind and content, so ``with_entities()`` needs no per-incident call either.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from ..models import Entity, IncidentAlert
+from ..models._time import format_datetime
+
+__all__ = ["alerts_and_entities_from_rows"]
+
+
+def _text_list(value: Any) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            return [v.strip() for v in value.split(",") if v.strip()]
+        value = decoded
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def _time(value: Any) -> str | None:
+    return format_datetime(value) if isinstance(value, datetime) else (value or None)
+
+
+def _alert_doc(row: Mapping[str, Any]) -> dict[str, Any]:
+    extended = row.get("ExtendedProperties")
+    if isinstance(extended, str):
+        try:
+            extended = json.loads(extended)
+        except ValueError:
+            extended = None
+    props = {
+        "alertDisplayName": row.get("AlertName") or row.get("DisplayName"),
+        "alertType": row.get("AlertType"),
+        "alertLink": row.get("AlertLink") or None,
+        "description": row.get("Description"),
+        "friendlyName": row.get("DisplayName") or row.get("AlertName"),
+        "confidenceLevel": row.get("ConfidenceLevel") or None,
+        "compromisedEntity": row.get("CompromisedEntity") or None,
+        "productName": row.get("ProductName"),
+        "productComponentName": row.get("ProductComponentName") or None,
+        "providerAlertId": row.get("VendorOriginalId") or None,
+        "systemAlertId": row.get("SystemAlertId"),
+        "vendorName": row.get("VendorName"),
+        "severity": row.get("AlertSeverity"),
+        "status": row.get("Status"),
+        "tactics": _text_list(row.get("Tactics")),
+        "remediationSteps": _text_list(row.get("RemediationSteps")),
+        "startTimeUtc": _time(row.get("StartTime")),
+        "endTimeUtc": _time(row.get("EndTime")),
+        "timeGenerated": _time(row.get("TimeGenerated")),
+        "processingEndTime": _time(row.get("ProcessingEndTime")),
+        "additionalData": extended if isinstance(extended, dict) else None,
+    }
+    return {
+        "name": row.get("SystemAlertId"),
+        "kind": "SecurityAlert",
+        "type": "Microsoft.SecurityInsights/Entities",
+        "properties": {k: v for k, v in props.items() if v is not None},
+    }
+
+
+def _entities_of(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
+    if not isinstance(value, list):
+        return []
+    out = []
+    for item in value:
+        if isinstance(item, dict) and isinstance(item.get("Type"), str):
+            props = {k: v for k, v in item.items() if k not in ("$id", "$ref", "Type")}
+            out.append({"kind": item["Type"].casefold(), "properties": props})
+    return out
+
+
+def alerts_and_entities_from_rows(
+    rows: Iterable[Mapping[str, Any]],
+) -> tuple[dict[str, tuple[IncidentAlert, ...]], dict[str, tuple[Entity, ...]]]:
+    """Group the query's rows (dicts: ``IncidentName`` + SecurityAlert columns) per incident name (lower case)."""
+    alerts: dict[str, list[IncidentAlert]] = {}
+    entities: dict[str, dict[str, Entity]] = {}
+    for row in rows:
+        key = str(row.get("IncidentName") or "").lower()
+        if not key:
+            continue
+        alerts.setdefault(key, []).append(IncidentAlert.from_json(_alert_doc(row)))
+        bucket = entities.setdefault(key, {})
+        for doc in _entities_of(row.get("Entities")):
+            ident = doc["kind"] + json.dumps(doc["properties"], sort_keys=True, default=str)
+            if ident not in bucket:
+                bucket[ident] = Entity.from_json(doc)
+    for items in alerts.values():
+        items.sort(key=lambda a: (str(a.time_generated), a.name or ""))
+    return {k: tuple(v) for k, v in alerts.items()}, {k: tuple(v.values()) for k, v in entities.items()}

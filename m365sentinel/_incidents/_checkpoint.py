@@ -1,0 +1,190 @@
+"""The stream's checkpoint: a plain JSON value, and the pure rules that move it (case B5).
+
+Shape (``Checkpoint.to_json()``)::
+
+    {"v": 1,
+     "watermark": "2025-11-20T11:55:00.0000000Z" | null,      # next poll asks lastModifiedTimeUtc >= this
+     "seen": [[incident id, lastModifiedTimeUtc, etag], ...],  # changes delivered at or after the watermark
+     "pass": null | {"upper": ..., "upper_ids": [...], "next_watermark": ...}}   # a poll cut short
+
+How a poll moves it (``PassState``): the poll starts at ``now`` and lists ``lastModifiedTimeUtc >= watermark``
+newest first. Each delivered change records ``upper`` (its lastModified: everything newer was delivered in this
+pass) and, when it falls inside the overlap window, its (id, lastModified, etag) in ``seen``. When the pass ends
+the watermark becomes ``now - lag`` (never the newest change seen), and ``seen`` keeps only the changes at or
+after it, so the next poll's overlap re-reads them and skips them. A change is delivered again only when its
+lastModified or etag differs (a reopened incident, case B5a). An incident that becomes visible late, with a
+lastModified older than one already delivered, is still found as long as the delay is within ``lag`` (B5b).
+
+Newest-first matters: a change made during a pass moves its incident to the front of the list, which shifts
+later offset pages right (a duplicate at a page boundary, skipped here) and never left (a skip).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from .._errors import InvalidInputError
+from ..models._time import format_datetime, parse_datetime
+
+__all__ = ["DEFAULT_LAG", "Checkpoint", "PassState"]
+
+# The visibility-delay bound: an incident that becomes visible in the list API up to this long after its
+# lastModifiedTimeUtc is still delivered (case B5b). Longer delays need a larger lag (``IncidentStream.lag``).
+DEFAULT_LAG = timedelta(minutes=5)
+
+
+def _seen_tuple(value: Any) -> tuple[tuple[str, datetime, str | None], ...]:
+    return tuple(sorted(value, key=lambda s: (s[1], s[0])))
+
+
+@attrs.frozen
+class PendingPass:
+    """A pass cut short: every change newer than ``upper`` (and those at ``upper`` in ``upper_ids``) was delivered."""
+
+    upper: datetime
+    upper_ids: tuple[str, ...]
+    next_watermark: datetime
+
+
+@attrs.frozen
+class Checkpoint:
+    """Where a stream resumes. Immutable; serialise with ``to_json()``/``dumps()``, restore with ``from_json``.
+
+    ``watermark`` (aware UTC or None = from the beginning), ``seen`` ((id, lastModified, etag) delivered inside the
+    overlap window), ``pending`` (a pass that was cut short, or None).
+    """
+
+    watermark: datetime | None = None
+    seen: tuple[tuple[str, datetime, str | None], ...] = attrs.field(default=(), converter=_seen_tuple)
+    pending: PendingPass | None = None
+
+    @classmethod
+    def starting_at(cls, when: datetime) -> Checkpoint:
+        """A checkpoint that delivers changes made at or after ``when`` (an aware datetime)."""
+        if not isinstance(when, datetime) or when.tzinfo is None or when.utcoffset() is None:
+            raise InvalidInputError(
+                f"since= expects a Checkpoint, a checkpoint JSON value or an aware datetime, got {when!r}"
+            )
+        return cls(watermark=when)
+
+    def to_json(self) -> dict[str, Any]:
+        p = self.pending
+        return {
+            "v": 1,
+            "watermark": format_datetime(self.watermark) if self.watermark else None,
+            "seen": [[i, format_datetime(t), e] for i, t, e in self.seen],
+            "pass": None
+            if p is None
+            else {
+                "upper": format_datetime(p.upper),
+                "upper_ids": list(p.upper_ids),
+                "next_watermark": format_datetime(p.next_watermark),
+            },
+        }
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | str) -> Checkpoint:
+        """Parse ``to_json()`` output (a dict or its JSON text). Raises InvalidInputError for anything else."""
+        try:
+            doc = json.loads(data) if isinstance(data, str) else data
+            if not isinstance(doc, Mapping) or doc.get("v") != 1:
+                raise ValueError("not a version-1 checkpoint")
+            wm = doc.get("watermark")
+            raw_pass = doc.get("pass")
+            pending = None
+            if raw_pass is not None:
+                pending = PendingPass(
+                    parse_datetime(raw_pass["upper"]),
+                    tuple(str(i) for i in raw_pass["upper_ids"]),
+                    parse_datetime(raw_pass["next_watermark"]),
+                )
+            seen = tuple((str(i), parse_datetime(t), None if e is None else str(e)) for i, t, e in doc.get("seen", []))
+            return cls(watermark=parse_datetime(wm) if wm else None, seen=seen, pending=pending)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InvalidInputError(
+                f"not a checkpoint value ({exc}); expected the JSON of Checkpoint.to_json(): "
+                '{"v": 1, "watermark": ..., "seen": [...], "pass": ...}'
+            ) from exc
+
+    def __repr__(self) -> str:
+        wm = format_datetime(self.watermark) if self.watermark else None
+        return f"Checkpoint(watermark={wm}, seen={len(self.seen)}, pending={self.pending is not None})"
+
+
+@attrs.define
+class PassState:
+    """One poll in progress (mutable, in memory). Decides which items to deliver and what to checkpoint.
+
+    ``upper``/``upper_ids``: the oldest lastModified delivered in this pass and the ids delivered at it (what a
+    cut-short pass persists); ``resumed``: the same pair from the checkpoint this pass resumes, if any;
+    ``in_pass``: what this pass delivered (memory only), so a change re-served by a shifted page is skipped.
+    """
+
+    lower: datetime | None
+    next_watermark: datetime
+    upper: datetime | None
+    upper_ids: list[str]
+    seen: dict[str, tuple[datetime, str | None]]
+    resumed: tuple[datetime, frozenset[str]] | None = None
+    in_pass: dict[str, tuple[datetime, str | None]] = attrs.field(factory=dict)
+
+    @classmethod
+    def begin(cls, checkpoint: Checkpoint, now: datetime, lag: timedelta) -> PassState:
+        """Resume the checkpoint's cut-short pass, or start a new one at ``now`` (next watermark ``now - lag``)."""
+        seen = {i: (t, e) for i, t, e in checkpoint.seen}
+        p = checkpoint.pending
+        if p is not None:
+            return cls(
+                checkpoint.watermark,
+                p.next_watermark,
+                p.upper,
+                list(p.upper_ids),
+                seen,
+                (p.upper, frozenset(p.upper_ids)),
+            )
+        nxt = now - lag
+        if checkpoint.watermark is not None and nxt < checkpoint.watermark:
+            nxt = checkpoint.watermark  # never move back: seen was pruned at the old watermark
+        return cls(checkpoint.watermark, nxt, None, [], seen)
+
+    def should_deliver(self, incident_id: str, modified: datetime, etag: str | None) -> bool:
+        """False for a change already delivered: in this pass, before the resumed pass's position, or in seen."""
+        key = (modified, etag)
+        if self.in_pass.get(incident_id) == key or self.seen.get(incident_id) == key:
+            return False
+        if self.resumed is not None:
+            upper, ids = self.resumed
+            if modified > upper or (modified == upper and incident_id in ids):
+                return False
+        return True
+
+    def delivered(self, incident_id: str, modified: datetime, etag: str | None) -> Checkpoint:
+        """Record a delivery; return the checkpoint to commit once the caller has handled it."""
+        self.in_pass[incident_id] = (modified, etag)
+        if self.upper is not None and modified == self.upper:
+            self.upper_ids.append(incident_id)
+        elif self.upper is None or modified < self.upper:
+            self.upper, self.upper_ids = modified, [incident_id]
+        if modified >= self.next_watermark:
+            self.seen[incident_id] = (modified, etag)
+        return self.checkpoint()
+
+    def checkpoint(self) -> Checkpoint:
+        pending = None
+        if self.upper is not None:
+            pending = PendingPass(self.upper, tuple(self.upper_ids), self.next_watermark)
+        seen = tuple((i, t, e) for i, (t, e) in self.seen.items())
+        return Checkpoint(watermark=self.lower, seen=seen, pending=pending)
+
+    def finished(self) -> Checkpoint:
+        """The checkpoint after a complete pass: watermark = poll start - lag, seen pruned to the overlap window."""
+        keep = tuple((i, t, e) for i, (t, e) in self.seen.items() if t >= self.next_watermark)
+        return Checkpoint(watermark=self.next_watermark, seen=keep, pending=None)

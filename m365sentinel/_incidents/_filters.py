@@ -1,0 +1,200 @@
+"""Stream filters and their OData rendering (I/O-free).
+
+Caller text never reaches a ``$filter`` unescaped: string literals are quoted by ``odata_string`` (OData doubles a
+single quote), datetimes by ``odata_datetime`` (UTC, 7 digits). The same ``Filters`` value renders the Sentinel
+incidents list filter (``properties/...``) and is checked again client-side on every delivered incident.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import attrs
+
+from .._errors import InvalidInputError
+from ..models._time import format_datetime
+
+if TYPE_CHECKING:
+    from ..models import Incident
+
+__all__ = ["Filters", "odata_datetime", "odata_string", "render_arm_filter", "render_graph_cursor_filter"]
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_SEVERITIES = ("High", "Medium", "Low", "Informational")
+_STATUSES = ("New", "Active", "Closed")
+
+
+def odata_string(value: str) -> str:
+    """``'it''s'`` for ``it's``: an OData string literal (single quotes doubled). Control characters are refused."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"expected a string for an OData literal, got {value!r}")
+    if any(ord(c) < 32 for c in value):
+        raise InvalidInputError(f"OData string literal {value!r} contains a control character")
+    return "'" + value.replace("'", "''") + "'"
+
+
+def odata_datetime(value: datetime) -> str:
+    """An aware datetime as the OData literal both ARM and Graph accept: ``2024-01-02T03:04:05.0000000Z``."""
+    return format_datetime(value)
+
+
+def _aware(value: object, what: str) -> datetime:
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInputError(f"{what} must be a timezone-aware datetime, got {value!r}")
+    return value
+
+
+def _window(pair: tuple[datetime | None, datetime | None], what: str) -> tuple[datetime | None, datetime | None]:
+    start, end = pair
+    s = _aware(start, f"{what} start") if start is not None else None
+    e = _aware(end, f"{what} end") if end is not None else None
+    if s is not None and e is not None and s >= e:
+        raise InvalidInputError(f"{what}: start {s.isoformat()} must be before end {e.isoformat()}")
+    return s, e
+
+
+def _canonical(values: Iterable[str], allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
+    if isinstance(values, str):
+        values = (values,)
+    out: list[str] = []
+    for v in values:
+        match = next((a for a in allowed if isinstance(v, str) and a.casefold() == v.casefold()), None)
+        if match is None:
+            raise InvalidInputError(f"{what} {v!r} is not one of {', '.join(allowed)}")
+        if match not in out:
+            out.append(match)
+    if not out:
+        raise InvalidInputError(f"{what}: expected at least one of {', '.join(allowed)}")
+    return tuple(out)
+
+
+def _texts(values: Iterable[str], what: str) -> tuple[str, ...]:
+    if isinstance(values, str):
+        values = (values,)
+    out = tuple(dict.fromkeys(values))
+    if not out or not all(isinstance(v, str) and v.strip() for v in out):
+        raise InvalidInputError(f"{what}: expected non-empty strings, got {values!r}")
+    return out
+
+
+@attrs.frozen
+class Filters:
+    """What a stream selects. Empty tuples / ``None`` mean "no restriction".
+
+    ``providers``: incident ``providerName`` values (default: the Defender names of ``_data/providers.json``);
+    ``severities``/``statuses``: canonical Sentinel values; ``owners``: UPN/e-mail or Entra object id;
+    ``labels``: label names (an incident matches when it has any of them); windows are ``[start, end)``.
+    """
+
+    providers: tuple[str, ...] = ()
+    severities: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    owners: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    created: tuple[datetime | None, datetime | None] = (None, None)
+    modified: tuple[datetime | None, datetime | None] = (None, None)
+
+    # --- validated constructors used by the fluent stream ---------------------------------------------------
+    @staticmethod
+    def severities_of(values: Iterable[str]) -> tuple[str, ...]:
+        return _canonical(values, _SEVERITIES, "severity")
+
+    @staticmethod
+    def statuses_of(values: Iterable[str]) -> tuple[str, ...]:
+        return _canonical(values, _STATUSES, "status")
+
+    @staticmethod
+    def texts_of(values: Iterable[str], what: str) -> tuple[str, ...]:
+        return _texts(values, what)
+
+    @staticmethod
+    def window_of(start: datetime | None, end: datetime | None, what: str) -> tuple[datetime | None, datetime | None]:
+        return _window((start, end), what)
+
+    def matches(self, incident: Incident) -> bool:
+        """Client-side check of the same conditions (an incident may change between request and delivery)."""
+        if self.providers and (incident.provider_name or "").casefold() not in {p.casefold() for p in self.providers}:
+            return False
+        if self.severities and str(incident.severity) not in self.severities:
+            return False
+        if self.statuses and str(incident.status) not in self.statuses:
+            return False
+        if self.owners:
+            o = incident.owner
+            have = {(x or "").casefold() for x in ((o.user_principal_name, o.email, o.object_id) if o else ())}
+            if not have & {x.casefold() for x in self.owners}:
+                return False
+        if self.labels and not {lb.label_name for lb in incident.labels} & set(self.labels):
+            return False
+        return _in(incident.created_time_utc, self.created) and _in(incident.last_modified_time_utc, self.modified)
+
+
+def _in(value: datetime | None, window: tuple[datetime | None, datetime | None]) -> bool:
+    start, end = window
+    if start is None and end is None:
+        return True
+    if value is None:
+        return False
+    return (start is None or value >= start) and (end is None or value < end)
+
+
+def _any_of(field: str, values: tuple[str, ...]) -> str:
+    parts = [f"{field} eq {odata_string(v)}" for v in values]
+    return parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")"
+
+
+def _owner_clause(values: tuple[str, ...]) -> str:
+    parts = []
+    for v in values:
+        field = "properties/owner/objectId" if _GUID.match(v) else "properties/owner/userPrincipalName"
+        parts.append(f"{field} eq {odata_string(v)}")
+    return parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")"
+
+
+def render_arm_filter(
+    filters: Filters, *, modified_from: datetime | None = None, modified_to: datetime | None = None
+) -> str | None:
+    """The incidents list ``$filter`` (clauses joined by ``and``), or ``None`` when nothing restricts the list.
+
+    ``modified_from`` (inclusive) / ``modified_to`` (inclusive) bound ``lastModifiedTimeUtc`` for the stream's
+    watermark window; they intersect the caller's ``modified`` window.
+    """
+    clauses: list[str] = []
+    if filters.providers:
+        clauses.append(_any_of("properties/providerName", filters.providers))
+    if filters.severities:
+        clauses.append(_any_of("properties/severity", filters.severities))
+    if filters.statuses:
+        clauses.append(_any_of("properties/status", filters.statuses))
+    if filters.owners:
+        clauses.append(_owner_clause(filters.owners))
+    if filters.labels:
+        inner = " or ".join(f"l/labelName eq {odata_string(v)}" for v in filters.labels)
+        clauses.append(f"properties/labels/any(l: {inner})")
+    c_start, c_end = filters.created
+    if c_start is not None:
+        clauses.append(f"properties/createdTimeUtc ge {odata_datetime(c_start)}")
+    if c_end is not None:
+        clauses.append(f"properties/createdTimeUtc lt {odata_datetime(c_end)}")
+    m_start, m_end = filters.modified
+    lower = max((t for t in (m_start, modified_from) if t is not None), default=None)
+    if lower is not None:
+        clauses.append(f"properties/lastModifiedTimeUtc ge {odata_datetime(lower)}")
+    if modified_to is not None:
+        clauses.append(f"properties/lastModifiedTimeUtc le {odata_datetime(modified_to)}")
+    if m_end is not None:
+        clauses.append(f"properties/lastModifiedTimeUtc lt {odata_datetime(m_end)}")
+    return " and ".join(clauses) if clauses else None
+
+
+def render_graph_cursor_filter(cursor: datetime | None, *, created_from: datetime | None = None) -> str | None:
+    """Graph ``$filter`` for a ``lastUpdateDateTime`` cursor (inclusive: ties are de-duplicated client-side)."""
+    clauses = []
+    if cursor is not None:
+        clauses.append(f"lastUpdateDateTime ge {odata_datetime(cursor)}")
+    if created_from is not None:
+        clauses.append(f"createdDateTime ge {odata_datetime(created_from)}")
+    return " and ".join(clauses) if clauses else None

@@ -1,0 +1,121 @@
+"""The Defender XDR side over Microsoft Graph: ``/security/incidents`` (optionally with alerts) and
+``/security/alerts_v2``, paged with ``@odata.nextLink`` until the ``$top + $skip`` limit, then by a cursor.
+
+Graph's nextLink pages by a growing ``$skip`` and the service rejects ``$top + $skip`` above 6,000 (case B4).
+Before following a link that would cross it, the listing restarts with ``lastUpdateDateTime ge <last seen>``
+(ordered ascending) and skips, at that boundary, the items it already yielded. Every request carries
+``Prefer: include-unknown-enum-members`` (case D1), so ``awaitingAction`` and other new values arrive as typed
+unknown members instead of ``unknownFutureValue``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .._errors import InvalidInputError, SerializationError
+from .._transport import next_link_of, next_page_spec
+from ..models import GraphAlert, GraphIncident
+from ..models._time import parse_datetime
+from ._filters import render_graph_cursor_filter
+from ._requests import GRAPH_SKIP_LIMIT, IncidentRequests
+
+__all__ = ["DefenderIncidents", "crosses_skip_limit"]
+
+
+def crosses_skip_limit(next_link: str, limit: int = GRAPH_SKIP_LIMIT) -> bool:
+    """True when following ``next_link`` would ask for ``$top + $skip`` above ``limit`` (pure)."""
+    params = dict(parse_qsl(urlsplit(next_link).query))
+    try:
+        top = int(params.get("$top", "0"))
+        skip = int(params.get("$skip", "0"))
+    except ValueError:
+        return False
+    return top + skip > limit
+
+
+class DefenderIncidents:
+    """Graph security incidents and alerts of the workspace's tenant (token audience: Microsoft Graph)."""
+
+    def __init__(self, session: Any, *, page_size: int = 50, skip_limit: int = GRAPH_SKIP_LIMIT) -> None:
+        if not isinstance(page_size, int) or not 1 <= page_size <= 1000:
+            raise InvalidInputError(f"page_size={page_size!r}: expected an integer from 1 to 1000")
+        self._session = session
+        self._reqs = IncidentRequests(session.routes)
+        self._page = page_size
+        self._limit = skip_limit
+
+    def incidents(self, *, since: datetime | None = None, with_alerts: bool = False) -> Iterator[GraphIncident]:
+        """Incidents updated at or after ``since`` (all when None), oldest update first, each once.
+
+        GET /v1.0/security/incidents?$filter=lastUpdateDateTime ge ...&$orderby=lastUpdateDateTime asc&$top=N
+        [&$expand=alerts]. Raises APIStatusError subclasses, TransportError, SerializationError."""
+        for item in self._iterate("incidents", since, with_alerts):
+            yield GraphIncident.from_json(item)
+
+    def alerts(self, *, since: datetime | None = None) -> Iterator[GraphAlert]:
+        """Alerts (``/security/alerts_v2``) updated at or after ``since``, oldest update first, each once."""
+        for item in self._iterate("alerts_v2", since, False):
+            yield GraphAlert.from_json(item)
+
+    def get(self, incident_id: str, *, with_alerts: bool = False) -> GraphIncident:
+        """GET /v1.0/security/incidents/{id}[?$expand=alerts]."""
+        return GraphIncident.from_json(
+            self._session.http.send_json(self._reqs.graph_get(incident_id, expand_alerts=with_alerts))
+        )
+
+    def patch(self, incident_id: str, body: Mapping[str, Any]) -> GraphIncident:
+        """PATCH /v1.0/security/incidents/{id} with ``body`` (assignedTo, classification, determination, status,
+        customTags), then GET it back: the API has no etag, so the re-read is what the caller compares."""
+        if not body:
+            raise InvalidInputError("nothing to change: the PATCH body is empty")
+        self._session.http.send_json(self._reqs.graph_patch(incident_id, body))
+        return self.get(incident_id)
+
+    def _iterate(self, collection: str, since: datetime | None, expand: bool) -> Iterator[dict[str, Any]]:
+        http = self._session.http
+        cursor = since
+        yielded: dict[str, str] = {}  # id -> lastUpdateDateTime text, for de-duplication at a cursor boundary
+        while True:
+            spec = self._reqs.graph_list(
+                collection, filter=render_graph_cursor_filter(cursor), top=self._page, expand_alerts=expand
+            )
+            first_url = spec.url
+            last_seen: datetime | None = None
+            progressed = False
+            while True:
+                page = http.send_json(spec)
+                link = next_link_of(page, "@odata.nextLink")
+                values = page.get("value") if isinstance(page, dict) else None
+                if not isinstance(values, list):
+                    raise SerializationError(f"Graph {collection} page has no 'value' array")
+                for item in values:
+                    ident, updated = str(item.get("id")), str(item.get("lastUpdateDateTime"))
+                    if yielded.get(ident) == updated:
+                        continue
+                    yielded[ident] = updated
+                    progressed = True
+                    if item.get("lastUpdateDateTime"):
+                        last_seen = parse_datetime(item["lastUpdateDateTime"])
+                    yield item
+                if link is None:
+                    return
+                if crosses_skip_limit(link, self._limit):
+                    break
+                spec = next_page_spec(spec, first_url, link)
+            if not progressed or last_seen is None:
+                raise SerializationError(
+                    f"Graph {collection}: more than {self._limit} items share one lastUpdateDateTime; cannot page on"
+                )
+            # Restart from the last update seen; the boundary items already yielded are skipped above.
+            cursor = last_seen
+            yielded = {i: t for i, t in yielded.items() if _at_or_after(t, last_seen)}
+
+
+def _at_or_after(text: str, when: datetime) -> bool:
+    try:
+        return parse_datetime(text) >= when
+    except InvalidInputError:
+        return True

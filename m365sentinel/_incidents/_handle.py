@@ -1,0 +1,320 @@
+"""One incident: read, update/close with etag-safe read-modify-write (case C1) and close rules (case C2), its
+alerts, entities and comments, and opt-in mirroring of the change to Defender XDR."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .._errors import ConflictError, InvalidInputError, PreconditionFailedError
+from ..models._converter import thaw
+from ._filters import Filters
+from ._mapping import check_close_rule, defender_fields_of, defender_patch_for, differences, sentinel_fields_of
+from ._requests import IncidentRequests
+
+if TYPE_CHECKING:
+    from ..models import Entity, GraphIncident, Incident, IncidentAlert, IncidentComment
+
+__all__ = ["IncidentChange", "IncidentHandle", "UpdateResult"]
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_UNSET: Any = object()
+_READ_ONLY = (
+    "additionalData",
+    "createdTimeUtc",
+    "incidentUrl",
+    "incidentNumber",
+    "lastModifiedTimeUtc",
+    "providerName",
+    "providerIncidentId",
+    "relatedAnalyticRuleIds",
+)
+
+
+def _owner_body(owner: Any) -> dict[str, Any]:
+    if owner is None:
+        return {}
+    if isinstance(owner, Mapping):
+        return dict(owner)
+    if not isinstance(owner, str) or not owner.strip():
+        raise InvalidInputError(f"owner={owner!r}: expected a UPN / e-mail, an Entra object id (GUID) or None")
+    if _GUID.match(owner):
+        return {"objectId": owner}
+    return {"userPrincipalName": owner, "email": owner}
+
+
+@attrs.frozen
+class IncidentChange:
+    """The caller's intended changes only; re-applied to a fresh read after an etag conflict (pure).
+
+    ``owner``: str (UPN / e-mail / object id), a raw owner mapping, or None to unassign; ``labels`` replaces the
+    label set, ``add_labels``/``remove_labels`` merge into whatever the incident has at write time."""
+
+    title: Any = _UNSET
+    description: Any = _UNSET
+    severity: Any = _UNSET
+    status: Any = _UNSET
+    owner: Any = _UNSET
+    labels: Any = _UNSET
+    add_labels: tuple[str, ...] = ()
+    remove_labels: tuple[str, ...] = ()
+    classification: Any = _UNSET
+    reason: Any = _UNSET
+    comment: Any = _UNSET
+
+    def validate(self) -> IncidentChange:
+        """Canonical values, or InvalidInputError before any request (close rules of case C2 included)."""
+        out = self
+        if self.severity is not _UNSET:
+            out = attrs.evolve(out, severity=Filters.severities_of([self.severity])[0])
+        if self.status is not _UNSET:
+            out = attrs.evolve(out, status=Filters.statuses_of([self.status])[0])
+        if self.owner is not _UNSET:
+            _owner_body(self.owner)
+        if out.status == "Closed" or self.classification is not _UNSET:
+            cls = None if self.classification is _UNSET else self.classification
+            reason = None if self.reason is _UNSET else self.reason
+            canon, fit = check_close_rule(cls, reason)
+            out = attrs.evolve(out, classification=canon, reason=fit)
+        elif self.reason is not _UNSET:
+            raise InvalidInputError("reason= needs classification= (a reason qualifies a classification)")
+        if self.title is not _UNSET and (not isinstance(self.title, str) or not self.title.strip()):
+            raise InvalidInputError(f"title={self.title!r}: expected non-empty text")
+        for what, labels in (
+            ("labels", self.labels),
+            ("add_labels", self.add_labels),
+            ("remove_labels", self.remove_labels),
+        ):
+            if labels is not _UNSET and labels != ():
+                Filters.texts_of(labels, what)
+        if out == IncidentChange():
+            raise InvalidInputError("nothing to change: pass at least one field")
+        return out
+
+    def fields(self) -> set[str]:
+        """The synchronised fields this change touches (status, classification, owner, labels)."""
+        touched = set()
+        if self.status is not _UNSET:
+            touched.add("status")
+        if self.classification is not _UNSET:
+            touched.add("classification")
+        if self.owner is not _UNSET:
+            touched.add("owner")
+        if self.labels is not _UNSET or self.add_labels or self.remove_labels:
+            touched.add("labels")
+        return touched
+
+    def apply(self, properties: Mapping[str, Any]) -> dict[str, Any]:
+        """The full PUT ``properties``: what was read (read-only keys dropped) with these changes applied, so a
+        partial change still sends title, status and severity (case C2)."""
+        props = {k: thaw(v) for k, v in properties.items() if k not in _READ_ONLY}
+        for key, value in (
+            ("title", self.title),
+            ("description", self.description),
+            ("severity", self.severity),
+            ("status", self.status),
+        ):
+            if value is not _UNSET:
+                props[key] = value
+        if self.owner is not _UNSET:
+            props["owner"] = _owner_body(self.owner)
+        if self.labels is not _UNSET or self.add_labels or self.remove_labels:
+            current = (
+                list(props.get("labels") or [])
+                if self.labels is _UNSET
+                else [{"labelName": n, "labelType": "User"} for n in dict.fromkeys(self.labels)]
+            )
+            names = [lb.get("labelName") for lb in current]
+            for n in self.add_labels:
+                if n not in names:
+                    current.append({"labelName": n, "labelType": "User"})
+                    names.append(n)
+            props["labels"] = [lb for lb in current if lb.get("labelName") not in self.remove_labels]
+        if self.classification is not _UNSET:
+            props["classification"] = self.classification
+            if self.reason is None:
+                props.pop("classificationReason", None)
+            else:
+                props["classificationReason"] = self.reason
+        if self.comment is not _UNSET:
+            props["classificationComment"] = self.comment
+        if props.get("status") != "Closed":
+            # A reopened incident carries no classification.
+            for key in ("classification", "classificationReason", "classificationComment"):
+                if self.classification is _UNSET:
+                    props.pop(key, None)
+        return props
+
+
+@attrs.frozen
+class UpdateResult:
+    """``incident``: as written; ``attempts``: PUTs sent (>1 after etag conflicts); ``defender``: the Graph incident
+    re-read after mirroring (None when not mirrored); ``defender_differences``: (field, sentinel, defender) still
+    differing after the mirror (empty when it took)."""
+
+    incident: Incident
+    attempts: int
+    defender: GraphIncident | None = None
+    defender_differences: tuple[tuple[str, Any, Any], ...] = ()
+
+
+class IncidentHandle:
+    """A handle on ``{ws}/incidents/{id}``; every method sends requests (api-version ``incidents``)."""
+
+    def __init__(self, session: Any, incident_id: str) -> None:
+        if not isinstance(incident_id, str) or not incident_id.strip():
+            raise InvalidInputError(f"incident id {incident_id!r}: expected the incident's name (a GUID)")
+        self._session = session
+        self._id = incident_id
+        self._reqs = IncidentRequests(session.routes)
+        self._reqs.get(incident_id)  # validates the id before any I/O
+
+    def __repr__(self) -> str:
+        return f"IncidentHandle({self._id!r})"
+
+    def get(self) -> Incident:
+        """GET {ws}/incidents/{id}. Raises NotFoundError, APIStatusError, TransportError."""
+        from ..models import Incident
+
+        return Incident.from_json(self._session.http.send_json(self._reqs.get(self._id)))
+
+    def update(
+        self,
+        *,
+        title: Any = _UNSET,
+        description: Any = _UNSET,
+        severity: Any = _UNSET,
+        status: Any = _UNSET,
+        owner: Any = _UNSET,
+        labels: Any = _UNSET,
+        add_labels: Iterable[str] = (),
+        remove_labels: Iterable[str] = (),
+        classification: Any = _UNSET,
+        reason: Any = _UNSET,
+        comment: Any = _UNSET,
+        base: Incident | None = None,
+        mirror_to_defender: bool = False,
+        max_attempts: int = 4,
+    ) -> UpdateResult:
+        """Read-modify-write: PUT the incident as read with only these changes, carrying its etag.
+
+        On 409/412 (someone else wrote first) re-read and re-apply only these changes, up to ``max_attempts``
+        PUTs, then ConflictError. ``base``: an incident read earlier to write over first (its etag). Closing
+        requires a classification with a fitting reason (InvalidInputError before any request). With
+        ``mirror_to_defender`` the synchronised fields changed here are PATCHed to the Graph incident
+        (``providerIncidentId``) and read back. Calls GET/PUT {ws}/incidents/{id} (2025-09-01), Graph PATCH/GET
+        /v1.0/security/incidents/{id}.
+        """
+        change = IncidentChange(
+            title=title,
+            description=description,
+            severity=severity,
+            status=status,
+            owner=owner,
+            labels=tuple(labels) if labels is not _UNSET and labels is not None else labels,
+            add_labels=tuple(add_labels),
+            remove_labels=tuple(remove_labels),
+            classification=classification,
+            reason=reason,
+            comment=comment,
+        ).validate()
+        if not isinstance(max_attempts, int) or max_attempts < 1:
+            raise InvalidInputError(f"max_attempts={max_attempts!r}: expected a positive integer")
+        from ..models import Incident
+
+        http = self._session.http
+        current = base
+        last: ConflictError | PreconditionFailedError | None = None
+        for attempt in range(1, max_attempts + 1):
+            if current is None:
+                current = self.get()
+            props = change.apply(current.raw.get("properties") or {})
+            body: dict[str, Any] = {"properties": props}
+            if current.etag is not None:
+                body["etag"] = current.etag
+            try:
+                written = Incident.from_json(http.send_json(self._reqs.put(self._id, body)))
+            except (ConflictError, PreconditionFailedError) as exc:
+                last, current = exc, None
+                continue
+            result = UpdateResult(written, attempt)
+            if mirror_to_defender:
+                result = self._mirror(result, change.fields())
+            return result
+        assert last is not None
+        raise ConflictError(
+            f"incident {self._id} kept changing: gave up after {max_attempts} attempts ({last.message})",
+            status_code=last.status_code,
+            code=last.code,
+            request_id=last.request_id,
+            method=last.method,
+            url=last.url,
+            body=last.body,
+        ) from last
+
+    def close(
+        self,
+        *,
+        classification: str,
+        reason: str | None = None,
+        comment: str | None = None,
+        base: Incident | None = None,
+        mirror_to_defender: bool = False,
+    ) -> UpdateResult:
+        """Close with a classification (required) and a reason that fits it (case C2):
+        TruePositive → SuspiciousActivity; BenignPositive → SuspiciousButExpected; FalsePositive →
+        IncorrectAlertLogic or InaccurateData; Undetermined → no reason. See ``update``."""
+        return self.update(
+            status="Closed",
+            classification=classification,
+            reason=reason,
+            comment=_UNSET if comment is None else comment,
+            base=base,
+            mirror_to_defender=mirror_to_defender,
+        )
+
+    def alerts(self) -> tuple[IncidentAlert, ...]:
+        """POST {ws}/incidents/{id}/alerts (rate-limited by the service; retried on 429 as a read)."""
+        from ..models import IncidentAlert
+
+        return IncidentAlert.list_from_json(self._session.http.send_json(self._reqs.alerts(self._id)) or {"value": []})
+
+    def entities(self) -> tuple[Entity, ...]:
+        """POST {ws}/incidents/{id}/entities."""
+        from ..models import IncidentEntities
+
+        return IncidentEntities.from_json(self._session.http.send_json(self._reqs.entities(self._id)) or {}).entities
+
+    def comments(self) -> tuple[IncidentComment, ...]:
+        """GET {ws}/incidents/{id}/comments, every page."""
+        from ..models import IncidentComment
+
+        out: list[IncidentComment] = []
+        for page in self._session.http.iter_pages(self._reqs.comments(self._id)):
+            out.extend(IncidentComment.list_from_json(page))
+        return tuple(out)
+
+    def add_comment(self, message: str, *, comment_id: str | None = None) -> IncidentComment:
+        """PUT {ws}/incidents/{id}/comments/{commentId} (a new GUID unless given: repeat it to stay idempotent)."""
+        from ..models import IncidentComment
+
+        spec = self._reqs.put_comment(self._id, comment_id or str(uuid.uuid4()), message)
+        return IncidentComment.from_json(self._session.http.send_json(spec))
+
+    def _mirror(self, result: UpdateResult, fields: set[str]) -> UpdateResult:
+        from ._graph import DefenderIncidents
+
+        incident = result.incident
+        if not fields or not incident.provider_incident_id:
+            return result
+        graph = DefenderIncidents(self._session)
+        before = graph.get(incident.provider_incident_id)
+        wanted = sentinel_fields_of(incident)
+        body = defender_patch_for(wanted, fields, current=defender_fields_of(before))
+        after = graph.patch(incident.provider_incident_id, body) if body else before
+        left = tuple(d for d in differences(wanted, defender_fields_of(after)) if d[0] in fields)
+        return attrs.evolve(result, defender=after, defender_differences=left)

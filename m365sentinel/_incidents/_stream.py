@@ -1,0 +1,398 @@
+"""``IncidentStream``: resumable, de-duplicated streaming of Sentinel incidents (ARM side).
+
+Delivery guarantee, relative to committed checkpoints:
+
+* at-least-once: every change of a matching incident (its state at poll time: polling sees states, not each
+  intermediate edit) is delivered to the caller's code at least once;
+* exactly-once per change when the caller commits ``item.checkpoint`` (``item.commit()`` with a store) after
+  handling the item: a committed change is never delivered again, and a change whose handling was not committed
+  (a crash between delivery and commit) is delivered again on restart.
+
+The watermark, overlap window and de-duplication rules are in ``_checkpoint``. Limits: an incident deleted, or
+one that leaves a status/severity/owner/label filter, during a pass can shift the service's offset pages; use
+provider/time filters only when that matters (the default) and filter the rest in your handler.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .._errors import InvalidInputError
+from .._providers import provider_names
+from ._checkpoint import DEFAULT_LAG, Checkpoint, PassState
+from ._filters import Filters, render_arm_filter
+from ._requests import IncidentRequests
+from ._stores import CheckpointStore
+
+if TYPE_CHECKING:
+    from ..models import Entity, Incident, IncidentAlert
+    from ._graph import DefenderIncidents
+    from ._handle import IncidentHandle
+    from ._reconcile import ReconcileReport
+
+__all__ = ["IncidentRun", "IncidentStream", "StreamedIncident"]
+
+LOGGER = logging.getLogger("m365sentinel")
+_ORDER = "properties/lastModifiedTimeUtc desc"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@attrs.frozen
+class StreamedIncident:
+    """One delivered change: the typed ``incident``; ``alerts``/``entities`` (tuples) when asked for, else None;
+    ``checkpoint``: commit it after handling this item (``commit()`` does that when the stream has a store)."""
+
+    incident: Incident
+    alerts: tuple[IncidentAlert, ...] | None
+    entities: tuple[Entity, ...] | None
+    checkpoint: Checkpoint = attrs.field(repr=False)
+    _commit: Callable[[Checkpoint], None] | None = attrs.field(default=None, repr=False, eq=False, alias="commit_fn")
+
+    @property
+    def id(self) -> str:
+        return self.incident.name or ""
+
+    def commit(self) -> None:
+        """Compare-and-swap ``checkpoint`` into the stream's store. Raises InvalidInputError without a store and
+        CheckpointConflictError when another worker advanced the checkpoint."""
+        if self._commit is None:
+            raise InvalidInputError("this stream has no checkpoint store: persist item.checkpoint yourself")
+        self._commit(self.checkpoint)
+
+
+class _Committer:
+    """Tracks the stored version so successive commits of one run swap in order."""
+
+    def __init__(self, store: CheckpointStore | None) -> None:
+        self.store = store
+        self.version: str | None = None
+        self.last_committed: Checkpoint | None = None
+
+    def load(self) -> Checkpoint | None:
+        if self.store is None:
+            return None
+        stored = self.store.load()
+        self.version = stored.version if stored else None
+        return stored.checkpoint if stored else None
+
+    def commit(self, checkpoint: Checkpoint) -> None:
+        if self.store is None:
+            raise InvalidInputError("this stream has no checkpoint store")
+        self.version = self.store.compare_and_swap(self.version, checkpoint)
+        self.last_committed = checkpoint
+
+
+class IncidentRun(Iterator[StreamedIncident]):
+    """One iteration over the stream (``iter(stream)``): yields ``StreamedIncident``.
+
+    After it ends: ``checkpoint`` is where the next run starts (the pass-end checkpoint, or the last delivered
+    item's when ``max_items`` stopped it); ``stopped_early`` says whether ``max_items`` cut it short (case B1);
+    ``delivered`` counts items.
+    """
+
+    def __init__(self, stream: IncidentStream, committer: _Committer, start: Checkpoint) -> None:
+        self._stream = stream
+        self._committer = committer
+        self.checkpoint = start
+        self.stopped_early = False
+        self.delivered = 0
+        self._gen: Generator[StreamedIncident, None, None] = stream._pass(start, committer, self)
+
+    def __next__(self) -> StreamedIncident:
+        return next(self._gen)
+
+    def close(self) -> None:
+        self._gen.close()
+
+
+def _since_value(value: object) -> tuple[Checkpoint | None, CheckpointStore | None]:
+    if value is None:
+        return Checkpoint(), None
+    if isinstance(value, Checkpoint):
+        return value, None
+    if isinstance(value, datetime):
+        return Checkpoint.starting_at(value), None
+    if isinstance(value, dict | str):
+        return Checkpoint.from_json(value), None
+    if isinstance(value, CheckpointStore):
+        return None, value
+    raise InvalidInputError(
+        f"since= expects a Checkpoint, its JSON value, an aware datetime or a CheckpointStore, got {value!r}"
+    )
+
+
+@attrs.frozen(kw_only=True)
+class IncidentStream:
+    """Sentinel incidents as a resumable stream (immutable: every fluent call returns a new stream).
+
+    ::
+
+        store = FileCheckpointStore("incidents.checkpoint.json")
+        for item in connector.incidents().since(store).with_alerts().severity("High", "Medium"):
+            handle(item.incident, item.alerts)
+            item.commit()                      # exactly-once per change
+
+    Requests: GET ``{ws}/incidents`` (api-version ``incidents``, 2025-09-01) with ``$filter`` (provider names,
+    filters, ``lastModifiedTimeUtc`` window), ``$orderby=properties/lastModifiedTimeUtc desc``, ``$top``; each
+    ``nextLink`` followed verbatim. ``with_alerts``/``with_entities``: one Log Analytics query per page
+    (``SecurityIncident.AlertIds`` joined to ``SecurityAlert``; alerts not ingested yet arrive as an empty tuple),
+    or the per-incident POST calls with ``source="per_incident"`` (rate-limited by the service: about 100 per
+    5 minutes). Raises APIStatusError subclasses, TransportError, CheckpointConflictError.
+    """
+
+    session: Any
+    filters: Filters
+    start: Checkpoint | None = None
+    store: CheckpointStore | None = None
+    want_alerts: bool = False
+    want_entities: bool = False
+    related_source: str = "log_analytics"
+    limit: int | None = None
+    page_size: int = 1000
+    lag_: timedelta = DEFAULT_LAG
+    clock_: Callable[[], datetime] = _utc_now
+
+    @classmethod
+    def for_session(cls, session: Any) -> IncidentStream:
+        """The default stream of a Connector session: Defender XDR provider names, from the beginning."""
+        return cls(session=session, filters=Filters(providers=provider_names().incident_providers))
+
+    # --- fluent --------------------------------------------------------------------------------------------
+    def since(
+        self, checkpoint: Checkpoint | CheckpointStore | datetime | dict[str, Any] | str | None
+    ) -> IncidentStream:
+        """Resume from a ``Checkpoint`` (or its JSON), a ``CheckpointStore`` (loaded at iteration, committed by
+        ``item.commit()``), or an aware datetime (changes at or after it). ``None``: from the beginning."""
+        cp, store = _since_value(checkpoint)
+        return attrs.evolve(self, start=cp, store=store)
+
+    def with_alerts(self, *, source: str = "log_analytics") -> IncidentStream:
+        """Attach each incident's alerts. ``source``: ``"log_analytics"`` (bulk, default) or ``"per_incident"``."""
+        return attrs.evolve(self, want_alerts=True, related_source=_source(source))
+
+    def with_entities(self, *, source: str = "log_analytics") -> IncidentStream:
+        """Attach each incident's entities (from its alerts' ``Entities``, or POST .../entities per incident)."""
+        return attrs.evolve(self, want_entities=True, related_source=_source(source))
+
+    def severity(self, *values: str) -> IncidentStream:
+        return attrs.evolve(self, filters=attrs.evolve(self.filters, severities=Filters.severities_of(values)))
+
+    def status(self, *values: str) -> IncidentStream:
+        return attrs.evolve(self, filters=attrs.evolve(self.filters, statuses=Filters.statuses_of(values)))
+
+    def owner(self, *values: str) -> IncidentStream:
+        """Owner UPN / e-mail, or Entra object id (GUID)."""
+        return attrs.evolve(self, filters=attrs.evolve(self.filters, owners=Filters.texts_of(values, "owner")))
+
+    def labels(self, *values: str) -> IncidentStream:
+        """Incidents carrying any of these labels."""
+        return attrs.evolve(self, filters=attrs.evolve(self.filters, labels=Filters.texts_of(values, "label")))
+
+    def provider(self, *names: str | None) -> IncidentStream:
+        """Provider names (default: the Defender XDR names of ``_data/providers.json``); ``provider(None)``: all."""
+        if names == (None,):
+            return attrs.evolve(self, filters=attrs.evolve(self.filters, providers=()))
+        texts = Filters.texts_of([n for n in names if n is not None], "provider name")
+        return attrs.evolve(self, filters=attrs.evolve(self.filters, providers=texts))
+
+    def created_between(self, start: datetime | None, end: datetime | None) -> IncidentStream:
+        """``createdTimeUtc`` in ``[start, end)`` (aware datetimes; either may be None)."""
+        window = Filters.window_of(start, end, "created_between")
+        return attrs.evolve(self, filters=attrs.evolve(self.filters, created=window))
+
+    def modified_between(self, start: datetime | None, end: datetime | None) -> IncidentStream:
+        window = Filters.window_of(start, end, "modified_between")
+        return attrs.evolve(self, filters=attrs.evolve(self.filters, modified=window))
+
+    def max_items(self, n: int) -> IncidentStream:
+        """Stop after ``n`` items; the run then says so (``IncidentRun.stopped_early``) and logs it."""
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise InvalidInputError(f"max_items={n!r}: expected a positive integer")
+        return attrs.evolve(self, limit=n)
+
+    def page(self, size: int) -> IncidentStream:
+        """``$top`` per request (1..1000; the service may serve smaller pages)."""
+        if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= 1000:
+            raise InvalidInputError(f"page size {size!r}: expected an integer from 1 to 1000")
+        return attrs.evolve(self, page_size=size)
+
+    def lag(self, value: timedelta) -> IncidentStream:
+        """The overlap window: how far behind the poll start the watermark stays (the visibility-delay bound)."""
+        if not isinstance(value, timedelta) or value < timedelta(0):
+            raise InvalidInputError(f"lag={value!r}: expected a non-negative timedelta")
+        return attrs.evolve(self, lag_=value)
+
+    def clock(self, now: Callable[[], datetime]) -> IncidentStream:
+        """Where the poll start time comes from (default: the system clock, UTC)."""
+        if not callable(now):
+            raise InvalidInputError(f"clock must be a callable returning an aware datetime, got {now!r}")
+        return attrs.evolve(self, clock_=now)
+
+    # --- terminal ----------------------------------------------------------------------------------------------
+    def __iter__(self) -> IncidentRun:
+        return self.run()
+
+    def run(self) -> IncidentRun:
+        """One poll: resume a cut-short pass if the checkpoint has one, else list changes since the watermark."""
+        committer = _Committer(self.store)
+        start = committer.load() if self.store is not None else None
+        return IncidentRun(self, committer, start or self.start or Checkpoint())
+
+    def follow(
+        self,
+        *,
+        interval: float = 60.0,
+        stop: threading.Event | Callable[[], bool] | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> Iterator[StreamedIncident]:
+        """Poll forever: one pass, then wait ``interval`` seconds, until ``stop`` is set (a ``threading.Event``
+        or a callable returning True) or the generator is closed (``break`` out of the loop). Waiting on an
+        Event wakes up as soon as it is set."""
+        if not isinstance(interval, int | float) or interval < 0:
+            raise InvalidInputError(f"interval={interval!r}: expected seconds >= 0")
+        committer = _Committer(self.store)
+        checkpoint = (committer.load() if self.store is not None else None) or self.start or Checkpoint()
+
+        def stopped() -> bool:
+            if stop is None:
+                return False
+            return stop.is_set() if isinstance(stop, threading.Event) else bool(stop())
+
+        while not stopped():
+            run = IncidentRun(self, committer, checkpoint)
+            yield from run
+            checkpoint = run.checkpoint
+            if run.stopped_early or stopped():
+                return
+            if sleep is not None:
+                sleep(interval)
+            elif isinstance(stop, threading.Event):
+                stop.wait(interval)
+            else:
+                time.sleep(interval)
+
+    def get(self, incident_id: str) -> IncidentHandle:
+        """A handle on one incident (no request yet): ``update``, ``close``, ``alerts``, ``entities``, ``comments``."""
+        from ._handle import IncidentHandle
+
+        return IncidentHandle(self.session, incident_id)
+
+    def defender(self) -> DefenderIncidents:
+        """The Defender XDR side of the same tenant over Microsoft Graph."""
+        from ._graph import DefenderIncidents
+
+        return DefenderIncidents(self.session)
+
+    def reconcile(self, *, grace: timedelta = timedelta(minutes=15), repair: bool = False) -> ReconcileReport:
+        """Compare Sentinel and Defender for this stream's incidents (read-only unless ``repair``); see
+        ``_reconcile.reconcile``."""
+        from ._reconcile import reconcile
+
+        return reconcile(self, grace=grace, repair=repair)
+
+    # --- the pass (I/O) ----------------------------------------------------------------------------------------
+    def _requests(self) -> IncidentRequests:
+        return IncidentRequests(self.session.routes)
+
+    def list_spec(self, state: PassState) -> Any:
+        """The first request of a pass (I/O-free; exposed for tests and the async twin)."""
+        flt = render_arm_filter(self.filters, modified_from=state.lower, modified_to=state.upper)
+        return self._requests().list(filter=flt, orderby=_ORDER, top=self.page_size)
+
+    def _pass(
+        self, start: Checkpoint, committer: _Committer, run: IncidentRun
+    ) -> Generator[StreamedIncident, None, None]:
+        from ..models import Incident
+
+        state = PassState.begin(start, self.clock_(), self.lag_)
+        http = self.session.http
+        commit_fn = committer.commit if committer.store is not None else None
+        for page in http.iter_pages(self.list_spec(state)):
+            incidents = [Incident.from_json(v) for v in page.get("value", [])]
+            fresh = [i for i in incidents if self.filters.matches(i) and state.should_deliver(*_key(i))]
+            alerts, entities = self._related(fresh)
+            for inc in fresh:
+                key = _key(inc)
+                if not state.should_deliver(*key):
+                    continue  # the same change twice in one page
+                checkpoint = state.delivered(*key)
+                run.checkpoint = checkpoint
+                name = (inc.name or "").lower()
+                yield StreamedIncident(
+                    inc,
+                    alerts.get(name, ()) if alerts is not None else None,
+                    entities.get(name, ()) if entities is not None else None,
+                    checkpoint,
+                    commit_fn=commit_fn,
+                )
+                run.delivered += 1
+                if self.limit is not None and run.delivered >= self.limit:
+                    run.stopped_early = True
+                    LOGGER.info("incident stream stopped at max_items=%d; resume from the run's checkpoint", self.limit)
+                    return
+        done = state.finished()
+        # The pass-end checkpoint is committed for the caller only when it committed the last delivered item
+        # (its handling is then complete), so a crash never commits past unhandled work.
+        if committer.store is not None and (run.delivered == 0 or committer.last_committed == run.checkpoint):
+            committer.commit(done)
+        run.checkpoint = done
+
+    def _related(
+        self, incidents: Sequence[Incident]
+    ) -> tuple[dict[str, tuple[IncidentAlert, ...]] | None, dict[str, tuple[Entity, ...]] | None]:
+        if not incidents or not (self.want_alerts or self.want_entities):
+            empty: dict[str, Any] = {}
+            return (empty if self.want_alerts else None), (empty if self.want_entities else None)
+        if self.related_source == "per_incident":
+            from ..models import IncidentAlert, IncidentEntities
+
+            reqs, http = self._requests(), self.session.http
+            alerts: dict[str, tuple[IncidentAlert, ...]] = {}
+            entities: dict[str, tuple[Entity, ...]] = {}
+            for inc in incidents:
+                name = inc.name or ""
+                if self.want_alerts:
+                    alerts[name.lower()] = IncidentAlert.list_from_json(
+                        http.send_json(reqs.alerts(name)) or {"value": []}
+                    )
+                if self.want_entities:
+                    entities[name.lower()] = IncidentEntities.from_json(
+                        http.send_json(reqs.entities(name)) or {}
+                    ).entities
+            return (alerts if self.want_alerts else None), (entities if self.want_entities else None)
+        from ..models import QueryResult
+        from ._alerts import alerts_and_entities_from_rows
+
+        created = [i.created_time_utc for i in incidents if i.created_time_utc is not None]
+        modified = [i.last_modified_time_utc for i in incidents if i.last_modified_time_utc is not None]
+        start = min(created or modified or [self.clock_()]) - timedelta(days=1)
+        end = max([*modified, self.clock_()]) + timedelta(days=1)
+        spec = self._requests().bulk_alerts(
+            self.session.customer_id(), [i.name or "" for i in incidents if i.name], start, end
+        )
+        result = QueryResult.from_json(self.session.http.send(spec).content)
+        table = result.tables[0] if result.tables else None
+        by_alerts, by_entities = alerts_and_entities_from_rows(table.iter_dicts() if table is not None else ())
+        return (by_alerts if self.want_alerts else None), (by_entities if self.want_entities else None)
+
+
+def _source(value: str) -> str:
+    if value not in ("log_analytics", "per_incident"):
+        raise InvalidInputError(f"source={value!r}: expected 'log_analytics' or 'per_incident'")
+    return value
+
+
+def _key(incident: Incident) -> tuple[str, datetime, str | None]:
+    modified = incident.last_modified_time_utc or incident.created_time_utc or _EPOCH
+    return incident.name or "", modified, incident.etag

@@ -1,0 +1,149 @@
+"""Checkpoint value, watermark rules (case B5) and compare-and-swap stores."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from m365sentinel._errors import InvalidInputError
+from m365sentinel._incidents import (
+    DEFAULT_LAG,
+    Checkpoint,
+    CheckpointConflictError,
+    FileCheckpointStore,
+    MemoryCheckpointStore,
+    SQLiteCheckpointStore,
+)
+from m365sentinel._incidents._checkpoint import PassState
+from m365sentinel._incidents._filters import odata_string
+
+from .conftest import NOW
+
+
+def at(minutes: float):
+    return NOW.replace(hour=3, minute=0) + timedelta(minutes=minutes)
+
+
+def test_odata_string_doubles_single_quotes_and_refuses_control_characters():
+    assert odata_string("St. John's") == "'St. John''s'"
+    assert odata_string("''") == "''''''"
+    with pytest.raises(InvalidInputError):
+        odata_string("a\nb")
+
+
+def test_checkpoint_json_round_trip_is_exact():
+    cp = Checkpoint(watermark=at(0), seen=(("b", at(2), '"e2"'), ("a", at(1), None)))
+    doc = cp.to_json()
+    assert doc == {
+        "v": 1,
+        "watermark": "2025-11-20T03:00:00.0000000Z",
+        "seen": [["a", "2025-11-20T03:01:00.0000000Z", None], ["b", "2025-11-20T03:02:00.0000000Z", '"e2"']],
+        "pass": None,
+    }
+    assert Checkpoint.from_json(cp.dumps()) == cp
+    with pytest.raises(InvalidInputError, match="not a checkpoint"):
+        Checkpoint.from_json({"watermark": 1})
+
+
+def test_default_lag_is_five_minutes():
+    assert timedelta(minutes=5) == DEFAULT_LAG
+
+
+def test_watermark_advances_to_poll_start_minus_lag_never_to_newest_change():
+    state = PassState.begin(Checkpoint(), at(40), timedelta(minutes=5))
+    state.delivered("x", at(39), '"1"')
+    done = state.finished()
+    assert done.watermark == at(35)
+    assert [s[0] for s in done.seen] == ["x"]
+
+
+def test_B5a_reopened_incident_after_the_watermark_is_delivered_again():
+    state = PassState.begin(Checkpoint(), at(40), timedelta(minutes=5))
+    assert state.should_deliver("inc45", at(10), '"closed"')
+    state.delivered("inc45", at(10), '"closed"')
+    cp = state.finished()
+    nxt = PassState.begin(cp, at(60), timedelta(minutes=5))
+    assert nxt.should_deliver("inc45", at(58), '"reopened"') is True
+
+
+def test_B5b_late_visible_incident_within_the_lag_is_not_skipped():
+    # Poll at 03:33:30 sees only the 03:33 incident; the 03:32 one becomes visible afterwards.
+    lag = timedelta(minutes=5)
+    first = PassState.begin(Checkpoint(), at(33.5), lag)
+    first.delivered("b", at(33), '"b"')
+    cp = first.finished()
+    assert cp.watermark == at(28.5)  # the next poll asks from 03:28:30
+    second = PassState.begin(cp, at(35), lag)
+    assert second.lower == at(28.5)
+    assert second.should_deliver("a", at(32), '"a"') is True  # found
+    assert second.should_deliver("b", at(33), '"b"') is False  # de-duplicated in the overlap
+
+
+def test_cut_short_pass_resumes_below_its_position():
+    state = PassState.begin(Checkpoint(), at(40), timedelta(minutes=5))
+    state.delivered("n1", at(30), '"1"')
+    cp = state.delivered("n2", at(30), '"2"')
+    assert cp.pending is not None and cp.pending.upper == at(30) and cp.pending.upper_ids == ("n1", "n2")
+    resumed = PassState.begin(Checkpoint.from_json(cp.to_json()), at(50), timedelta(minutes=5))
+    assert resumed.next_watermark == at(35)  # the original poll's, not the restart's
+    assert resumed.should_deliver("n2", at(30), '"2"') is False
+    assert resumed.should_deliver("n3", at(30), '"3"') is True
+    assert resumed.should_deliver("n0", at(31), '"0"') is False  # newer than the position: delivered before
+
+
+def test_watermark_never_moves_back_when_polling_faster_than_the_lag():
+    cp = Checkpoint(watermark=at(30))
+    assert PassState.begin(cp, at(32), timedelta(minutes=5)).next_watermark == at(30)
+
+
+@pytest.fixture(params=["memory", "file", "sqlite"])
+def store(request, tmp_path):
+    if request.param == "memory":
+        return MemoryCheckpointStore()
+    if request.param == "file":
+        return FileCheckpointStore(tmp_path / "cp" / "incidents.json")
+    return SQLiteCheckpointStore(tmp_path / "cp.sqlite3")
+
+
+def test_store_compare_and_swap(store):
+    assert store.load() is None
+    v1 = store.compare_and_swap(None, Checkpoint(watermark=at(1)))
+    assert store.load().checkpoint == Checkpoint(watermark=at(1)) and store.load().version == v1
+    v2 = store.compare_and_swap(v1, Checkpoint(watermark=at(2)))
+    with pytest.raises(CheckpointConflictError) as exc:
+        store.compare_and_swap(v1, Checkpoint(watermark=at(3)))
+    assert exc.value.expected == v1 and exc.value.actual == v2
+    with pytest.raises(CheckpointConflictError):
+        store.compare_and_swap(None, Checkpoint(watermark=at(4)))
+    assert store.load().checkpoint.watermark == at(2)
+
+
+def test_two_workers_cannot_both_advance_the_checkpoint(store):
+    v = store.compare_and_swap(None, Checkpoint(watermark=at(0)))
+    results = []
+    barrier = threading.Barrier(8)
+
+    def worker(i):
+        barrier.wait()
+        try:
+            store.compare_and_swap(v, Checkpoint(watermark=at(i + 1)))
+            results.append(i)
+        except CheckpointConflictError:
+            pass
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 1
+    assert store.load().checkpoint.watermark == at(results[0] + 1)
+
+
+def test_file_store_leaves_no_temporary_files(tmp_path):
+    s = FileCheckpointStore(tmp_path / "c.json")
+    v = s.compare_and_swap(None, Checkpoint(watermark=at(0)))
+    s.compare_and_swap(v, Checkpoint(watermark=at(1)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json", "c.json.lock"]
