@@ -16,7 +16,7 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ._connector import Connector
@@ -38,7 +38,9 @@ def _progress(text: str) -> None:
 @contextmanager
 def _target(args: argparse.Namespace) -> Iterator[tuple[Connector, Emulator | None]]:
     if args.emulator:
-        given = [f"--{n.replace('_', '-')}" for n in ("workspace", "tenant_id", "graph") if getattr(args, n)]
+        given = [
+            f"--{n.replace('_', '-')}" for n in ("workspace", "tenant_id", "graph", "endpoint") if getattr(args, n)
+        ]
         given += ["--cloud"] if args.cloud != "AzureCloud" else []
         if given:
             raise SystemExit(f"error: --emulator runs on the built-in workspace; drop {' '.join(given)}")
@@ -53,6 +55,14 @@ def _target(args: argparse.Namespace) -> Iterator[tuple[Connector, Emulator | No
         return
     if not args.workspace:
         raise SystemExit("error: give --emulator, or --workspace <resource id> (with Azure credentials available)")
+    if args.endpoint:  # an emulator served by `m365sentinel emulator serve` in another process
+        from ._transport import Cloud
+        from .emulator import LoopbackCredential
+
+        cloud = Cloud.custom(arm=args.endpoint, log_analytics=args.endpoint, graph=args.endpoint)
+        with Connector(args.workspace, tenant_id=args.tenant_id, cloud=cloud, credential=LoopbackCredential()) as c:
+            yield c, None
+        return
     with Connector(args.workspace, tenant_id=args.tenant_id, cloud=args.cloud, graph=args.graph) as c:
         yield c, None
 
@@ -173,10 +183,18 @@ def _serve(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise SystemExit(f"error: --port {args.port}: expected 0-65535")
     try:
-        run_server(args.host, args.port, seed=args.seed)
+        run_server(args.host, args.port, seed=args.seed, now=args.now)
     except OSError as exc:
         raise SystemExit(f"error: cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
     return 0
+
+
+def _aware(text: str) -> datetime:
+    from .models import parse_datetime
+
+    if not text.upper().endswith("Z") and "+" not in text[10:] and "-" not in text[10:]:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a zone, e.g. 2026-11-20T12:00:00Z")
+    return parse_datetime(text)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -190,6 +208,9 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--tenant-id", help="Defender tenant (default: the workspace's home tenant)")
         sp.add_argument("--cloud", default="AzureCloud", help="AzureCloud or AzureUSGovernment")
         sp.add_argument("--graph", default=None, help="Global, GCC, GCCHigh or DoD")
+        sp.add_argument(
+            "--endpoint", help="URL of an emulator served by `m365sentinel emulator serve` (with --workspace)"
+        )
 
     def desired(sp: argparse.ArgumentParser) -> None:
         sp.add_argument(
@@ -243,6 +264,7 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, default=8765)
     sv.add_argument("--seed", type=int, default=0)
+    sv.add_argument("--now", type=_aware, default=None, help="pin the emulator's clock (ISO 8601 with a zone)")
     sv.set_defaults(func=_serve)
     return p
 

@@ -125,7 +125,8 @@ class PassState:
 
     ``upper``/``upper_ids``: the oldest lastModified delivered in this pass and the ids delivered at it (what a
     cut-short pass persists); ``resumed``: the same pair from the checkpoint this pass resumes, if any;
-    ``in_pass``: what this pass delivered (memory only), so a change re-served by a shifted page is skipped.
+    ``in_pass``: the latest deliveries of this pass (memory only, bounded), so a change re-served by a shifted
+    page is skipped.
     """
 
     lower: datetime | None
@@ -135,6 +136,9 @@ class PassState:
     seen: dict[str, tuple[datetime, str | None]]
     resumed: tuple[datetime, frozenset[str]] | None = None
     in_pass: dict[str, tuple[datetime, str | None]] = attrs.field(factory=dict)
+    # Re-served changes come from the page boundary just read, so the last few pages' deliveries are enough to
+    # recognise them; bounding the memory keeps a 100,000-incident pass flat.
+    in_pass_cap: int = 4000
 
     @classmethod
     def begin(cls, checkpoint: Checkpoint, now: datetime, lag: timedelta) -> PassState:
@@ -168,7 +172,10 @@ class PassState:
 
     def delivered(self, incident_id: str, modified: datetime, etag: str | None) -> Checkpoint:
         """Record a delivery; return the checkpoint to commit once the caller has handled it."""
+        self.in_pass.pop(incident_id, None)
         self.in_pass[incident_id] = (modified, etag)
+        if len(self.in_pass) > self.in_pass_cap:
+            del self.in_pass[next(iter(self.in_pass))]  # the oldest delivery of this pass
         if self.upper is not None and modified == self.upper:
             self.upper_ids.append(incident_id)
         elif self.upper is None or modified < self.upper:

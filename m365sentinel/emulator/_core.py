@@ -129,8 +129,12 @@ class Core:
             # Out-of-process clients (the CLI server) cannot share the token store: accept well-formed
             # emulator tokens for the right audience when tokens are not strict.
             token = (header or "").partition(" ")[2]
-            host = audience.split("://", 1)[-1]
-            if self.strict_tokens or exc.code != "InvalidAuthenticationToken" or not token.startswith(f"emu-{host}-"):
+            hosts = (audience.split("://", 1)[-1], req.host)  # the public audience, or the loopback origin itself
+            if (
+                self.strict_tokens
+                or exc.code != "InvalidAuthenticationToken"
+                or not any(token.startswith(f"emu-{h}-") for h in hosts)
+            ):
                 raise
 
     def _check_version(self, version: str | None, allowed: tuple[str, ...], family: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -67,5 +68,6 @@ class RequestRecord:
 def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> EmuResponse:
     body = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
     merged = {"content-type": "application/json; charset=utf-8"} if payload is not None else {}
+    merged["x-ms-request-id"] = str(uuid.uuid4())  # as ARM and Log Analytics send; errors quote it
     merged.update(headers or {})
     return EmuResponse(status, body, merged)

@@ -3,9 +3,27 @@
 from __future__ import annotations
 
 import sys
+import time
 from datetime import datetime
 
+from azure.core.credentials import AccessToken
+
 __all__ = ["run_server"]
+
+
+class LoopbackCredential:
+    """A TokenCredential for clients in another process than ``run_server``: it mints the ``emu-<audience host>-<n>``
+    tokens that server accepts. Fake tokens, meaningful to the emulator only."""
+
+    def __init__(self) -> None:
+        self._n = 0
+
+    def get_token(self, *scopes: str, **kwargs: object) -> AccessToken:
+        from m365sentinel.emulator._auth import audience_of_scope
+
+        self._n += 1
+        host = audience_of_scope(scopes[0]).split("://", 1)[-1] if scopes else "none"
+        return AccessToken(f"emu-{host}-{self._n}", int(time.time()) + 3600)
 
 
 def run_server(host: str = "127.0.0.1", port: int = 8765, *, seed: int = 0, now: datetime | None = None) -> None:

@@ -1,18 +1,25 @@
 """Scalar expression nodes (immutable) and the Python operators that build them.
 
+Every node renders itself once, when built (``node.text``), and records the column names it references
+(``refs``) and the column/literal comparisons still to check against a query's schema (``pend``): building a
+query is then string concatenation plus set lookups, with no tree walks per fluent call and none at render time.
+Nodes are plain ``__slots__`` classes (attrs' generated validators and hooks cost several calls per node on the
+hot path); they are immutable: assigning or deleting an attribute raises ``FrozenInstanceError``.
+
 Use ``&``, ``|`` and ``~`` for ``and``/``or``/``not``: Python's own ``and``/``or``/``not`` cannot be
 overloaded and would silently evaluate truthiness, so ``bool(expr)`` raises a TypeError that says so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final
 
 import attrs
+from attrs.exceptions import FrozenInstanceError
 
 from m365sentinel._errors import InvalidInputError
-from m365sentinel.kql._literals import FAST_LITERALS, is_plain_identifier, kind_and_text
+from m365sentinel.kql._literals import FAST_LITERALS, is_plain_identifier, kind_and_text, quote_name, render_null
 
 __all__ = [
     "Alias",
@@ -90,14 +97,43 @@ _ASSOCIATIVE: Final = frozenset({"or", "and", "+", "*"})
 OPERATOR_PRECEDENCE: Final = _OPS
 ASSOCIATIVE_OPERATORS: Final = _ASSOCIATIVE
 _STRING_OPS: Final = frozenset(op for op in _CMP_OPS if op not in {"==", "!=", "<", "<=", ">", ">="})
+_IN_OPS: Final = frozenset({"in", "!in", "in~", "!in~", "has_any", "has_all"})
+
+# (column, literal, compared as a string?): a comparison to check once the query's column kinds are known.
+Pending = tuple["Column", "Literal", bool]
+
+
+def _setter(cls: type, name: str) -> Callable[[Any, Any], None]:
+    """The slot's own setter: immutable nodes are filled once, in ``__init__``, bypassing ``__setattr__``."""
+    return vars(cls)[name].__set__  # type: ignore[no-any-return]
+
+
+def _not_expr(value: object, where: str) -> InvalidInputError:
+    return InvalidInputError(f"{where} takes KQL expressions (kql.col, kql.lit, fn.*), got {value!r}")
 
 
 class Expr:
-    """Base of every scalar expression. Operators build new nodes; nothing is evaluated."""
+    """Base of every scalar expression. Operators build new nodes; nothing is evaluated.
 
-    __slots__ = ()
+    ``text`` is the node's KQL, rendered when built; ``precedence`` its binding strength (parenthesized by a
+    parent that binds tighter); ``refs`` the column names it references (None for ``*``); ``pend`` the
+    column-vs-literal comparisons a query checks against its column kinds."""
 
+    __slots__ = ("text",)
+
+    text: str
     precedence: int = PREC_ATOM
+    refs: tuple[str | None, ...] = ()
+    pend: tuple[Pending, ...] = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError()
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.text})"
 
     def children(self) -> tuple[Expr, ...]:
         return ()
@@ -120,68 +156,68 @@ class Expr:
 
     # comparison --------------------------------------------------------------------------------------
     def __eq__(self, other: object) -> Binary:  # type: ignore[override]
-        return Binary("==", self, to_expr(other))
+        return Binary("==", self, (other if isinstance(other, Expr) else Literal(other)))
 
     def __ne__(self, other: object) -> Binary:  # type: ignore[override]
-        return Binary("!=", self, to_expr(other))
+        return Binary("!=", self, (other if isinstance(other, Expr) else Literal(other)))
 
     def __lt__(self, other: object) -> Binary:
-        return Binary("<", self, to_expr(other))
+        return Binary("<", self, (other if isinstance(other, Expr) else Literal(other)))
 
     def __le__(self, other: object) -> Binary:
-        return Binary("<=", self, to_expr(other))
+        return Binary("<=", self, (other if isinstance(other, Expr) else Literal(other)))
 
     def __gt__(self, other: object) -> Binary:
-        return Binary(">", self, to_expr(other))
+        return Binary(">", self, (other if isinstance(other, Expr) else Literal(other)))
 
     def __ge__(self, other: object) -> Binary:
-        return Binary(">=", self, to_expr(other))
+        return Binary(">=", self, (other if isinstance(other, Expr) else Literal(other)))
 
     __hash__ = object.__hash__
 
     # logic -------------------------------------------------------------------------------------------
     def __and__(self, other: object) -> Binary:
-        return Binary("and", self, to_expr(other))
+        return Binary("and", self, (other if isinstance(other, Expr) else Literal(other)))
 
     def __rand__(self, other: object) -> Binary:
-        return Binary("and", to_expr(other), self)
+        return Binary("and", (other if isinstance(other, Expr) else Literal(other)), self)
 
     def __or__(self, other: object) -> Binary:
-        return Binary("or", self, to_expr(other))
+        return Binary("or", self, (other if isinstance(other, Expr) else Literal(other)))
 
     def __ror__(self, other: object) -> Binary:
-        return Binary("or", to_expr(other), self)
+        return Binary("or", (other if isinstance(other, Expr) else Literal(other)), self)
 
     def __invert__(self) -> Call:
         return Call("not", (self,))
 
     # arithmetic --------------------------------------------------------------------------------------
     def __add__(self, other: object) -> Binary:
-        return Binary("+", self, to_expr(other))
+        return Binary("+", self, (other if isinstance(other, Expr) else Literal(other)))
 
     def __radd__(self, other: object) -> Binary:
-        return Binary("+", to_expr(other), self)
+        return Binary("+", (other if isinstance(other, Expr) else Literal(other)), self)
 
     def __sub__(self, other: object) -> Binary:
-        return Binary("-", self, to_expr(other))
+        return Binary("-", self, (other if isinstance(other, Expr) else Literal(other)))
 
     def __rsub__(self, other: object) -> Binary:
-        return Binary("-", to_expr(other), self)
+        return Binary("-", (other if isinstance(other, Expr) else Literal(other)), self)
 
     def __mul__(self, other: object) -> Binary:
-        return Binary("*", self, to_expr(other))
+        return Binary("*", self, (other if isinstance(other, Expr) else Literal(other)))
 
     def __rmul__(self, other: object) -> Binary:
-        return Binary("*", to_expr(other), self)
+        return Binary("*", (other if isinstance(other, Expr) else Literal(other)), self)
 
     def __truediv__(self, other: object) -> Binary:
-        return Binary("/", self, to_expr(other))
+        return Binary("/", self, (other if isinstance(other, Expr) else Literal(other)))
 
     def __rtruediv__(self, other: object) -> Binary:
-        return Binary("/", to_expr(other), self)
+        return Binary("/", (other if isinstance(other, Expr) else Literal(other)), self)
 
     def __mod__(self, other: object) -> Binary:
-        return Binary("%", self, to_expr(other))
+        return Binary("%", self, (other if isinstance(other, Expr) else Literal(other)))
 
     def __neg__(self) -> Unary:
         return Unary("-", self)
@@ -193,7 +229,7 @@ class Expr:
 
     # string and set operators (each has its ! form) --------------------------------------------------
     def _op(self, op: str, other: object) -> Binary:
-        return Binary(op, self, to_expr(other))
+        return Binary(op, self, (other if isinstance(other, Expr) else Literal(other)))
 
     def has(self, term: object) -> Binary:
         return self._op("has", term)
@@ -306,94 +342,168 @@ def _values(values: tuple[object, ...]) -> tuple[Expr, ...]:
     return tuple(to_expr(v) for v in values)
 
 
-def _name_field(_inst: object, _attr: object, name: str) -> None:
-    """attrs validator for name fields (one call per node: this runs on every build)."""
-    if type(name) is not str or not name:
-        _check_name(name)
-
-
 def _check_name(name: str) -> str:
     if not isinstance(name, str) or not name:
         raise InvalidInputError(f"expected a non-empty str as a KQL name, got {name!r}")
     return name
 
 
-@attrs.frozen(eq=False)
+_set_text = _setter(Expr, "text")
+
+
 class Column(Expr):
     """A column (or let variable) by name; ``kind`` is its KQL type when known from a schema."""
 
-    name: str = attrs.field(validator=_name_field)
-    kind: str | None = None
+    __slots__ = ("kind", "name", "refs")
+
+    name: str
+    kind: str | None
+
+    def __init__(self, name: str, kind: str | None = None) -> None:
+        if type(name) is not str or not name:
+            _check_name(name)
+        _set_text(self, quote_name(name))
+        _set_column_name(self, name)
+        _set_column_kind(self, kind)
+        _set_column_refs(self, (name,))
 
 
-@attrs.frozen(eq=False)
+_set_column_name = _setter(Column, "name")
+_set_column_kind = _setter(Column, "kind")
+_set_column_refs = _setter(Column, "refs")
+
+
 class Var(Expr):
     """A name bound by ``let`` (scalar variable); never checked against table columns."""
 
-    name: str = attrs.field(validator=_name_field)
+    __slots__ = ("name",)
+
+    name: str
+
+    def __init__(self, name: str) -> None:
+        if type(name) is not str or not name:
+            _check_name(name)
+        _set_text(self, quote_name(name))
+        _set_var_name(self, name)
 
 
-@attrs.frozen(eq=False)
+_set_var_name = _setter(Var, "name")
+
+
 class JoinSide(Expr):
     """``$left.Name`` / ``$right.Name`` in a join's ``on`` clause."""
+
+    __slots__ = ("name", "side")
 
     side: str
     name: str
 
-    def __attrs_post_init__(self) -> None:
-        if self.side not in ("left", "right"):
-            raise InvalidInputError(f"join side must be 'left' or 'right', got {self.side!r}")
-        _check_name(self.name)
+    def __init__(self, side: str, name: str) -> None:
+        if side not in ("left", "right"):
+            raise InvalidInputError(f"join side must be 'left' or 'right', got {side!r}")
+        _check_name(name)
+        _set_text(self, f"${side}.{quote_name(name)}")
+        _setter(JoinSide, "side")(self, side)
+        _setter(JoinSide, "name")(self, name)
 
 
-@attrs.frozen(eq=False)
 class Literal(Expr):
     """A Python value rendered as one KQL literal token (see ``_literals``)."""
 
+    __slots__ = ("kind", "value")
+
     value: Any
-    kind: str = attrs.field(init=False)
-    text: str = attrs.field(init=False, repr=False)
+    kind: str
 
-    def __attrs_post_init__(self) -> None:
+    def __init__(self, value: Any) -> None:
         # Rendered (and so validated: naive datetime, out-of-range int, ...) once, when built.
-        fast = FAST_LITERALS.get(type(self.value))
-        kind, text = (fast[0], fast[1](self.value)) if fast is not None else kind_and_text(self.value)
-        object.__setattr__(self, "kind", kind)
-        object.__setattr__(self, "text", text)
+        fast = FAST_LITERALS.get(type(value))
+        kind, text = (fast[0], fast[1](value)) if fast is not None else kind_and_text(value)
+        _set_text(self, text)
+        _set_literal_value(self, value)
+        _set_literal_kind(self, kind)
 
 
-@attrs.frozen(eq=False)
+_set_literal_value = _setter(Literal, "value")
+_set_literal_kind = _setter(Literal, "kind")
+
+
 class Null(Expr):
     """A typed null: ``long(null)``, ``datetime(null)``, ..."""
 
+    __slots__ = ("kind",)
+
     kind: str
 
+    def __init__(self, kind: str) -> None:
+        _set_text(self, render_null(kind))
+        _setter(Null, "kind")(self, kind)
 
-@attrs.frozen(eq=False)
+
 class Star(Expr):
-    """``*`` as in ``arg_max(TimeGenerated, *)``."""
+    """``*`` as in ``arg_max(TimeGenerated, *)``; makes the output shape unknown to the query."""
+
+    __slots__ = ()
+
+    refs = (None,)
+
+    def __init__(self) -> None:
+        _set_text(self, "*")
 
 
-@attrs.frozen(eq=False)
 class RawExpr(Expr):
     """Unchecked KQL text. Only created by ``kql.raw_unsafe``; never from untrusted input."""
 
-    text: str
+    __slots__ = ()
+
+    def __init__(self, text: str) -> None:
+        _set_text(self, text)
 
 
-@attrs.frozen(eq=False)
-class Binary(Expr):
+class _Composite(Expr):
+    """A node with children: it carries their ``refs`` and ``pend`` (so checks never walk the tree)."""
+
+    __slots__ = ("pend", "refs")
+
+
+_set_refs = _setter(_Composite, "refs")
+_set_pend = _setter(_Composite, "pend")
+
+
+class Binary(_Composite):
+    __slots__ = ("left", "op", "precedence", "right")
+
     op: str
     left: Expr
     right: Expr
+    precedence: int
 
-    def __attrs_post_init__(self) -> None:
-        if self.op not in _OPS:
-            raise InvalidInputError(f"unknown KQL binary operator {self.op!r}")
-
-    @property
-    def precedence(self) -> int:  # type: ignore[override]
-        return _OPS[self.op]
+    def __init__(self, op: str, left: Expr, right: Expr) -> None:
+        prec = _OPS.get(op)
+        if prec is None:
+            raise InvalidInputError(f"unknown KQL binary operator {op!r}")
+        try:
+            lt, rt, rp = left.text, right.text, right.precedence
+            refs, pend = left.refs + right.refs, left.pend + right.pend
+            if left.precedence < prec:
+                lt = f"({lt})"
+        except AttributeError:
+            raise _not_expr(right if isinstance(left, Expr) else left, f"operator {op}") from None
+        # A right operand of equal strength keeps its parentheses unless it is the same associative operator.
+        if rp < prec or (rp == prec and not (op in _ASSOCIATIVE and isinstance(right, Binary) and right.op == op)):
+            rt = f"({rt})"
+        if prec == PREC_CMP:
+            if isinstance(right, Literal) and isinstance(left, Column):
+                pend += ((left, right, op in _STRING_OPS),)
+            elif isinstance(left, Literal) and isinstance(right, Column):
+                pend += ((right, left, op in _STRING_OPS),)
+        _set_text(self, f"{lt} {op} {rt}")
+        _set_binary_op(self, op)
+        _set_binary_left(self, left)
+        _set_binary_right(self, right)
+        _set_binary_prec(self, prec)
+        _set_refs(self, refs)
+        _set_pend(self, pend)
 
     @property
     def is_comparison(self) -> bool:
@@ -411,36 +521,83 @@ class Binary(Expr):
         return (self.left, self.right)
 
 
-@attrs.frozen(eq=False)
-class Unary(Expr):
+_set_binary_op = _setter(Binary, "op")
+_set_binary_left = _setter(Binary, "left")
+_set_binary_right = _setter(Binary, "right")
+_set_binary_prec = _setter(Binary, "precedence")
+
+
+def _gather(items: tuple[Expr, ...], where: str) -> tuple[list[str], tuple[str | None, ...], tuple[Pending, ...]]:
+    """The texts, refs and pending checks of ``items`` (raises for an item that is not an expression)."""
+    texts: list[str] = []
+    refs: tuple[str | None, ...] = ()
+    pend: tuple[Pending, ...] = ()
+    try:
+        for item in items:
+            texts.append(item.text)
+            if item.refs:
+                refs += item.refs
+            if item.pend:
+                pend += item.pend
+    except AttributeError:
+        raise _not_expr(next(i for i in items if not isinstance(i, Expr)), where) from None
+    return texts, refs, pend
+
+
+class Unary(_Composite):
+    __slots__ = ("op", "operand")
+
     op: str
     operand: Expr
     precedence = PREC_UNARY
+
+    def __init__(self, op: str, operand: Expr) -> None:
+        if op != "-":
+            raise InvalidInputError(f"unknown KQL unary operator {op!r}")
+        (text,), refs, pend = _gather((operand,), "unary minus")
+        _set_text(self, f"-({text})" if operand.precedence <= PREC_UNARY else f"-{text}")
+        _setter(Unary, "op")(self, op)
+        _setter(Unary, "operand")(self, operand)
+        _set_refs(self, refs)
+        _set_pend(self, pend)
 
     def children(self) -> tuple[Expr, ...]:
         return (self.operand,)
 
 
-@attrs.frozen(eq=False)
-class Call(Expr):
+class Call(_Composite):
     """``name(arg, ...)``; ``name`` must be a plain identifier (function names are never quoted)."""
 
-    name: str
-    args: tuple[Expr, ...] = ()
+    __slots__ = ("args", "name")
 
-    def __attrs_post_init__(self) -> None:
-        if not (type(self.name) is str and self.name in _VALID_FUNCTION_NAMES):
-            if not isinstance(self.name, str) or not (
-                is_plain_identifier(self.name) or self.name in _CALLABLE_KEYWORDS
-            ):
-                raise InvalidInputError(f"{self.name!r} is not a valid KQL function name")
+    name: str
+    args: tuple[Expr, ...]
+
+    def __init__(self, name: str, args: tuple[Expr, ...] = ()) -> None:
+        if not (type(name) is str and name in _VALID_FUNCTION_NAMES):
+            if not isinstance(name, str) or not (is_plain_identifier(name) or name in _CALLABLE_KEYWORDS):
+                raise InvalidInputError(f"{name!r} is not a valid KQL function name")
             if len(_VALID_FUNCTION_NAMES) < 4096:  # names already checked; bounded so it cannot grow forever
-                _VALID_FUNCTION_NAMES.add(self.name)
+                _VALID_FUNCTION_NAMES.add(name)
+        args = tuple(args)
+        if args:
+            texts, refs, pend = _gather(args, f"{name}()")
+            _set_text(self, f"{name}({', '.join(texts)})")
+            _set_refs(self, refs)
+            _set_pend(self, pend)
+        else:
+            _set_text(self, name + "()")
+            _set_refs(self, ())
+            _set_pend(self, ())
+        _set_call_name(self, name)
+        _set_call_args(self, args)
 
     def children(self) -> tuple[Expr, ...]:
         return self.args
 
 
+_set_call_name = _setter(Call, "name")
+_set_call_args = _setter(Call, "args")
 _VALID_FUNCTION_NAMES: set[str] = set()
 # Keywords that are also function names.
 _CALLABLE_KEYWORDS: Final = frozenset(
@@ -466,47 +623,113 @@ _CALLABLE_KEYWORDS: Final = frozenset(
 )
 
 
-@attrs.frozen(eq=False)
-class In(Expr):
+def _left_operand(left: Expr, where: str) -> str:
+    """The left side of ``in``/``between``: parenthesized unless it binds tighter than a comparison."""
+    if not isinstance(left, Expr):
+        raise _not_expr(left, where)
+    return left.text if left.precedence > PREC_CMP else f"({left.text})"
+
+
+class In(_Composite):
+    __slots__ = ("left", "op", "values")
+
     op: str
     left: Expr
     values: tuple[Expr, ...]
     precedence = PREC_CMP
 
+    def __init__(self, op: str, left: Expr, values: tuple[Expr, ...]) -> None:
+        if op not in _IN_OPS:
+            raise InvalidInputError(f"unknown KQL set operator {op!r}")
+        values = tuple(values)
+        lt = _left_operand(left, op)
+        texts, refs, pend = _gather(values, op)
+        if isinstance(left, Column):
+            string_op = "has" in op
+            pend += tuple((left, v, string_op) for v in values if isinstance(v, Literal))
+        _set_text(self, f"{lt} {op} ({', '.join(texts)})")
+        _setter(In, "op")(self, op)
+        _setter(In, "left")(self, left)
+        _setter(In, "values")(self, values)
+        _set_refs(self, left.refs + refs)
+        _set_pend(self, left.pend + pend)
+
     def children(self) -> tuple[Expr, ...]:
         return (self.left, *self.values)
 
 
-@attrs.frozen(eq=False)
-class Between(Expr):
+class Between(_Composite):
+    __slots__ = ("high", "left", "low", "negated")
+
     left: Expr
     low: Expr
     high: Expr
-    negated: bool = False
+    negated: bool
     precedence = PREC_CMP
+
+    def __init__(self, left: Expr, low: Expr, high: Expr, negated: bool = False) -> None:
+        lt = _left_operand(left, "between")
+        (low_t, high_t), refs, pend = _gather((low, high), "between")
+        if isinstance(left, Column):
+            pend += tuple((left, v, False) for v in (low, high) if isinstance(v, Literal))
+        _set_text(self, f"{lt} {'!between' if negated else 'between'} ({low_t} .. {high_t})")
+        for name, value in (("left", left), ("low", low), ("high", high), ("negated", bool(negated))):
+            _setter(Between, name)(self, value)
+        _set_refs(self, left.refs + refs)
+        _set_pend(self, left.pend + pend)
 
     def children(self) -> tuple[Expr, ...]:
         return (self.left, self.low, self.high)
 
 
-@attrs.frozen(eq=False)
-class Index(Expr):
+class Index(_Composite):
+    __slots__ = ("key", "target")
+
     target: Expr
     key: Expr
+
+    def __init__(self, target: Expr, key: Expr) -> None:
+        (target_t, key_t), refs, pend = _gather((target, key), "[]")
+        if target.precedence < PREC_ATOM:
+            target_t = f"({target_t})"
+        _set_text(self, f"{target_t}[{key_t}]")
+        _setter(Index, "target")(self, target)
+        _setter(Index, "key")(self, key)
+        _set_refs(self, refs)
+        _set_pend(self, pend)
 
     def children(self) -> tuple[Expr, ...]:
         return (self.target, self.key)
 
 
-@attrs.frozen(eq=False)
-class Alias(Expr):
+class Alias(_Composite):
     """``name = expr``; only valid where KQL allows a named column (extend, project, summarize, by)."""
 
-    name: str = attrs.field(validator=_name_field)
-    expr: Expr = attrs.field(factory=Star)
+    __slots__ = ("expr", "name")
+
+    name: str
+    expr: Expr
+
+    def __init__(self, name: str, expr: Expr | None = None) -> None:
+        if type(name) is not str or not name:
+            _check_name(name)
+        if expr is None:
+            expr = Star()
+        try:
+            _set_text(self, f"{quote_name(name)} = {expr.text}")
+            _set_refs(self, expr.refs)
+            _set_pend(self, expr.pend)
+        except AttributeError:
+            raise _not_expr(expr, f"{name} =") from None
+        _set_alias_name(self, name)
+        _set_alias_expr(self, expr)
 
     def children(self) -> tuple[Expr, ...]:
         return (self.expr,)
+
+
+_set_alias_name = _setter(Alias, "name")
+_set_alias_expr = _setter(Alias, "expr")
 
 
 @attrs.frozen

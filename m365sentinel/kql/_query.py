@@ -7,6 +7,7 @@ column, at build time. When the shape becomes unknown (join, union, ``*`` aggreg
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -84,25 +85,50 @@ def _sort_key(key: object, default: str | None, nulls: str | None) -> SortKey:
     return SortKey(_as_expr(key), default or "desc", nulls)  # KQL sorts descending by default
 
 
-@attrs.frozen(eq=False)
 class Query:
     """An immutable KQL query: ``lets`` (let statements), a ``head`` source and pipe ``ops``.
 
     Build with ``kql.table(name)``, ``kql.range(...)``, ``kql.datatable(...)``, ``kql.print_(...)``,
     ``kql.union(...)``; render with ``str(q)`` or ``q.to_kql()``. ``columns`` is the known output shape
-    (``None`` when unknown); ``known`` lists scalar let names that may be referenced.
+    (``None`` when unknown); ``timespan`` the time window the query needs. Assigning an attribute raises
+    ``FrozenInstanceError``. A plain ``__slots__`` class: every fluent call builds one, so its construction
+    is kept to a handful of slot stores.
     """
 
+    __slots__ = ("_kinds", "_text", "columns", "head", "lets", "ops", "source_name", "timespan")
+
     head: o.Source
-    ops: tuple[o.Op, ...] = ()
-    lets: tuple[o.LetScalar | o.LetTabular | o.LetFunction, ...] = ()
-    columns: Columns | None = None
-    source_name: str = "query"
-    # {column: kind} of ``columns``, built once per shape and handed on while the shape stays the same. Not an
-    # init argument, so attrs.evolve(q, columns=...) can never pair new columns with an old map.
-    _kinds: Mapping[str, str | None] | None = attrs.field(default=None, init=False, repr=False)
-    # The rendered text, computed on first use: the node is immutable, so it never goes stale.
-    _text: str | None = attrs.field(default=None, init=False, repr=False)
+    ops: tuple[o.Op, ...]
+    lets: tuple[o.LetScalar | o.LetTabular | o.LetFunction, ...]
+    columns: Columns | None
+    source_name: str
+    # The time window the query needs from the service's ``timespan`` (a 14-day chart needs 14 days); the
+    # Connector passes it when the caller gives none and refuses a shorter one. Kept through further pipes.
+    timespan: _dt.timedelta | None
+    # {column: kind} of ``columns``, built once per shape and handed on while the shape stays the same.
+    _kinds: Mapping[str, str | None] | None
+    # The rendered text, computed on first use: the query is immutable, so it never goes stale.
+    _text: str | None
+
+    def __init__(
+        self,
+        head: o.Source,
+        ops: tuple[o.Op, ...] = (),
+        lets: tuple[o.LetScalar | o.LetTabular | o.LetFunction, ...] = (),
+        columns: Columns | None = None,
+        source_name: str = "query",
+        timespan: _dt.timedelta | None = None,
+    ) -> None:
+        _fill(self, head, ops, lets, columns, source_name, timespan, None)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError()
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError()
+
+    def __repr__(self) -> str:
+        return f"Query({self.to_kql()!r})"
 
     # rendering ---------------------------------------------------------------------------------------
     def to_kql(self) -> str:
@@ -110,7 +136,7 @@ class Query:
         text = self._text
         if text is None:
             text = render_query(self)
-            object.__setattr__(self, "_text", text)
+            _set_text(self, text)
         return text
 
     def __str__(self) -> str:
@@ -123,17 +149,24 @@ class Query:
     def __hash__(self) -> int:
         return hash(self.to_kql())
 
+    def with_timespan(self, timespan: _dt.timedelta | None) -> Query:
+        """This query declaring the time window it needs (``Connector.query`` uses it as the default timespan
+        and refuses a shorter one). Raises InvalidInputError for a non-positive or non-timedelta value."""
+        if timespan is not None and (not isinstance(timespan, _dt.timedelta) or timespan <= _dt.timedelta(0)):
+            raise InvalidInputError(f"timespan must be a positive datetime.timedelta or None, got {timespan!r}")
+        return _make(self.head, self.ops, self.lets, self.columns, self.source_name, timespan, self._kinds)
+
     # columns -----------------------------------------------------------------------------------------
     def _kind_map(self) -> Mapping[str, str | None] | None:
         kinds = self._kinds
         if kinds is None and self.columns is not None:
             kinds = dict(self.columns)
-            object.__setattr__(self, "_kinds", kinds)
+            _set_kinds(self, kinds)
         return kinds
 
     def col(self, name: str) -> Column:
         """The typed column ``name`` of this query's output; InvalidInputError when the schema lacks it."""
-        kinds = self._kind_map()
+        kinds = self._kinds if self._kinds is not None else self._kind_map()
         if kinds is None:
             return Column(name)
         if name in kinds:
@@ -152,61 +185,28 @@ class Query:
     def _check(self, exprs: Iterable[Expr]) -> bool:
         """Raise for unknown columns and mismatched literals; True when a ``*`` occurs (shape unknown after).
 
-        Iterative, with leaves skipped early: this runs on every fluent call."""
+        Each node carries the column names it references and its column/literal comparisons (collected when
+        it was built), so this is a few set lookups, not a tree walk."""
         kinds = self._kinds if self._kinds is not None else self._kind_map()
         if kinds is None:
             return False
         star = False
-        stack = list(exprs)
-        while stack:
-            node = stack.pop()
-            kind = type(node)
-            if kind in _LEAVES:
-                star = star or kind is Star
-                continue
-            if isinstance(node, Column):
-                if node.name not in kinds:
-                    raise unknown_column(node.name, list(kinds), self.source_name)
-                continue
-            if kind is Binary:
-                if type(node.left) is Literal or type(node.right) is Literal:  # type: ignore[attr-defined]
-                    self._check_literal_kinds(node, kinds)
-                stack.append(node.left)  # type: ignore[attr-defined]
-                stack.append(node.right)  # type: ignore[attr-defined]
-                continue
-            if isinstance(node, _COMPARISON_NODES):
-                self._check_literal_kinds(node, kinds)
-            stack.extend(node.children())
+        for expr in exprs:
+            for name in expr.refs:
+                if name is None:
+                    star = True
+                elif name not in kinds:
+                    raise unknown_column(name, list(kinds), self.source_name)
+            if expr.pend:
+                _check_literal_kinds(expr.pend, kinds)
         return star
 
-    def _check_literal_kinds(self, node: Expr, kinds: Mapping[str, str | None]) -> None:
-        pairs: list[tuple[Expr, Expr]] = []
-        if isinstance(node, Binary) and node.is_comparison:
-            pairs = [(node.left, node.right), (node.right, node.left)]
-        elif isinstance(node, In):
-            pairs = [(node.left, v) for v in node.values]
-        elif isinstance(node, Between):
-            pairs = [(node.left, node.low), (node.left, node.high)]
-        for col, lit in pairs:
-            if not (isinstance(col, Column) and isinstance(lit, Literal)):
-                continue
-            kind = col.kind or kinds.get(col.name)
-            if kind is None:
-                continue
-            string_op = (isinstance(node, Binary) and node.is_string_op) or (isinstance(node, In) and "has" in node.op)
-            want = "string" if string_op else kind
-            if not _compatible(want, lit.kind):
-                raise InvalidInputError(
-                    f"column {col.name!r} is {kind}; cannot compare it with {lit.kind} literal {lit.value!r} "
-                    f"(pass a {want} value)"
-                )
-
     def _with(self, op: o.Op, columns: Columns | str | None = "same") -> Query:
-        # Direct construction: attrs.evolve costs several times more on this hot path.
         if columns == "same":
-            return _same_shape(Query(self.head, (*self.ops, op), self.lets, self.columns, self.source_name), self)
+            return _make(self.head, (*self.ops, op), self.lets, self.columns, self.source_name, self.timespan,
+                         self._kinds)
         assert not isinstance(columns, str)
-        return Query(self.head, (*self.ops, op), self.lets, columns, self.source_name)
+        return _make(self.head, (*self.ops, op), self.lets, columns, self.source_name, self.timespan, None)
 
     def _outputs(self, exprs: Iterable[Expr]) -> Columns | None:
         out: dict[str, str | None] = {}
@@ -359,7 +359,9 @@ class Query:
 
     def paren(self) -> Query:
         """This pipeline in parentheses, as the head of a new one: ``(...)`` (let statements stay outside)."""
-        return _same_shape(Query(o.ParenSource(_strip(self)), (), self.lets, self.columns, self.source_name), self)
+        return _same_shape(
+            Query(o.ParenSource(_strip(self)), (), self.lets, self.columns, self.source_name, self.timespan), self
+        )
 
     def let(self, name: str, value: object) -> Query:
         """Prefix a ``let name = value;`` statement (scalar expr/value, tabular Query, or ``kql.function``)."""
@@ -369,11 +371,11 @@ class Query:
         return self._replace_lets((stmt, *self.lets))
 
     def _replace_lets(self, lets: tuple[o.LetScalar | o.LetTabular | o.LetFunction, ...]) -> Query:
-        return _same_shape(Query(self.head, self.ops, lets, self.columns, self.source_name), self)
+        return _same_shape(Query(self.head, self.ops, lets, self.columns, self.source_name, self.timespan), self)
 
     def with_columns(self, columns: Iterable[tuple[str, str | None]]) -> Query:
         """This query declaring its output columns ``((name, kql_type), ...)`` (used by the templates)."""
-        return Query(self.head, self.ops, self.lets, tuple(columns), self.source_name)
+        return Query(self.head, self.ops, self.lets, tuple(columns), self.source_name, self.timespan)
 
     def render(self, visualization: str = "timechart", **properties: object) -> Query:
         """``| render timechart [with (title="...", ...)]``; property values are rendered as literals."""
@@ -426,10 +428,52 @@ def _on(on: object) -> tuple[Expr, ...]:
     return tuple(out)
 
 
-def _same_shape(new: Query, old: Query) -> Query:
-    """``new`` reusing ``old``'s column map (same ``columns``), so it is not rebuilt."""
-    object.__setattr__(new, "_kinds", old._kinds)
-    return new
+_set_head = _setter(Query, "head")
+_set_ops = _setter(Query, "ops")
+_set_lets = _setter(Query, "lets")
+_set_columns = _setter(Query, "columns")
+_set_source_name = _setter(Query, "source_name")
+_set_timespan = _setter(Query, "timespan")
+_set_kinds = _setter(Query, "_kinds")
+_set_text = _setter(Query, "_text")
+
+
+def _fill(
+    q: Query,
+    head: o.Source,
+    ops: tuple[o.Op, ...],
+    lets: tuple[o.LetScalar | o.LetTabular | o.LetFunction, ...],
+    columns: Columns | None,
+    source_name: str,
+    timespan: _dt.timedelta | None,
+    kinds: Mapping[str, str | None] | None,
+) -> None:
+    _set_head(q, head)
+    _set_ops(q, ops)
+    _set_lets(q, lets)
+    _set_columns(q, columns)
+    _set_source_name(q, source_name)
+    _set_timespan(q, timespan)
+    _set_kinds(q, kinds)  # only ever the map of these same ``columns`` (or None: built on first use)
+    _set_text(q, None)
+
+
+def _make(
+    head: o.Source,
+    ops: tuple[o.Op, ...],
+    lets: tuple[o.LetScalar | o.LetTabular | o.LetFunction, ...],
+    columns: Columns | None,
+    source_name: str,
+    timespan: _dt.timedelta | None,
+    kinds: Mapping[str, str | None] | None,
+) -> Query:
+    """A Query from its parts, ``kinds`` being the column map of ``columns`` when the caller already has it."""
+    q = _new_query(Query)
+    _fill(q, head, ops, lets, columns, source_name, timespan, kinds)
+    return q
+
+
+_new_query = object.__new__
 
 
 def _strip(q: Query) -> Query:

@@ -1,4 +1,7 @@
-"""Renderer: AST → KQL text. Pure functions; the only caller-visible escaping happens in ``_literals``."""
+"""Renderer: AST → KQL text. Pure functions; the only caller-visible escaping happens in ``_literals``.
+
+Expressions render themselves when built (``Expr.text``), so this module lays out pipelines: heads, pipe
+operators, let statements, indented sub-queries."""
 
 from __future__ import annotations
 
@@ -6,27 +9,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from m365sentinel.kql import _ops as o
-from m365sentinel.kql._expr import (
-    ASSOCIATIVE_OPERATORS,
-    OPERATOR_PRECEDENCE,
-    Alias,
-    Between,
-    Binary,
-    Call,
-    Column,
-    Expr,
-    In,
-    Index,
-    JoinSide,
-    Literal,
-    Null,
-    RawExpr,
-    SortKey,
-    Star,
-    Unary,
-    Var,
-)
-from m365sentinel.kql._literals import quote_identifier, quote_name, render_literal, render_null
+from m365sentinel.kql._expr import Expr, SortKey
+from m365sentinel.kql._literals import quote_identifier, render_literal
 
 if TYPE_CHECKING:
     from m365sentinel.kql._query import Query
@@ -36,85 +20,18 @@ __all__ = ["render_expr", "render_query"]
 INDENT = "    "
 
 
-class _Dispatch(dict[type, Callable[[Any], str]]):
-    """Node type → renderer; a subclass of a known node type resolves (once) to its nearest known base."""
-
-    def __missing__(self, kind: type) -> Callable[[Any], str]:
-        base = next((t for t in kind.__mro__ if dict.__contains__(self, t)), None)
-        if base is None:
-            raise TypeError(f"cannot render {kind.__name__}")
-        self[kind] = renderer = dict.__getitem__(self, base)
-        return renderer
-
-
-def _child(expr: Expr, parent_prec: int, *, right: bool, associative: bool) -> str:
-    text = _EXPR[type(expr)](expr)
-    prec = expr.precedence
-    if prec < parent_prec or (right and prec == parent_prec and not associative):
-        return f"({text})"
-    return text
-
-
-def _binary(expr: Binary) -> str:
-    op = expr.op
-    prec = OPERATOR_PRECEDENCE[op]
-    associative = op in ASSOCIATIVE_OPERATORS
-    left = _child(expr.left, prec, right=False, associative=associative)
-    same_op = type(expr.right) is Binary and expr.right.op == op
-    right = _child(expr.right, prec, right=True, associative=associative and same_op)
-    return f"{left} {op} {right}"
-
-
-def _in(expr: In) -> str:
-    left = _child(expr.left, expr.precedence + 1, right=False, associative=False)
-    return f"{left} {expr.op} ({', '.join([_EXPR[type(v)](v) for v in expr.values])})"
-
-
-def _between(expr: Between) -> str:
-    left = _child(expr.left, expr.precedence + 1, right=False, associative=False)
-    op = "!between" if expr.negated else "between"
-    return f"{left} {op} ({render_expr(expr.low)} .. {render_expr(expr.high)})"
-
-
-# One renderer per node type: a dict lookup instead of a chain of isinstance tests on every node, and
-# children are dispatched directly (no wrapper call per node). Names were validated when the node was
-# built, so the cached quoting function is called directly.
-_EXPR: Final[_Dispatch] = _Dispatch(
-    {
-        Literal: lambda e: e.text,
-        Column: lambda e: quote_name(e.name),
-        Var: lambda e: quote_name(e.name),
-        Binary: _binary,
-        Call: lambda e: f"{e.name}({', '.join([_EXPR[type(a)](a) for a in e.args])})",
-        In: _in,
-        Between: _between,
-        Unary: lambda e: f"{e.op}{_child(e.operand, e.precedence, right=True, associative=False)}",
-        Index: lambda e: f"{_child(e.target, 7, right=False, associative=False)}[{render_expr(e.key)}]",
-        Alias: lambda e: f"{quote_name(e.name)} = {_EXPR[type(e.expr)](e.expr)}",
-        JoinSide: lambda e: f"${e.side}.{quote_name(e.name)}",
-        Null: lambda e: render_null(e.kind),
-        Star: lambda e: "*",
-        RawExpr: lambda e: e.text,
-    }
-)
-
-
 def render_expr(expr: Expr) -> str:
-    """One scalar expression as KQL text."""
-    return _EXPR[type(expr)](expr)
+    """One scalar expression as KQL text (each node rendered itself when it was built)."""
+    return expr.text
 
 
-def _sort_key(key: SortKey, *, explicit: bool = True) -> str:
-    text = render_expr(key.expr)
-    if explicit:
-        text += f" {key.order}"
-    if key.nulls:
-        text += f" nulls {key.nulls}"
-    return text
+def _sort_key(key: SortKey) -> str:
+    text = f"{key.expr.text} {key.order}"
+    return f"{text} nulls {key.nulls}" if key.nulls else text
 
 
 def _list(items: tuple[Expr, ...]) -> str:
-    return ", ".join([_EXPR[type(i)](i) for i in items])
+    return ", ".join([i.text for i in items])
 
 
 def _indent(lines: list[str]) -> list[str]:
@@ -162,8 +79,8 @@ def _join_blocks(keyword: str, blocks: list[list[str]]) -> list[str]:
 
 def _range(src: o.RangeSource) -> list[str]:
     return [
-        f"range {quote_identifier(src.column)} from {render_expr(src.start)} to {render_expr(src.stop)}"
-        f" step {render_expr(src.step)}"
+        f"range {quote_identifier(src.column)} from {src.start.text} to {src.stop.text}"
+        f" step {src.step.text}"
     ]
 
 
@@ -189,16 +106,13 @@ def _head(src: o.Source) -> list[str]:
 
 
 def _render_value(value: Any) -> str:
-    return render_expr(value) if isinstance(value, Expr) else render_literal(value)
+    return value.text if isinstance(value, Expr) else render_literal(value)
 
 
 def _summarize(op: o.Summarize) -> str:
-    text = "summarize"
-    if op.aggregations:
-        text += " " + _list(op.aggregations)
-    if op.by:
-        text += " by " + _list(op.by)
-    return text
+    aggs = ", ".join([a.text for a in op.aggregations])
+    text = "summarize " + aggs if aggs else "summarize"
+    return text + " by " + ", ".join([b.text for b in op.by]) if op.by else text
 
 
 def _join(op: o.Join | o.Lookup) -> list[str]:
@@ -223,7 +137,7 @@ def _parse(op: o.Parse) -> str:
         else:
             parts.append(f"{quote_identifier(item[0])}: {item[1]}")
     kind = f" kind={op.kind}" if op.kind else ""
-    return f"parse{kind} {render_expr(op.source)} with " + " ".join(parts)
+    return f"parse{kind} {op.source.text} with " + " ".join(parts)
 
 
 def _render_op(op: o.Render) -> str:
@@ -235,7 +149,7 @@ def _render_op(op: o.Render) -> str:
 
 # Pipe operators: one line (str) or several (list, e.g. a join with an indented sub-query).
 _OP: Final[dict[type, Callable[[Any], str | list[str]]]] = {
-    o.Where: lambda op: "where " + render_expr(op.predicate),
+    o.Where: lambda op: "where " + op.predicate.text,
     o.Extend: lambda op: "extend " + _list(op.items),
     o.Project: lambda op: "project " + _list(op.items),
     o.ProjectAway: lambda op: "project-away " + ", ".join(quote_identifier(n) for n in op.names),
@@ -272,12 +186,12 @@ def _pipeline(query: Query) -> list[str]:
 def _let(let: o.LetScalar | o.LetTabular | o.LetFunction) -> list[str]:
     name = quote_identifier(let.name)
     if isinstance(let, o.LetScalar):
-        return [f"let {name} = {render_expr(let.value)};"]
+        return [f"let {name} = {let.value.text};"]
     if isinstance(let, o.LetTabular):
         return [f"let {name} = (", *_indent(_pipeline(let.query)), ");"]
     params = ", ".join(f"{quote_identifier(p)}: {t}" for p, t in let.parameters)
     if isinstance(let.body, Expr):
-        return [f"let {name} = ({params}) {{ {render_expr(let.body)} }};"]
+        return [f"let {name} = ({params}) {{ {let.body.text} }};"]
     return [f"let {name} = ({params}) {{", *_indent(_pipeline(let.body)), "};"]
 
 

@@ -85,8 +85,8 @@ def timechart(
     Output columns ``Value:long, Time:datetime, Legend:string``; ``| render timechart``. ``source`` is a
     Query or a table name. ``per_incident=True`` reduces SecurityIncident-shaped sources to their latest row
     per ``IncidentNumber`` and bins on ``CreatedTime`` (each incident once, on its creation day).
-    ``time_column`` defaults to TimeGenerated (CreatedTime with per_incident). Run it with a query
-    timespan covering ``days`` (the Connector passes that).
+    ``time_column`` defaults to TimeGenerated (CreatedTime with per_incident). The query carries its window
+    (``q.timespan`` = ``days`` steps): ``Connector.query`` uses it and refuses a shorter timespan.
     Raises InvalidInputError for days < 1, a step that is not positive, or a bad legend."""
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise InvalidInputError(f"days must be a positive int, got {days!r}")
@@ -118,7 +118,7 @@ def timechart(
     )
     q = chart.paren().render("timechart")
     q = attr_columns(q, TIMECHART_COLUMNS)
-    return q.let("Now", fn.now())
+    return q.let("Now", fn.now()).with_timespan(step_td * days)
 
 
 def attr_columns(q: Query, columns: tuple[tuple[str, str], ...]) -> Query:

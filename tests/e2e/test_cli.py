@@ -62,3 +62,39 @@ def test_bad_workspace_is_reported_before_any_request(capsys, argv):
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert "InvalidInputError" in err and "'not-a-resource-id'" in err
+
+
+def test_cli_against_an_emulator_served_in_another_process(capsys):
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "m365sentinel.cli", "emulator", "serve", "--port", str(port),
+                               "--now", "2026-11-20T12:00:00Z"], stdout=subprocess.PIPE, text=True)
+    try:
+        lines = [server.stdout.readline() for _ in range(2)]
+        assert lines[0].strip() == f"m365sentinel emulator listening on http://127.0.0.1:{port}"
+        workspace = lines[1].split("workspace: ", 1)[1].strip()
+        argv = ["plan", "--endpoint", f"http://127.0.0.1:{port}", "--workspace", workspace, "--json", "--exit-code",
+                "--no-entities", "--tables", "DeviceEvents"]
+        assert main(argv) == 3
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["workspace"] == workspace and doc["changes"][0]["resourceType"] == "dataConnectors"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        server.stdout.close()
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["plan", "--emulator", "--tenant-id", "x"], "drop --tenant-id"),
+    (["emulator", "serve", "--host", "0.0.0.0"], "loopback addresses only"),
+    (["emulator", "serve", "--port", "99999"], "expected 0-65535"),
+])
+def test_bad_cli_combinations_exit_with_a_message(capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert message in str(exit_.value)

@@ -271,3 +271,25 @@ def test_flags_and_options_are_checked_before_any_request(emu):
         with pytest.raises(InvalidInputError, match=message):
             Connector(emu.workspace_resource_id, **kw)
     assert emu.requests == []
+
+
+def test_time_chart_carries_its_window_and_refuses_a_shorter_one(emu, connector):
+    chart = kql.incident_timechart(provider_names().incident_providers)
+    assert chart.timespan == timedelta(days=14)
+    series = TimeSeries.from_table(connector.query(chart).primary)  # no timespan: the chart's own 14 days
+    assert [v for _, v in series.points] == [n for _, n in emu.daily_incident_counts(days=14)]
+    before = len(emu.requests)
+    with pytest.raises(InvalidInputError, match="shorter than the 14 days, 0:00:00 this query covers"):
+        connector.query(chart, timespan=timedelta(days=1))
+    assert len(emu.requests) == before
+
+
+def test_errors_carry_the_service_request_id(emu, connector):
+    emu.faults.add("GET */dataConnectors", status=403, times=1,
+                   body={"error": {"code": "AuthorizationFailed", "message": "no read"}})
+    from m365sentinel import PermissionDeniedError
+
+    with pytest.raises(PermissionDeniedError) as err:
+        connector.incidents_and_alerts().plan()
+    assert (err.value.status_code, err.value.code) == (403, "AuthorizationFailed")
+    assert len(err.value.request_id) == 36 and err.value.request_id in str(err.value)

@@ -147,3 +147,12 @@ def test_file_store_leaves_no_temporary_files(tmp_path):
     v = s.compare_and_swap(None, Checkpoint(watermark=at(0)))
     s.compare_and_swap(v, Checkpoint(watermark=at(1)))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json", "c.json.lock"]
+
+
+def test_a_long_pass_keeps_bounded_memory_and_still_skips_a_reserved_change():
+    state = PassState.begin(Checkpoint(), at(600), timedelta(minutes=5))
+    for k in range(10_000):
+        state.delivered(f"i{k}", at(500 - k / 100), None)
+    assert len(state.in_pass) == state.in_pass_cap
+    assert state.should_deliver("i9999", at(500 - 9999 / 100), None) is False  # re-served at the boundary
+    assert state.checkpoint().pending.upper == at(500 - 9999 / 100)

@@ -177,3 +177,19 @@ def test_incidents_rejects_bad_provider_names(bad: object) -> None:
 def test_table_timechart_parses_for_every_table(kql_parser, table_name: str) -> None:  # type: ignore[no-untyped-def]
     inferred = kql_parser.assert_clean(str(kql.table_timechart(table_name)))
     assert tuple(inferred) == kql.TIMECHART_COLUMNS
+
+
+def test_timechart_declares_its_window_through_later_pipes():
+    import datetime as dt
+
+    import pytest
+
+    from m365sentinel import kql
+    from m365sentinel._errors import InvalidInputError
+
+    q = kql.timechart("DeviceEvents", days=7, step="1d")
+    assert q.timespan == dt.timedelta(days=7)
+    assert kql.table("DeviceEvents").timespan is None
+    assert kql.table("DeviceEvents").take(1).with_timespan(dt.timedelta(hours=1)).take(2).timespan == dt.timedelta(hours=1)
+    with pytest.raises(InvalidInputError, match="positive datetime.timedelta"):
+        kql.table("DeviceEvents").with_timespan(dt.timedelta(0))
