@@ -508,7 +508,7 @@ class Connector:
                 presence(observed.ingestion),
                 authorization_state=observed.authorization_state,
             )
-            all_notes += [f"prerequisite not met: {p}" for p in prerequisites if p.ok is False]
+            all_notes += [f"prerequisite {p}" for p in prerequisites if p.ok is not True]  # not met, or not observable
         if d.events is not None:
             from ._hunting import events_manual_step, retention_changes, retention_notes
 

@@ -1,8 +1,8 @@
 """Scalar expression nodes (immutable) and the Python operators that build them.
 
-Every node renders itself once, when built (``node.text``), and records the column names it references
-(``refs``) and the column/literal comparisons still to check against a query's schema (``pend``): building a
-query is then string concatenation plus set lookups, with no tree walks per fluent call and none at render time.
+Every node renders itself once, when built (``node.text``), and records its dependencies (``deps``): the
+column names it references and the column/literal comparisons still to check against a query's schema. Building
+a query is then string concatenation plus set lookups, with no tree walks per fluent call and none at render time.
 Nodes are plain ``__slots__`` classes (attrs' generated validators and hooks cost several calls per node on the
 hot path); they are immutable: assigning or deleting an attribute raises ``FrozenInstanceError``.
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final
 
-import attrs
 from attrs.exceptions import FrozenInstanceError
 
 from m365sentinel._errors import InvalidInputError
@@ -101,6 +100,10 @@ _IN_OPS: Final = frozenset({"in", "!in", "in~", "!in~", "has_any", "has_all"})
 
 # (column, literal, compared as a string?): a comparison to check once the query's column kinds are known.
 Pending = tuple["Column", "Literal", bool]
+# (refs, pend): the column names a node references (None for ``*``) and its pending comparisons. One slot, not
+# two (one store per node), and shared, not copied, when only one child has any (the common case).
+Deps = tuple[tuple[str | None, ...], tuple[Pending, ...]]
+NO_DEPS: Final[Deps] = ((), ())
 
 
 def _setter(cls: type, name: str) -> Callable[[Any, Any], None]:
@@ -116,15 +119,15 @@ class Expr:
     """Base of every scalar expression. Operators build new nodes; nothing is evaluated.
 
     ``text`` is the node's KQL, rendered when built; ``precedence`` its binding strength (parenthesized by a
-    parent that binds tighter); ``refs`` the column names it references (None for ``*``); ``pend`` the
-    column-vs-literal comparisons a query checks against its column kinds."""
+    parent that binds tighter); ``deps`` is ``(refs, pend)``: the column names it references (None for
+    ``*``) and the column-vs-literal comparisons a query checks against its column kinds (``NO_DEPS`` when
+    it has neither)."""
 
     __slots__ = ("text",)
 
     text: str
     precedence: int = PREC_ATOM
-    refs: tuple[str | None, ...] = ()
-    pend: tuple[Pending, ...] = ()
+    deps: Deps = NO_DEPS
 
     def __setattr__(self, name: str, value: object) -> None:
         raise FrozenInstanceError()
@@ -134,6 +137,16 @@ class Expr:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.text})"
+
+    @property
+    def refs(self) -> tuple[str | None, ...]:
+        """The column names this expression references (None for ``*``)."""
+        return self.deps[0]
+
+    @property
+    def pend(self) -> tuple[Pending, ...]:
+        """The column-vs-literal comparisons still to check against a query's column kinds."""
+        return self.deps[1]
 
     def children(self) -> tuple[Expr, ...]:
         return ()
@@ -354,7 +367,7 @@ _set_text = _setter(Expr, "text")
 class Column(Expr):
     """A column (or let variable) by name; ``kind`` is its KQL type when known from a schema."""
 
-    __slots__ = ("kind", "name", "refs")
+    __slots__ = ("deps", "kind", "name")
 
     name: str
     kind: str | None
@@ -365,12 +378,12 @@ class Column(Expr):
         _set_text(self, quote_name(name))
         _set_column_name(self, name)
         _set_column_kind(self, kind)
-        _set_column_refs(self, (name,))
+        _set_column_deps(self, ((name,), ()))
 
 
 _set_column_name = _setter(Column, "name")
 _set_column_kind = _setter(Column, "kind")
-_set_column_refs = _setter(Column, "refs")
+_set_column_deps = _setter(Column, "deps")
 
 
 class Var(Expr):
@@ -445,7 +458,7 @@ class Star(Expr):
 
     __slots__ = ()
 
-    refs = (None,)
+    deps = ((None,), ())
 
     def __init__(self) -> None:
         _set_text(self, "*")
@@ -461,13 +474,21 @@ class RawExpr(Expr):
 
 
 class _Composite(Expr):
-    """A node with children: it carries their ``refs`` and ``pend`` (so checks never walk the tree)."""
+    """A node with children: it carries their ``deps`` (so checks never walk the tree)."""
 
-    __slots__ = ("pend", "refs")
+    __slots__ = ("deps",)
 
 
-_set_refs = _setter(_Composite, "refs")
-_set_pend = _setter(_Composite, "pend")
+_set_deps = _setter(_Composite, "deps")
+
+
+def _merge(a: Deps, b: Deps) -> Deps:
+    """The dependencies of two children: shared as is when one has none."""
+    if b is NO_DEPS:
+        return a
+    if a is NO_DEPS:
+        return b
+    return (a[0] + b[0], a[1] + b[1])
 
 
 class Binary(_Composite):
@@ -484,7 +505,7 @@ class Binary(_Composite):
             raise InvalidInputError(f"unknown KQL binary operator {op!r}")
         try:
             lt, rt, rp = left.text, right.text, right.precedence
-            refs, pend = left.refs + right.refs, left.pend + right.pend
+            ld, rd = left.deps, right.deps
             if left.precedence < prec:
                 lt = f"({lt})"
         except AttributeError:
@@ -492,18 +513,18 @@ class Binary(_Composite):
         # A right operand of equal strength keeps its parentheses unless it is the same associative operator.
         if rp < prec or (rp == prec and not (op in _ASSOCIATIVE and isinstance(right, Binary) and right.op == op)):
             rt = f"({rt})"
+        deps = ld if rd is NO_DEPS else rd if ld is NO_DEPS else (ld[0] + rd[0], ld[1] + rd[1])
         if prec == PREC_CMP:
             if isinstance(right, Literal) and isinstance(left, Column):
-                pend += ((left, right, op in _STRING_OPS),)
+                deps = (deps[0], (*deps[1], (left, right, op in _STRING_OPS)))
             elif isinstance(left, Literal) and isinstance(right, Column):
-                pend += ((right, left, op in _STRING_OPS),)
+                deps = (deps[0], (*deps[1], (right, left, op in _STRING_OPS)))
         _set_text(self, f"{lt} {op} {rt}")
         _set_binary_op(self, op)
         _set_binary_left(self, left)
         _set_binary_right(self, right)
         _set_binary_prec(self, prec)
-        _set_refs(self, refs)
-        _set_pend(self, pend)
+        _set_deps(self, deps)
 
     @property
     def is_comparison(self) -> bool:
@@ -527,21 +548,18 @@ _set_binary_right = _setter(Binary, "right")
 _set_binary_prec = _setter(Binary, "precedence")
 
 
-def _gather(items: tuple[Expr, ...], where: str) -> tuple[list[str], tuple[str | None, ...], tuple[Pending, ...]]:
-    """The texts, refs and pending checks of ``items`` (raises for an item that is not an expression)."""
+def _gather(items: tuple[Expr, ...], where: str) -> tuple[list[str], Deps]:
+    """The texts and merged dependencies of ``items`` (raises for an item that is not an expression)."""
     texts: list[str] = []
-    refs: tuple[str | None, ...] = ()
-    pend: tuple[Pending, ...] = ()
+    deps = NO_DEPS
     try:
         for item in items:
             texts.append(item.text)
-            if item.refs:
-                refs += item.refs
-            if item.pend:
-                pend += item.pend
+            if item.deps is not NO_DEPS:
+                deps = _merge(deps, item.deps)
     except AttributeError:
         raise _not_expr(next(i for i in items if not isinstance(i, Expr)), where) from None
-    return texts, refs, pend
+    return texts, deps
 
 
 class Unary(_Composite):
@@ -554,12 +572,11 @@ class Unary(_Composite):
     def __init__(self, op: str, operand: Expr) -> None:
         if op != "-":
             raise InvalidInputError(f"unknown KQL unary operator {op!r}")
-        (text,), refs, pend = _gather((operand,), "unary minus")
+        (text,), deps = _gather((operand,), "unary minus")
         _set_text(self, f"-({text})" if operand.precedence <= PREC_UNARY else f"-{text}")
         _setter(Unary, "op")(self, op)
         _setter(Unary, "operand")(self, operand)
-        _set_refs(self, refs)
-        _set_pend(self, pend)
+        _set_deps(self, deps)
 
     def children(self) -> tuple[Expr, ...]:
         return (self.operand,)
@@ -579,16 +596,22 @@ class Call(_Composite):
                 raise InvalidInputError(f"{name!r} is not a valid KQL function name")
             if len(_VALID_FUNCTION_NAMES) < 4096:  # names already checked; bounded so it cannot grow forever
                 _VALID_FUNCTION_NAMES.add(name)
-        args = tuple(args)
-        if args:
-            texts, refs, pend = _gather(args, f"{name}()")
-            _set_text(self, f"{name}({', '.join(texts)})")
-            _set_refs(self, refs)
-            _set_pend(self, pend)
-        else:
+        if type(args) is not tuple:
+            args = tuple(args)
+        if not args:
             _set_text(self, name + "()")
-            _set_refs(self, ())
-            _set_pend(self, ())
+            _set_deps(self, NO_DEPS)
+        elif len(args) == 1:
+            arg = args[0]
+            try:
+                _set_text(self, f"{name}({arg.text})")
+                _set_deps(self, arg.deps)
+            except AttributeError:
+                raise _not_expr(arg, f"{name}()") from None
+        else:
+            texts, deps = _gather(args, f"{name}()")
+            _set_text(self, f"{name}({', '.join(texts)})")
+            _set_deps(self, deps)
         _set_call_name(self, name)
         _set_call_args(self, args)
 
@@ -643,16 +666,18 @@ class In(_Composite):
             raise InvalidInputError(f"unknown KQL set operator {op!r}")
         values = tuple(values)
         lt = _left_operand(left, op)
-        texts, refs, pend = _gather(values, op)
+        texts, deps = _gather(values, op)
+        deps = _merge(left.deps, deps)
         if isinstance(left, Column):
             string_op = "has" in op
-            pend += tuple((left, v, string_op) for v in values if isinstance(v, Literal))
+            added = tuple((left, v, string_op) for v in values if isinstance(v, Literal))
+            if added:
+                deps = (deps[0], deps[1] + added)
         _set_text(self, f"{lt} {op} ({', '.join(texts)})")
         _setter(In, "op")(self, op)
         _setter(In, "left")(self, left)
         _setter(In, "values")(self, values)
-        _set_refs(self, left.refs + refs)
-        _set_pend(self, left.pend + pend)
+        _set_deps(self, deps)
 
     def children(self) -> tuple[Expr, ...]:
         return (self.left, *self.values)
@@ -669,14 +694,16 @@ class Between(_Composite):
 
     def __init__(self, left: Expr, low: Expr, high: Expr, negated: bool = False) -> None:
         lt = _left_operand(left, "between")
-        (low_t, high_t), refs, pend = _gather((low, high), "between")
+        (low_t, high_t), deps = _gather((low, high), "between")
+        deps = _merge(left.deps, deps)
         if isinstance(left, Column):
-            pend += tuple((left, v, False) for v in (low, high) if isinstance(v, Literal))
+            added = tuple((left, v, False) for v in (low, high) if isinstance(v, Literal))
+            if added:
+                deps = (deps[0], deps[1] + added)
         _set_text(self, f"{lt} {'!between' if negated else 'between'} ({low_t} .. {high_t})")
         for name, value in (("left", left), ("low", low), ("high", high), ("negated", bool(negated))):
             _setter(Between, name)(self, value)
-        _set_refs(self, left.refs + refs)
-        _set_pend(self, left.pend + pend)
+        _set_deps(self, deps)
 
     def children(self) -> tuple[Expr, ...]:
         return (self.left, self.low, self.high)
@@ -689,14 +716,13 @@ class Index(_Composite):
     key: Expr
 
     def __init__(self, target: Expr, key: Expr) -> None:
-        (target_t, key_t), refs, pend = _gather((target, key), "[]")
+        (target_t, key_t), deps = _gather((target, key), "[]")
         if target.precedence < PREC_ATOM:
             target_t = f"({target_t})"
         _set_text(self, f"{target_t}[{key_t}]")
         _setter(Index, "target")(self, target)
         _setter(Index, "key")(self, key)
-        _set_refs(self, refs)
-        _set_pend(self, pend)
+        _set_deps(self, deps)
 
     def children(self) -> tuple[Expr, ...]:
         return (self.target, self.key)
@@ -717,8 +743,7 @@ class Alias(_Composite):
             expr = Star()
         try:
             _set_text(self, f"{quote_name(name)} = {expr.text}")
-            _set_refs(self, expr.refs)
-            _set_pend(self, expr.pend)
+            _set_deps(self, expr.deps)
         except AttributeError:
             raise _not_expr(expr, f"{name} =") from None
         _set_alias_name(self, name)
@@ -732,17 +757,37 @@ _set_alias_name = _setter(Alias, "name")
 _set_alias_expr = _setter(Alias, "expr")
 
 
-@attrs.frozen
 class SortKey:
-    expr: Expr
-    order: str = "asc"
-    nulls: str | None = None
+    """A sort key: ``expr asc|desc [nulls first|last]`` (immutable)."""
 
-    def __attrs_post_init__(self) -> None:
-        if self.order not in ("asc", "desc"):
-            raise InvalidInputError(f"sort order must be 'asc' or 'desc', got {self.order!r}")
-        if self.nulls not in (None, "first", "last"):
-            raise InvalidInputError(f"nulls must be 'first', 'last' or None, got {self.nulls!r}")
+    __slots__ = ("expr", "nulls", "order")
+
+    expr: Expr
+    order: str
+    nulls: str | None
+
+    def __init__(self, expr: Expr, order: str = "asc", nulls: str | None = None) -> None:
+        if order != "asc" and order != "desc":
+            raise InvalidInputError(f"sort order must be 'asc' or 'desc', got {order!r}")
+        if nulls is not None and nulls != "first" and nulls != "last":
+            raise InvalidInputError(f"nulls must be 'first', 'last' or None, got {nulls!r}")
+        _set_sort_expr(self, expr)
+        _set_sort_order(self, order)
+        _set_sort_nulls(self, nulls)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError()
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError()
+
+    def __repr__(self) -> str:
+        return f"SortKey({self.expr!r}, {self.order!r}, {self.nulls!r})"
+
+
+_set_sort_expr = _setter(SortKey, "expr")
+_set_sort_order = _setter(SortKey, "order")
+_set_sort_nulls = _setter(SortKey, "nulls")
 
 
 def to_expr(value: object) -> Expr:

@@ -298,6 +298,7 @@ _TIMESPAN_UNITS: Final = (
     # large values; whole ticks are exact everywhere (5 µs renders as 50tick).
     ("tick", 1),
 )
+_MAX_WHOLE_DAYS: Final = _INT64_MAX // 864_000_000_000
 _SIMPLE_ESCAPES: Final = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -424,7 +425,10 @@ def _render_ticks(ticks: int) -> str:
 
 def render_timespan(value: _dt.timedelta) -> str:
     """A tick-exact timespan literal: ``1d``, ``36h``, ``50tick`` (5 µs), ``timespan(-2h)``."""
-    return _render_ticks(timedelta_ticks(value))
+    days, seconds, micros = value.days, value.seconds, value.microseconds
+    if not (seconds or micros) and 0 < days <= _MAX_WHOLE_DAYS:  # whole days, the common case: no tick search
+        return f"{days}d"
+    return _render_ticks(((days * 86_400 + seconds) * 1_000_000 + micros) * TICKS_PER_MICROSECOND)
 
 
 _TIMESPAN_TEXT = re.compile(r"(\d+)(d|h|m|s|ms|microsecond|tick)")

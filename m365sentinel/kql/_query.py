@@ -12,24 +12,22 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 import attrs
+from attrs.exceptions import FrozenInstanceError
 
 from m365sentinel._errors import InvalidInputError
 from m365sentinel.kql import _ops as o
 from m365sentinel.kql._expr import (
     Alias,
-    Between,
     Binary,
     Call,
     Column,
     Expr,
-    In,
     JoinSide,
     Literal,
-    Null,
-    RawExpr,
+    Pending,
     SortKey,
     Star,
-    Var,
+    _setter,
     to_expr,
 )
 from m365sentinel.kql._render import render_query
@@ -41,8 +39,6 @@ Columns = tuple[tuple[str, str | None], ...]
 _NUMERIC: Final = frozenset({"int", "long", "real", "decimal"})
 _NAME_FROM_FIRST_ARG: Final = frozenset({"bin", "bin_at", "floor", "startofday", "startofweek", "startofmonth"})
 _AGG_DEFAULT_NAMES: Final = {"count": "count_"}
-_COMPARISON_NODES: Final = (Binary, In, Between)
-_LEAVES: Final = frozenset({Literal, Var, Star, Null, RawExpr, JoinSide})
 
 
 def _compatible(column_kind: str, literal_kind: str) -> bool:
@@ -51,6 +47,20 @@ def _compatible(column_kind: str, literal_kind: str) -> bool:
     if column_kind in _NUMERIC:
         return literal_kind in _NUMERIC
     return column_kind == literal_kind
+
+
+def _check_literal_kinds(pending: tuple[Pending, ...], kinds: Mapping[str, str | None]) -> None:
+    """Raise when a literal of the wrong kind is compared with a column (a string against a datetime)."""
+    for col, lit, string_op in pending:
+        kind = col.kind or kinds.get(col.name)
+        if kind is None:
+            continue
+        want = "string" if string_op else kind
+        if not _compatible(want, lit.kind):
+            raise InvalidInputError(
+                f"column {col.name!r} is {kind}; cannot compare it with {lit.kind} literal {lit.value!r} "
+                f"(pass a {want} value)"
+            )
 
 
 def _output_name(expr: Expr) -> str | None:
@@ -142,6 +152,13 @@ class Query:
     def __str__(self) -> str:
         return self.to_kql()
 
+    def pipeline_lines(self) -> list[str]:
+        """The pipeline's KQL lines (head and pipe operators, without the let statements)."""
+        lines = list(self.head.lines)
+        for op in self.ops:
+            lines += op.lines
+        return lines
+
     def __eq__(self, other: object) -> bool:
         """Queries are equal when they render the same text (expressions overload ``==`` themselves)."""
         return isinstance(other, Query) and self.to_kql() == other.to_kql()
@@ -192,19 +209,21 @@ class Query:
             return False
         star = False
         for expr in exprs:
-            for name in expr.refs:
+            refs, pend = expr.deps
+            for name in refs:
                 if name is None:
                     star = True
                 elif name not in kinds:
                     raise unknown_column(name, list(kinds), self.source_name)
-            if expr.pend:
-                _check_literal_kinds(expr.pend, kinds)
+            if pend:
+                _check_literal_kinds(pend, kinds)
         return star
 
     def _with(self, op: o.Op, columns: Columns | str | None = "same") -> Query:
         if columns == "same":
-            return _make(self.head, (*self.ops, op), self.lets, self.columns, self.source_name, self.timespan,
-                         self._kinds)
+            return _make(
+                self.head, (*self.ops, op), self.lets, self.columns, self.source_name, self.timespan, self._kinds
+            )
         assert not isinstance(columns, str)
         return _make(self.head, (*self.ops, op), self.lets, columns, self.source_name, self.timespan, None)
 
@@ -359,8 +378,8 @@ class Query:
 
     def paren(self) -> Query:
         """This pipeline in parentheses, as the head of a new one: ``(...)`` (let statements stay outside)."""
-        return _same_shape(
-            Query(o.ParenSource(_strip(self)), (), self.lets, self.columns, self.source_name, self.timespan), self
+        return _make(
+            o.ParenSource(_strip(self)), (), self.lets, self.columns, self.source_name, self.timespan, self._kinds
         )
 
     def let(self, name: str, value: object) -> Query:
@@ -371,11 +390,11 @@ class Query:
         return self._replace_lets((stmt, *self.lets))
 
     def _replace_lets(self, lets: tuple[o.LetScalar | o.LetTabular | o.LetFunction, ...]) -> Query:
-        return _same_shape(Query(self.head, self.ops, lets, self.columns, self.source_name, self.timespan), self)
+        return _make(self.head, self.ops, lets, self.columns, self.source_name, self.timespan, self._kinds)
 
     def with_columns(self, columns: Iterable[tuple[str, str | None]]) -> Query:
         """This query declaring its output columns ``((name, kql_type), ...)`` (used by the templates)."""
-        return Query(self.head, self.ops, self.lets, tuple(columns), self.source_name, self.timespan)
+        return _make(self.head, self.ops, self.lets, tuple(columns), self.source_name, self.timespan, None)
 
     def render(self, visualization: str = "timechart", **properties: object) -> Query:
         """``| render timechart [with (title="...", ...)]``; property values are rendered as literals."""
@@ -469,7 +488,15 @@ def _make(
 ) -> Query:
     """A Query from its parts, ``kinds`` being the column map of ``columns`` when the caller already has it."""
     q = _new_query(Query)
-    _fill(q, head, ops, lets, columns, source_name, timespan, kinds)
+    # ``_fill`` inlined: every fluent call and template pipeline goes through here.
+    _set_head(q, head)
+    _set_ops(q, ops)
+    _set_lets(q, lets)
+    _set_columns(q, columns)
+    _set_source_name(q, source_name)
+    _set_timespan(q, timespan)
+    _set_kinds(q, kinds)
+    _set_text(q, None)
     return q
 
 
@@ -498,12 +525,12 @@ def _hoist(outer: Query, *inner: Query) -> Query:
 
 
 def _let_text(stmt: o.LetScalar | o.LetTabular | o.LetFunction) -> str:
-    return render_query(Query(o.RawSource(""), lets=(stmt,)))
+    return "\n".join(stmt.lines)
 
 
 def make_let(name: str, value: object) -> o.LetScalar | o.LetTabular | o.LetFunction:
     if isinstance(value, o.LetFunction):
-        return attrs.evolve(value, name=name)
+        return o.LetFunction(name, value.parameters, value.body)
     if isinstance(value, Query):
         return o.LetTabular(name, _strip(value))
     return o.LetScalar(name, to_expr(value))
@@ -513,7 +540,5 @@ def table(name: str) -> Query:
     """A query over table ``name``; columns are typed and checked when the project has its schema."""
     schema = schema_for(name)
     if schema is None:
-        return Query(o.TableRef(name), (), (), None, name)
-    q = Query(o.TableRef(name), (), (), schema.columns, name)
-    object.__setattr__(q, "_kinds", schema.kinds)
-    return q
+        return _make(o.TableRef(name), (), (), None, name, None, None)
+    return _make(o.TableRef(name), (), (), schema.columns, name, None, schema.kinds)

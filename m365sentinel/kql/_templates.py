@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Sequence
+from typing import Final
 
 from m365sentinel._errors import InvalidInputError
 from m365sentinel.kql import _ops as o
 from m365sentinel.kql import fn
-from m365sentinel.kql._expr import Column, Expr, Literal, Var
+from m365sentinel.kql._expr import Alias, Binary, Call, Column, Expr, Literal, SortKey, Var
 from m365sentinel.kql._literals import parse_timespan
-from m365sentinel.kql._query import Query, table
+from m365sentinel.kql._query import Query, _make, table
 
 __all__ = [
     "alert_timechart",
@@ -31,6 +32,22 @@ __all__ = [
 ]
 
 TIMECHART_COLUMNS = (("Value", "long"), ("Time", "datetime"), ("Legend", "string"))
+
+# Immutable fragments of the time chart that depend on no argument, built once and shared by every chart
+# (sharing is safe: nodes cannot change after construction).
+_NOW: Final = Var("Now")
+_TG: Final = Column("TimeGenerated")
+_COUNT: Final = Column("Count")
+_ZERO: Final = Literal(0)
+_COUNT_AGGS: Final = (Alias("Count", Call("count")),)
+_MAX_COUNT_AGGS: Final = (Alias("Count", Call("max", (_COUNT,))),)
+_EXTEND_ZERO_COUNT: Final = o.Extend((Alias("Count", _ZERO),))
+_SORT_TIME_ASC: Final = o.Sort((SortKey(_TG, "asc"),))
+_VALUE: Final = Alias("Value", Call("iff", (Call("isnull", (_COUNT,)), _ZERO, _COUNT)))
+_TIME: Final = Alias("Time", _TG)
+_RENDER_TIMECHART: Final = (o.Render("timechart"),)
+_LET_NOW: Final = o.LetScalar("Now", Call("now"))
+_LETS_NOW: Final = (_LET_NOW,)
 
 
 def range_(column: str, start: object, stop: object, step: object) -> Query:
@@ -96,29 +113,59 @@ def timechart(
     if not isinstance(legend, str):
         raise InvalidInputError(f"legend must be a str, got {legend!r}")
     src = table(source) if isinstance(source, str) else source
+    if not isinstance(src, Query):
+        raise InvalidInputError(f"source must be a kql.Query or a table name (str), got {source!r}")
     if per_incident:
         src = src.summarize(fn.arg_max("TimeGenerated", "*"), by="IncidentNumber")
     tcol = time_column or ("CreatedTime" if per_incident else "TimeGenerated")
-    now = Var("Now")
+    if src.lets and any(stmt.name == "Now" for stmt in src.lets):
+        raise InvalidInputError("let 'Now' is already defined in this query")
+    # The nodes and pipe operators are built directly (one Query per pipeline, not one per pipe). The
+    # build-time checks the fluent calls would make all come down to ``src.col(tcol)``: the source-side
+    # predicates and keys reference no other column and compare it with no literal, and after the union the
+    # shape is unknown, so nothing further is checked. Fragments that depend on no argument are the shared
+    # immutable nodes above; only the step-, window-, source- and legend-dependent ones are built here.
+    t = src.col(tcol)
     span = Literal(step_td)
-    window = Literal(step_td * days)
-    t = src.col(tcol) if src.columns is not None else Column(tcol)
-    binned = fn.bin_at(t, span, now)
-    by = binned if tcol == "TimeGenerated" else binned.as_("TimeGenerated")
-    counts = src.where(t >= now - window, t < now).summarize(Count=fn.count(), by=by)
-    tg = Column("TimeGenerated")
-    count = Column("Count")
-    chart = (
-        range_("TimeGenerated", now - window, now - span, span)
-        .extend(Count=0)
-        .union(counts, isfuzzy=True)
-        .summarize(Count=fn.max(count), by=fn.bin_at(tg, span, now))
-        .sort_by(tg.asc())
-        .project(Value=fn.iff(fn.isnull(count), 0, count), Time=tg, Legend=legend)
+    start = Binary("-", _NOW, Literal(step_td * days))
+    binned = Call("bin_at", (t, span, _NOW))
+    counted = _make(
+        src.head,
+        (
+            *src.ops,
+            o.Where(Binary("and", Binary(">=", t, start), Binary("<", t, _NOW))),
+            o.Summarize(_COUNT_AGGS, (binned if tcol == "TimeGenerated" else Alias("TimeGenerated", binned),)),
+        ),
+        (),  # KQL has no let inside parentheses: the source's lets move to the chart (below)
+        None,
+        src.source_name,
+        None,
+        None,
     )
-    q = chart.paren().render("timechart")
-    q = attr_columns(q, TIMECHART_COLUMNS)
-    return q.let("Now", fn.now()).with_timespan(step_td * days)
+    chart = _make(
+        o.RangeSource("TimeGenerated", start, Binary("-", _NOW, span), span),
+        (
+            _EXTEND_ZERO_COUNT,
+            o.Union((counted,), isfuzzy=True),
+            o.Summarize(_MAX_COUNT_AGGS, (binned if tcol == "TimeGenerated" else Call("bin_at", (_TG, span, _NOW)),)),
+            _SORT_TIME_ASC,
+            o.Project((_VALUE, _TIME, Alias("Legend", Literal(legend)))),
+        ),
+        (),
+        None,
+        "range",
+        None,
+        None,
+    )
+    return _make(
+        o.ParenSource(chart),
+        _RENDER_TIMECHART,
+        (_LET_NOW, *src.lets) if src.lets else _LETS_NOW,
+        TIMECHART_COLUMNS,
+        "range",
+        step_td * days,
+        None,
+    )
 
 
 def attr_columns(q: Query, columns: tuple[tuple[str, str], ...]) -> Query:

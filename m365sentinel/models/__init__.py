@@ -45,6 +45,7 @@ if _TYPE_CHECKING:
         JsonModel,
     )
     from ._converter import (
+        FrozenJson,
         converter,
         freeze,
         structure,
@@ -124,6 +125,7 @@ _WHERE: dict[str, tuple[str, ...]] = {
     ),
     "._base": ("JsonModel",),
     "._converter": (
+        "FrozenJson",
         "converter",
         "freeze",
         "structure",
@@ -188,6 +190,7 @@ __all__ = [
     "EntityAnalyticsSetting",
     "EntityKindCount",
     "EyesOnSetting",
+    "FrozenJson",
     "GraphAlert",
     "GraphAlertClassification",
     "GraphAlertComment",

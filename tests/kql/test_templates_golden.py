@@ -191,5 +191,5 @@ def test_timechart_declares_its_window_through_later_pipes():
     assert q.timespan == dt.timedelta(days=7)
     assert kql.table("DeviceEvents").timespan is None
     assert kql.table("DeviceEvents").take(1).with_timespan(dt.timedelta(hours=1)).take(2).timespan == dt.timedelta(hours=1)
-    with pytest.raises(InvalidInputError, match="positive datetime.timedelta"):
+    with pytest.raises(InvalidInputError, match=r"positive datetime\.timedelta"):
         kql.table("DeviceEvents").with_timespan(dt.timedelta(0))

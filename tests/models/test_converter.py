@@ -171,3 +171,19 @@ def test_subscription_workspace_onboarding_state() -> None:
     assert ws.created_date is not None and ws.created_date.microsecond == 123456
     state = OnboardingState.from_json({"name": "default", "etag": "e", "properties": {"customerManagedKey": False}})
     assert (state.name, state.customer_managed_key) == ("default", False)
+
+
+def test_raw_and_mapping_fields_are_read_only_views_without_copies() -> None:
+    import pytest
+
+    from m365sentinel.models import FrozenJson, Incident
+
+    doc = {"name": "1", "etag": '"e"', "properties": {"title": "t", "severity": "High", "status": "New",
+                                                      "additionalData": {"alertProductNames": ["MDE"], "x": {"y": 1}},
+                                                      "labels": [{"labelName": "a"}]}}
+    incident = Incident.from_json(doc)
+    assert isinstance(incident.raw, FrozenJson) and incident.raw == doc
+    with pytest.raises(TypeError):
+        incident.raw["properties"]["title"] = "changed"  # type: ignore[index]
+    assert incident.raw["properties"]["labels"] == ({"labelName": "a"},)
+    assert incident.to_json() == doc and incident.to_json() is not doc
