@@ -26,6 +26,7 @@ The tree (every class is exported from ``m365sentinel``)::
     ├── QueryError                      a Log Analytics query failed (semantic error, or PartialError on demand)
     ├── PreflightError                  a prerequisite of a write is not met (onboarding, tenant, requirements)
     ├── StalePlanError                  a resource changed between plan() and apply() (etag differs)
+    ├── CheckpointConflictError         another worker committed the incident checkpoint first (compare-and-swap)
     └── PartialApplyError               apply() stopped part-way: says what was applied and what was not
 
 Caller mistakes are ``InvalidInputError`` (a ``ValueError``) so ``except ValueError`` also works.
@@ -40,6 +41,7 @@ __all__ = [
     "APIStatusError",
     "AuthenticationError",
     "BadRequestError",
+    "CheckpointConflictError",
     "ClientClosedError",
     "ConflictError",
     "ConnectError",
@@ -258,3 +260,12 @@ class PartialApplyError(SentinelError):
         self.applied = applied
         self.not_applied = not_applied
         super().__init__(message)
+
+
+class CheckpointConflictError(SentinelError):
+    """Another worker committed this checkpoint since it was loaded (``expected`` vs ``actual`` version)."""
+
+    def __init__(self, message: str, *, expected: str | None, actual: str | None) -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.actual = actual

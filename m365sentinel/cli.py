@@ -6,7 +6,7 @@ in the workspace → the verification report with its time charts. With ``--work
 <guid>]`` the same runs against Azure with DefaultAzureCredential.
 
 Exit codes: 0 ok; 1 an SDK error (message printed) or a verification that is not all "ingesting"; 2 bad usage;
-``plan --exit-code``: 3 when a change is due.
+``plan --json`` and ``plan --exit-code``: 3 when a change is due.
 """
 
 from __future__ import annotations
@@ -134,7 +134,8 @@ def _plan(args: argparse.Namespace) -> int:
     with _target(args) as (base, _):
         plan = _desired(base, args).plan()
         print(json.dumps(plan.to_dict(), indent=2) if args.json else plan)
-        return 3 if (args.exit_code and not plan.is_empty) else 0
+        # --json is for machines (drift checks in CI): its exit code always says whether a change is due.
+        return 3 if ((args.exit_code or args.json) and not plan.is_empty) else 0
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -242,7 +243,7 @@ def _parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plan", help="show what onboarding would change (reads only)")
     target(pl)
     desired(pl)
-    pl.add_argument("--json", action="store_true")
+    pl.add_argument("--json", action="store_true", help="JSON output; exit 3 when a change is due")
     pl.add_argument("--exit-code", action="store_true", help="exit 3 when a change is due (drift checks)")
     pl.set_defaults(func=_plan)
     st = sub.add_parser("status", help="connector, rules, UEBA and per-table ingestion")

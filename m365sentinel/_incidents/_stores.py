@@ -19,7 +19,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from .._errors import InvalidInputError, SentinelError
+from .._errors import CheckpointConflictError, InvalidInputError
 from ._checkpoint import Checkpoint
 
 __all__ = [
@@ -30,15 +30,6 @@ __all__ = [
     "SQLiteCheckpointStore",
     "StoredCheckpoint",
 ]
-
-
-class CheckpointConflictError(SentinelError):
-    """Another worker committed this checkpoint since it was loaded (``expected`` vs ``actual`` version)."""
-
-    def __init__(self, message: str, *, expected: str | None, actual: str | None) -> None:
-        super().__init__(message)
-        self.expected = expected
-        self.actual = actual
 
 
 @attrs.frozen

@@ -20,7 +20,6 @@ from m365sentinel.emulator._arm_util import (
     error,
     page,
     parse_orderby,
-    sort_key,
 )
 from m365sentinel.emulator._auth import ARM, GRAPH, LOG_ANALYTICS, AuthFailure, TokenStore
 from m365sentinel.emulator._clock import Clock
@@ -173,13 +172,7 @@ class Core:
 
     def _route_graph(self, parts: list[str], low: list[str]) -> Route | None:
         routed = self.graph.route(parts, low)
-        if routed is not None:
-            return GRAPH, None, routed[0], routed[1]
-        if low == ["incidents"]:
-            return GRAPH, None, self._graph_incidents, {}
-        if low == ["alerts_v2"]:
-            return GRAPH, None, self._graph_alerts, {}
-        return None
+        return None if routed is None else (GRAPH, None, routed[0], routed[1])
 
     def _route_arm(self, parts: list[str], low: list[str]) -> Route | None:
         sub = parts[1]
@@ -670,73 +663,3 @@ class Core:
         if inner is not None:
             err["innererror"] = {"code": inner[0], "message": inner[1]}
         return json_response(status, {"error": err})
-
-    # -- Microsoft Graph (read-only subset) ---------------------------------------------------------------
-    def _graph_page(self, req: EmuRequest, items: list[dict[str, Any]], context: str) -> EmuResponse:
-        self._method(req, "GET")
-        query = dict(req.query_pairs)
-        try:
-            top = int(query.get("$top", "50"))
-            skip = int(query.get("$skip", "0"))
-        except ValueError as exc:
-            raise ArmError(400, "BadRequest", "Invalid $top or $skip.") from exc
-        if top < 1 or skip < 0 or top + skip > 6000:
-            raise ArmError(400, "BadRequest", "The sum of $top and $skip must not exceed 6000.")
-        body: dict[str, Any] = {
-            "@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#{context}",
-            "value": items[skip : skip + top],
-        }
-        if skip + top < len(items):
-            nxt = [(k, v) for k, v in req.query_pairs if k != "$skip"] + [("$skip", str(skip + top))]
-            body["@odata.nextLink"] = f"{req.origin}{req.path}?" + "&".join(f"{k}={quote(v)}" for k, v in nxt)
-        return json_response(200, body)
-
-    def _graph_incidents(self, req: EmuRequest, p: dict[str, str], body: Any) -> EmuResponse:
-        expand = "alerts" in dict(req.query_pairs).get("$expand", "")
-        items = []
-        for r in sorted(self.ws.incidents.values(), key=sort_key("createdTimeUtc"), reverse=True):
-            props = r["properties"]
-            if not props.get("providerIncidentId"):
-                continue
-            item: dict[str, Any] = {
-                "id": props["providerIncidentId"],
-                "tenantId": self.ws.tenant_id,
-                "displayName": props.get("title"),
-                "createdDateTime": props.get("createdTimeUtc"),
-                "lastUpdateDateTime": props.get("lastModifiedTimeUtc"),
-                "status": {"New": "active", "Active": "inProgress", "Closed": "resolved"}.get(
-                    props.get("status"), "unknownFutureValue"
-                ),
-                "severity": str(props.get("severity", "")).lower(),
-                "assignedTo": (props.get("owner") or {}).get("userPrincipalName"),
-                "classification": "unknown",
-                "determination": "unknown",
-                "incidentWebUrl": (props.get("additionalData") or {}).get("providerIncidentUrl"),
-                "customTags": [label.get("labelName") for label in props.get("labels", [])],
-            }
-            if expand:
-                item["alerts"] = [self._graph_alert(a, props) for a in self.ws.incident_alert_resources(r["name"])]
-            items.append(item)
-        return self._graph_page(req, items, "security/incidents")
-
-    @staticmethod
-    def _graph_alert(alert: dict[str, Any], incident: dict[str, Any]) -> dict[str, Any]:
-        a = alert["properties"]
-        return {
-            "id": a.get("providerAlertId"),
-            "incidentId": incident.get("providerIncidentId"),
-            "title": a.get("alertDisplayName"),
-            "severity": str(a.get("severity", "")).lower(),
-            "status": {"New": "new", "InProgress": "inProgress", "Resolved": "resolved"}.get(a.get("status"), "new"),
-            "productName": a.get("productName"),
-            "createdDateTime": a.get("timeGenerated"),
-            "firstActivityDateTime": a.get("startTimeUtc"),
-            "lastActivityDateTime": a.get("endTimeUtc"),
-        }
-
-    def _graph_alerts(self, req: EmuRequest, p: dict[str, str], body: Any) -> EmuResponse:
-        items: list[dict[str, Any]] = []
-        for r in sorted(self.ws.incidents.values(), key=sort_key("createdTimeUtc"), reverse=True):
-            if r["properties"].get("providerIncidentId"):
-                items.extend(self._graph_alert(a, r["properties"]) for a in self.ws.incident_alert_resources(r["name"]))
-        return self._graph_page(req, items, "security/alerts_v2")

@@ -38,7 +38,9 @@ def test_plan_json_exit_code_says_whether_a_change_is_due(capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["empty"] is False and [c["action"] for c in doc["changes"]][:1] == ["create"]
     assert [c["resourceType"] for c in doc["changes"]] == ["dataConnectors"] + ["alertRules"] * 5 + ["tables"]
-    assert main(["plan", "--emulator", "--json", "--no-entities", "--tables", "DeviceEvents"]) == 0
+    assert main(["plan", "--emulator", "--json", "--no-entities", "--tables", "DeviceEvents"]) == 3  # --json: always
+    capsys.readouterr()
+    assert main(["plan", "--emulator", "--no-entities", "--tables", "DeviceEvents"]) == 0  # text without --exit-code
 
 
 def test_verify_json_on_a_fresh_emulator(capsys):
@@ -83,6 +85,12 @@ def test_cli_against_an_emulator_served_in_another_process(capsys):
         assert main(argv) == 3
         doc = json.loads(capsys.readouterr().out)
         assert doc["workspace"] == workspace and doc["changes"][0]["resourceType"] == "dataConnectors"
+        target = argv[1:5]
+        onboard = ["onboard", *target, "--no-entities", "--tables", "DeviceEvents", "--png", ""]
+        assert main(onboard) == 0  # the served workspace keeps its state between commands
+        capsys.readouterr()
+        assert main(argv) == 0  # no change due: exit 0
+        assert json.loads(capsys.readouterr().out)["empty"] is True
     finally:
         server.terminate()
         server.wait(timeout=10)
