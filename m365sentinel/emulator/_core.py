@@ -374,20 +374,30 @@ class Core:
             },
         )
 
-    def _connectors(self, req: EmuRequest, p: dict[str, str], body: Any) -> EmuResponse:
+    def _read_or_delete(
+        self, req: EmuRequest, p: dict[str, str], collection: dict[str, Any], label: str, name: str | None = None
+    ) -> EmuResponse | None:
+        """List, GET or DELETE in a Sentinel collection; None when the request is a PUT, for the caller to handle."""
         self._check_si(p)
-        ws = self.ws
-        name = p.get("name")
+        name = name or p.get("name")
         if "sub_collection" in p:
             return error(404, "NotFound", "No such resource.")
         if name is None:
             self._method(req, "GET")
-            return self._list(req, list(ws.connectors.values()))
+            return self._list(req, list(collection.values()))
         if req.method == "GET":
-            return json_response(200, ws.get(ws.connectors, name, "Data connector"))
+            return json_response(200, self.ws.get(collection, name, label))
         if req.method == "DELETE":
-            return json_response(ws.delete(ws.connectors, name), None)
+            return json_response(self.ws.delete(collection, name), None)
         self._method(req, "PUT")
+        return None
+
+    def _connectors(self, req: EmuRequest, p: dict[str, str], body: Any) -> EmuResponse:
+        ws = self.ws
+        done = self._read_or_delete(req, p, ws.connectors, "Data connector")
+        if done is not None:
+            return done
+        name = p["name"]
         body = self._body_object(body)
         version = dict(req.query_pairs)["api-version"]
         kind = body.get("kind")
@@ -444,19 +454,11 @@ class Core:
                 )
 
     def _rules(self, req: EmuRequest, p: dict[str, str], body: Any) -> EmuResponse:
-        self._check_si(p)
         ws = self.ws
-        name = p.get("name")
-        if "sub_collection" in p:
-            return error(404, "NotFound", "No such resource.")
-        if name is None:
-            self._method(req, "GET")
-            return self._list(req, list(ws.rules.values()))
-        if req.method == "GET":
-            return json_response(200, ws.get(ws.rules, name, "Alert rule"))
-        if req.method == "DELETE":
-            return json_response(ws.delete(ws.rules, name), None)
-        self._method(req, "PUT")
+        done = self._read_or_delete(req, p, ws.rules, "Alert rule")
+        if done is not None:
+            return done
+        name = p["name"]
         body = self._body_object(body)
         kind = body.get("kind")
         props = body.get("properties")
@@ -472,26 +474,19 @@ class Core:
         return json_response(status, stored)
 
     def _settings(self, req: EmuRequest, p: dict[str, str], body: Any) -> EmuResponse:
-        self._check_si(p)
         ws = self.ws
         name = p.get("name")
-        if "sub_collection" in p:
-            return error(404, "NotFound", "No such resource.")
-        if name is None:
-            self._method(req, "GET")
-            return self._list(req, list(ws.settings.values()))
-        canonical = next((s for s in _SETTINGS if s.lower() == name.lower()), None)
-        if canonical is None:
+        canonical = None if name is None else next((s for s in _SETTINGS if s.lower() == name.lower()), None)
+        if name is not None and canonical is None and "sub_collection" not in p:
             raise ArmError(
                 400,
                 "BadRequest",
                 f"'{name}' is not a valid settings name. Valid names: {', '.join(sorted(_SETTINGS))}.",
             )
-        if req.method == "GET":
-            return json_response(200, ws.get(ws.settings, canonical, "Setting"))
-        if req.method == "DELETE":
-            return json_response(ws.delete(ws.settings, canonical), None)
-        self._method(req, "PUT")
+        done = self._read_or_delete(req, p, ws.settings, "Setting", canonical)
+        if done is not None:
+            return done
+        assert canonical is not None  # narrowing only: a PUT reaches here with a valid name (checked above)
         body = self._body_object(body)
         if body.get("kind") != canonical:
             raise ArmError(400, "BadRequest", f"The 'kind' of settings '{canonical}' must be '{canonical}'.")

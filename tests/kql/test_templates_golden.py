@@ -193,3 +193,19 @@ def test_timechart_declares_its_window_through_later_pipes():
     assert kql.table("DeviceEvents").take(1).with_timespan(dt.timedelta(hours=1)).take(2).timespan == dt.timedelta(hours=1)
     with pytest.raises(InvalidInputError, match=r"positive datetime\.timedelta"):
         kql.table("DeviceEvents").with_timespan(dt.timedelta(0))
+
+
+def test_shared_template_nodes_are_immutable_and_charts_stay_independent():
+    import pytest
+    from attrs.exceptions import FrozenInstanceError
+
+    from m365sentinel import kql
+    from m365sentinel.kql import _templates as t
+
+    for node in (t._NOW, t._TG, t._COUNT, t._ZERO, t._VALUE, t._TIME, t._LET_NOW, t._EXTEND_ZERO_COUNT):
+        with pytest.raises(FrozenInstanceError):
+            node.name = "x"  # type: ignore[attr-defined]
+    a = kql.table_timechart("DeviceEvents", legend="A")
+    b = kql.table_timechart("DeviceProcessEvents", legend='") | take 1 //')
+    assert '"A"' in a.to_kql() and "DeviceProcessEvents" not in a.to_kql()
+    assert 'Legend = "\\") | take 1 //"' in b.to_kql()
