@@ -67,17 +67,26 @@ def _figure(report: VerificationReport) -> Any:
     top.set_title(f"Microsoft Defender XDR data in Microsoft Sentinel: last {report.days} days")
     top.set_ylabel("Count per day")
     top.set_yscale("symlog", linthresh=10)
+    # Incidents (tens a day) and events (thousands) share the axis: label 1-2-5 steps so every line has a tick.
+    peak = max(
+        (v for line in (report.incidents, report.alerts, report.events) for _, v in line.series.points), default=1
+    )
+    ticks = [0] + [
+        m * 10**e for e in range(0, len(str(int(max(peak, 1)))) + 1) for m in (1, 2, 5) if m * 10**e <= max(peak, 1) * 2
+    ]
+    top.set_yticks(ticks)
+    top.set_yticklabels([f"{t:,}" for t in ticks])
     axes_list = [top]
     if tables:
         bottom = axes[1][0]
-        colors = plt.get_cmap("tab20").colors
+        colors = plt.get_cmap("tab10").colors  # ten clearly distinct colours; more tables get dashed then dotted
         for n, line in enumerate(tables):
             bottom.plot(
                 [t for t, _ in line.series.points],
                 [v for _, v in line.series.points],
                 linewidth=1.4,
                 color=colors[n % len(colors)],
-                linestyle="-" if n < len(colors) else "--",
+                linestyle=("-", "--", ":")[(n // len(colors)) % 3],
                 label=f"{line.name} ({line.verdict.value})",
             )
         bottom.set_title("Ingestion per table (Usage)")

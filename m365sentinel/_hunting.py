@@ -104,6 +104,11 @@ class HuntingTable(enum.StrEnum):
     AlertEvidence = "AlertEvidence"
 
     @classmethod
+    def _missing_(cls, value: object) -> HuntingTable:
+        # HuntingTable("deviceevents") is as forgiving as from_name, and as clear when the name is unknown.
+        return cls.from_name(value)  # type: ignore[arg-type]
+
+    @classmethod
     def from_name(cls, name: str | HuntingTable) -> HuntingTable:
         """The member named ``name`` (any case). Raises InvalidInputError listing the valid names."""
         if isinstance(name, HuntingTable):
@@ -347,15 +352,16 @@ def retention_changes(
         raw = _find(observed_tables, name)
         if raw is None:
             continue
-        props = raw.get("properties") if isinstance(raw.get("properties"), Mapping) else {}
-        assert isinstance(props, Mapping)
+        props: Mapping[str, Any] = raw["properties"] if isinstance(raw.get("properties"), Mapping) else {}
         fields: list[FieldChange] = []
         body_props: dict[str, Any] = {}
         for key, value in (("retentionInDays", ret), ("totalRetentionInDays", total)):
             if value is None:
                 continue
             before = props.get(key)
-            if before != value:
+            # -1 asks for the default; the service reports the effective days and flags them "<key>AsDefault".
+            already = props.get(f"{key}AsDefault") is True if value == -1 else before == value
+            if not already:
                 fields.append(FieldChange(f"properties.{key}", before, value))
                 body_props[key] = value
         if not fields:

@@ -39,12 +39,20 @@ def _owner_body(owner: Any) -> dict[str, Any]:
     if owner is None:
         return {}
     if isinstance(owner, Mapping):
+        known = {"objectId", "email", "userPrincipalName", "assignedTo", "ownerType"}
+        if not owner or not set(owner) <= known or not all(isinstance(v, str) for v in owner.values()):
+            raise InvalidInputError(f"owner={owner!r}: a mapping needs text values for keys among {sorted(known)}")
         return dict(owner)
     if not isinstance(owner, str) or not owner.strip():
         raise InvalidInputError(f"owner={owner!r}: expected a UPN / e-mail, an Entra object id (GUID) or None")
     if _GUID.match(owner):
         return {"objectId": owner}
     return {"userPrincipalName": owner, "email": owner}
+
+
+def _label_tuple(labels: Any, what: str) -> tuple[Any, ...]:
+    # A bare string is one label, never its characters.
+    return (labels,) if isinstance(labels, str) else tuple(labels)
 
 
 @attrs.frozen
@@ -75,6 +83,10 @@ class IncidentChange:
             out = attrs.evolve(out, status=Filters.statuses_of([self.status])[0])
         if self.owner is not _UNSET:
             _owner_body(self.owner)
+        if self.classification is not _UNSET and out.status not in (_UNSET, "Closed"):
+            raise InvalidInputError(
+                f"classification= applies to closing: status={out.status!r} would leave an open incident classified"
+            )
         if out.status == "Closed" or self.classification is not _UNSET:
             cls = None if self.classification is _UNSET else self.classification
             reason = None if self.reason is _UNSET else self.reason
@@ -84,6 +96,9 @@ class IncidentChange:
             raise InvalidInputError("reason= needs classification= (a reason qualifies a classification)")
         if self.title is not _UNSET and (not isinstance(self.title, str) or not self.title.strip()):
             raise InvalidInputError(f"title={self.title!r}: expected non-empty text")
+        for what, text in (("description", self.description), ("comment", self.comment)):
+            if text is not _UNSET and text is not None and not isinstance(text, str):
+                raise InvalidInputError(f"{what}={text!r}: expected text")
         for what, labels in (
             ("labels", self.labels),
             ("add_labels", self.add_labels),
@@ -215,9 +230,9 @@ class IncidentHandle:
             severity=severity,
             status=status,
             owner=owner,
-            labels=tuple(labels) if labels is not _UNSET and labels is not None else labels,
-            add_labels=tuple(add_labels),
-            remove_labels=tuple(remove_labels),
+            labels=_label_tuple(labels, "labels") if labels is not _UNSET and labels is not None else labels,
+            add_labels=_label_tuple(add_labels, "add_labels"),
+            remove_labels=_label_tuple(remove_labels, "remove_labels"),
             classification=classification,
             reason=reason,
             comment=comment,

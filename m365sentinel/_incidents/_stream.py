@@ -234,7 +234,12 @@ class IncidentStream:
         return attrs.evolve(self, lag_=value)
 
     def clock(self, now: Callable[[], datetime]) -> IncidentStream:
-        """Where the poll start time comes from (default: the system clock, UTC)."""
+        """Where the poll start time comes from (default: the system clock, UTC).
+
+        The watermark becomes poll start minus the lag, so this clock must agree with the service's within the lag:
+        a clock running ahead by more than the lag can skip changes. Keep hosts NTP-synchronised; against the
+        emulator with a pinned clock, pass ``.clock(emu.clock.now)``. Must return an aware datetime
+        (InvalidInputError before any request otherwise)."""
         if not callable(now):
             raise InvalidInputError(f"clock must be a callable returning an aware datetime, got {now!r}")
         return attrs.evolve(self, clock_=now)
@@ -315,12 +320,17 @@ class IncidentStream:
     ) -> Generator[StreamedIncident, None, None]:
         from ..models import Incident
 
-        state = PassState.begin(start, self.clock_(), self.lag_)
+        now = self.clock_()
+        if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
+            raise InvalidInputError(f"the stream's clock must return an aware datetime, got {now!r}")
+        state = PassState.begin(start, now, self.lag_)
         http = self.session.http
         commit_fn = committer.commit if committer.store is not None else None
         for page in http.iter_pages(self.list_spec(state)):
             incidents = [Incident.from_json(v) for v in page.get("value", [])]
             fresh = [i for i in incidents if self.filters.matches(i) and state.should_deliver(*_key(i))]
+            if self.limit is not None:  # fetch related data only for what can still be delivered (max_items)
+                fresh = fresh[: self.limit - run.delivered]
             alerts, entities = self._related(fresh)
             for inc in fresh:
                 key = _key(inc)

@@ -107,3 +107,19 @@ def test_events_input_is_checked_before_any_request(emu, connector, args, kw, me
     with pytest.raises(InvalidInputError, match=message):
         connector.events(*args, **kw)
     assert emu.requests == []
+
+
+def test_default_retention_converges(emu, connector):
+    desired = connector.events(HuntingTable.DeviceEvents, retention_days=120)
+    assert desired.apply().writes == 1
+    back = connector.events(HuntingTable.DeviceEvents, retention_days=-1, total_retention_days=-1)
+    (change,) = back.plan().changes
+    assert change.body == {"properties": {"retentionInDays": -1}}  # total was already the default
+    assert back.apply().writes == 1
+    assert back.plan().is_empty  # -1 is satisfied by the service's "AsDefault" flags, not by the number
+
+
+def test_hunting_table_lookup_is_forgiving_and_clear():
+    assert HuntingTable("deviceevents") is HuntingTable.DeviceEvents
+    with pytest.raises(InvalidInputError, match="unknown hunting table 'Nope'; expected one of: DeviceInfo"):
+        HuntingTable("Nope")

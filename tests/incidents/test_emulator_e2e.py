@@ -4,7 +4,7 @@ limit, follow(), reconcile, mirroring to Defender."""
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -262,3 +262,42 @@ def test_stream_start_uses_now_minus_lag(emu, emu_connector):
     run = iter(s(emu_connector, emu))
     list(run)
     assert run.checkpoint.watermark == NOW - timedelta(minutes=5)
+
+
+def test_update_inputs_are_checked_before_any_request(emu, emu_connector, ctl):
+    import pytest
+
+    from m365sentinel import InvalidInputError
+
+    handle = emu_connector.incidents().get(ctl.names()[0])
+    before = len(emu.requests)
+    for kwargs, message in [
+        ({"owner": {"evil": 1}}, "a mapping needs text values"),
+        ({"status": "New", "classification": "TruePositive", "reason": "SuspiciousActivity"}, "applies to closing"),
+        ({"description": 5}, "description=5: expected text"),
+        ({"comment": 5, "classification": "Undetermined", "status": "Closed"}, "comment=5: expected text"),
+    ]:
+        with pytest.raises(InvalidInputError, match=message):
+            handle.update(**kwargs)
+    assert len(emu.requests) == before
+    result = handle.update(add_labels="triaged")  # a bare string is one label
+    assert "triaged" in [label.label_name for label in result.incident.labels]
+    assert not any(label.label_name in ("t", "r") for label in result.incident.labels)
+
+
+def test_naive_clock_is_refused_before_any_request(emu, emu_connector):
+    import pytest
+
+    from m365sentinel import InvalidInputError
+
+    before = len(emu.requests)
+    with pytest.raises(InvalidInputError, match="aware datetime"):
+        list(emu_connector.incidents().clock(lambda: datetime(2025, 11, 20, 12)))
+    assert len(emu.requests) == before
+
+
+def test_per_incident_related_calls_stop_at_max_items(emu, emu_connector):
+    run = emu_connector.incidents().with_alerts(source="per_incident").max_items(3).run()
+    items = list(run)
+    assert len(items) == 3 and run.stopped_early
+    assert len([r for r in emu.requests if r.path.endswith("/alerts")]) == 3
