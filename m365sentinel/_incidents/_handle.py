@@ -23,16 +23,6 @@ __all__ = ["IncidentChange", "IncidentHandle", "UpdateResult"]
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _UNSET: Any = object()
-_READ_ONLY = (
-    "additionalData",
-    "createdTimeUtc",
-    "incidentUrl",
-    "incidentNumber",
-    "lastModifiedTimeUtc",
-    "providerName",
-    "providerIncidentId",
-    "relatedAnalyticRuleIds",
-)
 
 
 def _owner_body(owner: Any) -> dict[str, Any]:
@@ -126,7 +116,9 @@ class IncidentChange:
     def apply(self, properties: Mapping[str, Any]) -> dict[str, Any]:
         """The full PUT ``properties``: what was read (read-only keys dropped) with these changes applied, so a
         partial change still sends title, status and severity (case C2)."""
-        props = {k: thaw(v) for k, v in properties.items() if k not in _READ_ONLY}
+        from ..models import Incident  # its swagger readOnly list, one place
+
+        props = {k: thaw(v) for k, v in properties.items() if k not in Incident._READ_ONLY}
         for key, value in (
             ("title", self.title),
             ("description", self.description),
