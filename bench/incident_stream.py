@@ -121,11 +121,10 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     from m365sentinel.emulator import Emulator
-    from m365sentinel.emulator._control import IncidentControl
 
     emu = Emulator(now=datetime(2026, 3, 2, 9, tzinfo=UTC), dataset=False, strict_tokens=False)
     t0 = time.perf_counter()
-    IncidentControl(emu).create_incidents(args.incidents)
+    emu.incident_control().create_incidents(args.incidents)
     print(f"emulator: {args.incidents} incidents created in {time.perf_counter() - t0:.1f} s; pages of {args.page}")
     results: dict[tuple[str, int], dict[str, float]] = {}
     with emu.serve() as server:

@@ -27,7 +27,6 @@ from m365sentinel import Connector
 from m365sentinel._errors import SentinelError
 from m365sentinel._incidents import SQLiteCheckpointStore
 from m365sentinel.emulator import Emulator
-from m365sentinel.emulator._control import IncidentControl
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 Key = tuple[str, datetime, "str | None"]
@@ -73,7 +72,7 @@ def run(incidents: int = 5000, *, seed: int = 4, page: int = 100, db: str | None
     rng = random.Random(seed)
     started = time.perf_counter()
     emu = Emulator(now=NOW, seed=seed, dataset=False)
-    ctl = IncidentControl(emu)
+    ctl = emu.incident_control()
     ctl.graph.rate_limit.enabled = False
     tmp = tempfile.TemporaryDirectory() if db is None else None
     store = SQLiteCheckpointStore(db or str(Path(tmp.name) / "soak.sqlite3"), synchronous="NORMAL")  # type: ignore[union-attr]

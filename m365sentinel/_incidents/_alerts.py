@@ -1,7 +1,8 @@
 """Parsing of the bulk-alert query (pure): SecurityAlert rows → typed ``IncidentAlert`` and ``Entity`` per incident.
 
-Entities come from each alert's ``Entities`` column (JSON: ``[{"$id", "Type": "account", ...}]``), de-duplicated
-per incident by kind and content, so ``with_entities()`` needs no per-incident call either.
+Entities come from each alert's ``Entities`` column (JSON: ``[{"$id", "Type": "account", ...}]``), reshaped by
+``_entity_shape`` into what ``POST .../incidents/{id}/entities`` returns (``kind`` ``Account``, ``accountName``, ...)
+and de-duplicated per incident by kind and content, so ``with_entities()`` needs no per-incident call either.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from ..models import Entity, IncidentAlert
 from ..models._time import format_datetime
+from ._entity_shape import arm_entities
 
 __all__ = ["alerts_and_entities_from_rows"]
 
@@ -73,26 +75,14 @@ def _alert_doc(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _entities_of(value: Any) -> list[dict[str, Any]]:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return []
-    if not isinstance(value, list):
-        return []
-    out = []
-    for item in value:
-        if isinstance(item, dict) and isinstance(item.get("Type"), str):
-            props = {k: v for k, v in item.items() if k not in ("$id", "$ref", "Type")}
-            out.append({"kind": item["Type"].casefold(), "properties": props})
-    return out
-
-
 def alerts_and_entities_from_rows(
     rows: Iterable[Mapping[str, Any]],
 ) -> tuple[dict[str, tuple[IncidentAlert, ...]], dict[str, tuple[Entity, ...]]]:
-    """Group the query's rows (dicts: ``IncidentName`` + SecurityAlert columns) per incident name (lower case)."""
+    """Group the query's rows (dicts: ``IncidentName`` + SecurityAlert columns) per incident name (lower case).
+
+    Returns ``(alerts, entities)``: ``IncidentAlert`` sorted by ``timeGenerated``, and ``Entity`` in ARM shape
+    (see ``_entity_shape.arm_entities``) in order of first appearance, each once per incident.
+    """
     alerts: dict[str, list[IncidentAlert]] = {}
     entities: dict[str, dict[str, Entity]] = {}
     for row in rows:
@@ -101,10 +91,9 @@ def alerts_and_entities_from_rows(
             continue
         alerts.setdefault(key, []).append(IncidentAlert.from_json(_alert_doc(row)))
         bucket = entities.setdefault(key, {})
-        for doc in _entities_of(row.get("Entities")):
-            ident = doc["kind"] + json.dumps(doc["properties"], sort_keys=True, default=str)
-            if ident not in bucket:
-                bucket[ident] = Entity.from_json(doc)
+        for doc in arm_entities(row.get("Entities")):
+            if doc["name"] not in bucket:  # the name is derived from kind + properties
+                bucket[doc["name"]] = Entity.from_json(doc)
     for items in alerts.values():
         items.sort(key=lambda a: (str(a.time_generated), a.name or ""))
     return {k: tuple(v) for k, v in alerts.items()}, {k: tuple(v.values()) for k, v in entities.items()}

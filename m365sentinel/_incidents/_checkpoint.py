@@ -21,9 +21,11 @@ later offset pages right (a duplicate at a page boundary, skipped here) and neve
 
 from __future__ import annotations
 
+import email.utils
 import json
+import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -31,11 +33,21 @@ import attrs
 from .._errors import InvalidInputError
 from ..models._time import format_datetime, parse_datetime
 
-__all__ = ["DEFAULT_LAG", "Checkpoint", "PassState"]
+__all__ = ["DEFAULT_LAG", "Checkpoint", "PassState", "Snapshot", "service_time"]
 
 # The visibility-delay bound: an incident that becomes visible in the list API up to this long after its
 # lastModifiedTimeUtc is still delivered (case B5b). Longer delays need a larger lag (``IncidentStream.lag``).
 DEFAULT_LAG = timedelta(minutes=5)
+
+
+_ZONED = re.compile(r".*(?:[Zz]|[+-]\d{2}:?\d{2})")
+
+
+def _instant(value: Any) -> datetime:
+    # Checkpoints are written with "Z"; a time without a zone was edited by hand and is ambiguous: refuse it.
+    if not isinstance(value, str) or not _ZONED.fullmatch(value.strip()):
+        raise ValueError(f"{value!r} is not a timestamp with a zone (expected e.g. 2025-11-20T11:55:00Z)")
+    return parse_datetime(value)
 
 
 def _seen_tuple(value: Any) -> tuple[tuple[str, datetime, str | None], ...]:
@@ -102,12 +114,12 @@ class Checkpoint:
             pending = None
             if raw_pass is not None:
                 pending = PendingPass(
-                    parse_datetime(raw_pass["upper"]),
+                    _instant(raw_pass["upper"]),
                     tuple(str(i) for i in raw_pass["upper_ids"]),
-                    parse_datetime(raw_pass["next_watermark"]),
+                    _instant(raw_pass["next_watermark"]),
                 )
-            seen = tuple((str(i), parse_datetime(t), None if e is None else str(e)) for i, t, e in doc.get("seen", []))
-            return cls(watermark=parse_datetime(wm) if wm else None, seen=seen, pending=pending)
+            seen = tuple((str(i), _instant(t), None if e is None else str(e)) for i, t, e in doc.get("seen", []))
+            return cls(watermark=_instant(wm) if wm else None, seen=seen, pending=pending)
         except (ValueError, KeyError, TypeError) as exc:
             raise InvalidInputError(
                 f"not a checkpoint value ({exc}); expected the JSON of Checkpoint.to_json(): "
@@ -119,26 +131,79 @@ class Checkpoint:
         return f"Checkpoint(watermark={wm}, seen={len(self.seen)}, pending={self.pending is not None})"
 
 
+def service_time(headers: Mapping[str, str]) -> datetime | None:
+    """The service's clock from an HTTP ``Date`` header (RFC 9110 IMF-fixdate, whole seconds), aware UTC; None
+    when absent or malformed."""
+    value = headers.get("date")
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return when.astimezone(UTC) if when.tzinfo is not None else None
+
+
+class Snapshot:
+    """The checkpoint as of one delivery, built only when asked for (``checkpoint()``, cached).
+
+    Taking it is O(1): it records how far the pass's append-only logs had grown. Building a ``Checkpoint`` for
+    every delivered item would copy and sort ``seen`` each time, O(N^2) for a burst of N changes inside the
+    overlap window; a caller that never commits an item never pays for it.
+    """
+
+    __slots__ = ("_built", "_ids_len", "_log_len", "_state", "_upper", "_upper_ids")
+
+    def __init__(self, state: PassState) -> None:
+        self._state = state
+        self._log_len = len(state.seen_log)
+        self._upper = state.upper
+        self._upper_ids = state.upper_ids  # replaced, never shrunk, when ``upper`` moves
+        self._ids_len = len(state.upper_ids)
+        self._built: Checkpoint | None = None
+
+    def checkpoint(self) -> Checkpoint:
+        if self._built is None:
+            state = self._state
+            seen = dict(state.seen_base)
+            for incident_id, modified, etag in state.seen_log[: self._log_len]:
+                seen[incident_id] = (modified, etag)
+            pending = None
+            if self._upper is not None:
+                pending = PendingPass(self._upper, tuple(self._upper_ids[: self._ids_len]), state.next_watermark)
+            self._built = Checkpoint(
+                watermark=state.lower, seen=tuple((i, t, e) for i, (t, e) in seen.items()), pending=pending
+            )
+        return self._built
+
+
 @attrs.define
 class PassState:
     """One poll in progress (mutable, in memory). Decides which items to deliver and what to checkpoint.
 
     ``upper``/``upper_ids``: the oldest lastModified delivered in this pass and the ids delivered at it (what a
     cut-short pass persists); ``resumed``: the same pair from the checkpoint this pass resumes, if any;
-    ``in_pass``: the latest deliveries of this pass (memory only, bounded), so a change re-served by a shifted
-    page is skipped.
+    ``seen``: the checkpoint's overlap-window changes plus this pass's (``seen_base`` + the append-only
+    ``seen_log``, what snapshots are built from); ``in_pass``: the latest deliveries of this pass (memory only,
+    bounded), so a change re-served by a shifted page is skipped.
     """
 
     lower: datetime | None
     next_watermark: datetime
     upper: datetime | None
     upper_ids: list[str]
-    seen: dict[str, tuple[datetime, str | None]]
+    seen_base: dict[str, tuple[datetime, str | None]]
     resumed: tuple[datetime, frozenset[str]] | None = None
+    seen: dict[str, tuple[datetime, str | None]] = attrs.field(factory=dict)
+    seen_log: list[tuple[str, datetime, str | None]] = attrs.field(factory=list)
     in_pass: dict[str, tuple[datetime, str | None]] = attrs.field(factory=dict)
     # Re-served changes come from the page boundary just read, so the last few pages' deliveries are enough to
     # recognise them; bounding the memory keeps a 100,000-incident pass flat.
     in_pass_cap: int = 4000
+    lag: timedelta = DEFAULT_LAG
+
+    def __attrs_post_init__(self) -> None:
+        self.seen = dict(self.seen_base)
 
     @classmethod
     def begin(cls, checkpoint: Checkpoint, now: datetime, lag: timedelta) -> PassState:
@@ -157,7 +222,22 @@ class PassState:
         nxt = now - lag
         if checkpoint.watermark is not None and nxt < checkpoint.watermark:
             nxt = checkpoint.watermark  # never move back: seen was pruned at the old watermark
-        return cls(checkpoint.watermark, nxt, None, [], seen)
+        return cls(checkpoint.watermark, nxt, None, [], seen, lag=lag)
+
+    def bound_by_service_time(self, service_now: datetime | None) -> None:
+        """Keep the next watermark at or below the service's clock minus the lag (the first page's ``Date``).
+
+        A caller clock running ahead of the service would otherwise put the watermark past changes the service
+        has not made yet, and skip them. Call it before the first delivery; a resumed pass keeps the bound it
+        persisted, and the watermark never moves back.
+        """
+        if service_now is None or self.resumed is not None or self.upper is not None:
+            return
+        bound = service_now - self.lag
+        if self.lower is not None and bound < self.lower:
+            bound = self.lower
+        if bound < self.next_watermark:
+            self.next_watermark = bound
 
     def should_deliver(self, incident_id: str, modified: datetime, etag: str | None) -> bool:
         """False for a change already delivered: in this pass, before the resumed pass's position, or in seen."""
@@ -170,26 +250,25 @@ class PassState:
                 return False
         return True
 
-    def delivered(self, incident_id: str, modified: datetime, etag: str | None) -> Checkpoint:
-        """Record a delivery; return the checkpoint to commit once the caller has handled it."""
-        self.in_pass.pop(incident_id, None)
-        self.in_pass[incident_id] = (modified, etag)
-        if len(self.in_pass) > self.in_pass_cap:
-            del self.in_pass[next(iter(self.in_pass))]  # the oldest delivery of this pass
+    def delivered(self, incident_id: str, modified: datetime, etag: str | None) -> Snapshot:
+        """Record a delivery; return the (lazy) checkpoint to commit once the caller has handled it."""
+        in_pass = self.in_pass
+        in_pass.pop(incident_id, None)
+        in_pass[incident_id] = (modified, etag)
+        if len(in_pass) > self.in_pass_cap:
+            del in_pass[next(iter(in_pass))]  # the oldest delivery of this pass
         if self.upper is not None and modified == self.upper:
             self.upper_ids.append(incident_id)
         elif self.upper is None or modified < self.upper:
             self.upper, self.upper_ids = modified, [incident_id]
         if modified >= self.next_watermark:
             self.seen[incident_id] = (modified, etag)
-        return self.checkpoint()
+            self.seen_log.append((incident_id, modified, etag))
+        return Snapshot(self)
 
     def checkpoint(self) -> Checkpoint:
-        pending = None
-        if self.upper is not None:
-            pending = PendingPass(self.upper, tuple(self.upper_ids), self.next_watermark)
-        seen = tuple((i, t, e) for i, (t, e) in self.seen.items())
-        return Checkpoint(watermark=self.lower, seen=seen, pending=pending)
+        """The checkpoint as of the latest delivery (or of the pass's start)."""
+        return Snapshot(self).checkpoint()
 
     def finished(self) -> Checkpoint:
         """The checkpoint after a complete pass: watermark = poll start - lag, seen pruned to the overlap window."""

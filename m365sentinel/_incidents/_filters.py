@@ -8,7 +8,7 @@ incidents list filter (``properties/...``) and is checked again client-side on e
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -116,20 +116,36 @@ class Filters:
 
     def matches(self, incident: Incident) -> bool:
         """Client-side check of the same conditions (an incident may change between request and delivery)."""
-        if self.providers and (incident.provider_name or "").casefold() not in {p.casefold() for p in self.providers}:
-            return False
-        if self.severities and str(incident.severity) not in self.severities:
-            return False
-        if self.statuses and str(incident.status) not in self.statuses:
-            return False
-        if self.owners:
-            o = incident.owner
-            have = {(x or "").casefold() for x in ((o.user_principal_name, o.email, o.object_id) if o else ())}
-            if not have & {x.casefold() for x in self.owners}:
+        return self.matcher()(incident)
+
+    def matcher(self) -> Callable[[Incident], bool]:
+        """``matches`` with the value sets prepared once (the stream calls it for every incident)."""
+        providers = {p.casefold() for p in self.providers}
+        severities, statuses = set(self.severities), set(self.statuses)
+        owners = {x.casefold() for x in self.owners}
+        labels = set(self.labels)
+        created, modified = self.created, self.modified
+        any_window = created != (None, None) or modified != (None, None)
+
+        def check(incident: Incident) -> bool:
+            if providers and (incident.provider_name or "").casefold() not in providers:
                 return False
-        if self.labels and not {lb.label_name for lb in incident.labels} & set(self.labels):
-            return False
-        return _in(incident.created_time_utc, self.created) and _in(incident.last_modified_time_utc, self.modified)
+            if severities and str(incident.severity) not in severities:
+                return False
+            if statuses and str(incident.status) not in statuses:
+                return False
+            if owners:
+                o = incident.owner
+                have = {(x or "").casefold() for x in ((o.user_principal_name, o.email, o.object_id) if o else ())}
+                if not have & owners:
+                    return False
+            if labels and not {lb.label_name for lb in incident.labels} & labels:
+                return False
+            return not any_window or (
+                _in(incident.created_time_utc, created) and _in(incident.last_modified_time_utc, modified)
+            )
+
+        return check
 
 
 def _in(value: datetime | None, window: tuple[datetime | None, datetime | None]) -> bool:

@@ -105,9 +105,18 @@ class DefenderIncidents:
                 if crosses_skip_limit(link, self._limit):
                     break
                 spec = next_page_spec(spec, first_url, link)
-            if not progressed or last_seen is None:
+            if last_seen is None or last_seen == cursor:
+                if progressed and last_seen is None:
+                    raise SerializationError(
+                        f"Graph {collection}: the items before the $top + $skip limit have no lastUpdateDateTime; "
+                        "cannot page on"
+                    )
+                # The full window read from the cursor holds only items updated at the cursor: a restart from the
+                # same time would read the same window again.
+                window = self._page * max(1, self._limit // self._page)
                 raise SerializationError(
-                    f"Graph {collection}: more than {self._limit} items share one lastUpdateDateTime; cannot page on"
+                    f"Graph {collection}: {window} or more items share lastUpdateDateTime {cursor}, as many as one "
+                    f"$top + $skip window holds (limit {self._limit}); cannot page on"
                 )
             # Restart from the last update seen; the boundary items already yielded are skipped above.
             cursor = last_seen

@@ -15,6 +15,7 @@ provider/time filters only when that matters (the default) and filter the rest i
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -24,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .._errors import InvalidInputError
+from .._errors import InvalidInputError, SerializationError
 from .._providers import provider_names
-from ._checkpoint import DEFAULT_LAG, Checkpoint, PassState
+from ._checkpoint import DEFAULT_LAG, Checkpoint, PassState, Snapshot, service_time
 from ._filters import Filters, render_arm_filter
 from ._requests import IncidentRequests
 from ._stores import CheckpointStore
@@ -56,12 +57,17 @@ class StreamedIncident:
     incident: Incident
     alerts: tuple[IncidentAlert, ...] | None
     entities: tuple[Entity, ...] | None
-    checkpoint: Checkpoint = attrs.field(repr=False)
+    _position: Snapshot = attrs.field(repr=False, eq=False, alias="position")
     _commit: Callable[[Checkpoint], None] | None = attrs.field(default=None, repr=False, eq=False, alias="commit_fn")
 
     @property
     def id(self) -> str:
         return self.incident.name or ""
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        """Where to resume once this item is handled (built on first access: O(size of ``seen``))."""
+        return self._position.checkpoint()
 
     def commit(self) -> None:
         """Compare-and-swap ``checkpoint`` into the stream's store. Raises InvalidInputError without a store and
@@ -104,10 +110,15 @@ class IncidentRun(Iterator[StreamedIncident]):
     def __init__(self, stream: IncidentStream, committer: _Committer, start: Checkpoint) -> None:
         self._stream = stream
         self._committer = committer
-        self.checkpoint = start
+        self._position: Checkpoint | Snapshot = start
         self.stopped_early = False
         self.delivered = 0
         self._gen: Generator[StreamedIncident, None, None] = stream._pass(start, committer, self)
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        p = self._position
+        return p if isinstance(p, Checkpoint) else p.checkpoint()
 
     def __next__(self) -> StreamedIncident:
         return next(self._gen)
@@ -151,17 +162,16 @@ class IncidentStream:
     5 minutes). Raises APIStatusError subclasses, TransportError, CheckpointConflictError.
     """
 
-    session: Any
+    session: Any = attrs.field(repr=False)
     filters: Filters
-    start: Checkpoint | None = None
+    start: Checkpoint | None = attrs.field(default=None, repr=False)
     store: CheckpointStore | None = None
-    want_alerts: bool = False
-    want_entities: bool = False
-    related_source: str = "log_analytics"
+    alerts_source: str | None = None  # None: no alerts; else "log_analytics" or "per_incident"
+    entities_source: str | None = None
     limit: int | None = None
     page_size: int = 1000
     lag_: timedelta = DEFAULT_LAG
-    clock_: Callable[[], datetime] = _utc_now
+    clock_: Callable[[], datetime] = attrs.field(default=_utc_now, repr=False)
 
     @classmethod
     def for_session(cls, session: Any) -> IncidentStream:
@@ -170,20 +180,31 @@ class IncidentStream:
 
     # --- fluent --------------------------------------------------------------------------------------------
     def since(
-        self, checkpoint: Checkpoint | CheckpointStore | datetime | dict[str, Any] | str | None
+        self,
+        checkpoint: Checkpoint | CheckpointStore | datetime | dict[str, Any] | str | None,
+        *,
+        initial: datetime | None = None,
     ) -> IncidentStream:
         """Resume from a ``Checkpoint`` (or its JSON), a ``CheckpointStore`` (loaded at iteration, committed by
-        ``item.commit()``), or an aware datetime (changes at or after it). ``None``: from the beginning."""
+        ``item.commit()``), or an aware datetime (changes at or after it). ``None``: from the beginning.
+
+        ``initial`` (with a store only): where to start while the store holds no checkpoint yet, e.g.
+        ``since(store, initial=now - timedelta(days=1))`` instead of the whole history."""
         cp, store = _since_value(checkpoint)
+        if initial is not None:
+            if store is None:
+                raise InvalidInputError("since(..., initial=) applies to a CheckpointStore only")
+            cp = Checkpoint.starting_at(initial)
         return attrs.evolve(self, start=cp, store=store)
 
     def with_alerts(self, *, source: str = "log_analytics") -> IncidentStream:
         """Attach each incident's alerts. ``source``: ``"log_analytics"`` (bulk, default) or ``"per_incident"``."""
-        return attrs.evolve(self, want_alerts=True, related_source=_source(source))
+        return attrs.evolve(self, alerts_source=_source(source))
 
     def with_entities(self, *, source: str = "log_analytics") -> IncidentStream:
-        """Attach each incident's entities (from its alerts' ``Entities``, or POST .../entities per incident)."""
-        return attrs.evolve(self, want_entities=True, related_source=_source(source))
+        """Attach each incident's entities (from its alerts' ``Entities``, or POST .../entities per incident);
+        ``source`` as for ``with_alerts``, chosen independently."""
+        return attrs.evolve(self, entities_source=_source(source))
 
     def severity(self, *values: str) -> IncidentStream:
         return attrs.evolve(self, filters=attrs.evolve(self.filters, severities=Filters.severities_of(values)))
@@ -236,8 +257,8 @@ class IncidentStream:
     def clock(self, now: Callable[[], datetime]) -> IncidentStream:
         """Where the poll start time comes from (default: the system clock, UTC).
 
-        The watermark becomes poll start minus the lag, so this clock must agree with the service's within the lag:
-        a clock running ahead by more than the lag can skip changes. Keep hosts NTP-synchronised; against the
+        The next watermark becomes the earlier of this clock and the service's (the first page's ``Date``
+        header), minus the lag, so a host clock running ahead of the service does not skip changes. Against the
         emulator with a pinned clock, pass ``.clock(emu.clock.now)``. Must return an aware datetime
         (InvalidInputError before any request otherwise)."""
         if not callable(now):
@@ -304,6 +325,10 @@ class IncidentStream:
         ``_reconcile.reconcile``."""
         from ._reconcile import reconcile
 
+        if not isinstance(repair, bool):
+            raise InvalidInputError(f"repair={repair!r}: expected True or False")
+        if not isinstance(grace, timedelta) or grace < timedelta(0):
+            raise InvalidInputError(f"grace={grace!r}: expected a non-negative timedelta")
         return reconcile(self, grace=grace, repair=repair)
 
     # --- the pass (I/O) ----------------------------------------------------------------------------------------
@@ -326,61 +351,93 @@ class IncidentStream:
         state = PassState.begin(start, now, self.lag_)
         http = self.session.http
         commit_fn = committer.commit if committer.store is not None else None
-        for page in http.iter_pages(self.list_spec(state)):
-            incidents = [Incident.from_json(v) for v in page.get("value", [])]
-            fresh = [i for i in incidents if self.filters.matches(i) and state.should_deliver(*_key(i))]
-            if self.limit is not None:  # fetch related data only for what can still be delivered (max_items)
-                fresh = fresh[: self.limit - run.delivered]
-            alerts, entities = self._related(fresh)
-            for inc in fresh:
+        matches = self.filters.matcher()
+        from_json = Incident.from_json
+        related = self.alerts_source is not None or self.entities_source is not None
+
+        def candidates(values: list[Any]) -> Iterator[tuple[Incident, tuple[str, datetime, str | None]]]:
+            for value in values:
+                inc = from_json(value)
                 key = _key(inc)
+                if matches(inc) and state.should_deliver(*key):
+                    yield inc, key
+
+        for page, response in http.iter_page_responses(self.list_spec(state)):
+            state.bound_by_service_time(service_time(response.headers))
+            # One incident at a time: holding a page of typed incidents makes the garbage collector re-scan them
+            # on every young collection (it doubled the cost per incident). Related data needs the page's batch.
+            fresh: Iterator[tuple[Incident, tuple[str, datetime, str | None]]] = candidates(_values(page))
+            alerts: dict[str, tuple[IncidentAlert, ...]] | None = None
+            entities: dict[str, tuple[Entity, ...]] | None = None
+            if related:
+                remaining = None if self.limit is None else self.limit - run.delivered
+                batch = list(itertools.islice(fresh, remaining))  # related data only for what can be delivered
+                alerts, entities = self._related([inc for inc, _ in batch])
+                fresh = itertools.chain(batch, fresh)
+            for inc, key in fresh:
                 if not state.should_deliver(*key):
                     continue  # the same change twice in one page
-                checkpoint = state.delivered(*key)
-                run.checkpoint = checkpoint
-                name = (inc.name or "").lower()
+                position = run._position = state.delivered(*key)
+                name = key[0].lower()
                 yield StreamedIncident(
                     inc,
                     alerts.get(name, ()) if alerts is not None else None,
                     entities.get(name, ()) if entities is not None else None,
-                    checkpoint,
+                    position=position,
                     commit_fn=commit_fn,
                 )
                 run.delivered += 1
-                if self.limit is not None and run.delivered >= self.limit:
+                # Cut short only if something is left: the rest of this page, or another page.
+                if (
+                    self.limit is not None
+                    and run.delivered >= self.limit
+                    and (next(fresh, None) is not None or page.get("nextLink"))
+                ):
                     run.stopped_early = True
                     LOGGER.info("incident stream stopped at max_items=%d; resume from the run's checkpoint", self.limit)
                     return
         done = state.finished()
         # The pass-end checkpoint is committed for the caller only when it committed the last delivered item
         # (its handling is then complete), so a crash never commits past unhandled work.
-        if committer.store is not None and (run.delivered == 0 or committer.last_committed == run.checkpoint):
+        if committer.store is not None and (run.delivered == 0 or committer.last_committed is _built(run._position)):
             committer.commit(done)
-        run.checkpoint = done
+        run._position = done
 
     def _related(
         self, incidents: Sequence[Incident]
     ) -> tuple[dict[str, tuple[IncidentAlert, ...]] | None, dict[str, tuple[Entity, ...]] | None]:
-        if not incidents or not (self.want_alerts or self.want_entities):
-            empty: dict[str, Any] = {}
-            return (empty if self.want_alerts else None), (empty if self.want_entities else None)
-        if self.related_source == "per_incident":
-            from ..models import IncidentAlert, IncidentEntities
+        """Alerts and entities per incident name (lower case), each from its chosen source; None when not asked."""
+        bulk_alerts: dict[str, tuple[IncidentAlert, ...]] = {}
+        bulk_entities: dict[str, tuple[Entity, ...]] = {}
+        if incidents and "log_analytics" in (self.alerts_source, self.entities_source):
+            bulk_alerts, bulk_entities = self._bulk_related(incidents)
+        alerts = entities = None
+        if self.alerts_source is not None:
+            alerts = bulk_alerts if self.alerts_source == "log_analytics" else self._per_incident(incidents, "alerts")
+        if self.entities_source is not None:
+            entities = (
+                bulk_entities if self.entities_source == "log_analytics" else self._per_incident(incidents, "entities")
+            )
+        return alerts, entities
 
-            reqs, http = self._requests(), self.session.http
-            alerts: dict[str, tuple[IncidentAlert, ...]] = {}
-            entities: dict[str, tuple[Entity, ...]] = {}
-            for inc in incidents:
-                name = inc.name or ""
-                if self.want_alerts:
-                    alerts[name.lower()] = IncidentAlert.list_from_json(
-                        http.send_json(reqs.alerts(name)) or {"value": []}
-                    )
-                if self.want_entities:
-                    entities[name.lower()] = IncidentEntities.from_json(
-                        http.send_json(reqs.entities(name)) or {}
-                    ).entities
-            return (alerts if self.want_alerts else None), (entities if self.want_entities else None)
+    def _per_incident(self, incidents: Sequence[Incident], what: str) -> dict[str, tuple[Any, ...]]:
+        """POST .../alerts or .../entities for each incident (rate-limited by the service: about 100 per 5 min)."""
+        from ..models import IncidentAlert, IncidentEntities
+
+        reqs, http = self._requests(), self.session.http
+        out: dict[str, tuple[Any, ...]] = {}
+        for inc in incidents:
+            name = inc.name or ""
+            if what == "alerts":
+                out[name.lower()] = IncidentAlert.list_from_json(http.send_json(reqs.alerts(name)) or {"value": []})
+            else:
+                out[name.lower()] = IncidentEntities.from_json(http.send_json(reqs.entities(name)) or {}).entities
+        return out
+
+    def _bulk_related(
+        self, incidents: Sequence[Incident]
+    ) -> tuple[dict[str, tuple[IncidentAlert, ...]], dict[str, tuple[Entity, ...]]]:
+        """One Log Analytics query for the alerts (and their entities) of a page of incidents."""
         from ..models import QueryResult
         from ._alerts import alerts_and_entities_from_rows
 
@@ -393,14 +450,25 @@ class IncidentStream:
         )
         result = QueryResult.from_json(self.session.http.send(spec).content)
         table = result.tables[0] if result.tables else None
-        by_alerts, by_entities = alerts_and_entities_from_rows(table.iter_dicts() if table is not None else ())
-        return (by_alerts if self.want_alerts else None), (by_entities if self.want_entities else None)
+        return alerts_and_entities_from_rows(table.iter_dicts() if table is not None else ())
 
 
 def _source(value: str) -> str:
     if value not in ("log_analytics", "per_incident"):
         raise InvalidInputError(f"source={value!r}: expected 'log_analytics' or 'per_incident'")
     return value
+
+
+def _values(page: Any) -> list[Any]:
+    values = page.get("value", [])
+    if not isinstance(values, list):
+        raise SerializationError(f"an incidents page's 'value' must be an array, got {type(values).__name__}")
+    return values
+
+
+def _built(position: Checkpoint | Snapshot) -> Checkpoint | None:
+    # The checkpoint of the last delivery if anybody asked for it (a commit did), without building it otherwise.
+    return position if isinstance(position, Checkpoint) else position._built
 
 
 def _key(incident: Incident) -> tuple[str, datetime, str | None]:

@@ -225,15 +225,7 @@ class HttpClient:
 
         Raises SerializationError when the body is not JSON (besides everything ``send`` raises).
         """
-        response = self.send(spec)
-        if response.status_code == 204 or not response.content.strip():
-            return None
-        try:
-            return json.loads(response.content)
-        except ValueError as exc:
-            raise SerializationError(
-                f"{spec.method} {redact_url(spec.url)} answered {response.status_code} with a body that is not JSON"
-            ) from exc
+        return _json_body(spec, self.send(spec))
 
     def iter_pages(self, spec: RequestSpec, *, next_link_key: str = "nextLink") -> Iterator[dict[str, Any]]:
         """Each page's JSON object, fetched lazily: ``spec`` first, then the link under ``next_link_key``
@@ -242,13 +234,21 @@ class HttpClient:
         Raises UnsafeRequestError before following a link to another origin (the token is not sent), and
         SerializationError for a page that is not a JSON object.
         """
+        for page, _response in self.iter_page_responses(spec, next_link_key=next_link_key):
+            yield page
+
+    def iter_page_responses(
+        self, spec: RequestSpec, *, next_link_key: str = "nextLink"
+    ) -> Iterator[tuple[dict[str, Any], httpx.Response]]:
+        """``iter_pages`` with each page's response (status, headers such as ``Date``; body already parsed)."""
         first_url = spec.url
         current = spec
         seen = {spec.url}
         while True:
-            page = self.send_json(current)
+            response = self.send(current)
+            page = _json_body(current, response)
             link = next_link_of(page, next_link_key)
-            yield page
+            yield page, response
             if link is None:
                 return
             current = next_page_spec(current, first_url, link)
@@ -394,6 +394,17 @@ class HttpClient:
         if LOGGER.isEnabledFor(10):
             LOGGER.debug("HTTP response headers: %s", redact_headers(response.headers.items()))
         return response
+
+
+def _json_body(spec: RequestSpec, response: httpx.Response) -> Any:
+    if response.status_code == 204 or not response.content.strip():
+        return None
+    try:
+        return json.loads(response.content)
+    except ValueError as exc:
+        raise SerializationError(
+            f"{spec.method} {redact_url(spec.url)} answered {response.status_code} with a body that is not JSON"
+        ) from exc
 
 
 def _status_fields(error: APIStatusError) -> dict[str, Any]:

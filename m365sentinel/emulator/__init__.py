@@ -17,10 +17,20 @@ injection. Layers 1-4 never import it.
 
 from __future__ import annotations
 
+from m365sentinel.emulator._control import IncidentControl
 from m365sentinel.emulator._emulator import Emulator, State
 from m365sentinel.emulator._faults import Faults
 from m365sentinel.emulator._http import RequestRecord
 from m365sentinel.emulator._serve import LoopbackCredential, run_server
 from m365sentinel.emulator._server import LoopbackServer
 
-__all__ = ["Emulator", "Faults", "LoopbackCredential", "LoopbackServer", "RequestRecord", "State", "run_server"]
+__all__ = [
+    "Emulator",
+    "Faults",
+    "IncidentControl",
+    "LoopbackCredential",
+    "LoopbackServer",
+    "RequestRecord",
+    "State",
+    "run_server",
+]

@@ -1,14 +1,16 @@
-"""Test-side control of the emulated incidents: create and modify them while a client streams, and make the
-Defender side drift (``IncidentControl(emu)``). Every change goes through the workspace's own write path, so
+"""Scripted incident activity on an emulator (``emu.incident_control()``): create and modify incidents while a
+client streams, and make the Defender side drift. Every change goes through the workspace's own write path, so
 ARM, Log Analytics rows and the Graph view stay consistent; each runs under the handler lock."""
 
 from __future__ import annotations
 
 import copy
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from m365sentinel.emulator._dataset import IncidentSeed, Snapshot
+from m365sentinel._errors import InvalidInputError
+from m365sentinel.emulator._dataset import AlertSeed, IncidentSeed, Snapshot
 from m365sentinel.emulator._engine import format_datetime
 
 if TYPE_CHECKING:
@@ -18,6 +20,10 @@ __all__ = ["IncidentControl"]
 
 
 class IncidentControl:
+    """Changes made "by someone else" to an emulator's incidents: by an analyst in the portal (``modify_incident``),
+    by Defender XDR (``create_incident``, ``create_incidents``, ``set_defender``). Get it with
+    ``emu.incident_control()``. Times come from the emulator clock; ``tick`` advances it."""
+
     def __init__(self, emu: Emulator) -> None:
         self._emu = emu
         self._core = emu._core
@@ -60,16 +66,28 @@ class IncidentControl:
             ws._load_incident(seed)
             return copy.deepcopy(ws.incidents[incident_name.lower()])
 
-    def create_incidents(self, count: int, *, spacing: timedelta = timedelta(seconds=1)) -> None:
-        """Bulk-create ``count`` Defender incidents (ARM resources only, no table rows), the newest now and each
-        ``spacing`` older than the next: a large backlog for benchmarks, in linear time."""
+    def create_incidents(self, count: int, *, spacing: timedelta = timedelta(seconds=1), alerts: int = 0) -> list[str]:
+        """Bulk-create ``count`` Defender incidents (ARM resources and their Graph view, no table rows), the newest
+        now and each ``spacing`` older than the next (``timedelta(0)``: all share one lastModifiedTimeUtc, i.e. one
+        Graph lastUpdateDateTime); each gets ``alerts`` alerts without entities (``alerts_v2``, ``$expand=alerts``,
+        ``POST .../alerts``). A large backlog for tests and benchmarks, in linear time. Returns the incident names
+        (ARM ``name``), oldest first; the Graph incident id is ``properties.providerIncidentId``.
+        Raises InvalidInputError for a negative ``count``/``alerts`` or ``spacing``."""
+        if not isinstance(count, int) or count < 0:
+            raise InvalidInputError(f"count={count!r}: expected a non-negative integer")
+        if not isinstance(alerts, int) or alerts < 0:
+            raise InvalidInputError(f"alerts={alerts!r}: expected a non-negative integer")
+        if spacing < timedelta(0):
+            raise InvalidInputError(f"spacing={spacing!r}: expected a non-negative timedelta")
         ws = self._core.ws
+        names: list[str] = []
         with self._core.lock:
             number = 1 + max((r["properties"].get("incidentNumber", 0) for r in ws.incidents.values()), default=1000)
             now = self._core.clock.now()
             base = ws.si_id("incidents", "")
             for k in range(count):
-                when = format_datetime(now - spacing * (count - 1 - k))
+                at = now - spacing * (count - 1 - k)
+                when = format_datetime(at)
                 name = f"{number + k:08x}-0000-4000-8000-{k:012x}"
                 ws._store(
                     ws.incidents,
@@ -95,7 +113,7 @@ class IncidentControl:
                             "providerIncidentId": str(500000 + number + k),
                             "relatedAnalyticRuleIds": [],
                             "additionalData": {
-                                "alertsCount": 1,
+                                "alertsCount": alerts or 1,  # without seeds, still claims one (as before)
                                 "bookmarksCount": 0,
                                 "commentsCount": 0,
                                 "alertProductNames": ["Microsoft Defender for Endpoint"],
@@ -104,7 +122,26 @@ class IncidentControl:
                         }
                     },
                 )
-                ws.incident_alerts[name.lower()] = []
+                ws.incident_alerts[name.lower()] = [self._bulk_alert(name, number + k, j, at) for j in range(alerts)]
+                names.append(name)
+        return names
+
+    @staticmethod
+    def _bulk_alert(incident: str, number: int, j: int, at: datetime) -> AlertSeed:
+        return AlertSeed(
+            system_alert_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"bulk/{incident}/{j}")),
+            product="MDE",
+            title="Suspicious process execution",
+            tactic="Execution",
+            technique="T1059",
+            severity="Medium",
+            start=at - timedelta(minutes=5),
+            end=at - timedelta(minutes=1),
+            generated=at,
+            entities=[],
+            xdr_names=False,
+            vendor_original_id=f"da{number:018d}_{j}",
+        )
 
     def modify_incident(self, name: str, **properties: Any) -> dict[str, Any]:
         """Change properties (``status``, ``severity``, ``owner``, ``labels``, ``classification``...) now, as another
@@ -120,16 +157,22 @@ class IncidentControl:
             return copy.deepcopy(stored)
 
     def set_defender(self, incident_id: str, *, sync: bool = False, **fields: Any) -> None:
-        """Change the Defender side (Graph fields) without (default) or with the connector's sync."""
+        """Change the Defender side of Graph incident ``incident_id`` now, as a Defender portal user would: ``fields``
+        are Graph names (``status="resolved"``, ``assignedTo``, ``classification``, ``determination``,
+        ``customTags``). With ``sync=False`` (default) only the Graph view changes (the portals drift, what
+        ``reconcile`` reports); with ``sync=True`` the workspace incident follows, as the Defender XDR connector does.
+        Raises the emulator's 404 ArmError for an unknown id."""
         with self._core.lock:
             self._core.graph.patch(incident_id, fields, sync=sync)
 
     def incident(self, name: str) -> dict[str, Any]:
+        """The ARM incident resource ``name`` (a copy); raises the emulator's 404 ArmError when absent."""
         ws = self._core.ws
         with self._core.lock:
             return copy.deepcopy(ws.get(ws.incidents, name, "Incident"))
 
     def names(self) -> list[str]:
+        """The ARM names of all incidents (Defender and the workspace's own), in creation order."""
         with self._core.lock:
             return [r["name"] for r in self._core.ws.incidents.values()]
 

@@ -6,6 +6,7 @@ check the bearer token's audience, check the api-version, then run the handler u
 
 from __future__ import annotations
 
+import email.utils
 import json
 import threading
 import traceback
@@ -65,6 +66,12 @@ class Core:
 
     # -- entry point ----------------------------------------------------------------------------------
     def handle(self, req: EmuRequest) -> EmuResponse:
+        response = self._handle(req)
+        # Every response says the emulated service's time, as Azure's do (streams bound their watermark by it).
+        response.headers.setdefault("Date", email.utils.format_datetime(self.clock.now(), usegmt=True))
+        return response
+
+    def _handle(self, req: EmuRequest) -> EmuResponse:
         pairs = req.query_pairs
         try:
             body: Any = json.loads(req.body) if req.body else None

@@ -202,6 +202,7 @@ class _Gen:
                     "HostName": device["short"],
                     "DnsDomain": self.data["dns_domain"],
                     "OSFamily": "Windows",
+                    "OSVersion": device["os"],
                     "MdatpDeviceId": device["id"],
                     "Type": "host",
                 },
@@ -237,7 +238,7 @@ class _Gen:
                 "mailboxPrimaryAddress": user["upn"],
                 "displayName": user["display"],
                 "upn": user["upn"],
-                "friendlyName": user["display"],
+                "friendlyName": user["upn"],  # the service shows the primary address (GetMailboxEntityById example)
             },
             {
                 "MailboxPrimaryAddress": user["upn"],

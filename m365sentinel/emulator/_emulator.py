@@ -11,6 +11,7 @@ from typing import Any
 from m365sentinel._errors import InvalidInputError
 from m365sentinel.emulator._auth import EmulatorCredential, TokenStore
 from m365sentinel.emulator._clock import Clock, as_utc
+from m365sentinel.emulator._control import IncidentControl
 from m365sentinel.emulator._core import Core
 from m365sentinel.emulator._dataset import generate
 from m365sentinel.emulator._faults import Faults
@@ -114,7 +115,8 @@ class Emulator:
     ``xdr_share`` (0..1) names only the newest share of incidents "Microsoft XDR" (default 0, or 1 when unified).
 
     Use ``credential()`` for tokens, ``transport()``/``async_transport()`` for httpx, ``serve()`` for a
-    loopback server; ``faults`` injects failures; ``requests`` logs every request.
+    loopback server; ``faults`` injects failures; ``requests`` logs every request; ``incident_control()`` scripts
+    incident activity (create, modify, Defender-side drift).
     """
 
     def __init__(
@@ -161,6 +163,7 @@ class Emulator:
             )
             self._workspace.load_dataset(data)
         self.state = State(self._workspace)
+        self._control: IncidentControl | None = None
         self._core = Core(
             workspace=self._workspace,
             tokens=self._tokens,
@@ -183,6 +186,13 @@ class Emulator:
     def writes(self) -> list[RequestRecord]:
         """The requests that change state (PUT/PATCH/DELETE and non-read POSTs)."""
         return [r for r in self._core.requests if r.is_write]
+
+    def incident_control(self) -> IncidentControl:
+        """Scripted incident activity on this emulator (one shared instance): create incidents one by one or in
+        bulk, modify them as an analyst would, change the Defender side with or without sync. See docs/emulator.md."""
+        if self._control is None:
+            self._control = IncidentControl(self)
+        return self._control
 
     def advance(self, delta: timedelta) -> datetime:
         """Move the emulator clock forward (tokens age; data stays where it is). Returns the new now."""

@@ -90,6 +90,10 @@ class DefenderTenant:
         self.overrides: dict[str, dict[str, Any]] = {}  # Defender incident id -> PATCHed fields + "_at"
         self.rate_limit = RateLimit(core.clock.now)
         self._cache: tuple[Any, list[dict[str, Any]]] | None = None
+        self._selected_state: tuple[Any, ...] | None = None
+        self._selected_cache: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        self._ids: tuple[Any, dict[str, str]] | None = None
+        self._alerts: tuple[Any, list[dict[str, Any]]] | None = None
 
     # -- routing -------------------------------------------------------------------------------------
     def route(self, parts: list[str], low: list[str]) -> tuple[Callable[..., EmuResponse], dict[str, str]] | None:
@@ -185,25 +189,54 @@ class DefenderTenant:
             "evidence": evidence,
         }
 
-    def _all_views(self) -> list[dict[str, Any]]:
-        key = (
+    def _state_key(self) -> tuple[Any, ...]:
+        """Changes whenever the workspace incidents or the Defender-side overrides do."""
+        return (
             self.core.ws._etag_counter,
             len(self.core.ws.incidents),
             id(self.overrides),
             len(self.overrides),
             tuple(sorted((k, v["_at"]) for k, v in self.overrides.items())),
         )
+
+    def _all_views(self) -> list[dict[str, Any]]:
+        key = self._state_key()
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
         views = [self.view(r) for r in self._resources()]
         self._cache = (key, views)
         return views
 
+    def _selected(
+        self,
+        context: str,
+        items: Callable[[], list[dict[str, Any]]],
+        pred: Callable[[dict[str, Any]], bool] | None,
+        filter_text: str | None,
+        field: str,
+        descending: bool,
+    ) -> list[dict[str, Any]]:
+        """Filtered, sorted items, cached until the next change: a backlog of thousands read in pages of 50
+        would otherwise be filtered and sorted again for every page."""
+        state = self._state_key()
+        if state != self._selected_state:
+            self._selected_cache.clear()
+            self._selected_state = state
+        key = (context, filter_text, field, descending)
+        hit = self._selected_cache.get(key)
+        if hit is None:
+            hit = [i for i in items() if pred is None or pred(i)]
+            hit.sort(key=lambda i: (i.get(field) and parse_datetime(i[field]), i["id"]), reverse=descending)
+            if len(self._selected_cache) > 16:
+                self._selected_cache.clear()
+            self._selected_cache[key] = hit
+        return hit
+
     # -- handlers ------------------------------------------------------------------------------------
     def _page(
         self,
         req: EmuRequest,
-        items: list[dict[str, Any]],
+        items: Callable[[], list[dict[str, Any]]],
         context: str,
         expand: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> EmuResponse:
@@ -217,25 +250,20 @@ class DefenderTenant:
             raise ArmError(400, "BadRequest", "Invalid $top or $skip.")
         if top + skip > SKIP_LIMIT:
             raise ArmError(400, "BadRequest", f"The sum of $top and $skip must not exceed {SKIP_LIMIT}.")
-        if "$filter" in query:
-            pred = compile_filter(query["$filter"])
-            items = [i for i in items if pred(i)]
+        filter_text = query.get("$filter")
+        pred = compile_filter(filter_text) if filter_text is not None else None
         field, _, direction = (query.get("$orderby") or "createdDateTime desc").partition(" ")
         if field not in ("createdDateTime", "lastUpdateDateTime"):
             raise ArmError(400, "BadRequest", f"Invalid $orderby '{query.get('$orderby')}'.")
-        items = sorted(
-            items,
-            key=lambda i: (i.get(field) and parse_datetime(i[field]), i["id"]),
-            reverse=direction.strip().lower() == "desc",
-        )
-        value = items[skip : skip + top]
+        selected = self._selected(context, items, pred, filter_text, field, direction.strip().lower() == "desc")
+        value = selected[skip : skip + top]
         if expand is not None:
             value = [expand(v) for v in value]
         body: dict[str, Any] = {
             "@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#{context}",
             "value": value,
         }
-        if skip + top < len(items):
+        if skip + top < len(selected):
             nxt = [(k, v) for k, v in req.query_pairs if k != "$skip"] + [("$skip", str(skip + top))]
             body["@odata.nextLink"] = f"{req.origin}{req.path}?" + "&".join(f"{k}={quote(v)}" for k, v in nxt)
         return json_response(200, body)
@@ -245,24 +273,39 @@ class DefenderTenant:
             raise ArmError(
                 405, "MethodNotAllowed", f"The requested resource does not support http method '{req.method}'."
             )
-        expand = "alerts" in dict(req.query_pairs).get("$expand", "")
-        by_id = {r["properties"]["providerIncidentId"]: r for r in self._resources()} if expand else {}
-        return self._page(
-            req,
-            self._all_views(),
-            "security/incidents",
-            (lambda v: self.view(by_id[v["id"]], alerts=True)) if expand else None,
-        )
+        expand = None
+        if "alerts" in dict(req.query_pairs).get("$expand", ""):
+            ws = self.core.ws
+
+            def expand(v: dict[str, Any]) -> dict[str, Any]:
+                return self.view(ws.incidents[self._names_by_id()[v["id"]]], alerts=True)
+
+        return self._page(req, self._all_views, "security/incidents", expand)
+
+    def _names_by_id(self) -> dict[str, str]:
+        """Defender incident id -> workspace incident key, cached with the views."""
+        state = self._state_key()
+        if self._ids is None or self._ids[0] != state:
+            ids = {str(r["properties"]["providerIncidentId"]): r["name"].lower() for r in self._resources()}
+            self._ids = (state, ids)
+        return self._ids[1]
 
     def _list_alerts(self, req: EmuRequest, p: dict[str, str], body: Any) -> EmuResponse:
         if req.method != "GET":
             raise ArmError(
                 405, "MethodNotAllowed", f"The requested resource does not support http method '{req.method}'."
             )
-        items: list[dict[str, Any]] = []
-        for r in self._resources():
-            items.extend(self._alert(a, r) for a in self.core.ws.incident_alert_resources(r["name"]))
-        return self._page(req, items, "security/alerts_v2")
+
+        return self._page(req, self._all_alerts, "security/alerts_v2")
+
+    def _all_alerts(self) -> list[dict[str, Any]]:
+        state = self._state_key()
+        if self._alerts is None or self._alerts[0] != state:
+            out: list[dict[str, Any]] = []
+            for r in self._resources():
+                out.extend(self._alert(a, r) for a in self.core.ws.incident_alert_resources(r["name"]))
+            self._alerts = (state, out)
+        return self._alerts[1]
 
     def _find(self, incident_id: str) -> dict[str, Any]:
         for r in self._resources():

@@ -41,7 +41,8 @@ def _handler_class(core: Core) -> type[BaseHTTPRequestHandler]:
                 with contextlib.suppress(OSError):  # the peer may already be gone
                     self.connection.shutdown(socket.SHUT_RDWR)
                 return
-            self.send_response(response.status)
+            self.send_response_only(response.status)  # no system-clock Date: the response carries the emulator's
+            self.send_header("Server", self.version_string())
             for key, value in response.headers.items():
                 self.send_header(key, value)
             self.send_header("Content-Length", str(len(response.body)))

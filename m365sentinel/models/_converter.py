@@ -131,6 +131,17 @@ def _structure_factory(conv: cattrs.Converter, cls: type) -> Callable[[Any, Any]
     envelope = bool(getattr(cls, "_ENVELOPE", False))
     has_raw = "raw" in attrs.fields_dict(cls)
 
+    if not envelope and not has_raw and not alts:
+        # A nested value object (owner, label, ...): cattrs' function reads the dict as it is, no copy needed.
+        def structure_plain(data: Any, _: Any) -> Any:
+            if type(data) is dict:
+                return inner(data, cls)
+            if isinstance(data, Mapping):
+                return inner(data._data if isinstance(data, FrozenJson) else dict(data), cls)
+            raise TypeError(f"expected a JSON object for {cls.__name__}, got {type(data).__name__}")
+
+        return structure_plain
+
     def structure_model(data: Any, _: Any) -> Any:
         # Flatten the plain dict under the view: going through the view would wrap every value on the way.
         if type(data) is dict:  # the common case: straight from json.loads
@@ -145,7 +156,8 @@ def _structure_factory(conv: cattrs.Converter, cls: type) -> Callable[[Any, Any]
         if envelope:
             props = plain.get("properties")
             flat: dict[str, Any] = dict(props) if type(props) is dict or isinstance(props, Mapping) else {}
-            flat.update((k, v) for k, v in plain.items() if k != "properties")
+            flat.update(plain)  # envelope keys win over same-named properties
+            flat.pop("properties", None)  # no envelope model has a field of that name (checked below)
         else:
             flat = dict(plain)
         for key, alt in alts:
@@ -155,6 +167,8 @@ def _structure_factory(conv: cattrs.Converter, cls: type) -> Callable[[Any, Any]
             flat[RAW_KEY] = doc
         return inner(flat, cls)
 
+    if envelope and "properties" in (o.rename for o in overrides.values()):
+        raise TypeError(f"{cls.__name__}: an ARM envelope model cannot have a field read from 'properties'")
     return structure_model
 
 
@@ -179,10 +193,21 @@ def _optional_of(t: Any) -> Any:
 def _optional_factory(conv: cattrs.Converter, t: Any) -> Callable[[Any, Any], Any]:
     # Look the member's hook up once per type, not on every value (most model fields are optional).
     member = _optional_of(t)
-    hook = conv.get_structure_hook(member)
     if member in (str, int, float, bool):
+        hook = conv.get_structure_hook(member)
         return lambda v, _: v if v is None or type(v) is member else hook(v, member)
+    if member is datetime:
+        return lambda v, _: None if v is None else parse_datetime(v)
+    if isinstance(member, type) and issubclass(member, OpenEnum):
+        return lambda v, _: None if v is None else _structure_enum(v, member)
+    hook = conv.get_structure_hook(member)
     return lambda v, _: None if v is None else hook(v, member)
+
+
+def _structure_enum(value: Any, cls: type[OpenEnum]) -> OpenEnum:
+    # The service almost always sends a member's exact spelling: one dict lookup, no case folding.
+    known = cls._exact.get(value) if type(value) is str else None
+    return known if known is not None else cls(value)
 
 
 def _is_homogeneous_tuple(t: Any) -> bool:
@@ -198,6 +223,8 @@ def _tuple_factory(conv: cattrs.Converter, t: Any) -> Callable[[Any, Any], Any]:
     def structure_tuple(v: Any, _: Any) -> tuple[Any, ...]:
         if isinstance(v, str | bytes) or not isinstance(v, list | tuple):
             raise TypeError(f"expected a JSON array, got {type(v).__name__}")
+        if not v:
+            return ()
         if item is str and all(type(x) is str for x in v):
             return tuple(v)
         return tuple(hook(x, item) for x in v)
@@ -212,7 +239,7 @@ def _make_converter(*, detailed: bool) -> cattrs.Converter:
     conv.register_structure_hook(datetime, _structure_datetime)
     conv.register_structure_hook(timedelta, _structure_timedelta)
     conv.register_structure_hook_func(_is_json_mapping, _structure_json)
-    conv.register_structure_hook_func(lambda t: isinstance(t, type) and issubclass(t, OpenEnum), lambda v, t: t(v))
+    conv.register_structure_hook_func(lambda t: isinstance(t, type) and issubclass(t, OpenEnum), _structure_enum)
     conv.register_unstructure_hook(datetime, format_datetime)
     conv.register_unstructure_hook(timedelta, lambda td: str(td))
     conv.register_unstructure_hook_func(lambda t: isinstance(t, type) and issubclass(t, OpenEnum), lambda v: v.raw)

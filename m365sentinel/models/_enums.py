@@ -63,6 +63,7 @@ class _OpenEnumMeta(type):
                 members[key] = obj
         cls._members = members  # type: ignore[attr-defined]
         cls._by_folded = {m.casefold(): m for m in members.values()}  # type: ignore[attr-defined]
+        cls._exact = {str.__str__(m): m for m in members.values()}  # type: ignore[attr-defined]
         return cls
 
     def __iter__(cls) -> Iterator[Any]:
@@ -77,6 +78,7 @@ class OpenEnum(str, metaclass=_OpenEnumMeta):
 
     _members: ClassVar[dict[str, Any]]
     _by_folded: ClassVar[dict[str, Any]]
+    _exact: ClassVar[dict[str, Any]]
     _name: str | None
     _raw: object
 

@@ -9,7 +9,6 @@ from azure.core.credentials import AccessToken
 
 from m365sentinel._connector import Connector
 from m365sentinel.emulator import Emulator
-from m365sentinel.emulator._control import IncidentControl
 
 SUB = "d0cfe6b2-9ac0-4464-9919-dccaee2e48c0"
 WS = f"/subscriptions/{SUB}/resourceGroups/myRg/providers/Microsoft.OperationalInsights/workspaces/myWorkspace"
@@ -71,7 +70,7 @@ def emu_connector(emu, sleeps):
 
 @pytest.fixture
 def ctl(emu):
-    return IncidentControl(emu)
+    return emu.incident_control()
 
 
 def incident(name, modified, *, etag=None, status="New", provider="Microsoft 365 Defender", pid=None, **extra):

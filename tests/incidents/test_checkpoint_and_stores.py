@@ -84,7 +84,7 @@ def test_B5b_late_visible_incident_within_the_lag_is_not_skipped():
 def test_cut_short_pass_resumes_below_its_position():
     state = PassState.begin(Checkpoint(), at(40), timedelta(minutes=5))
     state.delivered("n1", at(30), '"1"')
-    cp = state.delivered("n2", at(30), '"2"')
+    cp = state.delivered("n2", at(30), '"2"').checkpoint()
     assert cp.pending is not None and cp.pending.upper == at(30) and cp.pending.upper_ids == ("n1", "n2")
     resumed = PassState.begin(Checkpoint.from_json(cp.to_json()), at(50), timedelta(minutes=5))
     assert resumed.next_watermark == at(35)  # the original poll's, not the restart's
@@ -156,3 +156,40 @@ def test_a_long_pass_keeps_bounded_memory_and_still_skips_a_reserved_change():
     assert len(state.in_pass) == state.in_pass_cap
     assert state.should_deliver("i9999", at(500 - 9999 / 100), None) is False  # re-served at the boundary
     assert state.checkpoint().pending.upper == at(500 - 9999 / 100)
+
+
+def test_a_snapshot_is_the_checkpoint_as_of_its_delivery_even_when_built_later():
+    lag = timedelta(minutes=5)
+    state = PassState.begin(Checkpoint(seen=[("old", at(38), '"o"')], watermark=at(30)), at(40), lag)
+    state.delivered("a", at(39), '"a1"')
+    snap_b = state.delivered("b", at(39), '"b1"')
+    state.delivered("a", at(39.5), '"a2"')  # a newer change of a: later in the log, not in snap_b
+    snap_c = state.delivered("c", at(36), '"c1"')
+    assert snap_b.checkpoint().to_json() == {
+        "v": 1,
+        "watermark": "2025-11-20T03:30:00.0000000Z",
+        "seen": [
+            ["old", "2025-11-20T03:38:00.0000000Z", '"o"'],
+            ["a", "2025-11-20T03:39:00.0000000Z", '"a1"'],
+            ["b", "2025-11-20T03:39:00.0000000Z", '"b1"'],
+        ],
+        "pass": {
+            "upper": "2025-11-20T03:39:00.0000000Z",
+            "upper_ids": ["a", "b"],
+            "next_watermark": "2025-11-20T03:35:00.0000000Z",
+        },
+    }
+    cp_c = snap_c.checkpoint()
+    assert [s[0] for s in cp_c.seen] == ["c", "old", "b", "a"]
+    assert cp_c.seen[3][2] == '"a2"'
+    assert (cp_c.pending.upper, cp_c.pending.upper_ids) == (at(36), ("c",))
+    assert snap_c.checkpoint() is cp_c  # built once
+
+
+def test_a_burst_inside_the_overlap_window_builds_no_checkpoint_per_item():
+    state = PassState.begin(Checkpoint(), at(600), timedelta(minutes=5))
+    snaps = [state.delivered(f"i{k}", at(599), f'"{k}"') for k in range(10_000)]
+    assert all(s._built is None for s in snaps)  # O(1) per delivery: nothing copied or sorted yet
+    last = snaps[-1].checkpoint()
+    assert len(last.seen) == 10_000 and len(last.pending.upper_ids) == 10_000
+    assert len(snaps[4_999].checkpoint().seen) == 5_000

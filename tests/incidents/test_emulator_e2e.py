@@ -137,7 +137,7 @@ def test_alerts_and_entities_come_in_bulk_through_log_analytics(emu, emu_connect
     assert sorted(a.system_alert_id for a in one.alerts) == sorted(a.system_alert_id for a in direct)
     assert all(a.alert_display_name for a in one.alerts)
     kinds = {e.kind for i in items for e in i.entities}
-    assert {"account", "host"} <= kinds
+    assert {"Account", "Host"} <= kinds  # ARM EntityInnerKind spelling, as POST .../entities returns it
 
 
 def test_per_incident_calls_are_rate_limited_and_429_is_retried(emu, emu_connector, ctl, sleeps):
@@ -301,3 +301,17 @@ def test_per_incident_related_calls_stop_at_max_items(emu, emu_connector):
     items = list(run)
     assert len(items) == 3 and run.stopped_early
     assert len([r for r in emu.requests if r.path.endswith("/alerts")]) == 3
+
+
+def test_a_host_clock_months_ahead_of_the_service_still_sees_every_change(emu, emu_connector, ctl):
+    # No .clock(): the host's real clock is far ahead of the emulator's pinned one. The watermark must follow the
+    # service's Date header, or every later change would fall behind it.
+    store = MemoryCheckpointStore()
+    first = [i.id for i in emu_connector.incidents().since(store)]
+    assert sorted(first) == defender_names(emu, ctl)
+    assert store.load().checkpoint.watermark == emu.clock.now().replace(microsecond=0) - timedelta(minutes=5)
+    emu.advance(timedelta(minutes=1))
+    name = ctl.names()[3]
+    ctl.modify_incident(name, severity="High")
+    again = list(emu_connector.incidents().since(store))
+    assert [(i.id, str(i.incident.severity)) for i in again] == [(name, "High")]

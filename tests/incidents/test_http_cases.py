@@ -4,7 +4,7 @@ C1, C2, D1."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -397,3 +397,37 @@ def test_resume_asks_from_the_watermark_and_skips_the_boundary(httpx_mock, conne
             ["i2", "2025-11-20T11:58:00.0000000Z", '"i2-2025-11-20T11:58:00Z"'],
         ],
     }
+
+
+def test_a_host_clock_ahead_of_the_service_does_not_skip_changes(httpx_mock, connector):
+    # The host clock runs 20 minutes ahead (NOW is 12:00 on the host, 11:40 at the service). Without the service's
+    # Date, the watermark would become 11:55 and the change made at 11:45 service time (listed next poll) be lost.
+    httpx_mock.add_response(
+        headers={"Date": "Thu, 20 Nov 2025 11:40:00 GMT"},
+        json={"value": [incident("i1", "2025-11-20T11:39:00Z")]},
+    )
+    first = iter(stream(connector).provider(None))
+    assert [i.id for i in first] == ["i1"]
+    assert first.checkpoint.watermark == datetime(2025, 11, 20, 11, 35, tzinfo=UTC)  # service time - lag
+    assert [s[0] for s in first.checkpoint.seen] == ["i1"]
+    httpx_mock.add_response(
+        headers={"Date": "Thu, 20 Nov 2025 11:46:00 GMT"},
+        json={"value": [incident("i2", "2025-11-20T11:45:00Z"), incident("i1", "2025-11-20T11:39:00Z")]},
+    )
+    second = iter(stream(connector).provider(None).since(first.checkpoint))
+    assert [i.id for i in second] == ["i2"]  # i1 is the same change: skipped
+    q = dict(parse_qsl(urlsplit(urls(httpx_mock)[1]).query))
+    assert q["$filter"] == "properties/lastModifiedTimeUtc ge 2025-11-20T11:35:00.0000000Z"
+
+
+def test_a_service_clock_ahead_of_the_host_keeps_the_host_bound_and_a_bad_date_is_ignored(httpx_mock, connector):
+    httpx_mock.add_response(headers={"Date": "Thu, 20 Nov 2025 12:30:00 GMT"}, json={"value": []})
+    assert iter_checkpoint(stream(connector)).watermark == NOW - timedelta(minutes=5)
+    httpx_mock.add_response(headers={"Date": "yesterday-ish"}, json={"value": []})
+    assert iter_checkpoint(stream(connector)).watermark == NOW - timedelta(minutes=5)
+
+
+def iter_checkpoint(s):
+    run = iter(s)
+    list(run)
+    return run.checkpoint
