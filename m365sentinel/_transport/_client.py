@@ -6,8 +6,9 @@ link) lives in the pure modules next to this one; this module only performs the 
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
-import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -29,6 +30,7 @@ from .._errors import (
     SentinelError,
     SerializationError,
 )
+from .._json import loads as decode_json
 from ._auth import check_token_target, parse_token_challenge
 from ._clouds import Audience, Cloud
 from ._error_mapping import is_consent_error, map_status_error, parse_service_error
@@ -180,6 +182,8 @@ class HttpClient:
             follow_redirects=False,  # a redirect could carry the token elsewhere
             headers={"User-Agent": user_agent, "Accept": "application/json"},
         )
+        self._prefetch_pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._prefetch_lock = threading.Lock()
         self._retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(retry.max_attempts),
             wait=_WaitAdvisedOrBackoff(
@@ -238,26 +242,74 @@ class HttpClient:
             yield page
 
     def iter_page_responses(
-        self, spec: RequestSpec, *, next_link_key: str = "nextLink"
+        self,
+        spec: RequestSpec,
+        *,
+        next_link_key: str = "nextLink",
+        prefetch: bool | Callable[[dict[str, Any]], bool] = False,
     ) -> Iterator[tuple[dict[str, Any], httpx.Response]]:
-        """``iter_pages`` with each page's response (status, headers such as ``Date``; body already parsed)."""
+        """``iter_pages`` with each page's response (status, headers such as ``Date``; body already parsed).
+
+        ``prefetch`` (True, or a predicate on the page just read): request the next page in a worker thread
+        while the caller handles this one, so the service's latency overlaps the caller's work. Its outcome is
+        delivered exactly where it would have been without prefetching (an error is raised when the next page is
+        asked for); closing the iterator early abandons it (a request in flight completes in the background and
+        is discarded).
+        """
         first_url = spec.url
-        current = spec
         seen = {spec.url}
-        while True:
-            response = self.send(current)
-            page = _json_body(current, response)
-            link = next_link_of(page, next_link_key)
-            yield page, response
-            if link is None:
-                return
-            current = next_page_spec(current, first_url, link)
-            if current.url in seen:  # a page linking to itself, or A -> B -> A, would page forever
-                raise SerializationError(f"{next_link_key} cycle: {current.url} was already requested")
-            seen.add(current.url)
+        current = spec
+        fetched = self._fetch_page(current)
+        pending: concurrent.futures.Future[tuple[Any, httpx.Response]] | None = None
+        try:
+            while True:
+                page, response = fetched
+                link = next_link_of(page, next_link_key)
+                following: RequestSpec | None = None
+                problem: SentinelError | None = None
+                if link is not None:  # checked now, raised after this page is handled (as without prefetch)
+                    try:
+                        following = next_page_spec(current, first_url, link)
+                        if following.url in seen:  # a page linking to itself, or A -> B -> A, would page forever
+                            raise SerializationError(f"{next_link_key} cycle: {following.url} was already requested")
+                    except SentinelError as exc:
+                        problem, following = exc, None
+                    else:
+                        seen.add(following.url)
+                if following is not None and (prefetch(page) if callable(prefetch) else prefetch):
+                    pending = self._prefetcher().submit(self._fetch_page, following)
+                yield page, response
+                if problem is not None:
+                    raise problem
+                if following is None:
+                    return
+                current = following
+                if pending is not None:
+                    fetched, pending = pending.result(), None
+                else:
+                    fetched = self._fetch_page(current)
+        finally:
+            if pending is not None:
+                pending.cancel()
+
+    def _fetch_page(self, spec: RequestSpec) -> tuple[Any, httpx.Response]:
+        response = self.send(spec)
+        return _json_body(spec, response), response
+
+    def _prefetcher(self) -> concurrent.futures.ThreadPoolExecutor:
+        with self._prefetch_lock:
+            if self._prefetch_pool is None:
+                self._prefetch_pool = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=4, thread_name_prefix="m365sentinel-prefetch"
+                )
+            return self._prefetch_pool
 
     def close(self) -> None:
         """Close the pooled connections. The client cannot be used afterwards (ClientClosedError)."""
+        with self._prefetch_lock:
+            pool, self._prefetch_pool = self._prefetch_pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)  # a prefetch in flight ends before the pool closes
         self._client.close()
 
     def __enter__(self) -> HttpClient:
@@ -393,6 +445,9 @@ class HttpClient:
         )
         if LOGGER.isEnabledFor(10):
             LOGGER.debug("HTTP response headers: %s", redact_headers(response.headers.items()))
+        # httpx binds the (fully read, closed) body stream back to its response: a reference cycle that keeps each
+        # page's body alive until a full garbage collection. A plain stream over the same bytes breaks it.
+        response.stream = httpx.ByteStream(response.content)
         return response
 
 
@@ -400,7 +455,7 @@ def _json_body(spec: RequestSpec, response: httpx.Response) -> Any:
     if response.status_code == 204 or not response.content.strip():
         return None
     try:
-        return json.loads(response.content)
+        return decode_json(response.content)
     except ValueError as exc:
         raise SerializationError(
             f"{spec.method} {redact_url(spec.url)} answered {response.status_code} with a body that is not JSON"

@@ -14,6 +14,7 @@ Rules live here, not on the model classes (cattrs' own advice):
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
@@ -225,8 +226,12 @@ def _tuple_factory(conv: cattrs.Converter, t: Any) -> Callable[[Any, Any], Any]:
             raise TypeError(f"expected a JSON array, got {type(v).__name__}")
         if not v:
             return ()
-        if item is str and all(type(x) is str for x in v):
-            return tuple(v)
+        if item is str:
+            for x in v:  # a plain loop: cheaper than all(<genexpr>) for the short lists models carry
+                if type(x) is not str:
+                    break
+            else:
+                return tuple(v)
         return tuple(hook(x, item) for x in v)
 
     return structure_tuple
@@ -256,6 +261,7 @@ def _make_converter(*, detailed: bool) -> cattrs.Converter:
 # bookkeeping); only a document that fails is structured again with detailed validation, to name every bad path.
 converter = _make_converter(detailed=True)
 _fast = _make_converter(detailed=False)
+_fast_hook = functools.cache(_fast.get_structure_hook)  # one lookup per model class, not per document
 
 
 def _format_exception(exc: BaseException, type_: type | None) -> str:
@@ -273,7 +279,7 @@ def structure(data: Any, cls: type[T]) -> T:
     The message lists every failing path, e.g. ``Incident.severity: expected ...``; the cattrs error is chained.
     """
     try:
-        return _fast.structure(data, cls)
+        return _fast_hook(cls)(data, cls)
     except Exception:
         pass
     try:

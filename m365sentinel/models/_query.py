@@ -40,6 +40,7 @@ from typing import Any, overload
 import attrs
 
 from .._errors import InvalidInputError, SentinelError, SerializationError
+from .._json import loads as decode_json
 from ._converter import freeze
 from ._time import parse_datetime, parse_timespan
 
@@ -496,7 +497,7 @@ class QueryResult:
 
     @classmethod
     def from_json(cls, data: bytes | bytearray | str | Mapping[str, Any]) -> QueryResult:
-        """Parse the body of a query answer: raw bytes/str (decoded here with ``json.loads``) or a decoded dict.
+        """Parse the body of a query answer: raw bytes/str (decoded here with ``_json.loads``) or a decoded dict.
 
         A dict is taken over, not copied: its row lists are converted in place (this is what keeps a 100 MB
         result within about 1.2x the memory of ``json.loads`` alone).
@@ -507,7 +508,7 @@ class QueryResult:
         """
         if isinstance(data, (bytes, bytearray, str)):
             try:
-                doc = json.loads(data)
+                doc = decode_json(data)
             except ValueError as exc:
                 raise SerializationError(f"cannot parse QueryResult: body is not JSON ({exc})") from exc
         else:

@@ -102,3 +102,30 @@ def test_a_checkpoint_time_without_a_zone_is_refused(field):
 def test_checkpoint_times_with_an_offset_are_read_as_utc():
     cp = Checkpoint.from_json({"v": 1, "watermark": "2025-11-20T12:55:00+01:00", "seen": [], "pass": None})
     assert cp.watermark == NOW - timedelta(minutes=5)
+
+
+def test_max_items_within_the_first_page_prefetches_nothing(httpx_mock, connector):
+    nxt = LIST + "&$skipToken=2"  # registered nowhere: requesting it would fail this test
+    httpx_mock.add_response(
+        url=LIST,
+        json={"value": [incident(n, "2025-11-20T11:00:00Z") for n in "abcd"], "nextLink": nxt},
+    )
+    run = iter(stream(connector).provider(None).max_items(3))
+    assert [i.id for i in run] == ["a", "b", "c"] and run.stopped_early
+    assert len(httpx_mock.get_requests()) == 1
+
+
+def test_prefetch_option_is_a_bool(connector):
+    assert stream(connector).prefetch(False).prefetch_ is False
+    with pytest.raises(InvalidInputError, match="prefetch='no': expected True or False"):
+        stream(connector).prefetch("no")
+
+
+def test_with_and_without_prefetch_the_same_items_and_checkpoint(emu, emu_connector):
+    emu.state.page_size = 7
+    runs = []
+    for enabled in (True, False):
+        run = iter(emu_connector.incidents().clock(emu.clock.now).page(7).prefetch(enabled))
+        runs.append(([i.id for i in run], run.checkpoint.to_json()))
+    assert runs[0] == runs[1]
+    assert len(runs[0][0]) == len(set(runs[0][0])) == 42  # the seeded Defender incidents, each once

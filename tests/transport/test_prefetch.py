@@ -1,0 +1,116 @@
+"""Prefetching the next page: requested while the caller handles the current one; outcome delivered in order."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import pytest
+
+from m365sentinel._errors import NotFoundError
+from m365sentinel._transport import Cloud, HttpClient, arm_request
+
+from .conftest import ARM, WS, FakeCredential
+
+CLOUD = Cloud.resolve("AzureCloud")
+FIRST = arm_request(CLOUD, "GET", WS + "/incidents", "2025-09-01")
+LINK2 = f"{ARM}{WS}/incidents?api-version=2025-09-01&$skipToken=2"
+LINK3 = f"{ARM}{WS}/incidents?api-version=2025-09-01&$skipToken=3"
+
+
+class Pages(httpx.BaseTransport):
+    """Three linked pages; records each URL requested; ``gate`` holds page 2 back until set."""
+
+    def __init__(self, *, page2_status: int = 200) -> None:
+        self.seen: list[str] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.page2_status = page2_status
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        url = str(request.url)
+        self.seen.append(url)
+        if url == LINK2:
+            self.gate.wait(5)
+            if self.page2_status != 200:
+                return httpx.Response(self.page2_status, json={"error": {"code": "NotFound", "message": "gone"}})
+            return httpx.Response(200, json={"value": [{"name": "b"}], "nextLink": LINK3})
+        if url == LINK3:
+            return httpx.Response(200, json={"value": [{"name": "c"}]})
+        return httpx.Response(200, json={"value": [{"name": "a"}], "nextLink": LINK2})
+
+
+def client(transport: Pages) -> HttpClient:
+    return HttpClient(CLOUD, FakeCredential(), transport=transport, sleep=lambda s: None)
+
+
+def wait_for(condition, seconds: float = 5.0) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.005)
+    return condition()
+
+
+def test_the_next_page_is_requested_while_the_caller_handles_this_one():
+    pages = Pages()
+    with client(pages) as http:
+        it = http.iter_page_responses(FIRST, prefetch=True)
+        page, response = next(it)
+        assert page["value"] == [{"name": "a"}] and response.status_code == 200
+        assert wait_for(lambda: len(pages.seen) == 2)  # nobody asked for page 2 yet
+        assert [p["value"][0]["name"] for p, _ in it] == ["b", "c"]
+    assert pages.seen == [FIRST.url, LINK2, LINK3]
+
+
+def test_without_prefetch_nothing_is_requested_ahead():
+    pages = Pages()
+    with client(pages) as http:
+        it = http.iter_page_responses(FIRST)
+        next(it)
+        time.sleep(0.1)
+        assert pages.seen == [FIRST.url]
+        assert [p["value"][0]["name"] for p, _ in it] == ["b", "c"]
+
+
+def test_a_prefetched_error_is_raised_where_the_next_page_is_asked_for():
+    pages = Pages(page2_status=404)
+    with client(pages) as http:
+        it = http.iter_page_responses(FIRST, prefetch=True)
+        page, _ = next(it)  # page 1 intact, although page 2 already failed in the background
+        assert wait_for(lambda: len(pages.seen) == 2)
+        assert page["value"] == [{"name": "a"}]
+        with pytest.raises(NotFoundError, match="gone"):
+            next(it)
+
+
+def test_closing_early_abandons_the_prefetch_and_close_waits_for_it():
+    pages = Pages()
+    pages.gate.clear()  # page 2 is in flight when the caller stops
+    http = client(pages)
+    it = http.iter_page_responses(FIRST, prefetch=True)
+    next(it)
+    assert wait_for(lambda: len(pages.seen) == 2)
+    it.close()
+    threading.Timer(0.05, pages.gate.set).start()
+    http.close()  # returns once the in-flight request ended; its page is discarded
+    assert pages.seen == [FIRST.url, LINK2]
+
+
+def test_a_predicate_decides_page_by_page():
+    pages = Pages()
+    asked: list[str] = []
+
+    def only_after_a(page):
+        asked.append(page["value"][0]["name"])
+        return page["value"][0]["name"] == "a"
+
+    with client(pages) as http:
+        assert [p["value"][0]["name"] for p, _ in http.iter_page_responses(FIRST, prefetch=only_after_a)] == [
+            "a",
+            "b",
+            "c",
+        ]
+    assert asked == ["a", "b"]  # the last page has no link: nothing to decide
