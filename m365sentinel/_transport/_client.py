@@ -305,11 +305,14 @@ class HttpClient:
             return self._prefetch_pool
 
     def close(self) -> None:
-        """Close the pooled connections. The client cannot be used afterwards (ClientClosedError)."""
+        """Close the pooled connections. The client cannot be used afterwards (ClientClosedError).
+
+        Returns at once: a page prefetch still in flight (its iterator was abandoned) fails with
+        ClientClosedError in the background and is discarded."""
         with self._prefetch_lock:
             pool, self._prefetch_pool = self._prefetch_pool, None
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)  # a prefetch in flight ends before the pool closes
+            pool.shutdown(wait=False, cancel_futures=True)
         self._client.close()
 
     def __enter__(self) -> HttpClient:

@@ -261,7 +261,8 @@ def _make_converter(*, detailed: bool) -> cattrs.Converter:
 # bookkeeping); only a document that fails is structured again with detailed validation, to name every bad path.
 converter = _make_converter(detailed=True)
 _fast = _make_converter(detailed=False)
-_fast_hook = functools.cache(_fast.get_structure_hook)  # one lookup per model class, not per document
+# One hook lookup per model class, not per document.
+_fast_hook: Callable[[Any], Callable[[Any, Any], Any]] = functools.cache(_fast.get_structure_hook)
 
 
 def _format_exception(exc: BaseException, type_: type | None) -> str:
@@ -279,7 +280,8 @@ def structure(data: Any, cls: type[T]) -> T:
     The message lists every failing path, e.g. ``Incident.severity: expected ...``; the cattrs error is chained.
     """
     try:
-        return _fast_hook(cls)(data, cls)
+        result: T = _fast_hook(cls)(data, cls)
+        return result
     except Exception:
         pass
     try:
