@@ -200,6 +200,9 @@ def _aware(text: str) -> datetime:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="m365sentinel", description=(__doc__ or "").split("\n\n")[0])
+    from . import __version__
+
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     def target(sp: argparse.ArgumentParser) -> None:

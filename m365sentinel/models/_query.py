@@ -42,7 +42,7 @@ import attrs
 from .._errors import InvalidInputError, SentinelError, SerializationError
 from .._json import loads as decode_json
 from ._converter import freeze
-from ._time import parse_datetime, parse_timespan
+from ._time import format_datetime, parse_datetime, parse_timespan
 
 __all__ = ["Column", "QueryErrorDetail", "QueryErrorInfo", "QueryResult", "QueryStatus", "Table", "TimeSeries"]
 
@@ -468,6 +468,28 @@ class Table:
         cols = ", ".join(f"{c.name}:{c.type}" for c in self.columns)
         return f"Table(name={self.name!r}, columns=[{cols}], rows={len(self._data)})"
 
+    def __str__(self) -> str:
+        """A text preview: the column names and the first 10 rows (cells cut at 40 characters), then a count."""
+        shown = [[_cell_text(v) for v in row] for row in self.rows[:_PREVIEW_ROWS]]
+        names = [c.name for c in self.columns]
+        widths = [max([len(n), *(len(r[i]) for r in shown)]) for i, n in enumerate(names)]
+        lines = ["  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True)).rstrip()]
+        lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in shown]
+        more = len(self._data) - len(shown)
+        lines.append(f"({len(self._data)} rows{f', {more} more not shown' if more else ''})")
+        return "\n".join(lines)
+
+
+_PREVIEW_ROWS = 10
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    text = format_datetime(value) if isinstance(value, datetime) else str(value)
+    text = text.replace("\n", " ")
+    return text if len(text) <= 40 else text[:39] + "…"
+
 
 def _cell_error(path: str, col: Column, rows: list[list[Any]], i: int, exc: Exception) -> str:
     # Find the first bad row to name it; only runs on failure.
@@ -538,6 +560,13 @@ class QueryResult:
     @property
     def is_partial(self) -> bool:
         return self.error is not None
+
+    def __str__(self) -> str:
+        """Each table's preview (``str(table)``), and the error of a partial answer."""
+        parts = [f"{t.name}:\n{t}" for t in self.tables] or ["(no tables)"]
+        if self.error is not None:
+            parts.append(f"PARTIAL: {self.error.code}: {self.error.message}")
+        return "\n\n".join(parts)
 
     @property
     def primary(self) -> Table:

@@ -106,3 +106,12 @@ def test_bad_cli_combinations_exit_with_a_message(capsys, argv, message):
     with pytest.raises(SystemExit) as exit_:
         main(argv)
     assert message in str(exit_.value)
+
+
+def test_version_prints_the_package_version(capsys):
+    from m365sentinel import __version__
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"m365sentinel {__version__}\n"

@@ -235,3 +235,30 @@ def test_timeseries_several_legends_and_make_series_rows() -> None:
     assert (b.legend, b.total) == ("B", 7)
     with pytest.raises(InvalidInputError, match="holds 2 series"):
         TimeSeries.from_table(t)
+
+
+def test_str_previews_the_first_rows_and_says_how_many_more():
+    from m365sentinel.models import QueryResult
+
+    rows = [[f"2025-11-20T{h:02d}:00:00Z", h, "x" * (45 if h == 0 else 1)] for h in range(12)]
+    doc = {
+        "tables": [
+            {
+                "name": "PrimaryResult",
+                "columns": [
+                    {"name": "TimeGenerated", "type": "datetime"},
+                    {"name": "Count", "type": "long"},
+                    {"name": "Name", "type": "string"},
+                ],
+                "rows": rows,
+            }
+        ],
+        "error": {"code": "PartialError", "message": "limits reached"},
+    }
+    lines = str(QueryResult.from_json(doc)).splitlines()
+    assert lines[0] == "PrimaryResult:"
+    assert lines[1] == "TimeGenerated                 Count  Name"
+    assert lines[2] == "2025-11-20T00:00:00.0000000Z  0      " + "x" * 39 + "…"
+    assert lines[3] == "2025-11-20T01:00:00.0000000Z  1      x"
+    assert lines[12] == "(12 rows, 2 more not shown)"
+    assert lines[-1] == "PARTIAL: PartialError: limits reached"
