@@ -1,13 +1,18 @@
 """Stream filters and their OData rendering (I/O-free).
 
 Caller text never reaches a ``$filter`` unescaped: string literals are quoted by ``odata_string`` (OData doubles a
-single quote), datetimes by ``odata_datetime`` (UTC, 7 digits). The same ``Filters`` value renders the Sentinel
-incidents list filter (``properties/...``) and is checked again client-side on every delivered incident.
+single quote), datetimes by ``odata_datetime`` (UTC, 7 digits).
+
+Only conditions an incident can never leave are sent in ``$filter``: provider name and creation time (read-only),
+and a lower bound on ``lastModifiedTimeUtc`` (a change only moves it later). Severity, status, owner, labels and
+an upper bound on the modification time are checked client-side. The list pages by offset (``$skipToken``); an
+incident that leaves a filtered list during a pass (your handler closes it, someone re-assigns it) would shift
+every later page left by one and skip an incident no later poll lists again. Unfiltered, a change only moves an
+incident to the front of the newest-first list: later pages shift right (a duplicate, skipped), never left.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -22,7 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Filters", "odata_datetime", "odata_string", "render_arm_filter", "render_graph_cursor_filter"]
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _SEVERITIES = ("High", "Medium", "Low", "Informational")
 _STATUSES = ("New", "Active", "Closed")
 
@@ -74,10 +78,13 @@ def _canonical(values: Iterable[str], allowed: tuple[str, ...], what: str) -> tu
 def _texts(values: Iterable[str], what: str) -> tuple[str, ...]:
     if isinstance(values, str):
         values = (values,)
-    out = tuple(dict.fromkeys(values))
-    if not out or not all(isinstance(v, str) and v.strip() for v in out):
-        raise InvalidInputError(f"{what}: expected non-empty strings, got {values!r}")
-    return out
+    items = list(values)
+    if not items or not all(isinstance(v, str) and v.strip() for v in items):
+        raise InvalidInputError(f"{what}: expected non-empty strings, got {items!r}")
+    for v in items:
+        if any(ord(c) < 32 for c in v):
+            raise InvalidInputError(f"{what} {v!r} contains a control character")
+    return tuple(dict.fromkeys(items))
 
 
 @attrs.frozen
@@ -157,52 +164,25 @@ def _in(value: datetime | None, window: tuple[datetime | None, datetime | None])
     return (start is None or value >= start) and (end is None or value < end)
 
 
-def _any_of(field: str, values: tuple[str, ...]) -> str:
-    parts = [f"{field} eq {odata_string(v)}" for v in values]
-    return parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")"
+def render_arm_filter(filters: Filters, *, modified_from: datetime | None = None) -> str | None:
+    """The incidents list ``$filter`` for the conditions an incident cannot leave (module docstring), joined by
+    ``and``, or ``None`` when nothing restricts the list.
 
-
-def _owner_clause(values: tuple[str, ...]) -> str:
-    parts = []
-    for v in values:
-        field = "properties/owner/objectId" if _GUID.match(v) else "properties/owner/userPrincipalName"
-        parts.append(f"{field} eq {odata_string(v)}")
-    return parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")"
-
-
-def render_arm_filter(
-    filters: Filters, *, modified_from: datetime | None = None, modified_to: datetime | None = None
-) -> str | None:
-    """The incidents list ``$filter`` (clauses joined by ``and``), or ``None`` when nothing restricts the list.
-
-    ``modified_from`` (inclusive) / ``modified_to`` (inclusive) bound ``lastModifiedTimeUtc`` for the stream's
-    watermark window; they intersect the caller's ``modified`` window.
+    ``providerName`` (any of ``filters.providers``), ``createdTimeUtc`` in ``filters.created``, and
+    ``lastModifiedTimeUtc ge`` the later of ``filters.modified``'s start and ``modified_from`` (the watermark).
     """
     clauses: list[str] = []
     if filters.providers:
-        clauses.append(_any_of("properties/providerName", filters.providers))
-    if filters.severities:
-        clauses.append(_any_of("properties/severity", filters.severities))
-    if filters.statuses:
-        clauses.append(_any_of("properties/status", filters.statuses))
-    if filters.owners:
-        clauses.append(_owner_clause(filters.owners))
-    if filters.labels:
-        inner = " or ".join(f"l/labelName eq {odata_string(v)}" for v in filters.labels)
-        clauses.append(f"properties/labels/any(l: {inner})")
+        parts = [f"properties/providerName eq {odata_string(v)}" for v in filters.providers]
+        clauses.append(parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")")
     c_start, c_end = filters.created
     if c_start is not None:
         clauses.append(f"properties/createdTimeUtc ge {odata_datetime(c_start)}")
     if c_end is not None:
         clauses.append(f"properties/createdTimeUtc lt {odata_datetime(c_end)}")
-    m_start, m_end = filters.modified
-    lower = max((t for t in (m_start, modified_from) if t is not None), default=None)
+    lower = max((t for t in (filters.modified[0], modified_from) if t is not None), default=None)
     if lower is not None:
         clauses.append(f"properties/lastModifiedTimeUtc ge {odata_datetime(lower)}")
-    if modified_to is not None:
-        clauses.append(f"properties/lastModifiedTimeUtc le {odata_datetime(modified_to)}")
-    if m_end is not None:
-        clauses.append(f"properties/lastModifiedTimeUtc lt {odata_datetime(m_end)}")
     return " and ".join(clauses) if clauses else None
 
 

@@ -81,6 +81,8 @@ class FileCheckpointStore:
     directory, fsync, ``os.replace``). The compare happens under an exclusive lock on ``<path>.lock``."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        if not isinstance(path, str | os.PathLike) or not str(path):
+            raise InvalidInputError(f"checkpoint path {path!r}: expected a file path (str or os.PathLike)")
         self._path = Path(path)
         if self._path.is_dir():
             raise InvalidInputError(f"checkpoint path {str(self._path)!r} is a directory; expected a file path")
@@ -137,6 +139,8 @@ class SQLiteCheckpointStore:
             raise InvalidInputError(f"checkpoint name must be a non-empty string, got {name!r}")
         if synchronous not in ("FULL", "NORMAL", "OFF"):
             raise InvalidInputError(f"synchronous={synchronous!r}: expected 'FULL', 'NORMAL' or 'OFF' (SQLite PRAGMA)")
+        if not isinstance(database, str | os.PathLike) or not str(database):
+            raise InvalidInputError(f"database {database!r}: expected a file path (str or os.PathLike) or ':memory:'")
         self._db = str(database)
         self._name = name
         self._lock = threading.Lock()

@@ -8,15 +8,18 @@ Delivery guarantee, relative to committed checkpoints:
   handling the item: a committed change is never delivered again, and a change whose handling was not committed
   (a crash between delivery and commit) is delivered again on restart.
 
-The watermark, overlap window and de-duplication rules are in ``_checkpoint``. Limits: an incident deleted, or
-one that leaves a status/severity/owner/label filter, during a pass can shift the service's offset pages; use
-provider/time filters only when that matters (the default) and filter the rest in your handler.
+The watermark, overlap window and de-duplication rules are in ``_checkpoint``. Why severity, status, owner, label
+and modified-before filters are applied client-side (not in ``$filter``), and why a resumed pass lists from the
+top again instead of below where it stopped: ``_filters``. Limit: an incident deleted during a pass shifts the
+service's offset pages left by one and can hide one other incident from that pass; the next poll's overlap
+window finds it only if its change is within the lag.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -43,6 +46,7 @@ __all__ = ["IncidentRun", "IncidentStream", "StreamedIncident"]
 LOGGER = logging.getLogger("m365sentinel")
 _ORDER = "properties/lastModifiedTimeUtc desc"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_LAG = timedelta(days=7)  # a visibility delay beyond this is an outage, not a lag to poll around
 
 
 def _utc_now() -> datetime:
@@ -71,7 +75,12 @@ class StreamedIncident:
 
     def commit(self) -> None:
         """Compare-and-swap ``checkpoint`` into the stream's store. Raises InvalidInputError without a store and
-        CheckpointConflictError when another worker advanced the checkpoint."""
+        CheckpointConflictError when another worker advanced the checkpoint.
+
+        Each commit writes the whole checkpoint, whose ``seen`` holds the changes delivered inside the overlap
+        window (the lag, 5 minutes): during a burst of N changes a commit per item writes O(N) each. Committing
+        every k-th item instead bounds that cost; what was delivered after the last commit is delivered again
+        after a crash (at-least-once), and nothing committed is."""
         if self._commit is None:
             raise InvalidInputError("this stream has no checkpoint store: persist item.checkpoint yourself")
         self._commit(self.checkpoint)
@@ -102,9 +111,11 @@ class _Committer:
 class IncidentRun(Iterator[StreamedIncident]):
     """One iteration over the stream (``iter(stream)``): yields ``StreamedIncident``.
 
-    After it ends: ``checkpoint`` is where the next run starts (the pass-end checkpoint, or the last delivered
-    item's when ``max_items`` stopped it); ``stopped_early`` says whether ``max_items`` cut it short (case B1);
-    ``delivered`` counts items.
+    ``checkpoint`` is where the next run starts: the pass-end checkpoint once the run ends, else the checkpoint of
+    the last item the caller came back from (asked for the next one, or ended the loop normally); an item whose
+    handler raised, or that the caller left with ``break``, is not covered and is delivered again from it. For
+    exactly-once per item, commit ``item.checkpoint`` instead. ``stopped_early`` says whether ``max_items`` cut the
+    run short (case B1); ``delivered`` counts the items covered by ``checkpoint``.
     """
 
     def __init__(self, stream: IncidentStream, committer: _Committer, start: Checkpoint) -> None:
@@ -155,11 +166,12 @@ class IncidentStream:
             item.commit()                      # exactly-once per change
 
     Requests: GET ``{ws}/incidents`` (api-version ``incidents``, 2025-09-01) with ``$filter`` (provider names,
-    filters, ``lastModifiedTimeUtc`` window), ``$orderby=properties/lastModifiedTimeUtc desc``, ``$top``; each
-    ``nextLink`` followed verbatim. ``with_alerts``/``with_entities``: one Log Analytics query per page
-    (``SecurityIncident.AlertIds`` joined to ``SecurityAlert``; alerts not ingested yet arrive as an empty tuple),
-    or the per-incident POST calls with ``source="per_incident"`` (rate-limited by the service: about 100 per
-    5 minutes). Raises APIStatusError subclasses, TransportError, CheckpointConflictError.
+    created window, ``lastModifiedTimeUtc ge`` the watermark; the other filters are applied client-side, see
+    ``_filters``), ``$orderby=properties/lastModifiedTimeUtc desc``, ``$top``; each ``nextLink`` followed
+    verbatim. ``with_alerts``/``with_entities``: one Log Analytics query per page (``SecurityIncident.AlertIds``
+    joined to ``SecurityAlert``; alerts not ingested yet arrive as an empty tuple), or the per-incident POST
+    calls with ``source="per_incident"`` (rate-limited by the service: about 100 per 5 minutes).
+    Raises APIStatusError subclasses, TransportError, CheckpointConflictError.
     """
 
     session: Any = attrs.field(repr=False)
@@ -195,6 +207,8 @@ class IncidentStream:
         if initial is not None:
             if store is None:
                 raise InvalidInputError("since(..., initial=) applies to a CheckpointStore only")
+            if not isinstance(initial, datetime) or initial.tzinfo is None or initial.utcoffset() is None:
+                raise InvalidInputError(f"initial={initial!r}: expected a timezone-aware datetime")
             cp = Checkpoint.starting_at(initial)
         return attrs.evolve(self, start=cp, store=store)
 
@@ -225,7 +239,9 @@ class IncidentStream:
         """Provider names (default: the Defender XDR names of ``_data/providers.json``); ``provider(None)``: all."""
         if names == (None,):
             return attrs.evolve(self, filters=attrs.evolve(self.filters, providers=()))
-        texts = Filters.texts_of([n for n in names if n is not None], "provider name")
+        if None in names:
+            raise InvalidInputError(f"provider{names!r}: None alone means every provider; it cannot join names")
+        texts = Filters.texts_of(names, "provider name")  # type: ignore[arg-type]  # None excluded just above
         return attrs.evolve(self, filters=attrs.evolve(self.filters, providers=texts))
 
     def created_between(self, start: datetime | None, end: datetime | None) -> IncidentStream:
@@ -251,8 +267,8 @@ class IncidentStream:
 
     def lag(self, value: timedelta) -> IncidentStream:
         """The overlap window: how far behind the poll start the watermark stays (the visibility-delay bound)."""
-        if not isinstance(value, timedelta) or value < timedelta(0):
-            raise InvalidInputError(f"lag={value!r}: expected a non-negative timedelta")
+        if not isinstance(value, timedelta) or not timedelta(0) <= value <= _MAX_LAG:
+            raise InvalidInputError(f"lag={value!r}: expected a timedelta from 0 to {_MAX_LAG.days} days")
         return attrs.evolve(self, lag_=value)
 
     def prefetch(self, enabled: bool) -> IncidentStream:
@@ -292,10 +308,30 @@ class IncidentStream:
         sleep: Callable[[float], None] | None = None,
     ) -> Iterator[StreamedIncident]:
         """Poll forever: one pass, then wait ``interval`` seconds, until ``stop`` is set (a ``threading.Event``
-        or a callable returning True) or the generator is closed (``break`` out of the loop). Waiting on an
-        Event wakes up as soon as it is set."""
-        if not isinstance(interval, int | float) or interval < 0:
-            raise InvalidInputError(f"interval={interval!r}: expected seconds >= 0")
+        or a callable returning True) or the generator is closed (``break`` out of the loop).
+
+        ``stop`` is checked after every item and between passes; waiting on an Event wakes up as soon as it is
+        set. ``sleep`` (seconds) replaces the wait, e.g. in tests. Arguments are checked here, before any request
+        (InvalidInputError)."""
+        if (
+            isinstance(interval, bool)
+            or not isinstance(interval, int | float)
+            or not math.isfinite(interval)
+            or interval < 0
+        ):
+            raise InvalidInputError(f"interval={interval!r}: expected a finite number of seconds >= 0")
+        if stop is not None and not isinstance(stop, threading.Event) and not callable(stop):
+            raise InvalidInputError(f"stop={stop!r}: expected a threading.Event or a callable returning a bool")
+        if sleep is not None and not callable(sleep):
+            raise InvalidInputError(f"sleep={sleep!r}: expected a callable taking seconds")
+        return self._follow(float(interval), stop, sleep)
+
+    def _follow(
+        self,
+        interval: float,
+        stop: threading.Event | Callable[[], bool] | None,
+        sleep: Callable[[float], None] | None,
+    ) -> Iterator[StreamedIncident]:
         committer = _Committer(self.store)
         checkpoint = (committer.load() if self.store is not None else None) or self.start or Checkpoint()
 
@@ -306,7 +342,11 @@ class IncidentStream:
 
         while not stopped():
             run = IncidentRun(self, committer, checkpoint)
-            yield from run
+            for item in run:
+                yield item
+                if stopped():  # mid-pass: what was committed (or run.checkpoint) is where the next start resumes
+                    run.close()
+                    return
             checkpoint = run.checkpoint
             if run.stopped_early or stopped():
                 return
@@ -346,7 +386,9 @@ class IncidentStream:
 
     def list_spec(self, state: PassState) -> Any:
         """The first request of a pass (I/O-free; exposed for tests and the async twin)."""
-        flt = render_arm_filter(self.filters, modified_from=state.lower, modified_to=state.upper)
+        # A resumed pass lists from the top too: bounded above by where it stopped, the incidents it already
+        # delivered and that change meanwhile (your own updates) would leave the list and shift it left.
+        flt = render_arm_filter(self.filters, modified_from=state.lower)
         return self._requests().list(filter=flt, orderby=_ORDER, top=self.page_size)
 
     def _pass(
@@ -391,7 +433,7 @@ class IncidentStream:
             for inc, key in fresh:
                 if related and not state.should_deliver(*key):
                     continue  # the same change twice in the batch (the lazy path checked it just now)
-                position = run._position = state.delivered(*key)
+                position = state.delivered(*key)
                 name = key[0].lower()
                 yield StreamedIncident(
                     inc,
@@ -400,6 +442,8 @@ class IncidentStream:
                     position=position,
                     commit_fn=commit_fn,
                 )
+                # The caller came back for more: this item is handled, and the run's checkpoint may pass it.
+                run._position = position
                 run.delivered += 1
                 # Cut short only if something is left: the rest of this page, or another page.
                 if (

@@ -182,8 +182,6 @@ class HttpClient:
             follow_redirects=False,  # a redirect could carry the token elsewhere
             headers={"User-Agent": user_agent, "Accept": "application/json"},
         )
-        self._prefetch_pool: concurrent.futures.ThreadPoolExecutor | None = None
-        self._prefetch_lock = threading.Lock()
         self._retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(retry.max_attempts),
             wait=_WaitAdvisedOrBackoff(
@@ -277,16 +275,17 @@ class HttpClient:
                     else:
                         seen.add(following.url)
                 if following is not None and (prefetch(page) if callable(prefetch) else prefetch):
-                    pending = self._prefetcher().submit(self._fetch_page, following)
+                    pending = self._prefetch(following)
                 yield page, response
                 if problem is not None:
                     raise problem
                 if following is None:
                     return
                 current = following
-                if pending is not None:
+                if pending is not None and not self._client.is_closed:
                     fetched, pending = pending.result(), None
-                else:
+                else:  # no prefetch, or the client was closed meanwhile: ClientClosedError, as without prefetch
+                    pending = None
                     fetched = self._fetch_page(current)
         finally:
             if pending is not None:
@@ -296,23 +295,27 @@ class HttpClient:
         response = self.send(spec)
         return _json_body(spec, response), response
 
-    def _prefetcher(self) -> concurrent.futures.ThreadPoolExecutor:
-        with self._prefetch_lock:
-            if self._prefetch_pool is None:
-                self._prefetch_pool = concurrent.futures.ThreadPoolExecutor(
-                    max_workers=4, thread_name_prefix="m365sentinel-prefetch"
-                )
-            return self._prefetch_pool
+    def _prefetch(self, spec: RequestSpec) -> concurrent.futures.Future[tuple[Any, httpx.Response]]:
+        """Fetch a page in a daemon thread: abandoned (iterator closed early, client closed), it never holds up
+        the caller or the interpreter's exit, even while it waits out a Retry-After."""
+        future: concurrent.futures.Future[tuple[Any, httpx.Response]] = concurrent.futures.Future()
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(self._fetch_page(spec))
+            except BaseException as exc:  # delivered to the iterator, raised where the page is asked for
+                future.set_exception(exc)
+
+        threading.Thread(target=run, name="m365sentinel-prefetch", daemon=True).start()
+        return future
 
     def close(self) -> None:
         """Close the pooled connections. The client cannot be used afterwards (ClientClosedError).
 
-        Returns at once: a page prefetch still in flight (its iterator was abandoned) fails with
-        ClientClosedError in the background and is discarded."""
-        with self._prefetch_lock:
-            pool, self._prefetch_pool = self._prefetch_pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        Returns at once: a page prefetch still in flight is discarded; its iterator raises ClientClosedError
+        where it asks for that page, as it would without prefetching."""
         self._client.close()
 
     def __enter__(self) -> HttpClient:
@@ -415,6 +418,10 @@ class HttpClient:
         started = time.perf_counter()
         try:
             response = self._client.send(request)
+        except RuntimeError as exc:
+            if self._client.is_closed:  # closed by another thread between our check and this send
+                raise ClientClosedError("the client was closed while this request was being sent") from exc
+            raise
         except httpx.TimeoutException as exc:
             sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
             timeout_error = RequestTimeout(

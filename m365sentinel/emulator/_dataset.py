@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any
 
-__all__ = ["AlertSeed", "Dataset", "EntitySeed", "IncidentSeed", "Snapshot", "generate", "products"]
+__all__ = ["AlertSeed", "Dataset", "EntitySeed", "IncidentSeed", "Snapshot", "arm_properties", "generate", "products"]
 
 DEVICE_TABLES = (
     "DeviceInfo",
@@ -49,12 +49,70 @@ def products() -> dict[str, Any]:
     return data
 
 
+# SecurityAlert ``Entities`` key -> ARM property, per ARM entity kind, for the kinds the emulator generates (names
+# as in the Security Insights swagger, stable/2025-09-01/common/EntityTypes.json). ``MdatpDeviceId`` has no swagger
+# property: it is kept under its camelCase name rather than dropped.
+_ARM_KEYS: dict[str, dict[str, str]] = {
+    "Account": {
+        "Name": "accountName",
+        "NTDomain": "ntDomain",
+        "UPNSuffix": "upnSuffix",
+        "Sid": "sid",
+        "AadUserId": "aadUserId",
+    },
+    "Host": {
+        "HostName": "hostName",
+        "DnsDomain": "dnsDomain",
+        "OSFamily": "osFamily",
+        "OSVersion": "osVersion",
+        "MdatpDeviceId": "mdatpDeviceId",
+    },
+    "Ip": {"Address": "address"},
+    "File": {"Name": "fileName", "Directory": "directory"},
+    "FileHash": {"Algorithm": "algorithm", "Value": "hashValue"},
+    "Url": {"Url": "url"},
+    "Mailbox": {"MailboxPrimaryAddress": "mailboxPrimaryAddress", "DisplayName": "displayName", "Upn": "upn"},
+}
+# ARM property shown as friendlyName, where an official example shows the rule (GetAllIncidentEntities: Account;
+# 2024-01-01-preview entities examples: Host, File, Ip, Mailbox). Url and FileHash have none documented: no
+# friendlyName.
+_FRIENDLY = {
+    "Account": "accountName",
+    "Host": "hostName",
+    "Ip": "address",
+    "File": "fileName",
+    "Mailbox": "mailboxPrimaryAddress",
+}
+
+
 @dataclass
 class EntitySeed:
-    kind: str  # ARM entity kind: Account, Host, Ip, File, Url, Mailbox
+    """One entity of an alert. ``alert_entity`` is the source (a SecurityAlert ``Entities`` item without ``$id``);
+    ``properties`` (the ARM properties of ``POST .../entities``, without entity links) and ``nested`` (the
+    FileHash entities of a File, linked as ``fileHashEntityIds``) are derived from it."""
+
+    kind: str  # ARM entity kind: Account, Host, Ip, File, FileHash, Url, Mailbox
     key: str
-    properties: dict[str, Any]  # ARM entity properties
-    alert_entity: dict[str, Any]  # SecurityAlert.Entities item (without $id)
+    properties: dict[str, Any]
+    alert_entity: dict[str, Any]
+    nested: list[EntitySeed] = field(default_factory=list)
+
+
+def arm_properties(kind: str, alert_entity: dict[str, Any]) -> dict[str, Any]:
+    """The ARM properties of one SecurityAlert entity item (links such as ``FileHashes`` excluded)."""
+    props = {arm: alert_entity[key] for key, arm in _ARM_KEYS[kind].items() if key in alert_entity}
+    friendly = props.get(_FRIENDLY.get(kind, ""))
+    if isinstance(friendly, str) and friendly:
+        props["friendlyName"] = friendly
+    return props
+
+
+def _seed(kind: str, key: str, alert_entity: dict[str, Any]) -> EntitySeed:
+    hashes = [
+        EntitySeed("FileHash", f"{h['Algorithm']}:{h['Value']}".lower(), arm_properties("FileHash", h), h)
+        for h in alert_entity.get("FileHashes", [])
+    ]
+    return EntitySeed(kind, key, arm_properties(kind, alert_entity), alert_entity, hashes)
 
 
 @dataclass
@@ -119,6 +177,7 @@ class _Gen:
         self.domain: str = self.data["domain"]
         self.users = [self._user(u) for u in self.data["users"]]
         self.devices = [self._device(d) for d in self.data["devices"]]
+        self.file_hashes: dict[str, str] = {}
 
     # -- small helpers ----------------------------------------------------------------------------
     def guid(self) -> str:
@@ -165,19 +224,12 @@ class _Gen:
 
     # -- entities ---------------------------------------------------------------------------------
     def entity(self, kind: str, user: dict[str, Any], device: dict[str, Any]) -> EntitySeed:
+        """One alert entity, written as SecurityAlert ``Entities`` holds it; the ARM view is derived from that."""
         rng = self.rng
         if kind == "account":
-            return EntitySeed(
+            return _seed(
                 "Account",
                 user["upn"],
-                {
-                    "accountName": user["name"],
-                    "ntDomain": self.data["ad_domain"],
-                    "upnSuffix": self.domain,
-                    "sid": user["sid"],
-                    "aadUserId": user["oid"],
-                    "friendlyName": user["name"],
-                },
                 {
                     "Name": user["name"],
                     "NTDomain": self.data["ad_domain"],
@@ -188,16 +240,9 @@ class _Gen:
                 },
             )
         if kind == "host":
-            return EntitySeed(
+            return _seed(
                 "Host",
                 device["name"],
-                {
-                    "hostName": device["short"],
-                    "dnsDomain": self.data["dns_domain"],
-                    "osFamily": "Windows",
-                    "osVersion": device["os"],
-                    "friendlyName": device["short"],
-                },
                 {
                     "HostName": device["short"],
                     "DnsDomain": self.data["dns_domain"],
@@ -209,37 +254,31 @@ class _Gen:
             )
         if kind == "ip":
             address = rng.choice(self.data["external_ips"]) if rng.random() < 0.7 else device["ip"]
-            return EntitySeed(
-                "Ip", address, {"address": address, "friendlyName": address}, {"Address": address, "Type": "ip"}
-            )
+            return _seed("Ip", address, {"Address": address, "Type": "ip"})
         if kind == "file":
             name, folder = rng.choice(self.data["files"])
             folder = folder.replace("{user}", user["name"])
-            sha256 = self.hexstr(64)
-            return EntitySeed(
+            # One content per path across the tenant, so an incident's alerts name the same file the same way
+            # (the draw is still made: the rest of the data stays as it was).
+            sha256 = self.file_hashes.setdefault(f"{folder}\\{name}".lower(), self.hexstr(64))
+            # Defender writes a file's hashes as entities of their own, nested inline (``$id`` assigned per row).
+            return _seed(
                 "File",
                 f"{folder}\\{name}",
-                {"fileName": name, "directory": folder, "friendlyName": name},
                 {
                     "Name": name,
                     "Directory": folder,
-                    "FileHashes": [{"Algorithm": "SHA256", "Value": sha256}],
+                    "FileHashes": [{"Algorithm": "SHA256", "Value": sha256, "Type": "filehash"}],
                     "Type": "file",
                 },
             )
         if kind == "url":
             url = rng.choice(self.data["urls"])
-            return EntitySeed("Url", url, {"url": url, "friendlyName": url}, {"Url": url, "Type": "url"})
+            return _seed("Url", url, {"Url": url, "Type": "url"})
         # mailbox
-        return EntitySeed(
+        return _seed(
             "Mailbox",
             user["upn"],
-            {
-                "mailboxPrimaryAddress": user["upn"],
-                "displayName": user["display"],
-                "upn": user["upn"],
-                "friendlyName": user["upn"],  # the service shows the primary address (GetMailboxEntityById example)
-            },
             {
                 "MailboxPrimaryAddress": user["upn"],
                 "DisplayName": user["display"],

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from m365sentinel.emulator._core import Core
@@ -65,12 +67,21 @@ def _handler_class(core: Core) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up mid-exchange (a cancelled prefetch, a killed consumer) is normal here, not news.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class LoopbackServer:
     """A running server: ``.url`` (``http://127.0.0.1:<port>``), ``.close()``; also a context manager."""
 
     def __init__(self, core: Core, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server = ThreadingHTTPServer((host, port), _handler_class(core))
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), _handler_class(core))
         bound_host, bound_port = self._server.server_address[:2]
         bound = bound_host.decode() if isinstance(bound_host, bytes) else str(bound_host)
         self.url = f"http://{bound}:{bound_port}"

@@ -16,7 +16,7 @@ from typing import Any
 
 from m365sentinel.emulator._arm_util import ArmError
 from m365sentinel.emulator._clock import Clock
-from m365sentinel.emulator._dataset import DEVICE_TABLES, AlertSeed, Dataset, IncidentSeed, products
+from m365sentinel.emulator._dataset import DEVICE_TABLES, AlertSeed, Dataset, EntitySeed, IncidentSeed, products
 from m365sentinel.emulator._engine import format_datetime
 from m365sentinel.emulator._rows import alert_resource, alert_row, entity_resource, incident_row
 from m365sentinel.emulator._tables import TableStore, load_schemas
@@ -461,31 +461,39 @@ class Workspace:
         return status
 
     def incident_alert_resources(self, name: str) -> list[dict[str, Any]]:
+        """``POST .../alerts``: each alert derived from its ``SecurityAlert`` row (as first written, at the alert's
+        generation time, in the status the incident's alerts have now), so both views describe the same alert."""
         incident = self.get(self.incidents, name, "Incident")
-        status = _ALERT_STATUS.get(incident["properties"].get("status", "New"), "New")
+        status = incident["properties"].get("status", "New")
         return [
             alert_resource(
-                a,
-                spec=self._products["products"][a.product],
-                xdr_name=self._products["xdr_product_name"],
-                status=status,
+                self._alert_row(a, status, a.generated),
                 workspace_resource_id=self.resource_id,
-                subscription_id=self.subscription_id,
-                resource_group=self.resource_group,
                 customer_id=self.customer_id,
             )
             for a in self.incident_alerts.get(name.lower(), [])
         ]
 
     def incident_entities(self, name: str) -> dict[str, Any]:
+        """``POST .../entities``: the incident's alert entities (derived from the same items its ``SecurityAlert``
+        rows carry), each once; a File's hashes are FileHash entities linked by ``fileHashEntityIds``."""
         self.get(self.incidents, name, "Incident")
         seen: dict[tuple[str, str], dict[str, Any]] = {}
+
+        def add(entity: EntitySeed) -> str:
+            key = (entity.kind, entity.key.lower())
+            entity_name = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{name.lower()}/{key}"))
+            if key not in seen:
+                seen[key] = {}  # its place: the entity before the ones it links to
+                links = {"fileHashEntityIds": [add(h) for h in entity.nested]} if entity.nested else None
+                seen[key] = entity_resource(
+                    entity, workspace_resource_id=self.resource_id, name=entity_name, links=links
+                )
+            return entity_name
+
         for alert in self.incident_alerts.get(name.lower(), []):
             for entity in alert.entities:
-                key = (entity.kind, entity.key.lower())
-                if key not in seen:
-                    entity_name = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{name.lower()}/{key}"))
-                    seen[key] = entity_resource(entity, workspace_resource_id=self.resource_id, name=entity_name)
+                add(entity)
         counts: dict[str, int] = {}
         for kind, _ in seen:
             counts[kind] = counts.get(kind, 0) + 1

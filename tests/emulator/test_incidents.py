@@ -104,7 +104,7 @@ def test_get_alerts_and_entities(shared: Api) -> None:
     entities = shared.request("POST", shared.ws(f"incidents/{incident['name']}/entities", INCIDENTS)).json()
     assert set(entities) == {"entities", "metaData"}
     assert sum(m["count"] for m in entities["metaData"]) == len(entities["entities"])
-    assert {e["kind"] for e in entities["entities"]} <= {"Account", "Host", "Ip", "File", "Url", "Mailbox"}
+    assert {e["kind"] for e in entities["entities"]} <= {"Account", "Host", "Ip", "File", "FileHash", "Url", "Mailbox"}
     assert shared.request("GET", shared.ws("incidents/nope", INCIDENTS)).status_code == 404
 
 

@@ -60,11 +60,14 @@ def emu():
     e.close()
 
 
+def connector_on(emu, sleeps) -> Connector:
+    """A Connector over ``emu``'s in-process transport (use it in a ``with`` block)."""
+    return Connector(emu.workspace_resource_id, credential=emu.credential(), transport=emu.transport(), sleep=sleeps)
+
+
 @pytest.fixture
 def emu_connector(emu, sleeps):
-    with Connector(
-        emu.workspace_resource_id, credential=emu.credential(), transport=emu.transport(), sleep=sleeps
-    ) as c:
+    with connector_on(emu, sleeps) as c:
         yield c
 
 

@@ -8,12 +8,11 @@ from datetime import timedelta
 
 import pytest
 
-from m365sentinel._connector import Connector
 from m365sentinel._errors import InvalidInputError, SerializationError
 from m365sentinel.emulator import Emulator, IncidentControl
 from m365sentinel.models._time import parse_datetime
 
-from .conftest import NOW
+from .conftest import NOW, connector_on
 
 LIMIT = 6000
 FILTER = "lastUpdateDateTime ge "
@@ -29,9 +28,7 @@ def bare():
 
 @pytest.fixture
 def defender(bare, sleeps):
-    with Connector(
-        bare.workspace_resource_id, credential=bare.credential(), transport=bare.transport(), sleep=sleeps
-    ) as c:
+    with connector_on(bare, sleeps) as c:
         yield c.incidents().clock(bare.clock.now).defender()
 
 

@@ -315,3 +315,45 @@ def test_a_host_clock_months_ahead_of_the_service_still_sees_every_change(emu, e
     ctl.modify_incident(name, severity="High")
     again = list(emu_connector.incidents().since(store))
     assert [(i.id, str(i.incident.severity)) for i in again] == [(name, "High")]
+
+
+class _Crash(Exception):
+    pass
+
+
+def test_handler_updates_then_a_crash_and_resume_lose_nothing(emu, emu_connector, ctl):
+    # The SOC pattern: handle, update the incident (it moves to the front of the list), commit; crash, restart.
+    # A resumed pass bounded above by where it stopped would see updated incidents leave its window and skip others.
+    emu.state.page_size = 10
+    store = MemoryCheckpointStore()
+    incidents = s(emu_connector, emu)
+    stream = incidents.since(store).page(10)
+    expected = set(defender_names(emu, ctl))
+    handled: set[str] = set()
+
+    def handle(item):
+        handled.add(item.id)
+        incidents.get(item.id).update(status="Active", owner="triage@contoso.com")
+
+    with pytest.raises(_Crash):
+        for k, item in enumerate(stream):
+            handle(item)
+            item.commit()
+            if k == 12:
+                raise _Crash
+    for item in stream:
+        handle(item)
+        item.commit()
+    assert handled == expected
+
+
+def test_a_status_filter_loses_nothing_when_the_handler_moves_incidents_out_of_it(emu, emu_connector, ctl):
+    emu.state.page_size = 10
+    ctl.create_incidents(50)  # status New
+    incidents = s(emu_connector, emu)
+    new = {n for n in defender_names(emu, ctl) if ctl.incident(n)["properties"]["status"] == "New"}
+    seen = []
+    for item in incidents.status("New").page(10):
+        seen.append(item.id)
+        incidents.get(item.id).update(status="Active")  # the incident leaves the filter as we go
+    assert sorted(seen) == sorted(new) and len(new) > 50

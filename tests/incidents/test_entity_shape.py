@@ -422,20 +422,23 @@ def test_bulk_entities_deduplicated_per_incident():
 
 
 def test_emulator_bulk_and_per_incident_entities_agree(emu, emu_connector):
-    # Host: the alert JSON also carries MdatpDeviceId, which the emulator's per-incident answer leaves out.
-    # File and Url are not compared: the emulator's alert FileHashes are plain objects, and the service's
-    # friendlyName rule for Url is not documented (the emulator's per-incident Url has one).
-    extras = {"Account": set(), "Host": {"mdatpDeviceId"}, "Ip": set(), "Mailbox": set()}
-    compared = dict.fromkeys(extras, 0)
+    # Every kind the emulator generates, with no extra property on either side (FileHash entities are compared
+    # through tests/incidents/test_related_paths.py, which resolves the fileHashEntityIds links).
+    kinds = ("Account", "Host", "Ip", "File", "Url", "Mailbox")
+    compared = dict.fromkeys(kinds, 0)
     items = [i for i in s(emu_connector, emu).with_entities().page(50) if i.entities][:8]
     for item in items:
         direct = emu_connector.incidents().get(item.id).entities()
         assert sorted({e.kind for e in item.entities}) == sorted({e.kind for e in direct})
-        for e in (e for e in direct if e.kind in extras):
-            extra = extras[e.kind]
-            match = [b for b in item.entities if b.kind == e.kind and b.friendly_name == e.friendly_name]
+        for e in (e for e in direct if e.kind in kinds):
+            own = {k: v for k, v in (e.properties or {}).items() if k != "fileHashEntityIds"}
+            match = [
+                b
+                for b in item.entities
+                if b.kind == e.kind
+                and {k: v for k, v in (b.properties or {}).items() if k != "fileHashEntityIds"} == own
+            ]
             assert len(match) == 1, (e.kind, e.friendly_name)
-            assert set(match[0].properties or {}) - set(e.properties or {}) == extra
-            assert {k: v for k, v in (match[0].properties or {}).items() if k not in extra} == dict(e.properties or {})
+            assert set(match[0].properties or {}) == set(e.properties or {})
             compared[e.kind] += 1
     assert all(n > 0 for n in compared.values()), compared

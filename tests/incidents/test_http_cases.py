@@ -49,7 +49,7 @@ def test_default_stream_filters_defender_providers_orders_newest_first(httpx_moc
     }
 
 
-def test_every_filter_is_rendered_and_quotes_are_doubled(httpx_mock, connector):
+def test_only_filters_an_incident_cannot_leave_are_rendered_and_quotes_are_doubled(httpx_mock, connector):
     httpx_mock.add_response(json={"value": []})
     s = (
         stream(connector)
@@ -59,6 +59,7 @@ def test_every_filter_is_rendered_and_quotes_are_doubled(httpx_mock, connector):
         .owner("kai@contoso.com", "5e1b7e6c-33d9-4f7f-9a51-0c0e2f3b6a11")
         .labels("St. John's")
         .created_between(NOW - timedelta(days=7), NOW)
+        .modified_between(NOW - timedelta(hours=2), NOW - timedelta(minutes=10))
         .since(NOW - timedelta(hours=1))
         .page(200)
     )
@@ -66,15 +67,41 @@ def test_every_filter_is_rendered_and_quotes_are_doubled(httpx_mock, connector):
     q = dict(parse_qsl(urlsplit(urls(httpx_mock)[0]).query))
     assert q["$filter"] == (
         "properties/providerName eq 'O''Brien Security' and "
-        "(properties/severity eq 'High' or properties/severity eq 'Medium') and properties/status eq 'New' and "
-        "(properties/owner/userPrincipalName eq 'kai@contoso.com' or "
-        "properties/owner/objectId eq '5e1b7e6c-33d9-4f7f-9a51-0c0e2f3b6a11') and "
-        "properties/labels/any(l: l/labelName eq 'St. John''s') and "
         "properties/createdTimeUtc ge 2025-11-13T12:00:00.0000000Z and "
         "properties/createdTimeUtc lt 2025-11-20T12:00:00.0000000Z and "
         "properties/lastModifiedTimeUtc ge 2025-11-20T11:00:00.0000000Z"
     )
     assert q["$top"] == "200"
+
+
+def test_severity_status_owner_labels_and_modified_before_are_applied_client_side(httpx_mock, connector):
+    def inc(name, **kw):
+        return incident(name, "2025-11-20T11:00:00Z", **kw)
+
+    owner = {"userPrincipalName": "kai@contoso.com"}
+    label = [{"labelName": "St. John's", "labelType": "User"}]
+    httpx_mock.add_response(
+        json={
+            "value": [
+                inc("match", severity="High", owner=owner, labels=label),
+                inc("low", severity="Low", owner=owner, labels=label),
+                inc("closed", status="Closed", severity="High", owner=owner, labels=label),
+                inc("theirs", severity="High", owner={"userPrincipalName": "them@contoso.com"}, labels=label),
+                inc("unlabelled", severity="High", owner=owner),
+                incident("late", "2025-11-20T11:55:00Z", severity="High", owner=owner, labels=label),
+            ]
+        }
+    )
+    s = (
+        stream(connector)
+        .provider(None)
+        .severity("High")
+        .status("New")
+        .owner("KAI@contoso.com")
+        .labels("St. John's")
+        .modified_between(None, NOW - timedelta(minutes=10))
+    )
+    assert [i.id for i in s] == ["match"]
 
 
 @pytest.mark.parametrize(

@@ -129,3 +129,61 @@ def test_with_and_without_prefetch_the_same_items_and_checkpoint(emu, emu_connec
         runs.append(([i.id for i in run], run.checkpoint.to_json()))
     assert runs[0] == runs[1]
     assert len(runs[0][0]) == len(set(runs[0][0])) == 42  # the seeded Defender incidents, each once
+
+
+def test_run_checkpoint_does_not_cover_an_item_whose_handler_raised(httpx_mock, connector):
+    httpx_mock.add_response(
+        url=LIST, json={"value": [incident(n, f"2025-11-20T11:0{4 - k}:00Z") for k, n in enumerate("edcba")]}
+    )
+    run = iter(stream(connector).provider(None))
+    with pytest.raises(RuntimeError):
+        for item in run:
+            if item.id == "c":
+                raise RuntimeError("handler failed")
+    assert run.checkpoint.pending.upper_ids == ("d",)  # e and d were handled; c was not
+    httpx_mock.add_response(
+        url=LIST, json={"value": [incident(n, f"2025-11-20T11:0{4 - k}:00Z") for k, n in enumerate("edcba")]}
+    )
+    assert [i.id for i in stream(connector).provider(None).since(run.checkpoint)] == ["c", "b", "a"]
+
+
+def test_follow_honours_stop_between_items(httpx_mock, connector):
+    import threading
+
+    httpx_mock.add_response(url=LIST, json={"value": [incident(n, "2025-11-20T11:00:00Z") for n in "abc"]})
+    stop = threading.Event()
+    got = []
+    for item in stream(connector).provider(None).follow(interval=0, stop=stop):
+        got.append(item.id)
+        stop.set()
+    assert got == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda s: s.provider(None, "x"), "None alone means every provider"),
+        (lambda s: s.lag(timedelta.max), "expected a timedelta from 0 to 7 days"),
+        (lambda s: s.owner(["kai@contoso.com"]), "owner: expected non-empty strings"),
+        (lambda s: s.labels({"x"}), "label: expected non-empty strings"),
+        (lambda s: s.owner("kai\n@contoso.com"), "contains a control character"),
+        (lambda s: s.follow(interval=float("nan")), "interval=nan: expected a finite number"),
+        (lambda s: s.follow(interval=True), "interval=True"),
+        (lambda s: s.follow(stop="yes"), "stop='yes': expected a threading.Event"),
+        (lambda s: s.follow(sleep=3), "sleep=3: expected a callable"),
+        (lambda s: s.since(MemoryCheckpointStore(), initial="2026-01-01"), "initial='2026-01-01': expected a"),
+    ],
+)
+def test_more_bad_options_are_refused_at_the_call(httpx_mock, connector, call, message):
+    with pytest.raises(InvalidInputError, match=message.replace("(", r"\(")):
+        call(stream(connector))
+    assert httpx_mock.get_requests() == []
+
+
+def test_checkpoint_stores_refuse_a_path_that_is_not_one():
+    from m365sentinel._incidents import FileCheckpointStore, SQLiteCheckpointStore
+
+    with pytest.raises(InvalidInputError, match="checkpoint path 5: expected a file path"):
+        FileCheckpointStore(5)
+    with pytest.raises(InvalidInputError, match="database None: expected a file path"):
+        SQLiteCheckpointStore(None)

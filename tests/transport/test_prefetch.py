@@ -116,3 +116,18 @@ def test_a_predicate_decides_page_by_page():
             "c",
         ]
     assert asked == ["a", "b"]  # the last page has no link: nothing to decide
+
+
+def test_closing_the_client_between_pages_raises_client_closed_as_without_prefetch():
+    from m365sentinel._errors import ClientClosedError
+
+    for prefetch in (True, False):
+        pages = Pages()
+        http = client(pages)
+        it = http.iter_page_responses(FIRST, prefetch=prefetch)
+        next(it)
+        if prefetch:
+            assert wait_for(lambda p=pages: len(p.seen) == 2)  # page 2 already fetched in the background
+        http.close()
+        with pytest.raises(ClientClosedError, match="the client is closed"):
+            next(it)  # the prefetched page is not delivered after close
