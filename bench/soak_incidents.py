@@ -183,9 +183,13 @@ def run(incidents: int = 5000, *, seed: int = 4, page: int = 100, db: str | None
     # Quiesce: no more edits; poll until a complete pass delivers nothing new after the lag has passed.
     emu.advance(timedelta(minutes=6))
     emu.faults.clear()
+    # Only a fresh pass counts: a resumed one finishes the pass that was cut short, and changes newer than where it
+    # stopped belong to the next pass.
     for _ in range(200):
         before = delivered_total
-        if consume(10**9, None) and delivered_total == before:
+        stored = store.load()
+        fresh = stored is None or stored.checkpoint.pending is None
+        if consume(10**9, None) and delivered_total == before and fresh:
             break
         emu.advance(timedelta(minutes=6))
 
