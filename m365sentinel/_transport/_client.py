@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
+import queue
 import threading
 import time
 import uuid
@@ -259,6 +260,7 @@ class HttpClient:
         current = spec
         fetched = self._fetch_page(current)
         pending: concurrent.futures.Future[tuple[Any, httpx.Response]] | None = None
+        prefetcher: _Prefetcher | None = None
         try:
             while True:
                 page, response = fetched
@@ -275,7 +277,8 @@ class HttpClient:
                     else:
                         seen.add(following.url)
                 if following is not None and (prefetch(page) if callable(prefetch) else prefetch):
-                    pending = self._prefetch(following)
+                    prefetcher = prefetcher or _Prefetcher(self._fetch_page)
+                    pending = prefetcher.submit(following)
                 yield page, response
                 if problem is not None:
                     raise problem
@@ -290,26 +293,12 @@ class HttpClient:
         finally:
             if pending is not None:
                 pending.cancel()
+            if prefetcher is not None:
+                prefetcher.stop()
 
     def _fetch_page(self, spec: RequestSpec) -> tuple[Any, httpx.Response]:
         response = self.send(spec)
         return _json_body(spec, response), response
-
-    def _prefetch(self, spec: RequestSpec) -> concurrent.futures.Future[tuple[Any, httpx.Response]]:
-        """Fetch a page in a daemon thread: abandoned (iterator closed early, client closed), it never holds up
-        the caller or the interpreter's exit, even while it waits out a Retry-After."""
-        future: concurrent.futures.Future[tuple[Any, httpx.Response]] = concurrent.futures.Future()
-
-        def run() -> None:
-            if not future.set_running_or_notify_cancel():
-                return
-            try:
-                future.set_result(self._fetch_page(spec))
-            except BaseException as exc:  # delivered to the iterator, raised where the page is asked for
-                future.set_exception(exc)
-
-        threading.Thread(target=run, name="m365sentinel-prefetch", daemon=True).start()
-        return future
 
     def close(self) -> None:
         """Close the pooled connections. The client cannot be used afterwards (ClientClosedError).
@@ -459,6 +448,38 @@ class HttpClient:
         # page's body alive until a full garbage collection. A plain stream over the same bytes breaks it.
         response.stream = httpx.ByteStream(response.content)
         return response
+
+
+class _Prefetcher:
+    """One daemon thread per paging iterator, fetching the next page while the caller handles the current one.
+
+    A daemon, so an abandoned fetch (iterator closed early, client closed) never holds up the caller or the
+    interpreter's exit, even while it waits out a Retry-After; one thread for the whole iteration, not one per
+    page (a thread per page spreads the pages' memory over many allocator arenas).
+    """
+
+    def __init__(self, fetch: Callable[[RequestSpec], tuple[Any, httpx.Response]]) -> None:
+        self._fetch = fetch
+        self._jobs: queue.SimpleQueue[tuple[concurrent.futures.Future[Any], RequestSpec] | None] = queue.SimpleQueue()
+        threading.Thread(target=self._work, name="m365sentinel-prefetch", daemon=True).start()
+
+    def submit(self, spec: RequestSpec) -> concurrent.futures.Future[tuple[Any, httpx.Response]]:
+        future: concurrent.futures.Future[tuple[Any, httpx.Response]] = concurrent.futures.Future()
+        self._jobs.put((future, spec))
+        return future
+
+    def stop(self) -> None:
+        self._jobs.put(None)
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, spec = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(self._fetch(spec))
+            except BaseException as exc:  # delivered to the iterator, raised where the page is asked for
+                future.set_exception(exc)
 
 
 def _json_body(spec: RequestSpec, response: httpx.Response) -> Any:

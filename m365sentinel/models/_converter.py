@@ -222,7 +222,7 @@ def _tuple_factory(conv: cattrs.Converter, t: Any) -> Callable[[Any, Any], Any]:
     hook = conv.get_structure_hook(item)
 
     def structure_tuple(v: Any, _: Any) -> tuple[Any, ...]:
-        if isinstance(v, str | bytes) or not isinstance(v, list | tuple):
+        if type(v) is not list and (isinstance(v, str | bytes) or not isinstance(v, list | tuple)):
             raise TypeError(f"expected a JSON array, got {type(v).__name__}")
         if not v:
             return ()
@@ -232,7 +232,7 @@ def _tuple_factory(conv: cattrs.Converter, t: Any) -> Callable[[Any, Any], Any]:
                     break
             else:
                 return tuple(v)
-        return tuple(hook(x, item) for x in v)
+        return tuple([hook(x, item) for x in v])
 
     return structure_tuple
 
