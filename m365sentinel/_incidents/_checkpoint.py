@@ -181,11 +181,11 @@ class Snapshot:
 class PassState:
     """One poll in progress (mutable, in memory). Decides which items to deliver and what to checkpoint.
 
-    ``upper``/``upper_ids``: the oldest lastModified delivered in this pass and the ids delivered at it (what a
-    cut-short pass persists); ``resumed``: the same pair from the checkpoint this pass resumes, if any;
-    ``seen``: the checkpoint's overlap-window changes plus this pass's (``seen_base`` + the append-only
-    ``seen_log``, what snapshots are built from); ``in_pass``: the latest deliveries of this pass (memory only,
-    bounded), so a change re-served by a shifted page is skipped.
+    ``upper``/``upper_ids``: the oldest lastModified delivered in this pass (or in the cut-short pass it resumes)
+    and the ids delivered at it. The list is newest first, so everything served newer than ``upper`` was passed
+    already: re-served by a page shift (however many incidents changed meanwhile), or changed after the pass
+    began (the next pass lists it). ``seen``: the checkpoint's overlap-window changes plus this pass's
+    (``seen_base`` + the append-only ``seen_log``, what snapshots are built from).
     """
 
     lower: datetime | None
@@ -193,17 +193,15 @@ class PassState:
     upper: datetime | None
     upper_ids: list[str]
     seen_base: dict[str, tuple[datetime, str | None]]
-    resumed: tuple[datetime, frozenset[str]] | None = None
     seen: dict[str, tuple[datetime, str | None]] = attrs.field(factory=dict)
     seen_log: list[tuple[str, datetime, str | None]] = attrs.field(factory=list)
-    in_pass: dict[str, tuple[datetime, str | None]] = attrs.field(factory=dict)
-    # Re-served changes come from the page boundary just read, so the last few pages' deliveries are enough to
-    # recognise them; bounding the memory keeps a 100,000-incident pass flat.
-    in_pass_cap: int = 4000
     lag: timedelta = DEFAULT_LAG
+    resumed: bool = False
+    at_upper: set[str] = attrs.field(factory=set)  # upper_ids as a set: a tie group can be large
 
     def __attrs_post_init__(self) -> None:
         self.seen = dict(self.seen_base)
+        self.at_upper = set(self.upper_ids)
 
     @classmethod
     def begin(cls, checkpoint: Checkpoint, now: datetime, lag: timedelta) -> PassState:
@@ -211,14 +209,7 @@ class PassState:
         seen = {i: (t, e) for i, t, e in checkpoint.seen}
         p = checkpoint.pending
         if p is not None:
-            return cls(
-                checkpoint.watermark,
-                p.next_watermark,
-                p.upper,
-                list(p.upper_ids),
-                seen,
-                (p.upper, frozenset(p.upper_ids)),
-            )
+            return cls(checkpoint.watermark, p.next_watermark, p.upper, list(p.upper_ids), seen, lag=lag, resumed=True)
         nxt = now - lag
         if checkpoint.watermark is not None and nxt < checkpoint.watermark:
             nxt = checkpoint.watermark  # never move back: seen was pruned at the old watermark
@@ -231,7 +222,7 @@ class PassState:
         has not made yet, and skip them. Call it before the first delivery; a resumed pass keeps the bound it
         persisted, and the watermark never moves back.
         """
-        if service_now is None or self.resumed is not None or self.upper is not None:
+        if service_now is None or self.resumed or self.upper is not None:
             return
         bound = service_now - self.lag
         if self.lower is not None and bound < self.lower:
@@ -240,27 +231,19 @@ class PassState:
             self.next_watermark = bound
 
     def should_deliver(self, incident_id: str, modified: datetime, etag: str | None) -> bool:
-        """False for a change already delivered: in this pass, before the resumed pass's position, or in seen."""
-        key = (modified, etag)
-        if self.in_pass.get(incident_id) == key or self.seen.get(incident_id) == key:
+        """False for a change already delivered: at or before this pass's position (``upper``), or in seen."""
+        upper = self.upper
+        if upper is not None and (modified > upper or (modified == upper and incident_id in self.at_upper)):
             return False
-        if self.resumed is not None:
-            upper, ids = self.resumed
-            if modified > upper or (modified == upper and incident_id in ids):
-                return False
-        return True
+        return self.seen.get(incident_id) != (modified, etag)
 
     def delivered(self, incident_id: str, modified: datetime, etag: str | None) -> Snapshot:
         """Record a delivery; return the (lazy) checkpoint to commit once the caller has handled it."""
-        in_pass = self.in_pass
-        in_pass.pop(incident_id, None)
-        in_pass[incident_id] = (modified, etag)
-        if len(in_pass) > self.in_pass_cap:
-            del in_pass[next(iter(in_pass))]  # the oldest delivery of this pass
         if self.upper is not None and modified == self.upper:
             self.upper_ids.append(incident_id)
+            self.at_upper.add(incident_id)
         elif self.upper is None or modified < self.upper:
-            self.upper, self.upper_ids = modified, [incident_id]
+            self.upper, self.upper_ids, self.at_upper = modified, [incident_id], {incident_id}
         if modified >= self.next_watermark:
             self.seen[incident_id] = (modified, etag)
             self.seen_log.append((incident_id, modified, etag))

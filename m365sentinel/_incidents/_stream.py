@@ -77,6 +77,10 @@ class StreamedIncident:
         """Compare-and-swap ``checkpoint`` into the stream's store. Raises InvalidInputError without a store and
         CheckpointConflictError when another worker advanced the checkpoint.
 
+        Compare-and-swap protects the checkpoint, not the handling: a second worker on the same store has
+        already handled its item when its commit fails, so run one worker per store (shard by provider or
+        created window for more).
+
         Each commit writes the whole checkpoint, whose ``seen`` holds the changes delivered inside the overlap
         window (the lag, 5 minutes): during a burst of N changes a commit per item writes O(N) each. Committing
         every k-th item instead bounds that cost; what was delivered after the last commit is delivered again
@@ -273,8 +277,10 @@ class IncidentStream:
 
     def prefetch(self, enabled: bool) -> IncidentStream:
         """Request the next page while your code handles this one (default: on). The service's latency then
-        overlaps your handling; delivery order, checkpoints and errors are the same either way. With
-        ``max_items``, a page is prefetched only when the limit reaches past the current one."""
+        overlaps your handling; the guarantees, order, checkpoints and errors are the same either way. A page is
+        read one page earlier, so an incident your handler changes may still arrive in the state read before the
+        change (as it can within one page); the next poll brings its current state. With ``max_items``, a page is
+        prefetched only when the limit reaches past the current one."""
         if not isinstance(enabled, bool):
             raise InvalidInputError(f"prefetch={enabled!r}: expected True or False")
         return attrs.evolve(self, prefetch_=enabled)
