@@ -121,12 +121,9 @@ class Filters:
     def window_of(start: datetime | None, end: datetime | None, what: str) -> tuple[datetime | None, datetime | None]:
         return _window((start, end), what)
 
-    def matches(self, incident: Incident) -> bool:
-        """Client-side check of the same conditions (an incident may change between request and delivery)."""
-        return self.matcher()(incident)
-
     def matcher(self) -> Callable[[Incident], bool]:
-        """``matches`` with the value sets prepared once (the stream calls it for every incident)."""
+        """The client-side check of every condition (also those in ``$filter``: an incident may change between
+        request and delivery), with the value sets prepared once (the stream calls it for every incident)."""
         providers = {p.casefold() for p in self.providers}
         severities, statuses = set(self.severities), set(self.statuses)
         owners = {x.casefold() for x in self.owners}
