@@ -40,14 +40,7 @@ class IncidentRequests:
 
     # --- ARM incidents (api-version ``incidents``, 2025-09-01) -------------------------------------------------
     def list(self, *, filter: str | None, orderby: str | None, top: int | None) -> RequestSpec:
-        params: dict[str, str] = {}
-        if filter:
-            params["$filter"] = filter
-        if orderby:
-            params["$orderby"] = orderby
-        if top is not None:
-            params["$top"] = str(top)
-        return self._arm("GET", "", params=params or None)
+        return self._r.list_incidents(filter=filter, orderby=orderby, top=top)
 
     def get(self, name: str) -> RequestSpec:
         return self._arm("GET", "/" + _seg(name, "incident id"))
