@@ -90,8 +90,9 @@ def retry_after_seconds(headers: Mapping[str, str], now: float) -> float | None:
     """The wait the service advised, in seconds (>= 0), or ``None`` if it advised none (or unparsable).
 
     Reads ``retry-after-ms`` / ``x-ms-retry-after-ms`` (milliseconds), then ``Retry-After`` as seconds or an
-    HTTP-date measured against ``now`` (POSIX seconds). A date in the past means 0, never a negative or
-    day-long wait.
+    HTTP-date. An HTTP-date is measured against the response's own ``Date`` header (the service's clock, so a
+    client clock that is off changes nothing), or against ``now`` (POSIX seconds, the local clock) when the
+    response has no valid ``Date``. A date in the past means 0, never a negative or day-long wait.
     """
     lowered = {k.lower(): v for k, v in headers.items()}
     for name in _MS_HEADERS:
@@ -104,13 +105,22 @@ def retry_after_seconds(headers: Mapping[str, str], now: float) -> float | None:
     seconds = _number(raw)
     if seconds is not None:
         return max(0.0, seconds)
+    when = _http_date(raw)
+    if when is None:
+        return None
+    sent = _http_date(lowered.get("date"))
+    return max(0.0, when - (sent if sent is not None else now))
+
+
+def _http_date(raw: str | None) -> float | None:
+    """An HTTP-date (RFC 9110: GMT by definition) as POSIX seconds; None when absent or not one."""
+    if raw is None:
+        return None
     try:
         when = email.utils.parsedate_to_datetime(raw.strip())
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:  # HTTP-dates are GMT by definition
-        return None
-    return max(0.0, when.timestamp() - now)
+    return when.timestamp() if when.tzinfo is not None else None
 
 
 def _number(raw: str | None) -> float | None:
