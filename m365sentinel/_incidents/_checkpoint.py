@@ -31,7 +31,7 @@ from typing import Any
 import attrs
 
 from .._errors import InvalidInputError
-from ..models._time import format_datetime, parse_datetime
+from ..models._time import format_datetime, parse_datetime, shift, to_utc
 
 __all__ = ["DEFAULT_LAG", "Checkpoint", "PassState", "Snapshot", "service_time"]
 
@@ -82,7 +82,7 @@ class Checkpoint:
             raise InvalidInputError(
                 f"since= expects a Checkpoint, a checkpoint JSON value or an aware datetime, got {when!r}"
             )
-        return cls(watermark=when)
+        return cls(watermark=to_utc(when))
 
     def to_json(self) -> dict[str, Any]:
         p = self.pending
@@ -210,7 +210,7 @@ class PassState:
         p = checkpoint.pending
         if p is not None:
             return cls(checkpoint.watermark, p.next_watermark, p.upper, list(p.upper_ids), seen, lag=lag, resumed=True)
-        nxt = now - lag
+        nxt = shift(now, -lag)
         if checkpoint.watermark is not None and nxt < checkpoint.watermark:
             nxt = checkpoint.watermark  # never move back: seen was pruned at the old watermark
         return cls(checkpoint.watermark, nxt, None, [], seen, lag=lag)
@@ -224,7 +224,7 @@ class PassState:
         """
         if service_now is None or self.resumed or self.upper is not None:
             return
-        bound = service_now - self.lag
+        bound = shift(service_now, -self.lag)
         if self.lower is not None and bound < self.lower:
             bound = self.lower
         if bound < self.next_watermark:

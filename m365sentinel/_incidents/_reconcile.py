@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .._errors import InvalidInputError
+from ..models._time import shift
 from ._checkpoint import Checkpoint
 from ._mapping import defender_fields_of, defender_patch_for, differences, sentinel_fields_of
 
@@ -63,7 +64,7 @@ def reconcile(stream: IncidentStream, *, grace: timedelta, repair: bool = False)
     if not isinstance(grace, timedelta) or grace < timedelta(0):
         raise InvalidInputError(f"grace={grace!r}: expected a non-negative timedelta")
     now = stream.clock_()
-    cutoff = now - grace
+    cutoff = shift(now, -grace)
     sentinel = [item.incident for item in attrs.evolve(stream.since(Checkpoint()), limit=None)]
     graph = stream.defender()
     by_id = {g.id: g for g in graph.incidents() if g.id}

@@ -30,6 +30,7 @@ import attrs
 
 from .._errors import InvalidInputError, SerializationError
 from .._providers import provider_names
+from ..models._time import shift
 from ._checkpoint import DEFAULT_LAG, Checkpoint, PassState, Snapshot, service_time
 from ._filters import Filters, render_arm_filter
 from ._requests import IncidentRequests
@@ -507,8 +508,8 @@ class IncidentStream:
 
         created = [i.created_time_utc for i in incidents if i.created_time_utc is not None]
         modified = [i.last_modified_time_utc for i in incidents if i.last_modified_time_utc is not None]
-        start = min(created or modified or [self.clock_()]) - timedelta(days=1)
-        end = max([*modified, self.clock_()]) + timedelta(days=1)
+        start = shift(min(created or modified or [self.clock_()]), -timedelta(days=1))
+        end = shift(max([*modified, self.clock_()]), timedelta(days=1))
         spec = self._requests().bulk_alerts(
             self.session.customer_id(), [i.name or "" for i in incidents if i.name], start, end
         )

@@ -392,7 +392,12 @@ def _require_aware(value: _dt.datetime) -> _dt.datetime:
             f"naive datetime {value.isoformat()} is ambiguous; pass a timezone-aware datetime "
             "(e.g. datetime(..., tzinfo=timezone.utc))"
         )
-    return value.astimezone(_dt.UTC)
+    try:
+        return value.astimezone(_dt.UTC)
+    except OverflowError as exc:  # e.g. year 1 at +01:00 is year 0 in UTC
+        raise InvalidInputError(
+            f"{value.isoformat()} is outside KQL's datetime range in UTC (0001-01-01 to 9999-12-31)"
+        ) from exc
 
 
 def render_datetime(value: _dt.datetime) -> str:

@@ -6,6 +6,8 @@
   regex for the rarer spellings.
 - ``parse_timespan``: Kusto ``[-][d.]hh:mm:ss[.fffffff]`` and ISO 8601 durations (``P14D``, ``PT1H``).
 - ``format_datetime`` / ``format_iso_duration``: the inverse, for request bodies and query parameters.
+- ``shift``: ``value + delta`` clamped to the representable range (year 1 to 9999), for arithmetic on times the
+  service or a checkpoint gave us: a window around an incident created in year 1 must not raise OverflowError.
 """
 
 from __future__ import annotations
@@ -15,7 +17,19 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from .._errors import InvalidInputError
 
-__all__ = ["format_datetime", "format_iso_duration", "parse_datetime", "parse_timespan"]
+__all__ = [
+    "MAX_UTC",
+    "MIN_UTC",
+    "format_datetime",
+    "format_iso_duration",
+    "parse_datetime",
+    "parse_timespan",
+    "shift",
+    "to_utc",
+]
+
+MIN_UTC = datetime.min.replace(tzinfo=UTC)
+MAX_UTC = datetime.max.replace(tzinfo=UTC)
 
 _fromisoformat = datetime.fromisoformat
 
@@ -76,7 +90,18 @@ def format_datetime(value: datetime) -> str:
     in bodies and ``$filter``. Offsets are converted to UTC.
 
     Raises:
-        InvalidInputError: ``value`` is naive (no tzinfo) or not a datetime.
+        InvalidInputError: ``value`` is naive (no tzinfo), not a datetime, or outside years 1-9999 in UTC.
+    """
+    u = to_utc(value)
+    return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond:06d}0Z"
+
+
+def to_utc(value: datetime) -> datetime:
+    """The same instant as an aware UTC datetime.
+
+    Raises:
+        InvalidInputError: ``value`` is naive, not a datetime, or (with its offset) before 0001-01-01 or after
+        9999-12-31 in UTC (e.g. ``datetime(1, 1, 1, tzinfo=+01:00)``).
     """
     if not isinstance(value, datetime):
         raise InvalidInputError(f"expected an aware datetime, got {value!r}")
@@ -85,8 +110,23 @@ def format_datetime(value: datetime) -> str:
             f"naive datetime {value.isoformat()} is ambiguous: pass an aware datetime, e.g. "
             "datetime(2024, 1, 31, tzinfo=timezone.utc)"
         )
-    u = value.astimezone(UTC)
-    return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond:06d}0Z"
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidInputError(
+            f"{value.isoformat()} is outside the representable range in UTC (0001-01-01 to 9999-12-31)"
+        ) from exc
+
+
+def shift(value: datetime, delta: timedelta) -> datetime:
+    """``value + delta``, clamped to ``MIN_UTC``/``MAX_UTC`` instead of raising OverflowError (``value`` aware UTC).
+
+    Used for windows and watermarks derived from service or checkpoint times: a bound clamped to year 1 or 9999
+    only widens a query window, never narrows it."""
+    try:
+        return value + delta
+    except OverflowError:
+        return MIN_UTC if delta < timedelta(0) else MAX_UTC
 
 
 _KUSTO_TS_RE = re.compile(r"(-)?(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?")
