@@ -26,7 +26,9 @@ The tree (every class is exported from ``m365sentinel``)::
     ├── QueryError                      a Log Analytics query failed (semantic error, or PartialError on demand)
     ├── PreflightError                  a prerequisite of a write is not met (onboarding, tenant, requirements)
     ├── StalePlanError                  a resource changed between plan() and apply() (etag differs)
-    ├── CheckpointConflictError         another worker committed the incident checkpoint first (compare-and-swap)
+    ├── CheckpointError                 a checkpoint or its store cannot be used safely: corrupt, unknown version,
+    │   │                               another stream's, ahead of the service's clock (raised before any item)
+    │   └── CheckpointConflictError     another worker committed the incident checkpoint first (compare-and-swap)
     └── PartialApplyError               apply() stopped part-way: says what was applied and what was not
 
 Caller mistakes are ``InvalidInputError`` (a ``ValueError``) so ``except ValueError`` also works.
@@ -42,6 +44,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "CheckpointConflictError",
+    "CheckpointError",
     "ClientClosedError",
     "ConflictError",
     "ConnectError",
@@ -262,10 +265,23 @@ class PartialApplyError(SentinelError):
         super().__init__(message)
 
 
-class CheckpointConflictError(SentinelError):
+class CheckpointError(SentinelError):
+    """A checkpoint, or the store holding it, cannot be used without risking a silent loss: unreadable or corrupt,
+    an unknown version, written by another stream (workspace, kind or filters), or ahead of the service's clock.
+    Raised when the stream starts, before any item is handed over. ``path``: the store's file or database, when
+    there is one."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class CheckpointConflictError(CheckpointError):
     """Another worker committed this checkpoint since it was loaded (``expected`` vs ``actual`` version)."""
 
-    def __init__(self, message: str, *, expected: str | None, actual: str | None) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, *, expected: str | None = None, actual: str | None = None, path: str | None = None
+    ) -> None:
+        super().__init__(message, path=path)
         self.expected = expected
         self.actual = actual

@@ -30,10 +30,22 @@ from typing import Any
 
 import attrs
 
-from .._errors import InvalidInputError
+from .._errors import CheckpointError, InvalidInputError
 from ..models._time import format_datetime, parse_datetime, shift, to_utc
 
-__all__ = ["DEFAULT_LAG", "Checkpoint", "PassState", "Snapshot", "service_time"]
+__all__ = [
+    "ARM_INCIDENTS",
+    "CLOCK_TOLERANCE",
+    "DEFAULT_LAG",
+    "GRAPH_ALERTS",
+    "GRAPH_INCIDENTS",
+    "Checkpoint",
+    "CheckpointIdentity",
+    "PassState",
+    "Snapshot",
+    "service_time",
+    "stream_identity",
+]
 
 # The visibility-delay bound: an incident that becomes visible in the list API up to this long after its
 # lastModifiedTimeUtc is still delivered (case B5b). Longer delays need a larger lag (``IncidentStream.lag``).
@@ -42,12 +54,33 @@ DEFAULT_LAG = timedelta(minutes=5)
 
 _ZONED = re.compile(r".*(?:[Zz]|[+-]\d{2}:?\d{2})")
 
+# How far a checkpoint's watermark may lie ahead of the service's clock before the stream refuses it: the ``Date``
+# header has whole seconds (truncated, so up to 1 s behind the service) plus 1 s for the clocks of different front
+# ends. Any more and the changes made between the service's "now" and the watermark would never be listed.
+CLOCK_TOLERANCE = timedelta(seconds=2)
+
+# Stream kinds a checkpoint can belong to.
+ARM_INCIDENTS = "arm/incidents"
+GRAPH_INCIDENTS = "graph/incidents"
+GRAPH_ALERTS = "graph/alerts"
+_KINDS = (ARM_INCIDENTS, GRAPH_INCIDENTS, GRAPH_ALERTS)
+_VERSIONS = (1, 2)  # 1: no identity (m365sentinel 0.1.0); 2: with identity
+
 
 def _instant(value: Any) -> datetime:
     # Checkpoints are written with "Z"; a time without a zone was edited by hand and is ambiguous: refuse it.
     if not isinstance(value, str) or not _ZONED.fullmatch(value.strip()):
         raise ValueError(f"{value!r} is not a timestamp with a zone (expected e.g. 2025-11-20T11:55:00Z)")
-    return parse_datetime(value)
+    try:
+        return parse_datetime(value)
+    except InvalidInputError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be a string, got {value!r}")
+    return value
 
 
 def _seen_tuple(value: Any) -> tuple[tuple[str, datetime, str | None], ...]:
@@ -64,16 +97,54 @@ class PendingPass:
 
 
 @attrs.frozen
+class CheckpointIdentity:
+    """The stream a checkpoint belongs to: ``workspace`` (ARM resource id, compared case-insensitively), ``kind``
+    (``"arm/incidents"``, ``"graph/incidents"``, ``"graph/alerts"``) and ``filters`` (the canonical JSON text of
+    the filters that select the stream's items; ``stream_identity`` builds it)."""
+
+    workspace: str
+    kind: str
+    filters: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"workspace": self.workspace, "kind": self.kind, "filters": json.loads(self.filters)}
+
+    @classmethod
+    def from_json(cls, doc: Any) -> CheckpointIdentity:
+        if not isinstance(doc, Mapping):
+            raise ValueError(f"identity must be an object, got {doc!r}")
+        kind = _text(doc.get("kind"), "identity.kind")
+        if kind not in _KINDS:
+            raise ValueError(f"identity.kind {kind!r} is not one of {', '.join(_KINDS)}")
+        filters = doc.get("filters")
+        if not isinstance(filters, Mapping):
+            raise ValueError(f"identity.filters must be an object, got {filters!r}")
+        return cls(_text(doc.get("workspace"), "identity.workspace"), kind, _canonical_json(filters))
+
+
+def _canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def stream_identity(workspace: str, kind: str, filters: Mapping[str, Any]) -> CheckpointIdentity:
+    """The identity of a stream; ``filters``: JSON-able values that define which items it selects (value order
+    and case do not matter for set-like lists: the caller passes them canonical)."""
+    return CheckpointIdentity(workspace, kind, _canonical_json(filters))
+
+
+@attrs.frozen
 class Checkpoint:
     """Where a stream resumes. Immutable; serialise with ``to_json()``/``dumps()``, restore with ``from_json``.
 
     ``watermark`` (aware UTC or None = from the beginning), ``seen`` ((id, lastModified, etag) delivered inside the
-    overlap window), ``pending`` (a pass that was cut short, or None).
+    overlap window), ``pending`` (a pass that was cut short, or None), ``identity`` (the stream it belongs to, or
+    None: a checkpoint built by hand or written by m365sentinel 0.1.0, adopted by the first stream that runs it).
     """
 
     watermark: datetime | None = None
     seen: tuple[tuple[str, datetime, str | None], ...] = attrs.field(default=(), converter=_seen_tuple)
     pending: PendingPass | None = None
+    identity: CheckpointIdentity | None = None
 
     @classmethod
     def starting_at(cls, when: datetime) -> Checkpoint:
@@ -85,50 +156,135 @@ class Checkpoint:
         return cls(watermark=to_utc(when))
 
     def to_json(self) -> dict[str, Any]:
+        """Version 2 with ``identity``; a checkpoint without one is written as version 1 (the 0.1.0 form)."""
         p = self.pending
-        return {
-            "v": 1,
-            "watermark": format_datetime(self.watermark) if self.watermark else None,
-            "seen": [[i, format_datetime(t), e] for i, t, e in self.seen],
-            "pass": None
+        doc: dict[str, Any] = {"v": 1}
+        if self.identity is not None:
+            doc = {"v": 2, "identity": self.identity.to_json()}
+        doc["watermark"] = format_datetime(self.watermark) if self.watermark else None
+        doc["seen"] = [[i, format_datetime(t), e] for i, t, e in self.seen]
+        doc["pass"] = (
+            None
             if p is None
             else {
                 "upper": format_datetime(p.upper),
                 "upper_ids": list(p.upper_ids),
                 "next_watermark": format_datetime(p.next_watermark),
-            },
-        }
+            }
+        )
+        return doc
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), separators=(",", ":"))
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | str) -> Checkpoint:
-        """Parse ``to_json()`` output (a dict or its JSON text). Raises InvalidInputError for anything else."""
+        """Parse ``to_json()`` output (a dict or its JSON text), version 1 or 2. Raises InvalidInputError naming
+        what is wrong for anything else (an unknown version, a missing or mistyped field)."""
         try:
-            doc = json.loads(data) if isinstance(data, str) else data
-            if not isinstance(doc, Mapping) or doc.get("v") != 1:
-                raise ValueError("not a version-1 checkpoint")
-            wm = doc.get("watermark")
-            raw_pass = doc.get("pass")
-            pending = None
-            if raw_pass is not None:
-                pending = PendingPass(
-                    _instant(raw_pass["upper"]),
-                    tuple(str(i) for i in raw_pass["upper_ids"]),
-                    _instant(raw_pass["next_watermark"]),
-                )
-            seen = tuple((str(i), _instant(t), None if e is None else str(e)) for i, t, e in doc.get("seen", []))
-            return cls(watermark=_instant(wm) if wm else None, seen=seen, pending=pending)
-        except (ValueError, KeyError, TypeError) as exc:
+            return cls._parse(json.loads(data) if isinstance(data, str) else data)
+        except (ValueError, RecursionError) as exc:
             raise InvalidInputError(
                 f"not a checkpoint value ({exc}); expected the JSON of Checkpoint.to_json(): "
-                '{"v": 1, "watermark": ..., "seen": [...], "pass": ...}'
+                '{"v": 2, "identity": {...}, "watermark": ..., "seen": [...], "pass": ...}'
             ) from exc
+
+    @classmethod
+    def _parse(cls, doc: Any) -> Checkpoint:
+        if not isinstance(doc, Mapping):
+            raise ValueError(f"a checkpoint is a JSON object, got {type(doc).__name__}")
+        version = doc.get("v")
+        if isinstance(version, bool) or version not in _VERSIONS:
+            raise ValueError(
+                f"unknown checkpoint version {version!r} (this release reads {' and '.join(map(str, _VERSIONS))}; "
+                "written by a newer m365sentinel?)"
+            )
+        for key in ("watermark", "seen", "pass"):
+            if key not in doc:
+                raise ValueError(f"missing field {key!r}")
+        identity = None
+        if version == 2:
+            identity = CheckpointIdentity.from_json(doc.get("identity"))
+        wm = doc["watermark"]
+        raw_pass = doc["pass"]
+        pending = None
+        if raw_pass is not None:
+            if not isinstance(raw_pass, Mapping):
+                raise ValueError(f"pass must be an object or null, got {raw_pass!r}")
+            ids = raw_pass.get("upper_ids")
+            if not isinstance(ids, list):
+                raise ValueError(f"pass.upper_ids must be a list of ids, got {ids!r}")
+            pending = PendingPass(
+                _instant(raw_pass.get("upper")),
+                tuple(_text(i, "pass.upper_ids[]") for i in ids),
+                _instant(raw_pass.get("next_watermark")),
+            )
+        raw_seen = doc["seen"]
+        if not isinstance(raw_seen, list):
+            raise ValueError(f"seen must be a list, got {raw_seen!r}")
+        seen = []
+        for entry in raw_seen:
+            if not isinstance(entry, list) or len(entry) != 3:
+                raise ValueError(f"seen entry {entry!r} is not [id, lastModified, etag]")
+            i, t, e = entry
+            seen.append((_text(i, "seen id"), _instant(t), None if e is None else _text(e, "seen etag")))
+        return cls(watermark=None if wm is None else _instant(wm), seen=seen, pending=pending, identity=identity)
+
+    def for_stream(self, identity: CheckpointIdentity, *, reuse_filters: bool = False) -> Checkpoint:
+        """This checkpoint, checked against the stream about to run it (pure; the stream calls it at start).
+
+        No identity (built by hand, or written by 0.1.0): adopted, the next commit records ``identity``. Another
+        workspace or kind: CheckpointError. Other filters: CheckpointError unless ``reuse_filters``; reused, the
+        checkpoint takes the new identity and drops a cut-short pass (its position was taken under the old
+        filters), so the pass restarts from the watermark: every change at or after it that matches the new
+        filters is delivered (some a second time), none before it."""
+        mine = self.identity
+        if mine is None:
+            return attrs.evolve(self, identity=identity)
+        if mine.workspace.casefold() != identity.workspace.casefold():
+            raise CheckpointError(
+                f"the checkpoint belongs to workspace {mine.workspace}, this stream reads {identity.workspace}: "
+                "use the checkpoint (store) of this workspace's stream, or start a new one"
+            )
+        if mine.kind != identity.kind:
+            raise CheckpointError(f"the checkpoint belongs to a {mine.kind} stream, this stream is {identity.kind}")
+        if mine.filters != identity.filters:
+            if not reuse_filters:
+                raise CheckpointError(
+                    f"the checkpoint was written by a stream with other filters ({_diff(mine, identity)}); "
+                    "pass since(..., reuse_filters=True) to resume from it anyway (changes before its watermark "
+                    "that only the new filters select are not delivered), or start a new checkpoint"
+                )
+            return attrs.evolve(self, identity=identity, pending=None)
+        return self
+
+    def check_clock(self, service_now: datetime, tolerance: timedelta = CLOCK_TOLERANCE) -> None:
+        """CheckpointError when the watermark (or a cut-short pass's next one) lies ahead of ``service_now`` (the
+        service's clock: the first response's ``Date``) by more than ``tolerance``: the changes in between would
+        never be listed. Pure; the stream calls it before the first delivery."""
+        limit = shift(service_now, tolerance)
+        marks = [("watermark", self.watermark)]
+        if self.pending is not None:
+            marks.append(("next watermark of its cut-short pass", self.pending.next_watermark))
+        for what, mark in marks:
+            if mark is not None and mark > limit:
+                raise CheckpointError(
+                    f"the checkpoint's {what} {format_datetime(mark)} is ahead of the service's clock "
+                    f"({format_datetime(service_now)}, tolerance {tolerance.total_seconds():g} s): changes made "
+                    "before it would be skipped. Was it written by another workspace or a host with a fast clock? "
+                    "Start from since(<aware datetime>) instead"
+                )
 
     def __repr__(self) -> str:
         wm = format_datetime(self.watermark) if self.watermark else None
-        return f"Checkpoint(watermark={wm}, seen={len(self.seen)}, pending={self.pending is not None})"
+        kind = self.identity.kind if self.identity else None
+        return f"Checkpoint(watermark={wm}, seen={len(self.seen)}, pending={self.pending is not None}, stream={kind})"
+
+
+def _diff(old: CheckpointIdentity, new: CheckpointIdentity) -> str:
+    a, b = json.loads(old.filters), json.loads(new.filters)
+    keys = sorted(k for k in {*a, *b} if a.get(k) != b.get(k))
+    return "; ".join(f"{k}: {a.get(k)!r} then, {b.get(k)!r} now" for k in keys)
 
 
 def service_time(headers: Mapping[str, str]) -> datetime | None:
@@ -172,7 +328,10 @@ class Snapshot:
             if self._upper is not None:
                 pending = PendingPass(self._upper, tuple(self._upper_ids[: self._ids_len]), state.next_watermark)
             self._built = Checkpoint(
-                watermark=state.lower, seen=tuple((i, t, e) for i, (t, e) in seen.items()), pending=pending
+                watermark=state.lower,
+                seen=tuple((i, t, e) for i, (t, e) in seen.items()),
+                pending=pending,
+                identity=state.identity,
             )
         return self._built
 
@@ -198,6 +357,7 @@ class PassState:
     lag: timedelta = DEFAULT_LAG
     resumed: bool = False
     at_upper: set[str] = attrs.field(factory=set)  # upper_ids as a set: a tie group can be large
+    identity: CheckpointIdentity | None = None  # carried into every checkpoint the pass builds
 
     def __attrs_post_init__(self) -> None:
         self.seen = dict(self.seen_base)
@@ -209,11 +369,20 @@ class PassState:
         seen = {i: (t, e) for i, t, e in checkpoint.seen}
         p = checkpoint.pending
         if p is not None:
-            return cls(checkpoint.watermark, p.next_watermark, p.upper, list(p.upper_ids), seen, lag=lag, resumed=True)
+            return cls(
+                checkpoint.watermark,
+                p.next_watermark,
+                p.upper,
+                list(p.upper_ids),
+                seen,
+                lag=lag,
+                resumed=True,
+                identity=checkpoint.identity,
+            )
         nxt = shift(now, -lag)
         if checkpoint.watermark is not None and nxt < checkpoint.watermark:
             nxt = checkpoint.watermark  # never move back: seen was pruned at the old watermark
-        return cls(checkpoint.watermark, nxt, None, [], seen, lag=lag)
+        return cls(checkpoint.watermark, nxt, None, [], seen, lag=lag, identity=checkpoint.identity)
 
     def bound_by_service_time(self, service_now: datetime | None) -> None:
         """Keep the next watermark at or below the service's clock minus the lag (the first page's ``Date``).
@@ -256,4 +425,4 @@ class PassState:
     def finished(self) -> Checkpoint:
         """The checkpoint after a complete pass: watermark = poll start - lag, seen pruned to the overlap window."""
         keep = tuple((i, t, e) for i, (t, e) in self.seen.items() if t >= self.next_watermark)
-        return Checkpoint(watermark=self.next_watermark, seen=keep, pending=None)
+        return Checkpoint(watermark=self.next_watermark, seen=keep, pending=None, identity=self.identity)

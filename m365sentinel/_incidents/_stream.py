@@ -28,13 +28,22 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .._errors import InvalidInputError, SerializationError
+from .._errors import CheckpointError, InvalidInputError, SerializationError
 from .._providers import provider_names
-from ..models._time import shift
-from ._checkpoint import DEFAULT_LAG, Checkpoint, PassState, Snapshot, service_time
+from ..models._time import format_datetime, shift
+from ._checkpoint import (
+    ARM_INCIDENTS,
+    DEFAULT_LAG,
+    Checkpoint,
+    CheckpointIdentity,
+    PassState,
+    Snapshot,
+    service_time,
+    stream_identity,
+)
 from ._filters import Filters, render_arm_filter
 from ._requests import IncidentRequests
-from ._stores import CheckpointStore
+from ._stores import CheckpointStore, StoredCheckpoint
 
 if TYPE_CHECKING:
     from ..models import Entity, Incident, IncidentAlert
@@ -103,6 +112,10 @@ class _Committer:
         if self.store is None:
             return None
         stored = self.store.load()
+        if stored is not None and not (
+            isinstance(stored, StoredCheckpoint) and isinstance(stored.checkpoint, Checkpoint)
+        ):
+            raise CheckpointError(f"{type(self.store).__name__}.load() returned {stored!r}, not a StoredCheckpoint")
         self.version = stored.version if stored else None
         return stored.checkpoint if stored else None
 
@@ -190,6 +203,7 @@ class IncidentStream:
     lag_: timedelta = DEFAULT_LAG
     clock_: Callable[[], datetime] = attrs.field(default=_utc_now, repr=False)
     prefetch_: bool = True
+    reuse_filters_: bool = False
 
     @classmethod
     def for_session(cls, session: Any) -> IncidentStream:
@@ -202,12 +216,22 @@ class IncidentStream:
         checkpoint: Checkpoint | CheckpointStore | datetime | dict[str, Any] | str | None,
         *,
         initial: datetime | None = None,
+        reuse_filters: bool = False,
     ) -> IncidentStream:
         """Resume from a ``Checkpoint`` (or its JSON), a ``CheckpointStore`` (loaded at iteration, committed by
         ``item.commit()``), or an aware datetime (changes at or after it). ``None``: from the beginning.
 
         ``initial`` (with a store only): where to start while the store holds no checkpoint yet, e.g.
-        ``since(store, initial=now - timedelta(days=1))`` instead of the whole history."""
+        ``since(store, initial=now - timedelta(days=1))`` instead of the whole history.
+
+        The checkpoint is checked when iteration starts, before any item (CheckpointError): it must belong to this
+        stream (workspace, kind, filters; one without identity, written by 0.1.0 or built by hand, is adopted and
+        gets this stream's identity at the next commit) and its watermark must not lie ahead of the service's
+        clock (``Date`` of the first response, 2 s tolerance). ``reuse_filters=True`` resumes from a checkpoint
+        written under other filters: changes at or after its watermark are delivered by the new filters (a
+        cut-short pass restarts from the watermark, so some may come again), changes before it are not."""
+        if not isinstance(reuse_filters, bool):
+            raise InvalidInputError(f"reuse_filters={reuse_filters!r}: expected True or False")
         cp, store = _since_value(checkpoint)
         if initial is not None:
             if store is None:
@@ -215,7 +239,7 @@ class IncidentStream:
             if not isinstance(initial, datetime) or initial.tzinfo is None or initial.utcoffset() is None:
                 raise InvalidInputError(f"initial={initial!r}: expected a timezone-aware datetime")
             cp = Checkpoint.starting_at(initial)
-        return attrs.evolve(self, start=cp, store=store)
+        return attrs.evolve(self, start=cp, store=store, reuse_filters_=reuse_filters)
 
     def with_alerts(self, *, source: str = "log_analytics") -> IncidentStream:
         """Attach each incident's alerts. ``source``: ``"log_analytics"`` (bulk, default) or ``"per_incident"``."""
@@ -304,8 +328,34 @@ class IncidentStream:
     def run(self) -> IncidentRun:
         """One poll: resume a cut-short pass if the checkpoint has one, else list changes since the watermark."""
         committer = _Committer(self.store)
-        start = committer.load() if self.store is not None else None
-        return IncidentRun(self, committer, start or self.start or Checkpoint())
+        return IncidentRun(self, committer, self._start_checkpoint(committer))
+
+    def identity(self) -> CheckpointIdentity:
+        """What this stream's checkpoints are tied to: the workspace, ``arm/incidents`` and the filters."""
+        f = self.filters
+        default = f.providers == provider_names().incident_providers  # a new SDK's defaults keep the identity
+
+        def window(pair: tuple[datetime | None, datetime | None]) -> list[str | None]:
+            return [None if t is None else format_datetime(t) for t in pair]
+
+        return stream_identity(
+            self.session.routes.workspace.resource_id,
+            ARM_INCIDENTS,
+            {
+                "providers": "defender-xdr" if default else sorted({p.casefold() for p in f.providers}),
+                "severities": sorted(f.severities),
+                "statuses": sorted(f.statuses),
+                "owners": sorted({o.casefold() for o in f.owners}),
+                "labels": sorted(f.labels),
+                "created": window(f.created),
+                "modified": window(f.modified),
+            },
+        )
+
+    def _start_checkpoint(self, committer: _Committer) -> Checkpoint:
+        # The store's checkpoint (or the given one) checked against this stream before any request.
+        start = (committer.load() if self.store is not None else None) or self.start or Checkpoint()
+        return start.for_stream(self.identity(), reuse_filters=self.reuse_filters_)
 
     def follow(
         self,
@@ -340,7 +390,7 @@ class IncidentStream:
         sleep: Callable[[float], None] | None,
     ) -> Iterator[StreamedIncident]:
         committer = _Committer(self.store)
-        checkpoint = (committer.load() if self.store is not None else None) or self.start or Checkpoint()
+        checkpoint = self._start_checkpoint(committer)
 
         def stopped() -> bool:
             if stop is None:
@@ -425,7 +475,11 @@ class IncidentStream:
                 return False
             return self.limit is None or run.delivered + len(page.get("value") or ()) < self.limit
 
+        checked = False
         for page, response in http.iter_page_responses(self.list_spec(state), prefetch=next_page_needed):
+            if not checked:  # before the first delivery: a watermark ahead of the service's clock skips changes
+                start.check_clock(service_time(response.headers) or now)
+                checked = True
             state.bound_by_service_time(service_time(response.headers))
             # One incident at a time: holding a page of typed incidents makes the garbage collector re-scan them
             # on every young collection (it doubled the cost per incident). Related data needs the page's batch.

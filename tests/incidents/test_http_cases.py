@@ -14,7 +14,7 @@ from m365sentinel._errors import AuthenticationError, ConflictError, InvalidInpu
 from m365sentinel._incidents import Checkpoint, IncidentStream
 from m365sentinel.models import GraphEvidenceVerdict, GraphIncidentStatus, IncidentStatus
 
-from .conftest import GRAPH, NOW, SI, Cred, incident
+from .conftest import GRAPH, NOW, SI, WS, Cred, incident
 
 LIST = f"{SI}/incidents?api-version=2025-09-01&$orderby=properties/lastModifiedTimeUtc%20desc&$top=1000"
 DEFENDER_FILTER = (
@@ -416,7 +416,20 @@ def test_resume_asks_from_the_watermark_and_skips_the_boundary(httpx_mock, conne
     run = iter(stream(connector).provider(None).since(cp))
     assert [i.id for i in run] == ["i2"]
     assert run.checkpoint.to_json() == {
-        "v": 1,
+        "v": 2,
+        "identity": {
+            "workspace": WS,
+            "kind": "arm/incidents",
+            "filters": {
+                "providers": [],
+                "severities": [],
+                "statuses": [],
+                "owners": [],
+                "labels": [],
+                "created": [None, None],
+                "modified": [None, None],
+            },
+        },
         "watermark": "2025-11-20T11:55:00.0000000Z",
         "pass": None,
         "seen": [
