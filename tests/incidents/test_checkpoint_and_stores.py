@@ -103,6 +103,7 @@ def store(request, tmp_path):
     if request.param == "memory":
         return MemoryCheckpointStore()
     if request.param == "file":
+        (tmp_path / "cp").mkdir()  # the store never creates folders
         return FileCheckpointStore(tmp_path / "cp" / "incidents.json")
     return SQLiteCheckpointStore(tmp_path / "cp.sqlite3")
 
