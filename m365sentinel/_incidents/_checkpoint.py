@@ -2,7 +2,9 @@
 
 Shape (``Checkpoint.to_json()``)::
 
-    {"v": 1,
+    {"v": 2,                                                  # 1: the same without "identity" (0.1.0)
+     "identity": {"workspace": "/subscriptions/.../workspaces/<ws>", "kind": "arm/incidents",
+                  "filters": {"providers": ..., "severities": [...], ...}},   # the stream it belongs to
      "watermark": "2025-11-20T11:55:00.0000000Z" | null,      # next poll asks lastModifiedTimeUtc >= this
      "seen": [[incident id, lastModifiedTimeUtc, etag], ...],  # changes delivered at or after the watermark
      "pass": null | {"upper": ..., "upper_ids": [...], "next_watermark": ...}}   # a poll cut short
@@ -14,6 +16,10 @@ the watermark becomes ``now - lag`` (never the newest change seen), and ``seen``
 after it, so the next poll's overlap re-reads them and skips them. A change is delivered again only when its
 lastModified or etag differs (a reopened incident, case B5a). An incident that becomes visible late, with a
 lastModified older than one already delivered, is still found as long as the delay is within ``lag`` (B5b).
+
+Identity and clock (``Checkpoint.for_stream``, ``Checkpoint.check_clock``): a checkpoint is refused at stream start
+when it belongs to another workspace, kind or filters, or when its watermark lies ahead of the service's clock,
+since either would skip changes silently. One without identity is adopted by the stream that runs it.
 
 Newest-first matters: a change made during a pass moves its incident to the front of the list, which shifts
 later offset pages right (a duplicate at a page boundary, skipped here) and never left (a skip).

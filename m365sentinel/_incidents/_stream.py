@@ -189,7 +189,10 @@ class IncidentStream:
     verbatim. ``with_alerts``/``with_entities``: one Log Analytics query per page (``SecurityIncident.AlertIds``
     joined to ``SecurityAlert``; alerts not ingested yet arrive as an empty tuple), or the per-incident POST
     calls with ``source="per_incident"`` (rate-limited by the service: about 100 per 5 minutes).
-    Raises APIStatusError subclasses, TransportError, CheckpointConflictError.
+    Checkpoint checks at start, before any item (CheckpointError): the store's checkpoint must be readable and of a
+    known version, belong to this stream (``identity()``: workspace, ``arm/incidents``, filters; see ``since``'s
+    ``reuse_filters``), and its watermark must not lie ahead of the service's clock (the first response's ``Date``).
+    Raises APIStatusError subclasses, TransportError, CheckpointError, CheckpointConflictError.
     """
 
     session: Any = attrs.field(repr=False)
