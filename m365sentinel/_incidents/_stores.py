@@ -247,7 +247,7 @@ class SQLiteCheckpointStore:
                 raise _bad(self._db, f"SQLite: {exc}") from exc
 
     def _open(self) -> sqlite3.Connection:
-        if self._db != ":memory:" and not self._db.startswith("file:"):
+        if self._db != ":memory:":
             path = Path(self._db)
             _existing_folder(path)
             if path.is_dir():
