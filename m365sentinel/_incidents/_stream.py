@@ -358,6 +358,8 @@ class IncidentStream:
     def _start_checkpoint(self, committer: _Committer) -> Checkpoint:
         # The store's checkpoint (or the given one) checked against this stream before any request.
         start = (committer.load() if self.store is not None else None) or self.start or Checkpoint()
+        if self.store is not None and start.identity is None and committer.version is not None:
+            LOGGER.info("the stored checkpoint has no identity (format 1): adopted, the next commit records it")
         return start.for_stream(self.identity(), reuse_filters=self.reuse_filters_)
 
     def follow(

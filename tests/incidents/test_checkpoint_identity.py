@@ -139,17 +139,19 @@ def test_reuse_drops_a_cut_short_pass_so_nothing_after_the_watermark_is_skipped(
     assert cp.for_stream(old) is cp
 
 
-def test_a_checkpoint_written_by_main_without_identity_is_adopted(emu, ctl, emu_connector, tmp_path):
+def test_a_checkpoint_written_by_main_without_identity_is_adopted(emu, ctl, emu_connector, tmp_path, caplog):
     path = tmp_path / "cp.json"
     v1 = {"v": 1, "watermark": "2025-11-20T11:00:00.0000000Z", "seen": [], "pass": None}  # main's exact form
     path.write_text(json.dumps({"version": 3, "checkpoint": v1}))
     names = _thirty(emu, ctl)
     stream = _stream(emu, emu_connector)
     got = set()
-    for item in stream.since(FileCheckpointStore(path)):
-        got.add(item.id)
-        item.commit()
+    with caplog.at_level("INFO", logger="m365sentinel"):
+        for item in stream.since(FileCheckpointStore(path)):
+            got.add(item.id)
+            item.commit()
     assert names <= got
+    assert "the stored checkpoint has no identity (format 1): adopted" in caplog.text
     doc = json.loads(path.read_text())
     assert doc["version"] > 3 and doc["checkpoint"]["v"] == 2
     assert doc["checkpoint"]["identity"] == {**stream.identity().to_json(), "workspace": emu.workspace_resource_id}
