@@ -32,12 +32,16 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .._errors import CheckpointError, InvalidInputError
+from .._providers import provider_names
 from ..models._time import format_datetime, parse_datetime, shift, to_utc
+
+if TYPE_CHECKING:
+    from ._filters import Filters
 
 __all__ = [
     "ARM_INCIDENTS",
@@ -49,6 +53,7 @@ __all__ = [
     "CheckpointIdentity",
     "PassState",
     "Snapshot",
+    "arm_incidents_identity",
     "service_time",
     "stream_identity",
 ]
@@ -136,6 +141,29 @@ def stream_identity(workspace: str, kind: str, filters: Mapping[str, Any]) -> Ch
     """The identity of a stream; ``filters``: JSON-able values that define which items it selects (value order
     and case do not matter for set-like lists: the caller passes them canonical)."""
     return CheckpointIdentity(workspace, kind, _canonical_json(filters))
+
+
+def arm_incidents_identity(workspace: str, filters: Filters) -> CheckpointIdentity:
+    """The identity of an ARM incident stream: set-like filters sorted (case-folded where matching ignores case),
+    the default Defender XDR provider list recorded by name, so a release that adds a provider name keeps it."""
+    default = filters.providers == provider_names().incident_providers
+
+    def window(pair: tuple[datetime | None, datetime | None]) -> list[str | None]:
+        return [None if t is None else format_datetime(t) for t in pair]
+
+    return stream_identity(
+        workspace,
+        ARM_INCIDENTS,
+        {
+            "providers": "defender-xdr" if default else sorted({p.casefold() for p in filters.providers}),
+            "severities": sorted(filters.severities),
+            "statuses": sorted(filters.statuses),
+            "owners": sorted({o.casefold() for o in filters.owners}),
+            "labels": sorted(filters.labels),
+            "created": window(filters.created),
+            "modified": window(filters.modified),
+        },
+    )
 
 
 @attrs.frozen

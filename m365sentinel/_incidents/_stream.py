@@ -30,16 +30,15 @@ import attrs
 
 from .._errors import CheckpointError, InvalidInputError, SerializationError
 from .._providers import provider_names
-from ..models._time import format_datetime, shift
+from ..models._time import shift
 from ._checkpoint import (
-    ARM_INCIDENTS,
     DEFAULT_LAG,
     Checkpoint,
     CheckpointIdentity,
     PassState,
     Snapshot,
+    arm_incidents_identity,
     service_time,
-    stream_identity,
 )
 from ._filters import Filters, render_arm_filter
 from ._requests import IncidentRequests
@@ -335,25 +334,7 @@ class IncidentStream:
 
     def identity(self) -> CheckpointIdentity:
         """What this stream's checkpoints are tied to: the workspace, ``arm/incidents`` and the filters."""
-        f = self.filters
-        default = f.providers == provider_names().incident_providers  # a new SDK's defaults keep the identity
-
-        def window(pair: tuple[datetime | None, datetime | None]) -> list[str | None]:
-            return [None if t is None else format_datetime(t) for t in pair]
-
-        return stream_identity(
-            self.session.routes.workspace.resource_id,
-            ARM_INCIDENTS,
-            {
-                "providers": "defender-xdr" if default else sorted({p.casefold() for p in f.providers}),
-                "severities": sorted(f.severities),
-                "statuses": sorted(f.statuses),
-                "owners": sorted({o.casefold() for o in f.owners}),
-                "labels": sorted(f.labels),
-                "created": window(f.created),
-                "modified": window(f.modified),
-            },
-        )
+        return arm_incidents_identity(self.session.routes.workspace.resource_id, self.filters)
 
     def _start_checkpoint(self, committer: _Committer) -> Checkpoint:
         # The store's checkpoint (or the given one) checked against this stream before any request.
