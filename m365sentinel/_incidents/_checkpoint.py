@@ -228,7 +228,7 @@ class Checkpoint:
         if not isinstance(doc, Mapping):
             raise ValueError(f"a checkpoint is a JSON object, got {type(doc).__name__}")
         version = doc.get("v")
-        if isinstance(version, bool) or version not in _VERSIONS:
+        if type(version) is not int or version not in _VERSIONS:  # not True, not 1.0
             raise ValueError(
                 f"unknown checkpoint version {version!r} (this release reads {' and '.join(map(str, _VERSIONS))}; "
                 "written by a newer m365sentinel?)"

@@ -175,9 +175,10 @@ def test_a_store_returning_something_else_is_a_checkpoint_error(emu, emu_connect
         iter(_stream(emu, emu_connector).since(Broken()))
 
 
-def test_unknown_checkpoint_version_names_it():
-    with pytest.raises(SentinelError, match=r"unknown checkpoint version 3 .*reads 1 and 2"):
-        Checkpoint.from_json({"v": 3, "watermark": None, "seen": [], "pass": None})
+@pytest.mark.parametrize("version", [3, 0, True, 1.0, "1", None])
+def test_unknown_checkpoint_version_names_it(version):
+    with pytest.raises(SentinelError, match=rf"unknown checkpoint version {re.escape(repr(version))} .*reads 1 and 2"):
+        Checkpoint.from_json({"v": version, "watermark": None, "seen": [], "pass": None})
 
 
 def test_checkpoint_errors_pickle_with_their_fields_and_conflict_is_a_checkpoint_error():
