@@ -67,7 +67,8 @@ _ZONED = re.compile(r".*(?:[Zz]|[+-]\d{2}:?\d{2})")
 
 # How far a checkpoint's watermark may lie ahead of the service's clock before the stream refuses it: the ``Date``
 # header has whole seconds (truncated, so up to 1 s behind the service) plus 1 s for the clocks of different front
-# ends. Any more and the changes made between the service's "now" and the watermark would never be listed.
+# ends. The stream itself writes watermarks at or below ``Date - lag``; one further ahead came from another clock
+# or workspace, and the changes between the service's "now" and it would never be listed.
 CLOCK_TOLERANCE = timedelta(seconds=2)
 
 # Stream kinds a checkpoint can belong to.
@@ -217,7 +218,7 @@ class Checkpoint:
         what is wrong for anything else (an unknown version, a missing or mistyped field)."""
         try:
             return cls._parse(json.loads(data) if isinstance(data, str) else data)
-        except (ValueError, RecursionError) as exc:
+        except (ValueError, TypeError, RecursionError) as exc:
             raise InvalidInputError(
                 f"not a checkpoint value ({exc}); expected the JSON of Checkpoint.to_json(): "
                 '{"v": 2, "identity": {...}, "watermark": ..., "seen": [...], "pass": ...}'
