@@ -501,20 +501,19 @@ class IncidentStream:
     def _bulk_related(
         self, incidents: Sequence[Incident]
     ) -> tuple[dict[str, tuple[IncidentAlert, ...]], dict[str, tuple[Entity, ...]]]:
-        """One Log Analytics query for the alerts (and their entities) of a page of incidents."""
-        from ..models import QueryResult
-        from ._alerts import alerts_and_entities_from_rows
+        """The alerts (and their entities) of a page of incidents from Log Analytics, complete (``_alerts``)."""
+        from ._alerts import bulk_related
 
-        created = [i.created_time_utc for i in incidents if i.created_time_utc is not None]
-        modified = [i.last_modified_time_utc for i in incidents if i.last_modified_time_utc is not None]
-        start = min(created or modified or [self.clock_()]) - timedelta(days=1)
-        end = max([*modified, self.clock_()]) + timedelta(days=1)
-        spec = self._requests().bulk_alerts(
-            self.session.customer_id(), [i.name or "" for i in incidents if i.name], start, end
+        return bulk_related(
+            self.session.http,
+            self._requests(),
+            self.session.customer_id(),
+            incidents,
+            now=self.clock_(),
+            per_incident=self._per_incident,
+            alerts=self.alerts_source == "log_analytics",
+            entities=self.entities_source == "log_analytics",
         )
-        result = QueryResult.from_json(self.session.http.send(spec).content)
-        table = result.tables[0] if result.tables else None
-        return alerts_and_entities_from_rows(table.iter_dicts() if table is not None else ())
 
 
 def _source(value: str) -> str:
