@@ -173,9 +173,10 @@ class IncidentStream:
     created window, ``lastModifiedTimeUtc ge`` the watermark; the other filters are applied client-side, see
     ``_filters``), ``$orderby=properties/lastModifiedTimeUtc desc``, ``$top``; each ``nextLink`` followed
     verbatim. ``with_alerts``/``with_entities``: one Log Analytics query per page (``SecurityIncident.AlertIds``
-    joined to ``SecurityAlert``; alerts not ingested yet arrive as an empty tuple), or the per-incident POST
-    calls with ``source="per_incident"`` (rate-limited by the service: about 100 per 5 minutes).
-    Raises APIStatusError subclasses, TransportError, CheckpointConflictError.
+    joined to ``SecurityAlert``; a partial answer is split or raised, and incidents Log Analytics has not ingested
+    whole yet take the per-incident calls, see ``_alerts``), or the per-incident POST calls with
+    ``source="per_incident"`` (rate-limited by the service: about 100 per 5 minutes).
+    Raises APIStatusError subclasses, TransportError, QueryError, CheckpointConflictError.
     """
 
     session: Any = attrs.field(repr=False)
