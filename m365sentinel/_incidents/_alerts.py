@@ -190,15 +190,13 @@ def is_size_limit(error: QueryErrorInfo) -> bool:
     return mentions(error.raw)
 
 
-def query_rows(send: Callable[[Sequence[str]], QueryResult], names: Sequence[str]) -> list[dict[str, Any]]:
-    """The rows of the bulk query for ``names``, whole: a result cut at the size limit is asked again in two halves
-    (at most ``2 * len(names) - 1`` queries). Raises QueryError for one incident still too large, or for any other
-    partial answer."""
-    result = send(names)
+def halves_to_retry(names: Sequence[str], result: QueryResult) -> list[Sequence[str]]:
+    """The decision on one bulk-query answer (pure, shared by sync and async shells): ``[]`` when ``result`` is
+    complete, the two halves of ``names`` to ask for instead when it was cut at the size limit. Raises QueryError for
+    one incident still too large, or for any other partial answer."""
     error = result.error
     if error is None:
-        table = result.tables[0] if result.tables else None
-        return table.to_dicts() if table is not None else []
+        return []
     detail = error.inner_message or error.message or ""
     if not is_size_limit(error):
         raise QueryError(
@@ -214,9 +212,25 @@ def query_rows(send: Callable[[Sequence[str]], QueryResult], names: Sequence[str
             code=error.code,
             inner=dict(error.raw),
         )
-    half = len(names) // 2
     LOGGER.info("alerts query cut at the size limit for %d incidents; querying again in two halves", len(names))
-    return query_rows(send, names[:half]) + query_rows(send, names[half:])
+    half = len(names) // 2
+    return [names[:half], names[half:]]
+
+
+def query_rows(send: Callable[[Sequence[str]], QueryResult], names: Sequence[str]) -> list[dict[str, Any]]:
+    """The rows of the bulk query for ``names``, whole (``halves_to_retry`` decides; at most ``2 * len(names) - 1``
+    queries, in order). Raises QueryError as ``halves_to_retry`` does."""
+    rows: list[dict[str, Any]] = []
+    todo: list[Sequence[str]] = [names]
+    while todo:
+        batch = todo.pop()
+        result = send(batch)
+        halves = halves_to_retry(batch, result)
+        if halves:
+            todo.extend(reversed(halves))
+        elif result.tables:
+            rows.extend(result.tables[0].to_dicts())
+    return rows
 
 
 def lagging_incidents(incidents: Sequence[Incident], rows: Iterable[Mapping[str, Any]]) -> list[Incident]:
@@ -267,7 +281,8 @@ def bulk_related(
     def send(names: Sequence[str]) -> QueryResult:
         return QueryResult.from_json(http.send(requests.bulk_alerts(customer_id, names, start, end)).content)
 
-    rows = query_rows(send, [i.name for i in incidents if i.name])
+    names = [i.name for i in incidents if i.name]
+    rows = query_rows(send, names) if names else []
     by_alerts, by_entities = alerts_and_entities_from_rows(rows)
     lagging = lagging_incidents(incidents, rows)
     if lagging:
