@@ -25,6 +25,9 @@ Completeness (``bulk_related``), checked before any incident of the batch is han
   the ``alertsCount`` the ARM incident shows. Log Analytics ingests minutes after ARM shows a change (ingestion
   lag), so a fresh incident often fails one of these: its alerts (and entities) then come from the per-incident ARM
   calls (``POST .../alerts``, ``.../entities``), the authoritative source, instead of arriving short or empty.
+  Those calls are rate-limited (about 100 per 5 minutes): a long ingestion outage can make them answer 429 beyond
+  the Retry-After ceiling, and the pass then stops with ``RateLimitedError`` before the page is delivered (the next
+  poll takes it up again), never with incomplete alerts.
 """
 
 from __future__ import annotations
