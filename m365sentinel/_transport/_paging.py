@@ -11,8 +11,8 @@ The rules, the same for each API:
 * a link already requested in this iteration is a cycle (a page linking to itself, or A -> B -> A): it would page
   forever (``SerializationError``);
 * the same non-empty page content (its length and the ids of its first and last items) under new links three
-  times in a row is treated as a cycle too. Twice in a row can be genuine: with offset paging, a page's worth of items inserted
-  ahead of the offset between two requests shifts the same items into the next page;
+  times in a row is treated as a cycle too. Twice in a row can be genuine: with offset paging, a page's worth of
+  items inserted ahead of the offset between two requests shifts the same items into the next page;
 * there is no page cap: paging ends when the service stops returning a link.
 """
 
