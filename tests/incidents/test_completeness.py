@@ -109,6 +109,13 @@ def test_bulk_alerts_cut_at_the_size_limit_are_queried_again_in_smaller_batches(
     ]
 
 
+def test_the_older_partial_query_result_fault_is_recovered_by_a_split(emu, emu_connector, ctl):
+    emu.faults.partial_query_result(times=1)  # E_QUERY_RESULT_SET_TOO_LARGE as a top-level inner code
+    items = list(s(emu_connector, emu).with_alerts().page(20))
+    assert alert_ids(items) == truth(emu_connector, ctl, [i.id for i in items])
+    assert emu.faults.pending == 0
+
+
 def test_one_incident_alone_over_the_size_limit_raises_before_anything_is_delivered(emu, emu_connector):
     emu.faults.query_size_limit(0)
     store = MemoryCheckpointStore()
