@@ -271,7 +271,7 @@ def test_alerts_of_another_incident_in_the_by_incident_answer_are_dropped(httpx_
 
 def test_graph_next_link_back_to_itself_raises_after_one_page(emu, emu_connector):
     defender = DefenderIncidents(emu_connector.incidents().session, page_size=5)
-    emu.faults.next_link_cycle(route="*/security/incidents")
+    emu.faults.next_link_cycle(times=1000, route="*/security/incidents")  # a service that serves it every time
     # A fuse, so that a pager without cycle detection fails this test instead of paging forever.
     emu.faults.add(lambda r: len(emu.requests) > 50, status=418, times=1)
     with pytest.raises(SerializationError, match=r"@odata\.nextLink cycle"):
