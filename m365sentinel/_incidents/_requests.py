@@ -12,6 +12,7 @@ from .._errors import InvalidInputError
 from .._transport import RequestSpec, arm_request, graph_request, log_analytics_query_request
 from ..kql._literals import render_string
 from ..models._time import format_datetime
+from ._filters import odata_string
 
 if TYPE_CHECKING:
     from .._routes import Routes
@@ -90,6 +91,12 @@ class IncidentRequests:
             params["$expand"] = "alerts"
         return graph_request(self._r.cloud, "GET", f"/security/{collection}", params=params)
 
+    def graph_alerts_of(self, incident_id: str, *, top: int) -> RequestSpec:
+        """GET /security/alerts_v2?$filter=incidentId eq '<id>'&$top=N: one incident's alerts without ``$expand``."""
+        _seg(incident_id, "Defender incident id")
+        params = {"$filter": f"incidentId eq {odata_string(incident_id)}", "$top": str(top)}
+        return graph_request(self._r.cloud, "GET", "/security/alerts_v2", params=params)
+
     def graph_get(self, incident_id: str, *, expand_alerts: bool = False) -> RequestSpec:
         params = {"$expand": "alerts"} if expand_alerts else None
         return graph_request(
@@ -118,7 +125,9 @@ def bulk_alerts_kql(incident_names: Sequence[str]) -> str:
     """KQL: the latest ``AlertIds`` of each named incident, expanded and joined to the latest row of each alert.
 
     ``SecurityIncident`` and ``SecurityAlert`` are append-only (one row per update), hence the ``arg_max``.
-    Output columns: ``IncidentName`` plus SecurityAlert's columns.
+    Output columns: ``IncidentName``, ``AlertId`` (each id the incident lists) plus SecurityAlert's columns, empty
+    when that alert has no row yet (left outer join); an incident listing no alert gives one row with ``AlertId``
+    empty, so every incident Log Analytics knows is in the answer (the completeness checks of ``_alerts``).
     """
     names = [n for n in dict.fromkeys(incident_names)]
     if not names or not all(isinstance(n, str) and n for n in names):
@@ -129,9 +138,9 @@ def bulk_alerts_kql(incident_names: Sequence[str]) -> str:
         "SecurityIncident\n"
         "| where IncidentName in (names)\n"
         "| summarize arg_max(TimeGenerated, AlertIds) by IncidentName\n"
-        "| project IncidentName, AlertId = todynamic(AlertIds)\n"
+        "| extend Listed = todynamic(AlertIds)\n"
+        '| project IncidentName, AlertId = iff(array_length(Listed) > 0, Listed, dynamic([""]))\n'
         "| mv-expand AlertId to typeof(string)\n"
-        "| join kind=inner (SecurityAlert | summarize arg_max(TimeGenerated, *) by SystemAlertId)"
-        " on $left.AlertId == $right.SystemAlertId\n"
-        "| project-away AlertId"
+        "| join kind=leftouter (SecurityAlert | summarize arg_max(TimeGenerated, *) by SystemAlertId)"
+        " on $left.AlertId == $right.SystemAlertId"
     )

@@ -30,7 +30,6 @@ import attrs
 
 from .._errors import CheckpointError, InvalidInputError, SerializationError
 from .._providers import provider_names
-from ..models._time import shift
 from ._checkpoint import (
     DEFAULT_LAG,
     Checkpoint,
@@ -186,12 +185,13 @@ class IncidentStream:
     created window, ``lastModifiedTimeUtc ge`` the watermark; the other filters are applied client-side, see
     ``_filters``), ``$orderby=properties/lastModifiedTimeUtc desc``, ``$top``; each ``nextLink`` followed
     verbatim. ``with_alerts``/``with_entities``: one Log Analytics query per page (``SecurityIncident.AlertIds``
-    joined to ``SecurityAlert``; alerts not ingested yet arrive as an empty tuple), or the per-incident POST
-    calls with ``source="per_incident"`` (rate-limited by the service: about 100 per 5 minutes).
+    joined to ``SecurityAlert``; a partial answer is split or raised, and incidents Log Analytics has not ingested
+    whole yet take the per-incident calls, see ``_alerts``), or the per-incident POST calls with
+    ``source="per_incident"`` (rate-limited by the service: about 100 per 5 minutes).
     Checkpoint checks at start, before any item (CheckpointError): the store's checkpoint must be readable and of a
     known version, belong to this stream (``identity()``: workspace, ``arm/incidents``, filters; see ``since``'s
     ``reuse_filters``), and its watermark must not lie ahead of the service's clock (the first response's ``Date``).
-    Raises APIStatusError subclasses, TransportError, CheckpointError, CheckpointConflictError.
+    Raises APIStatusError subclasses, TransportError, QueryError, CheckpointError, CheckpointConflictError.
     """
 
     session: Any = attrs.field(repr=False)
@@ -542,20 +542,19 @@ class IncidentStream:
     def _bulk_related(
         self, incidents: Sequence[Incident]
     ) -> tuple[dict[str, tuple[IncidentAlert, ...]], dict[str, tuple[Entity, ...]]]:
-        """One Log Analytics query for the alerts (and their entities) of a page of incidents."""
-        from ..models import QueryResult
-        from ._alerts import alerts_and_entities_from_rows
+        """The alerts (and their entities) of a page of incidents from Log Analytics, complete (``_alerts``)."""
+        from ._alerts import bulk_related
 
-        created = [i.created_time_utc for i in incidents if i.created_time_utc is not None]
-        modified = [i.last_modified_time_utc for i in incidents if i.last_modified_time_utc is not None]
-        start = shift(min(created or modified or [self.clock_()]), -timedelta(days=1))
-        end = shift(max([*modified, self.clock_()]), timedelta(days=1))
-        spec = self._requests().bulk_alerts(
-            self.session.customer_id(), [i.name or "" for i in incidents if i.name], start, end
+        return bulk_related(
+            self.session.http,
+            self._requests(),
+            self.session.customer_id(),
+            incidents,
+            now=self.clock_(),
+            per_incident=self._per_incident,
+            alerts=self.alerts_source == "log_analytics",
+            entities=self.entities_source == "log_analytics",
         )
-        result = QueryResult.from_json(self.session.http.send(spec).content)
-        table = result.tables[0] if result.tables else None
-        return alerts_and_entities_from_rows(table.iter_dicts() if table is not None else ())
 
 
 def _source(value: str) -> str:

@@ -9,7 +9,7 @@ from ._auth import TokenChallenge, check_token_target, parse_token_challenge
 from ._client import HttpClient
 from ._clouds import Audience, Cloud, is_loopback_host
 from ._error_mapping import CONSENT_REMEDIATION, map_status_error
-from ._paging import next_link_of, next_page_spec
+from ._paging import Pager, next_link_of, next_page_spec
 from ._requests import RequestSpec, arm_request, encode_query, graph_request, log_analytics_query_request
 from ._retry import RetryDecision, RetryPolicy, decide_retry, retry_after_seconds, should_retry, should_retry_transport
 
@@ -18,6 +18,7 @@ __all__ = [
     "Audience",
     "Cloud",
     "HttpClient",
+    "Pager",
     "RequestSpec",
     "RetryDecision",
     "RetryPolicy",

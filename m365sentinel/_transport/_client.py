@@ -36,7 +36,7 @@ from ._auth import check_token_target, parse_token_challenge
 from ._clouds import Audience, Cloud
 from ._error_mapping import is_consent_error, map_status_error, parse_service_error
 from ._logging import LOGGER, redact_headers, redact_url
-from ._paging import next_link_of, next_page_spec
+from ._paging import Pager
 from ._requests import RequestSpec
 from ._retry import RetryPolicy, decide_retry, should_retry_transport
 
@@ -255,8 +255,7 @@ class HttpClient:
         asked for); closing the iterator early abandons it (a request in flight completes in the background and
         is discarded).
         """
-        first_url = spec.url
-        seen = {spec.url}
+        pager = Pager(spec, link_key=next_link_key)
         current = spec
         fetched = self._fetch_page(current)
         pending: concurrent.futures.Future[tuple[Any, httpx.Response]] | None = None
@@ -264,18 +263,14 @@ class HttpClient:
         try:
             while True:
                 page, response = fetched
-                link = next_link_of(page, next_link_key)
                 following: RequestSpec | None = None
                 problem: SentinelError | None = None
-                if link is not None:  # checked now, raised after this page is handled (as without prefetch)
-                    try:
-                        following = next_page_spec(current, first_url, link)
-                        if following.url in seen:  # a page linking to itself, or A -> B -> A, would page forever
-                            raise SerializationError(f"{next_link_key} cycle: {following.url} was already requested")
-                    except SentinelError as exc:
-                        problem, following = exc, None
-                    else:
-                        seen.add(following.url)
+                try:  # checked now, raised after this page is handled (as without prefetch)
+                    following = pager.follow(page)
+                except SentinelError as exc:
+                    if not isinstance(page, dict):
+                        raise
+                    problem = exc
                 if following is not None and (prefetch(page) if callable(prefetch) else prefetch):
                     prefetcher = prefetcher or _Prefetcher(self._fetch_page)
                     pending = prefetcher.submit(following)

@@ -67,9 +67,26 @@ class Core:
     # -- entry point ----------------------------------------------------------------------------------
     def handle(self, req: EmuRequest) -> EmuResponse:
         response = self._handle(req)
+        if self.faults.cycles_pending and response.status == 200:
+            response = self._cycle_next_link(req, response)
         # Every response says the emulated service's time, as Azure's do (streams bound their watermark by it).
         response.headers.setdefault("Date", email.utils.format_datetime(self.clock.now(), usegmt=True))
         return response
+
+    def _cycle_next_link(self, req: EmuRequest, response: EmuResponse) -> EmuResponse:
+        """``faults.next_link_cycle``: a list page's next link points back to the page itself."""
+        try:
+            body = response.json()
+        except ValueError:
+            return response
+        if not isinstance(body, dict):
+            return response
+        key = next((k for k in ("nextLink", "@odata.nextLink") if body.get(k)), None)
+        record = RequestRecord(req.method, req.path, dict(req.query_pairs), None, req.host)
+        if key is None or not self.faults.take_cycle(record):
+            return response
+        body[key] = f"{req.origin}{quote(req.path)}" + (f"?{req.raw_query}" if req.raw_query else "")
+        return json_response(200, body, {k: v for k, v in response.headers.items() if k.lower() != "content-length"})
 
     def _handle(self, req: EmuRequest) -> EmuResponse:
         pairs = req.query_pairs
@@ -640,7 +657,29 @@ class Core:
                 400, "BadArgumentError", "The request had some invalid properties", (exc.kind, exc.message)
             )
         payload: dict[str, Any] = {"tables": [table]}
-        if self.faults.take_partial():
+        limit = self.faults.query_rows_limit
+        if limit is not None and len(table["rows"]) > limit:
+            # As the service does: the rows up to the limit, and a PartialError whose inner error names the limit
+            # (shape of a captured answer: the code is numeric, E_QUERY_RESULT_SET_TOO_LARGE is in the message).
+            payload["tables"] = [{**table, "rows": table["rows"][:limit]}]
+            payload["error"] = {
+                "code": "PartialError",
+                "message": "There were some errors when processing your query.",
+                "details": [
+                    {
+                        "code": "EngineError",
+                        "message": "Something went wrong processing your query on the server.",
+                        "innererror": {
+                            "code": "-2133196797",
+                            "message": f"Query result set has exceeded the internal record count limit {limit} "
+                            "(E_QUERY_RESULT_SET_TOO_LARGE; see https://aka.ms/kustoquerylimits)",
+                            "severity": 2,
+                            "severityName": "Error",
+                        },
+                    }
+                ],
+            }
+        elif self.faults.take_partial():
             inner = {
                 "code": "E_QUERY_RESULT_SET_TOO_LARGE",
                 "message": "Query result set has exceeded the internal record count limit",

@@ -1,4 +1,6 @@
-"""Fault injection: throttling, server errors, dropped connections, consent, token expiry, partial results."""
+"""Fault injection: throttling, server errors, dropped connections, consent, token expiry, partial results, and
+completeness faults (a result cut at the size limit, a nextLink cycle, a failing ``$expand``, expanded collections
+with a nextLink)."""
 
 from __future__ import annotations
 
@@ -72,6 +74,9 @@ class Faults:
         self._rules: list[_Rule] = []
         self.consent_required = False
         self._partial = 0
+        self.query_rows_limit: int | None = None
+        self.expanded_alerts_page: int | None = None
+        self._cycles: list[_Rule] = []
 
     def add(
         self,
@@ -115,18 +120,63 @@ class Faults:
         with self._lock:
             self._partial += times
 
+    def query_size_limit(self, rows: int | None) -> None:
+        """Log Analytics queries whose result has more than *rows* rows answer 200 with the rows cut to *rows* plus a
+        ``PartialError`` whose inner error says ``E_QUERY_RESULT_SET_TOO_LARGE``, in the shape the service sends
+        (the limit is in ``details[0].innererror``). ``None`` switches it off. Until ``clear()``."""
+        if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or rows < 0):
+            raise InvalidInputError(f"rows={rows!r}: expected a non-negative integer or None")
+        self.query_rows_limit = rows
+
+    def next_link_cycle(self, times: int = 1, route: str | Matcher = "*") -> None:
+        """The next *times* matching list pages that carry a ``nextLink`` / ``@odata.nextLink`` get a link back to
+        the very page requested (a service that serves the same page forever)."""
+        if times < 1:
+            raise InvalidInputError(f"times={times!r}: expected a positive integer")
+        with self._lock:
+            self._cycles.append(_Rule(_matcher(route), 200, {}, None, times))
+
+    def expand_error(self, status: int = 500, times: int = 1) -> None:
+        """The next *times* Graph requests with ``$expand`` answer *status* (each retry counts as one)."""
+        self.add(lambda record: "$expand" in record.query, status=status, headers={}, times=times)
+
+    def expanded_page_size(self, n: int | None) -> None:
+        """Expanded ``alerts`` collections of Graph incidents carry at most *n* alerts plus ``alerts@odata.nextLink``
+        to the rest (served by the emulator, *n* per page). ``None`` switches it off. Until ``clear()``."""
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            raise InvalidInputError(f"n={n!r}: expected a positive integer or None")
+        self.expanded_alerts_page = n
+
     def clear(self) -> None:
         """Remove every pending fault and switch consent back on."""
         with self._lock:
             self._rules.clear()
+            self._cycles.clear()
             self._partial = 0
         self.consent_required = False
+        self.query_rows_limit = None
+        self.expanded_alerts_page = None
 
     @property
     def pending(self) -> int:
         """How many injected responses are still to be served."""
         with self._lock:
-            return sum(rule.remaining for rule in self._rules) + self._partial
+            return sum(rule.remaining for rule in (*self._rules, *self._cycles)) + self._partial
+
+    @property
+    def cycles_pending(self) -> bool:
+        return bool(self._cycles)
+
+    def take_cycle(self, record: RequestRecord) -> bool:
+        """Whether this list page's next link must point back to itself (consumes one ``next_link_cycle``)."""
+        with self._lock:
+            for rule in self._cycles:
+                if rule.remaining > 0 and rule.match(record):
+                    rule.remaining -= 1
+                    if rule.remaining == 0:
+                        self._cycles.remove(rule)
+                    return True
+        return False
 
     # -- used by the handler core -------------------------------------------------------------------
 

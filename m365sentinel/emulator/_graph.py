@@ -101,6 +101,8 @@ class DefenderTenant:
             return self._list_incidents, {}
         if len(low) == 2 and low[0] == "incidents":
             return self._incident, {"id": parts[1]}
+        if len(low) == 3 and low[0] == "incidents" and low[2] == "alerts":
+            return self._incident_alerts, {"id": parts[1]}
         if low == ["alerts_v2"]:
             return self._list_alerts, {}
         return None
@@ -278,9 +280,40 @@ class DefenderTenant:
             ws = self.core.ws
 
             def expand(v: dict[str, Any]) -> dict[str, Any]:
-                return self.view(ws.incidents[self._names_by_id()[v["id"]]], alerts=True)
+                return self._cut_alerts(req, self.view(ws.incidents[self._names_by_id()[v["id"]]], alerts=True))
 
         return self._page(req, self._all_views, "security/incidents", expand)
+
+    def _cut_alerts(self, req: EmuRequest, item: dict[str, Any]) -> dict[str, Any]:
+        """``faults.expanded_page_size(n)``: the expanded ``alerts`` cut to n, ``alerts@odata.nextLink`` to the rest."""
+        n = self.core.faults.expanded_alerts_page
+        if n is None or len(item["alerts"]) <= n:
+            return item
+        item["alerts"] = item["alerts"][:n]
+        item["alerts@odata.nextLink"] = (
+            f"{req.origin}/v1.0/security/incidents/{quote(str(item['id']), safe='')}/alerts?$top={n}&$skip={n}"
+        )
+        return item
+
+    def _incident_alerts(self, req: EmuRequest, p: dict[str, str], body: Any) -> EmuResponse:
+        """GET /security/incidents/{id}/alerts: where an expanded collection's nextLink leads (pages of $top)."""
+        if req.method != "GET":
+            raise ArmError(
+                405, "MethodNotAllowed", f"The requested resource does not support http method '{req.method}'."
+            )
+        alerts = self.view(self._find(p["id"]), alerts=True)["alerts"]  # in the order the expansion has them
+        query = dict(req.query_pairs)
+        try:
+            top, skip = int(query.get("$top", "50")), int(query.get("$skip", "0"))
+        except ValueError as exc:
+            raise ArmError(400, "BadRequest", "Invalid $top or $skip.") from exc
+        answer: dict[str, Any] = {
+            "@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#security/incidents('{p['id']}')/alerts",
+            "value": alerts[skip : skip + top],
+        }
+        if skip + top < len(alerts):
+            answer["@odata.nextLink"] = f"{req.origin}{quote(req.path)}?$top={top}&$skip={skip + top}"
+        return json_response(200, answer)
 
     def _names_by_id(self) -> dict[str, str]:
         """Defender incident id -> workspace incident key, cached with the views."""
@@ -317,7 +350,8 @@ class DefenderTenant:
         resource = self._find(p["id"])
         expand = "alerts" in dict(req.query_pairs).get("$expand", "")
         if req.method == "GET":
-            return json_response(200, self.view(resource, alerts=expand))
+            item = self.view(resource, alerts=expand)
+            return json_response(200, self._cut_alerts(req, item) if expand else item)
         if req.method != "PATCH":
             raise ArmError(
                 405, "MethodNotAllowed", f"The requested resource does not support http method '{req.method}'."
