@@ -594,7 +594,11 @@ class LetTabular(_Node):
     query: Query
 
     def __init__(self, name: str, query: Query) -> None:
-        _set_lines(self, (f"let {quote_identifier(name)} = (", *indent(query.pipeline_lines()), ");"))
+        if query.lets:  # a parenthesized body holds no statements: keep the sub-query's lets in its own scope
+            body = indent([*_let_lines(query.lets), *query.pipeline_lines()])
+            _set_lines(self, (f"let {quote_identifier(name)} = () {{", *body, "};"))
+        else:
+            _set_lines(self, (f"let {quote_identifier(name)} = (", *indent(query.pipeline_lines()), ");"))
         _fields(LetTabular, "name", "query")(self, name, query)
 
 
@@ -610,8 +614,15 @@ class LetFunction(_Node):
         if isinstance(body, Expr):
             _set_lines(self, (f"{head} {{ {body.text} }};",))
         else:
-            _set_lines(self, (head + " {", *indent(body.pipeline_lines()), "};"))
+            _set_lines(self, (head + " {", *indent([*_let_lines(body.lets), *body.pipeline_lines()]), "};"))
         _fields(LetFunction, "name", "parameters", "body")(self, name, parameters, body)
 
 
 Let = LetScalar | LetTabular | LetFunction
+
+
+def _let_lines(lets: Sequence[Let]) -> list[str]:
+    out: list[str] = []
+    for let in lets:
+        out += let.lines
+    return out

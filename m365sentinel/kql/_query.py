@@ -30,6 +30,7 @@ from m365sentinel.kql._expr import (
     _setter,
     to_expr,
 )
+from m365sentinel.kql._letgraph import order_lets
 from m365sentinel.kql._render import render_query
 from m365sentinel.kql._schemas import schema_for, unknown_column
 
@@ -383,11 +384,15 @@ class Query:
         )
 
     def let(self, name: str, value: object) -> Query:
-        """Prefix a ``let name = value;`` statement (scalar expr/value, tabular Query, or ``kql.function``)."""
+        """Add a ``let name = value;`` statement (scalar expr/value, tabular Query, or ``kql.function``).
+
+        Statements render in the order they were added, except that one referring to another (``var(name)``,
+        a table name) moves after it; a tabular value's own ``let`` statements stay in its scope. Raises
+        InvalidInputError for a name defined twice or statements that refer to each other in a cycle."""
         stmt = make_let(name, value)
         if any(existing.name == name for existing in self.lets):
             raise InvalidInputError(f"let {name!r} is already defined in this query")
-        return self._replace_lets((stmt, *self.lets))
+        return self._replace_lets(order_lets((*self.lets, stmt)))
 
     def _replace_lets(self, lets: tuple[o.LetScalar | o.LetTabular | o.LetFunction, ...]) -> Query:
         return _make(self.head, self.ops, lets, self.columns, self.source_name, self.timespan, self._kinds)
@@ -521,7 +526,7 @@ def _hoist(outer: Query, *inner: Query) -> Query:
                 by_name[stmt.name] = stmt
             elif _let_text(seen) != _let_text(stmt):
                 raise InvalidInputError(f"sub-queries define let {stmt.name!r} differently")
-    return outer._replace_lets(tuple(lets))
+    return outer._replace_lets(order_lets(lets))
 
 
 def _let_text(stmt: o.LetScalar | o.LetTabular | o.LetFunction) -> str:
@@ -532,7 +537,7 @@ def make_let(name: str, value: object) -> o.LetScalar | o.LetTabular | o.LetFunc
     if isinstance(value, o.LetFunction):
         return o.LetFunction(name, value.parameters, value.body)
     if isinstance(value, Query):
-        return o.LetTabular(name, _strip(value))
+        return o.LetTabular(name, value)
     return o.LetScalar(name, to_expr(value))
 
 
