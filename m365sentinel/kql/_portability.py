@@ -1,21 +1,27 @@
 """Defender advanced hunting → Sentinel portability: what in a query does not carry over as is.
 
-The source document says advanced hunting queries can be copied into Sentinel. Most can; these cannot, or
-behave differently (DESIGN.md, "Defender → Sentinel"):
+Computed from the two schema sets (``_schemas``: Sentinel's tables and columns, Defender advanced hunting's):
 
-- ``defender-only-function`` (error): FileProfile, DeviceFromIP, AssignedIPAddresses, SeenBy exist only in
-  Defender advanced hunting.
-- ``table-not-streamed`` (error): DeviceTvm* and other Defender-only tables are never streamed to Sentinel.
+- ``defender-only-function`` (error): FileProfile, DeviceFromIP, AssignedIPAddresses, SeenBy.
+- ``table-not-streamed`` (error): a Defender table the connector never streams (DeviceTvm*, ...).
+- ``custom-table`` (warning): a ``_CL`` table exists only in a workspace that ingests it (never in Defender).
 - ``table-not-selected`` (warning): a streamed table the caller has not selected for collection has no rows.
-- ``additionalfields-as-string`` (warning): ``AdditionalFields`` is a string in Defender, dynamic in Sentinel;
-  string operators and functions then see its JSON re-serialization. Property access, ``parse_json`` and an
-  explicit ``tostring`` are fine.
+- ``column-renamed`` (error): Sentinel holds the value under another name (IdentityInfo ``AccountUpn`` →
+  ``AccountUPN``); ``column-missing`` (error): a Defender column of the query's tables that Sentinel lacks
+  (``Timestamp`` on UrlClickEvents: use ``TimeGenerated``).
+- ``additionalfields-as-string`` / ``column-as-string`` (warning): a column typed string in Defender and dynamic
+  in Sentinel (AdditionalFields on the Device* and Email* tables) used with string operators or functions sees
+  its JSON re-serialization.
+- ``join-key-type`` (error): a join key typed int in Defender and string in Sentinel (``Port`` on the Identity*
+  tables): Sentinel rejects a join on columns of different types. ``column-type`` (warning): such a column
+  compared with a number.
 - ``window-beyond-30d`` (info): Defender keeps 30 days; a longer window reads more data in Sentinel.
-- ``timestamp-column`` (info): ``Timestamp`` exists on the streamed tables in Sentinel too (same value as
-  ``TimeGenerated``), but the workspace's time filter and retention work on ``TimeGenerated``.
+- ``timestamp-column`` (info): ``Timestamp`` exists on the table in Sentinel too, but the workspace filters and
+  retains data by ``TimeGenerated``.
 
 The check works on tokens (``_lexer``), so words inside string literals and comments never match. It is a
-linter, not a binder: names are matched by spelling and position, not by resolved symbol.
+linter, not a binder: names are matched by spelling and position, not by resolved symbol; a column is checked
+against the known tables the query names, and a name the query itself defines (``X =``, ``let``) is never one.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import attrs
 from m365sentinel._errors import InvalidInputError
 from m365sentinel.kql._lexer import Token, string_value, tokenize
 from m365sentinel.kql._literals import KEYWORDS
+from m365sentinel.kql._schemas import defender_side, schema_registry
 
 if TYPE_CHECKING:
     from m365sentinel.kql._query import Query
@@ -62,10 +69,6 @@ STREAMED_TABLES: Final = frozenset(
         "IdentityQueryEvents",
         "UrlClickEvents",
     }
-)
-_NOT_STREAMED_PREFIX: Final = "DeviceTvm"  # threat & vulnerability management tables
-_NOT_STREAMED: Final = frozenset(
-    {"AADSignInEventsBeta", "AADSpnSignInEventsBeta", "ExposureGraphEdges", "ExposureGraphNodes"}
 )
 _DEFENDER_FUNCTIONS: Final = {
     "FileProfile": "enrich from workspace data instead (DeviceFileEvents, DeviceFileCertificateInfo) or run this "
@@ -127,10 +130,8 @@ _STRING_FUNCTIONS: Final = frozenset(
     }
 )
 _MAX_DEFENDER_TICKS: Final = 30 * 864_000_000_000  # 30 days
-_ADDITIONAL_FIELDS_FIX: Final = (
-    "read a property (AdditionalFields.Name, tostring(AdditionalFields.Name)), or "
-    "convert explicitly: tostring(AdditionalFields)"
-)
+_NUMERIC_KINDS: Final = frozenset({"int", "long", "real", "decimal"})
+_COMPARISONS: Final = frozenset({"==", "!=", "<", ">", "<=", ">=", "in", "between"})
 
 
 @attrs.frozen
@@ -253,7 +254,21 @@ class _Checker:
         self.items = _names(tokenize(text))
         self.declared = _declared(self.items)
         self.lets = {name for i, (_, name) in enumerate(self.items) if name and i > 0 and self.items[i - 1][1] == "let"}
+        self.defined = {self.items[i][1] for i in self.declared} | self.lets
         self.findings: list[PortabilityFinding] = []
+        self.defender = defender_side()
+        sentinel = schema_registry()
+        names = {name for _, name in self.items if name is not None} - self.defined
+        self.tables = sorted(names & (set(sentinel) | set(self.defender.tables)))
+        # Columns of the named tables on each side: {column: kind}; a column known on several tables keeps one kind.
+        self.sentinel_cols: dict[str, str] = {}
+        self.defender_cols: dict[str, str] = {}
+        for table in self.tables:
+            if table in sentinel:
+                self.sentinel_cols.update(sentinel[table].kinds)
+            if table in self.defender.tables:
+                self.defender_cols.update(self.defender.tables[table].kinds)
+        self.on_clause = _on_clauses(self.items)
 
     def add(self, tok: Token, code: str, severity: Severity, message: str, fix: str) -> None:
         line = self.text.count("\n", 0, tok.offset) + 1
@@ -280,7 +295,7 @@ class _Checker:
 
     def name(self, i: int, tok: Token, name: str) -> None:
         nxt = self.items[i + 1][0].text if i + 1 < len(self.items) else ""
-        if name in _DEFENDER_FUNCTIONS and nxt == "(":
+        if name in self.defender.functions and nxt == "(":
             self.add(
                 tok,
                 "defender-only-function",
@@ -288,7 +303,15 @@ class _Checker:
                 f"{name}() exists only in Defender advanced hunting; Sentinel has no such function.",
                 _DEFENDER_FUNCTIONS[name],
             )
-        elif name.startswith(_NOT_STREAMED_PREFIX) or name in _NOT_STREAMED:
+        elif name.endswith("_CL"):
+            self.add(
+                tok,
+                "custom-table",
+                "warning",
+                f"{name} is a custom table: it exists only in a workspace that ingests it, never in Defender.",
+                "check that this workspace has the table (the Sentinel schemas here do not know it)",
+            )
+        elif self.defender.is_defender_only(name):
             self.add(
                 tok,
                 "table-not-streamed",
@@ -304,19 +327,55 @@ class _Checker:
                 f"table {name} is not selected for collection, so Sentinel has no rows of it.",
                 f"select {name} in the Defender XDR connector (Connect events), or drop it from the query",
             )
+        elif name not in self.tables:
+            self.column(i, tok, name, nxt)
+
+    def column(self, i: int, tok: Token, name: str, nxt: str) -> None:
+        theirs = self.defender_cols.get(name)
+        ours = self.sentinel_cols.get(name)
+        if theirs is None or (ours is None and name in self.defined):  # the query's own column of that name
+            return
+        if ours is None:
+            renamed = next((m[name] for t, m in self.defender.renamed.items() if t in self.tables and name in m), None)
+            if renamed is not None:
+                self.add(
+                    tok,
+                    "column-renamed",
+                    "error",
+                    f"{name} is named {renamed} in Sentinel's {self._table_with(renamed)}.",
+                    f"use {renamed}",
+                )
+            else:
+                fix = "use TimeGenerated" if name == "Timestamp" else "run this query in Defender advanced hunting"
+                self.add(
+                    tok,
+                    "column-missing",
+                    "error",
+                    f"column {name} of Defender's {', '.join(self._tables_with(name))} does not exist in Sentinel.",
+                    fix,
+                )
         elif name == "Timestamp":
             self.add(
                 tok,
                 "timestamp-column",
                 "info",
-                "Timestamp is Defender's time column; Sentinel's streamed tables carry it too (equal to "
-                "TimeGenerated), but the workspace filters and retains data by TimeGenerated.",
+                "Timestamp is Defender's time column; Sentinel carries it on this table too, but the workspace "
+                "filters and retains data by TimeGenerated.",
                 "use TimeGenerated",
             )
-        elif name == "AdditionalFields":
-            self.additional_fields(i, tok, nxt)
+        elif theirs == "string" and ours == "dynamic":
+            self.as_string(i, tok, name, nxt)
+        elif theirs in _NUMERIC_KINDS and ours == "string":
+            self.numeric_as_string(i, tok, name, theirs, nxt)
 
-    def additional_fields(self, i: int, tok: Token, nxt: str) -> None:
+    def _tables_with(self, column: str) -> list[str]:
+        return [t for t in self.tables if t in self.defender.tables and column in self.defender.tables[t].kinds]
+
+    def _table_with(self, column: str) -> str:
+        sentinel = schema_registry()
+        return next((t for t in self.tables if t in sentinel and column in sentinel[t].kinds), "table")
+
+    def as_string(self, i: int, tok: Token, name: str, nxt: str) -> None:
         op = nxt
         if nxt == "!" and i + 2 < len(self.items):
             op = self.items[i + 2][0].text
@@ -331,12 +390,51 @@ class _Checker:
             return
         self.add(
             tok,
-            "additionalfields-as-string",
+            "additionalfields-as-string" if name == "AdditionalFields" else "column-as-string",
             "warning",
-            f"AdditionalFields is used as a string ({used}); it is a string in Defender but dynamic in "
-            "Sentinel, where this sees its JSON re-serialization (spacing, key order and escaping can differ).",
-            _ADDITIONAL_FIELDS_FIX,
+            f"{name} is used as a string ({used}); it is a string in Defender but dynamic in Sentinel, where "
+            "this sees its JSON re-serialization (spacing, key order and escaping can differ).",
+            f"read a property ({name}.Name, tostring({name}.Name)), or convert explicitly: tostring({name})",
         )
+
+    def numeric_as_string(self, i: int, tok: Token, name: str, theirs: str, nxt: str) -> None:
+        if i in self.on_clause:
+            self.add(
+                tok,
+                "join-key-type",
+                "error",
+                f"join key {name} is {theirs} in Defender but string in Sentinel; Sentinel rejects a join on "
+                "columns of different types.",
+                f"convert the key on both sides, e.g. extend {name} = tostring({name}) before the join",
+            )
+        elif nxt in _COMPARISONS and i + 2 < len(self.items) and self.items[i + 2][0].kind == "number":
+            self.add(
+                tok,
+                "column-type",
+                "warning",
+                f"{name} is {theirs} in Defender but string in Sentinel: comparing it with a number compares "
+                "differently.",
+                f"compare with a string (\"{self.items[i + 2][0].text}\") or convert: to{theirs}({name})",
+            )
+
+
+def _on_clauses(items: list[tuple[Token, str | None]]) -> set[int]:
+    """Indexes of the items inside join/lookup ``on`` clauses (up to the next pipe, ``)`` or ``;`` at depth 0)."""
+    out: set[int] = set()
+    for start, (_, name) in enumerate(items):
+        if name != "on":
+            continue
+        depth = 0
+        for j in range(start + 1, len(items)):
+            text = items[j][0].text
+            if text in ("(", "["):
+                depth += 1
+            elif text in (")", "]") and depth:
+                depth -= 1
+            elif depth == 0 and text in ("|", ")", ";"):
+                break
+            out.add(j)
+    return out
 
 
 def check_portability(query: Query | str, *, selected_tables: Iterable[str] | None = None) -> PortabilityReport:

@@ -89,11 +89,21 @@ def _overlay(base: TableSchema | None, table: str, columns: list[tuple[str, str]
 
 @attrs.frozen
 class DefenderSide:
-    """Defender XDR advanced hunting: its table schemas, its own functions, and its look-back in days."""
+    """Defender XDR advanced hunting: its table schemas, its own functions, its look-back in days, the columns
+    Sentinel names differently (``{table: {defender_name: sentinel_name}}``) and the tables never streamed."""
 
     tables: Mapping[str, TableSchema]
     functions: frozenset[str]
     retention_days: int
+    renamed: Mapping[str, Mapping[str, str]]
+    only_tables: frozenset[str]
+    only_prefixes: tuple[str, ...]
+
+    def is_defender_only(self, table: str) -> bool:
+        """True for an advanced hunting table the connector never streams (a custom ``_CL`` table is not one)."""
+        if table.endswith("_CL"):
+            return False
+        return table in self.only_tables or table.startswith(self.only_prefixes)
 
 
 @functools.cache
@@ -108,7 +118,16 @@ def defender_side() -> DefenderSide:
     for table in rule["tables"]:
         cols = [(n, rule["retype"].get(n, k)) for n, k in sentinel[table].columns if n not in rule["drop"]]
         out[table] = TableSchema(table, tuple(cols))
-    return DefenderSide(MappingProxyType(out), frozenset(data["functions"]), int(data["retention_days"]))
+    renamed = {t: MappingProxyType(dict(m)) for t, m in data["renamed_in_sentinel"].items() if not t.startswith("_")}
+    only = data["defender_only_tables"]
+    return DefenderSide(
+        MappingProxyType(out),
+        frozenset(data["functions"]),
+        int(data["retention_days"]),
+        MappingProxyType(renamed),
+        frozenset(only["names"]),
+        tuple(only["prefixes"]),
+    )
 
 
 def schema_for(table: str) -> TableSchema | None:

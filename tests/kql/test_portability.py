@@ -203,12 +203,14 @@ def test_timestamp_references_but_not_declarations() -> None:
 
 def test_tables_not_selected() -> None:
     text = "DeviceEvents\n| union EmailEvents, SecurityIncident, CustomTable_CL\n| lookup DeviceInfo on DeviceId"
+    custom = ("custom-table", "warning", 2, 40, 52, "CustomTable_CL")  # never "not streamed"
     assert findings(text, selected_tables=["DeviceEvents"]) == [
         ("table-not-selected", "warning", 2, 9, 21, "EmailEvents"),
+        custom,
         ("table-not-selected", "warning", 3, 10, 76, "DeviceInfo"),
     ]
-    assert findings(text, selected_tables={"DeviceEvents", "EmailEvents", "DeviceInfo"}) == []
-    assert findings(text) == []  # not checked without a selection
+    assert findings(text, selected_tables={"DeviceEvents", "EmailEvents", "DeviceInfo"}) == [custom]
+    assert findings(text) == [custom]  # selection not checked without a selection
 
 
 def test_let_names_are_not_tables() -> None:
@@ -291,3 +293,40 @@ def test_hunting_query_findings(name: str, kql_parser: Any) -> None:
     assert [f.text for f in selected.findings if f.code == "table-not-selected"] == not_selected
     boundaries = {(off, t) for _, off, t in ms_tokens(kql_parser, text)}
     assert all((f.offset, f.text) in boundaries for f in selected.findings)
+
+
+# computed from the two schema sets -------------------------------------------------------------------------
+SCHEMA_CASES = {
+    # text: (expected findings (code, severity, text), does Microsoft's parser accept it against Sentinel's schemas)
+    'IdentityInfo | where AccountUpn =~ "a@b.c" | project EmailAddress, OnPremSid': (
+        [("column-renamed", "error", "AccountUpn"), ("column-renamed", "error", "EmailAddress"),
+         ("column-renamed", "error", "OnPremSid")], False),
+    "IdentityLogonEvents | join (DeviceNetworkEvents | extend Port = RemotePort) on Port": (
+        [("join-key-type", "error", "Port")], False),
+    'IdentityLogonEvents | where AdditionalFields has "x"': ([], True),  # dynamic on both sides
+    'DeviceEvents | where AdditionalFields has "x"': ([("additionalfields-as-string", "warning", "AdditionalFields")],
+                                                      True),
+    "DeviceTvmSoftwareInventory_CL | take 1": ([("custom-table", "warning", "DeviceTvmSoftwareInventory_CL")], False),
+    "DeviceTvmSoftwareInventory | take 1": ([("table-not-streamed", "error", "DeviceTvmSoftwareInventory")], False),
+    "UrlClickEvents | where Timestamp > ago(1d)": ([("column-missing", "error", "Timestamp")], False),
+    "EmailEvents | where Timestamp > ago(7d) | project Timestamp, Subject": (
+        [("timestamp-column", "info", "Timestamp"), ("timestamp-column", "info", "Timestamp")], True),
+    "IdentityLogonEvents | where Port == 445": ([("column-type", "warning", "Port")], True),
+    "EmailEvents | extend EmailAddress = RecipientEmailAddress | project EmailAddress": ([], True),
+}
+
+
+@pytest.mark.parametrize("text", sorted(SCHEMA_CASES))
+def test_findings_computed_from_both_schemas_and_parser_agrees(text: str, kql_parser: Any) -> None:
+    expected, parses = SCHEMA_CASES[text]
+    report = kql.check_portability(text)
+    assert [(f.code, f.severity, f.text) for f in report.findings] == expected
+    clean = [d for d in kql_parser.check(text)["diagnostics"] if d["severity"] == "Error"] == []
+    assert clean is parses
+    assert not report.ok or clean  # nothing the checker passes fails in Microsoft's parser
+
+
+def test_renamed_finding_names_the_fix_and_position() -> None:
+    (finding,) = kql.check_portability("IdentityInfo\n| where AccountUpn == 'x'").findings
+    assert (finding.line, finding.column, finding.fix) == (2, 9, "use AccountUPN")
+    assert finding.message == "AccountUpn is named AccountUPN in Sentinel's IdentityInfo."
