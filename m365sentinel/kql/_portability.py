@@ -269,6 +269,8 @@ class _Checker:
             if table in self.defender.tables:
                 self.defender_cols.update(self.defender.tables[table].kinds)
         self.on_clause = _on_clauses(self.items)
+        self.table_positions = _table_positions(self.items)
+        self.known_tables = set(sentinel)
 
     def add(self, tok: Token, code: str, severity: Severity, message: str, fix: str) -> None:
         line = self.text.count("\n", 0, tok.offset) + 1
@@ -326,6 +328,14 @@ class _Checker:
                 "warning",
                 f"table {name} is not selected for collection, so Sentinel has no rows of it.",
                 f"select {name} in the Defender XDR connector (Connect events), or drop it from the query",
+            )
+        elif i in self.table_positions and name not in self.known_tables and nxt != "(":
+            self.add(
+                tok,
+                "unknown-table",
+                "warning",
+                f"{name} is not a table of Sentinel's schemas known here (nor of Defender's streamed tables).",
+                "check the table name, or run this query where the table exists",
             )
         elif name not in self.tables:
             self.column(i, tok, name, nxt)
@@ -416,6 +426,34 @@ class _Checker:
                 "differently.",
                 f"compare with a string (\"{self.items[i + 2][0].text}\") or convert: to{theirs}({name})",
             )
+
+
+def _table_positions(items: list[tuple[Token, str | None]]) -> set[int]:
+    """Indexes of names where a table goes: a statement's or parenthesized pipeline's head, ``let T = X |``,
+    and the operands of ``join`` / ``lookup`` / ``union`` (after their ``kind=...`` style options and commas)."""
+    out: set[int] = set()
+    for i, (_, name) in enumerate(items):
+        if name is None:
+            continue
+        prev = items[i - 1][0].text if i else ";"
+        nxt = items[i + 1][0].text if i + 1 < len(items) else ";"
+        option = i >= 4 and items[i - 3][0].text == "=" and items[i - 4][1] == "kind"  # join kind=inner (T ...)
+        call = i >= 2 and prev == "(" and items[i - 2][1] not in (None, "join", "lookup", "union") and not option
+        if (prev == ";" and nxt in ("|", ";", ")")) or (prev == "(" and not call and nxt in ("|", ")")):
+            out.add(i)
+            continue
+        if prev == "=" and i >= 3 and items[i - 3][1] == "let" and nxt in ("|", ";"):
+            out.add(i)
+            continue
+        j = i - 1
+        while j >= 2 and (items[j][0].text == "," or (items[j][0].kind == "name" and items[j - 1][0].text == "=")):
+            j -= 1 if items[j][0].text == "," else 3  # skip ", X" of a union list, or "kind = inner"
+            operand = items[j][0].kind == "name" and items[j][1] not in ("join", "lookup", "union")
+            if operand and items[j + 1][0].text == ",":
+                j -= 1
+        if 0 <= j < i and items[j][1] in ("join", "lookup", "union"):
+            out.add(i)
+    return out
 
 
 def _on_clauses(items: list[tuple[Token, str | None]]) -> set[int]:

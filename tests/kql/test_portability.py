@@ -330,3 +330,10 @@ def test_renamed_finding_names_the_fix_and_position() -> None:
     (finding,) = kql.check_portability("IdentityInfo\n| where AccountUpn == 'x'").findings
     assert (finding.line, finding.column, finding.fix) == (2, 9, "use AccountUPN")
     assert finding.message == "AccountUpn is named AccountUPN in Sentinel's IdentityInfo."
+
+
+def test_unknown_table_positions() -> None:
+    text = ("let x = 1;\nMtpAlerts | join kind=inner (Other | take 1) on A | union T2, (T3 | take 1)\n"
+            "| extend Y = make_set(A), Z = iif(isnotempty(url), url, ip)")
+    assert [(f.code, f.text) for f in kql.check_portability(text).findings] == [
+        ("unknown-table", "MtpAlerts"), ("unknown-table", "Other"), ("unknown-table", "T2"), ("unknown-table", "T3")]
