@@ -255,6 +255,18 @@ class _Checker:
         self.declared = _declared(self.items)
         self.lets = {name for i, (_, name) in enumerate(self.items) if name and i > 0 and self.items[i - 1][1] == "let"}
         self.defined = {self.items[i][1] for i in self.declared} | self.lets
+        # A column the query defines shadows a table column only in later pipe operators (``extend X = ..
+        # | project X``), not in its own (``summarize (Timestamp, Id) = arg_max(Timestamp, Id)``).
+        self.pipes: list[int] = []
+        count = 0
+        for tok, _ in self.items:
+            self.pipes.append(count)
+            count += tok.text in ("|", ";")
+        self.defined_at: dict[str, list[int]] = {}
+        for i in sorted(self.declared):
+            name = self.items[i][1]
+            if name is not None:
+                self.defined_at.setdefault(name, []).append(i)
         self.findings: list[PortabilityFinding] = []
         self.defender = defender_side()
         sentinel = schema_registry()
@@ -329,6 +341,14 @@ class _Checker:
                 f"table {name} is not selected for collection, so Sentinel has no rows of it.",
                 f"select {name} in the Defender XDR connector (Connect events), or drop it from the query",
             )
+        elif name in self.known_tables and nxt == "|" and _glued_statement(self.items, i):
+            self.add(
+                tok,
+                "missing-semicolon",
+                "error",
+                f"a new statement starts at {name} without a ';' after the previous one; KQL rejects the query.",
+                "end the previous statement with ';' (or keep one query)",
+            )
         elif i in self.table_positions and name not in self.known_tables and nxt != "(":
             self.add(
                 tok,
@@ -343,7 +363,7 @@ class _Checker:
     def column(self, i: int, tok: Token, name: str, nxt: str) -> None:
         theirs = self.defender_cols.get(name)
         ours = self.sentinel_cols.get(name)
-        if theirs is None or (ours is None and name in self.defined):  # the query's own column of that name
+        if theirs is None or (ours is None and self._shadowed(i, name)):  # the query's own column of that name
             return
         if ours is None:
             renamed = next((m[name] for t, m in self.defender.renamed.items() if t in self.tables and name in m), None)
@@ -377,6 +397,9 @@ class _Checker:
             self.as_string(i, tok, name, nxt)
         elif theirs in _NUMERIC_KINDS and ours == "string":
             self.numeric_as_string(i, tok, name, theirs, nxt)
+
+    def _shadowed(self, i: int, name: str) -> bool:
+        return name in self.lets or any(self.pipes[d] < self.pipes[i] for d in self.defined_at.get(name, ()))
 
     def _tables_with(self, column: str) -> list[str]:
         return [t for t in self.tables if t in self.defender.tables and column in self.defender.tables[t].kinds]
@@ -428,6 +451,16 @@ class _Checker:
             )
 
 
+_HEAD_KEYWORDS: Final = frozenset({"join", "lookup", "union", "on", "let", "in", "as", "materialize", "toscalar"})
+
+
+def _glued_statement(items: list[tuple[Token, str | None]], i: int) -> bool:
+    """True when the table name at ``i`` follows a finished pipeline's last name with no operator between."""
+    if i < 2 or items[i - 1][1] is None or items[i - 1][1] in _HEAD_KEYWORDS:
+        return False
+    return items[i - 2][0].text not in ("=", "(", ",", "|", ";") and items[i - 2][1] not in _HEAD_KEYWORDS
+
+
 def _table_positions(items: list[tuple[Token, str | None]]) -> set[int]:
     """Indexes of names where a table goes: a statement's or parenthesized pipeline's head, ``let T = X |``,
     and the operands of ``join`` / ``lookup`` / ``union`` (after their ``kind=...`` style options and commas)."""
@@ -442,7 +475,7 @@ def _table_positions(items: list[tuple[Token, str | None]]) -> set[int]:
         if (prev == ";" and nxt in ("|", ";", ")")) or (prev == "(" and not call and nxt in ("|", ")")):
             out.add(i)
             continue
-        if prev == "=" and i >= 3 and items[i - 3][1] == "let" and nxt in ("|", ";"):
+        if prev == "=" and i >= 3 and items[i - 3][1] == "let" and nxt == "|":
             out.add(i)
             continue
         j = i - 1

@@ -337,3 +337,16 @@ def test_unknown_table_positions() -> None:
             "| extend Y = make_set(A), Z = iif(isnotempty(url), url, ip)")
     assert [(f.code, f.text) for f in kql.check_portability(text).findings] == [
         ("unknown-table", "MtpAlerts"), ("unknown-table", "Other"), ("unknown-table", "T2"), ("unknown-table", "T3")]
+
+
+def test_own_column_shadows_only_in_later_operators() -> None:
+    text = "UrlClickEvents\n| summarize (Timestamp, Url) = arg_max(Timestamp, Url) by AccountUpn\n| project Timestamp"
+    assert [(f.code, f.line, f.text) for f in kql.check_portability(text).findings] == [
+        ("column-missing", 2, "Timestamp")]  # the argument reads the table; line 3 reads the query's own column
+
+
+def test_missing_semicolon_between_statements() -> None:
+    text = "EmailEvents\n| summarize count() by SenderFromAddress\n\nEmailEvents\n| take 1"
+    assert [(f.code, f.severity, f.line) for f in kql.check_portability(text).findings] == [
+        ("missing-semicolon", "error", 4)]
+    assert kql.check_portability("DeviceEvents | join kind=inner EmailEvents on ReportId").findings == ()
