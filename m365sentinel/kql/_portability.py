@@ -26,6 +26,7 @@ against the known tables the query names, and a name the query itself defines (`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -130,6 +131,14 @@ _STRING_FUNCTIONS: Final = frozenset(
     }
 )
 _MAX_DEFENDER_TICKS: Final = 30 * 864_000_000_000  # 30 days
+# Names KQL gives aggregates and duplicate join columns (count_, dcount_X, set_X, aggregated_X, X1).
+_AUTO_NAME: Final = re.compile(
+    r"^(count_|(dcount|dcountif|countif|set|list|min|max|sum|avg|any|arg_max|arg_min|make_set|make_list|"
+    r"aggregated|percentile|stdev|variance)_.*|.*\d)$"
+)
+_OPEN_SHAPE: Final = frozenset(
+    {"evaluate", "parse", "parse-where", "parse-kv", "mv-apply", "bag_unpack", "pivot", "externaldata", "invoke"}
+)
 _NUMERIC_KINDS: Final = frozenset({"int", "long", "real", "decimal"})
 _COMPARISONS: Final = frozenset({"==", "!=", "<", ">", "<=", ">=", "in", "between"})
 
@@ -281,7 +290,11 @@ class _Checker:
             if table in self.defender.tables:
                 self.defender_cols.update(self.defender.tables[table].kinds)
         self.on_clause = _on_clauses(self.items)
+        # Operators that add columns the checker does not follow (and custom or unknown tables) stop the check.
         self.table_positions = _table_positions(self.items)
+        self.open_shape = any(name in _OPEN_SHAPE for _, name in self.items) or any(
+            self.items[i][1] not in sentinel for i in self.table_positions
+        )
         self.known_tables = set(sentinel)
 
     def add(self, tok: Token, code: str, severity: Severity, message: str, fix: str) -> None:
@@ -363,6 +376,9 @@ class _Checker:
     def column(self, i: int, tok: Token, name: str, nxt: str) -> None:
         theirs = self.defender_cols.get(name)
         ours = self.sentinel_cols.get(name)
+        if theirs is None and ours is None:
+            self.unknown_column(i, tok, name, nxt)
+            return
         if theirs is None or (ours is None and self._shadowed(i, name)):  # the query's own column of that name
             return
         if ours is None:
@@ -397,6 +413,25 @@ class _Checker:
             self.as_string(i, tok, name, nxt)
         elif theirs in _NUMERIC_KINDS and ours == "string":
             self.numeric_as_string(i, tok, name, theirs, nxt)
+
+    def unknown_column(self, i: int, tok: Token, name: str, nxt: str) -> None:
+        """A name compared like a column that no named table has and the query never defines."""
+        if (
+            not self.tables
+            or nxt not in _STRING_OPERATORS | _COMPARISONS
+            or name in self.defined
+            or _AUTO_NAME.match(name)
+            or self.open_shape
+            or i in self.on_clause
+        ):
+            return
+        self.add(
+            tok,
+            "unknown-column",
+            "warning",
+            f"{name} is not a column of {', '.join(self.tables)} on either side, and the query does not define it.",
+            "check the column name against the table's schema",
+        )
 
     def _shadowed(self, i: int, name: str) -> bool:
         return name in self.lets or any(self.pipes[d] < self.pipes[i] for d in self.defined_at.get(name, ()))

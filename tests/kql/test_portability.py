@@ -350,3 +350,12 @@ def test_missing_semicolon_between_statements() -> None:
     assert [(f.code, f.severity, f.line) for f in kql.check_portability(text).findings] == [
         ("missing-semicolon", "error", 4)]
     assert kql.check_portability("DeviceEvents | join kind=inner EmailEvents on ReportId").findings == ()
+
+
+def test_unknown_column_compared_on_known_tables() -> None:
+    text = 'DeviceNetworkEvents\n| where RegistryValueData contains "http://"\n| summarize count() by DeviceId\n' \
+           "| where count_ > 1"
+    assert [(f.code, f.line, f.text) for f in kql.check_portability(text).findings] == [
+        ("unknown-column", 2, "RegistryValueData")]
+    # columns that bag_unpack (or parse, ...) adds are not followed: no finding
+    assert kql.check_portability('EmailEvents | evaluate bag_unpack(X) | where DMARC == "fail"').findings == ()
