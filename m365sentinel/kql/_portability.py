@@ -292,6 +292,7 @@ class _Checker:
         self.on_clause = _on_clauses(self.items)
         # Operators that add columns the checker does not follow (and custom or unknown tables) stop the check.
         self.table_positions = _table_positions(self.items)
+        self.after_summarize = _summarize_outputs(self.items, self.declared)
         self.open_shape = any(name in _OPEN_SHAPE for _, name in self.items) or any(
             self.items[i][1] not in sentinel for i in self.table_positions
         )
@@ -378,6 +379,17 @@ class _Checker:
         ours = self.sentinel_cols.get(name)
         if theirs is None and ours is None:
             self.unknown_column(i, tok, name, nxt)
+            return
+        outputs = self.after_summarize.get(i)
+        if outputs is not None and name not in outputs and name not in self.defined and not self.open_shape:
+            self.add(
+                tok,
+                "column-after-summarize",
+                "error",
+                f"{name} is not among the columns of the summarize before it (its aggregates and 'by' keys); "
+                "KQL rejects the reference.",
+                f"add {name} to the summarize's 'by' keys or aggregate it (take_any({name}))",
+            )
             return
         if theirs is None or (ours is None and self._shadowed(i, name)):  # the query's own column of that name
             return
@@ -494,6 +506,56 @@ def _glued_statement(items: list[tuple[Token, str | None]], i: int) -> bool:
     if i < 2 or items[i - 1][1] is None or items[i - 1][1] in _HEAD_KEYWORDS:
         return False
     return items[i - 2][0].text not in ("=", "(", ",", "|", ";") and items[i - 2][1] not in _HEAD_KEYWORDS
+
+
+_RESHAPING: Final = frozenset({"join", "lookup", "union", "evaluate", "mv-expand", "mv-apply", "parse", "extend",
+                               "project", "project-rename", "project-reorder", "project-away", "getschema", "as"})
+
+
+def _summarize_outputs(items: list[tuple[Token, str | None]], declared: set[int]) -> dict[int, frozenset[str]]:
+    """For each item after a ``summarize`` in the same pipeline: the names that summarize outputs (what it
+    declares, every name in its ``by`` clause, and the single-name arguments of its aggregates). Tracking stops at
+    an operator that adds columns (join, extend, project, ...) and in sub-queries; function-call parentheses keep
+    their pipeline's state."""
+    out: dict[int, frozenset[str]] = {}
+    stack: list[frozenset[str] | None] = [None]
+    op_start: list[int] = [-1]
+    op_name: list[str | None] = [None]
+    for i, (tok, name) in enumerate(items):
+        text = tok.text
+        if text == "(":
+            prev = items[i - 1] if i else None
+            option = i >= 3 and items[i - 2][0].text == "=" and items[i - 3][1] == "kind"  # join kind=inner (
+            call = prev is not None and prev[1] is not None and prev[1] not in _HEAD_KEYWORDS and not option
+            stack.append(stack[-1] if call else None)
+            op_start.append(op_start[-1] if call else -1)
+            op_name.append(op_name[-1] if call else None)
+            continue
+        if text == ")" and len(stack) > 1:
+            stack.pop()
+            op_start.pop()
+            op_name.pop()
+            continue
+        if text in ("|", ";"):
+            if op_name[-1] == "summarize":
+                stack[-1] = _outputs_of(items, declared, op_start[-1], i)
+            elif op_name[-1] in _RESHAPING:
+                stack[-1] = None
+            if text == ";":
+                stack[-1] = None
+            op_start[-1] = i
+            op_name[-1] = items[i + 1][1] if text == "|" and i + 1 < len(items) else None
+            if op_name[-1] == "mv" or op_name[-1] == "project":  # mv-expand / project-away lex as several tokens
+                op_name[-1] = "project" if op_name[-1] == "project" else "mv-expand"
+            continue
+        if name is not None and stack[-1] is not None:
+            out[i] = stack[-1]
+    return out
+
+
+def _outputs_of(items: list[tuple[Token, str | None]], declared: set[int], start: int, end: int) -> frozenset[str]:
+    names = {items[j][1] for j in range(start + 1, end) if j in declared or items[j][1] is not None}
+    return frozenset(n for n in names if n is not None)
 
 
 def _table_positions(items: list[tuple[Token, str | None]]) -> set[int]:

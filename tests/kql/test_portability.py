@@ -359,3 +359,12 @@ def test_unknown_column_compared_on_known_tables() -> None:
         ("unknown-column", 2, "RegistryValueData")]
     # columns that bag_unpack (or parse, ...) adds are not followed: no finding
     assert kql.check_portability('EmailEvents | evaluate bag_unpack(X) | where DMARC == "fail"').findings == ()
+
+
+def test_column_after_summarize() -> None:
+    text = ("DeviceProcessEvents\n| summarize C = dcount(ProcessCommandLine) by DeviceId, bin(TimeGenerated, 5m)\n"
+            "| where C > 10\n| extend H = iff(DeviceName has '.', 1, 2), D = DeviceId")
+    assert [(f.code, f.severity, f.line, f.text) for f in kql.check_portability(text).findings] == [
+        ("column-after-summarize", "error", 4, "DeviceName")]
+    joined = "DeviceProcessEvents | summarize by DeviceId | join (DeviceInfo) on DeviceId | project DeviceName"
+    assert kql.check_portability(joined).findings == ()
