@@ -531,7 +531,9 @@ class Parse(Op):
     pattern: tuple[Any, ...]  # str (literal text), (name, type) column captures, or "*" wildcard
     kind: str | None  # simple | regex | relaxed
 
-    def __init__(self, source: Expr, pattern: tuple[Any, ...], kind: str | None = None) -> None:
+    def __init__(
+        self, source: Expr, pattern: tuple[Any, ...], kind: str | None = None, flags: str | None = None
+    ) -> None:
         parts: list[str] = []
         for item in pattern:
             if item == "*":
@@ -541,6 +543,7 @@ class Parse(Op):
             else:
                 parts.append(f"{quote_identifier(item[0])}: {item[1]}")
         kind_text = f" kind={kind}" if kind else ""
+        kind_text += f" flags={flags}" if flags else ""
         _set_lines(self, (f"| parse{kind_text} {source.text} with " + " ".join(parts),))
         _fields(Parse, "source", "pattern", "kind")(self, source, pattern, kind)
 
@@ -560,6 +563,19 @@ class Render(Op):
 
 
 _fill_render = _fields(Render, "visualization", "properties")
+
+
+class Composed(Op):
+    """An operator whose text the builder composed from checked parts (rendered expressions, quoted names,
+    validated keywords), e.g. ``make-series``, ``evaluate``; never caller text."""
+
+    __slots__ = ("text",)
+
+    text: str
+
+    def __init__(self, text: str) -> None:
+        _set_lines(self, ("| " + text,))
+        _fields(Composed, "text")(self, text)
 
 
 class RawOp(Op):
