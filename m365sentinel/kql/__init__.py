@@ -14,7 +14,8 @@ render it with ``str(q)`` / ``q.to_kql()``, run it with ``Connector.query(q, tim
 Every Python value becomes exactly one KQL literal token (``_literals``); raw text enters only through
 ``raw_unsafe`` / ``Query.pipe_raw_unsafe``. Columns of known tables (``m365sentinel/_data/tables.json``) are
 typed: a misspelled column or a literal of the wrong kind raises ``InvalidInputError`` at build time.
-``check_portability(query)`` reports what in a Defender advanced hunting query does not carry over to Sentinel.
+``check_portability(query)`` reports what in a Defender advanced hunting query does not carry over to Sentinel;
+``to_sentinel(text)`` / ``to_defender(text)`` rewrite what is mechanical and list the rest (``.unresolved``).
 """
 
 from __future__ import annotations
@@ -43,16 +44,20 @@ from m365sentinel.kql._templates import (
     table_timechart,
     timechart,
 )
+from m365sentinel.kql._translate import Change, Translation, Unresolved, to_defender, to_sentinel
 
 __all__ = [
     "STREAMED_TABLES",
     "TIMECHART_COLUMNS",
+    "Change",
     "Expr",
     "PortabilityFinding",
     "PortabilityReport",
     "Query",
     "SortKey",
     "TableSchema",
+    "Translation",
+    "Unresolved",
     "alert_timechart",
     "alerts_by_product",
     "billable_volume",
@@ -81,6 +86,8 @@ __all__ = [
     "table",
     "table_timechart",
     "timechart",
+    "to_defender",
+    "to_sentinel",
     "union",
     "var",
 ]

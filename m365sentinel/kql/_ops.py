@@ -531,7 +531,9 @@ class Parse(Op):
     pattern: tuple[Any, ...]  # str (literal text), (name, type) column captures, or "*" wildcard
     kind: str | None  # simple | regex | relaxed
 
-    def __init__(self, source: Expr, pattern: tuple[Any, ...], kind: str | None = None) -> None:
+    def __init__(
+        self, source: Expr, pattern: tuple[Any, ...], kind: str | None = None, flags: str | None = None
+    ) -> None:
         parts: list[str] = []
         for item in pattern:
             if item == "*":
@@ -541,6 +543,7 @@ class Parse(Op):
             else:
                 parts.append(f"{quote_identifier(item[0])}: {item[1]}")
         kind_text = f" kind={kind}" if kind else ""
+        kind_text += f" flags={flags}" if flags else ""
         _set_lines(self, (f"| parse{kind_text} {source.text} with " + " ".join(parts),))
         _fields(Parse, "source", "pattern", "kind")(self, source, pattern, kind)
 
@@ -560,6 +563,19 @@ class Render(Op):
 
 
 _fill_render = _fields(Render, "visualization", "properties")
+
+
+class Composed(Op):
+    """An operator whose text the builder composed from checked parts (rendered expressions, quoted names,
+    validated keywords), e.g. ``make-series``, ``evaluate``; never caller text."""
+
+    __slots__ = ("text",)
+
+    text: str
+
+    def __init__(self, text: str) -> None:
+        _set_lines(self, ("| " + text,))
+        _fields(Composed, "text")(self, text)
 
 
 class RawOp(Op):
@@ -594,7 +610,11 @@ class LetTabular(_Node):
     query: Query
 
     def __init__(self, name: str, query: Query) -> None:
-        _set_lines(self, (f"let {quote_identifier(name)} = (", *indent(query.pipeline_lines()), ");"))
+        if query.lets:  # a parenthesized body holds no statements: keep the sub-query's lets in its own scope
+            body = indent([*_let_lines(query.lets), *query.pipeline_lines()])
+            _set_lines(self, (f"let {quote_identifier(name)} = () {{", *body, "};"))
+        else:
+            _set_lines(self, (f"let {quote_identifier(name)} = (", *indent(query.pipeline_lines()), ");"))
         _fields(LetTabular, "name", "query")(self, name, query)
 
 
@@ -610,8 +630,15 @@ class LetFunction(_Node):
         if isinstance(body, Expr):
             _set_lines(self, (f"{head} {{ {body.text} }};",))
         else:
-            _set_lines(self, (head + " {", *indent(body.pipeline_lines()), "};"))
+            _set_lines(self, (head + " {", *indent([*_let_lines(body.lets), *body.pipeline_lines()]), "};"))
         _fields(LetFunction, "name", "parameters", "body")(self, name, parameters, body)
 
 
 Let = LetScalar | LetTabular | LetFunction
+
+
+def _let_lines(lets: Sequence[Let]) -> list[str]:
+    out: list[str] = []
+    for let in lets:
+        out += let.lines
+    return out

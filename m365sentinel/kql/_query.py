@@ -30,6 +30,8 @@ from m365sentinel.kql._expr import (
     _setter,
     to_expr,
 )
+from m365sentinel.kql._letgraph import order_lets
+from m365sentinel.kql._literals import quote_identifier
 from m365sentinel.kql._render import render_query
 from m365sentinel.kql._schemas import schema_for, unknown_column
 
@@ -39,6 +41,7 @@ Columns = tuple[tuple[str, str | None], ...]
 _NUMERIC: Final = frozenset({"int", "long", "real", "decimal"})
 _NAME_FROM_FIRST_ARG: Final = frozenset({"bin", "bin_at", "floor", "startofday", "startofweek", "startofmonth"})
 _AGG_DEFAULT_NAMES: Final = {"count": "count_"}
+_EVALUATE_PLUGINS: Final = frozenset({"bag_unpack", "pivot", "narrow"})
 
 
 def _compatible(column_kind: str, literal_kind: str) -> bool:
@@ -327,10 +330,13 @@ class Query:
         self._check(exprs)
         return self._with(o.MvExpand(exprs, limit), None)
 
-    def parse(self, source: object, *pattern: object, kind: str | None = None) -> Query:
-        """``| parse [kind=...] source with "lit" Name:type "lit" ... *``.
+    def parse(self, source: object, *pattern: object, kind: str | None = None, flags: str | None = None) -> Query:
+        """``| parse [kind=...] [flags=...] source with "lit" Name:type "lit" ... *``.
 
-        Pattern items: str (literal text), ``(name, kql_type)`` captures, and ``"*"`` (any text)."""
+        Pattern items: str (literal text), ``(name, kql_type)`` captures, and ``"*"`` (any text). ``flags``
+        (regex kind only): letters of ``imsU`` (case-insensitive, multi-line, dot matches newline, ungreedy)."""
+        if flags is not None and (kind != "regex" or not flags or any(f not in "imsU" for f in flags)):
+            raise InvalidInputError(f"parse flags must be letters of 'imsU' with kind='regex', got {flags!r}")
         src = _as_expr(source)
         self._check([src])
         items: list[Any] = []
@@ -346,7 +352,74 @@ class Query:
         if kind not in (None, "simple", "regex", "relaxed"):
             raise InvalidInputError(f"parse kind must be simple, regex or relaxed, got {kind!r}")
         cols = None if self.columns is None else (*self.columns, *added)
-        return self._with(o.Parse(src, tuple(items), kind), cols)
+        return self._with(o.Parse(src, tuple(items), kind, flags), cols)
+
+    def project_reorder(self, *names: str) -> Query:
+        """``| project-reorder A, B`` (named columns first, in this order; the others keep theirs)."""
+        if not names or not all(isinstance(n, str) and n for n in names):
+            raise InvalidInputError(f"project_reorder() needs column names (str), got {names!r}")
+        self._check([Column(n) for n in names])
+        cols = None
+        if self.columns is not None:
+            first = [c for n in names for c in self.columns if c[0] == n]
+            cols = (*first, *(c for c in self.columns if c[0] not in names))
+        return self._with(o.Composed("project-reorder " + ", ".join(quote_identifier(n) for n in names)), cols)
+
+    def serialize(self, **named: object) -> Query:
+        """``| serialize [Name = expr, ...]`` (marks the row order as fixed, e.g. for ``row_number()``)."""
+        exprs = _named((), named)
+        self._check(exprs)
+        cols = None if self.columns is None else (*self.columns, *((n, None) for n in named))
+        text = "serialize " + ", ".join(e.text for e in exprs) if exprs else "serialize"
+        return self._with(o.Composed(text), cols)
+
+    def sample(self, n: int) -> Query:
+        """``| sample N`` (N arbitrary rows)."""
+        return self._with(o.Composed(f"sample {_count(n)}"))
+
+    def make_series(
+        self,
+        on: object,
+        step: object,
+        *aggregations: Expr,
+        from_: object | None = None,
+        to: object | None = None,
+        by: object | Iterable[object] = (),
+        default: object | None = None,
+        **named: Expr,
+    ) -> Query:
+        """``| make-series Name = agg [default = v], ... on Axis [from X] [to Y] step S [by keys]``.
+
+        The aggregations and the axis become dynamic arrays (one element per step); ``by`` keys keep their
+        type. Raises InvalidInputError without an aggregation."""
+        aggs = _named(aggregations, named)
+        if not aggs:
+            raise InvalidInputError("make_series() needs at least one aggregation")
+        axis = _as_expr(on)
+        keys = (by,) if isinstance(by, str | Expr) else tuple(by)  # type: ignore[arg-type]
+        by_exprs = tuple(_as_expr(k) for k in keys)
+        self._check((*aggs, axis, *by_exprs))
+        dflt = "" if default is None else f" default = {to_expr(default).text}"
+        text = "make-series " + ", ".join(a.text for a in aggs) + dflt + f" on {axis.text}"
+        text += f" from {to_expr(from_).text}" if from_ is not None else ""
+        text += f" to {to_expr(to).text}" if to is not None else ""
+        text += f" step {to_expr(step).text}"
+        text += " by " + ", ".join(b.text for b in by_exprs) if by_exprs else ""
+        cols: Columns | None = None
+        outs = self._outputs((*by_exprs, *aggs, axis)) if self.columns is not None else None
+        if outs is not None:
+            series = {n for n, _ in self._outputs(aggs) or ()} | {_output_name(axis)}
+            cols = tuple((n, "dynamic" if n in series else k) for n, k in outs)
+        return self._with(o.Composed(text), cols)
+
+    def evaluate(self, plugin: str, *args: object) -> Query:
+        """``| evaluate plugin(args)`` for the plugins whose output the builder cannot know (``bag_unpack``,
+        ``pivot``): column checks stop after it. Strings name columns; other values are literals."""
+        if plugin not in _EVALUATE_PLUGINS:
+            raise InvalidInputError(f"evaluate plugin must be one of {sorted(_EVALUATE_PLUGINS)}, got {plugin!r}")
+        exprs = tuple(_as_expr(a) for a in args)
+        self._check(exprs)
+        return self._with(o.Composed(f"evaluate {plugin}(" + ", ".join(e.text for e in exprs) + ")"), None)
 
     # combining ---------------------------------------------------------------------------------------
     def join(self, right: Query, on: object | Iterable[object], *, kind: str | None = "inner") -> Query:
@@ -383,11 +456,15 @@ class Query:
         )
 
     def let(self, name: str, value: object) -> Query:
-        """Prefix a ``let name = value;`` statement (scalar expr/value, tabular Query, or ``kql.function``)."""
+        """Add a ``let name = value;`` statement (scalar expr/value, tabular Query, or ``kql.function``).
+
+        Statements render in the order they were added, except that one referring to another (``var(name)``,
+        a table name) moves after it; a tabular value's own ``let`` statements stay in its scope. Raises
+        InvalidInputError for a name defined twice or statements that refer to each other in a cycle."""
         stmt = make_let(name, value)
         if any(existing.name == name for existing in self.lets):
             raise InvalidInputError(f"let {name!r} is already defined in this query")
-        return self._replace_lets((stmt, *self.lets))
+        return self._replace_lets(order_lets((*self.lets, stmt)))
 
     def _replace_lets(self, lets: tuple[o.LetScalar | o.LetTabular | o.LetFunction, ...]) -> Query:
         return _make(self.head, self.ops, lets, self.columns, self.source_name, self.timespan, self._kinds)
@@ -521,7 +598,7 @@ def _hoist(outer: Query, *inner: Query) -> Query:
                 by_name[stmt.name] = stmt
             elif _let_text(seen) != _let_text(stmt):
                 raise InvalidInputError(f"sub-queries define let {stmt.name!r} differently")
-    return outer._replace_lets(tuple(lets))
+    return outer._replace_lets(order_lets(lets))
 
 
 def _let_text(stmt: o.LetScalar | o.LetTabular | o.LetFunction) -> str:
@@ -532,7 +609,7 @@ def make_let(name: str, value: object) -> o.LetScalar | o.LetTabular | o.LetFunc
     if isinstance(value, o.LetFunction):
         return o.LetFunction(name, value.parameters, value.body)
     if isinstance(value, Query):
-        return o.LetTabular(name, _strip(value))
+        return o.LetTabular(name, value)
     return o.LetScalar(name, to_expr(value))
 
 

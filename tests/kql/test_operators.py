@@ -103,8 +103,8 @@ MATRIX: dict[str, tuple[kql.Query, str]] = {
                 .let("Recent", SI.project(Sev=kql.col("Severity")).take(10))
                 .let("Level", "High")
                 .let("F", kql.function([("n", "long")], kql.var("n") * 2)),
-                'let F = (n: long) { n * 2 };\nlet Level = "High";\nlet Recent = (\n    SecurityIncident\n'
-                '    | project Sev = Severity\n    | take 10\n);\nRecent\n| where Sev == Level'),
+                'let Recent = (\n    SecurityIncident\n    | project Sev = Severity\n    | take 10\n);\n'
+                'let Level = "High";\nlet F = (n: long) { n * 2 };\nRecent\n| where Sev == Level'),
     "datatable": (kql.datatable([("Name", "string"), ("N", "long"), ("When", "datetime")],
                                 [["a'b", 1, T0], ["c\nd", -2, T0]]).where(kql.col("N") > 0),
                   "datatable(Name: string, N: long, When: datetime) [\"a'b\", 1, "

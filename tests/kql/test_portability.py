@@ -203,12 +203,14 @@ def test_timestamp_references_but_not_declarations() -> None:
 
 def test_tables_not_selected() -> None:
     text = "DeviceEvents\n| union EmailEvents, SecurityIncident, CustomTable_CL\n| lookup DeviceInfo on DeviceId"
+    custom = ("custom-table", "warning", 2, 40, 52, "CustomTable_CL")  # never "not streamed"
     assert findings(text, selected_tables=["DeviceEvents"]) == [
         ("table-not-selected", "warning", 2, 9, 21, "EmailEvents"),
+        custom,
         ("table-not-selected", "warning", 3, 10, 76, "DeviceInfo"),
     ]
-    assert findings(text, selected_tables={"DeviceEvents", "EmailEvents", "DeviceInfo"}) == []
-    assert findings(text) == []  # not checked without a selection
+    assert findings(text, selected_tables={"DeviceEvents", "EmailEvents", "DeviceInfo"}) == [custom]
+    assert findings(text) == [custom]  # selection not checked without a selection
 
 
 def test_let_names_are_not_tables() -> None:
@@ -291,3 +293,78 @@ def test_hunting_query_findings(name: str, kql_parser: Any) -> None:
     assert [f.text for f in selected.findings if f.code == "table-not-selected"] == not_selected
     boundaries = {(off, t) for _, off, t in ms_tokens(kql_parser, text)}
     assert all((f.offset, f.text) in boundaries for f in selected.findings)
+
+
+# computed from the two schema sets -------------------------------------------------------------------------
+SCHEMA_CASES = {
+    # text: (expected findings (code, severity, text), does Microsoft's parser accept it against Sentinel's schemas)
+    'IdentityInfo | where AccountUpn =~ "a@b.c" | project EmailAddress, OnPremSid': (
+        [("column-renamed", "error", "AccountUpn"), ("column-renamed", "error", "EmailAddress"),
+         ("column-renamed", "error", "OnPremSid")], False),
+    "IdentityLogonEvents | join (DeviceNetworkEvents | extend Port = RemotePort) on Port": (
+        [("join-key-type", "error", "Port")], False),
+    'IdentityLogonEvents | where AdditionalFields has "x"': ([], True),  # dynamic on both sides
+    'DeviceEvents | where AdditionalFields has "x"': ([("additionalfields-as-string", "warning", "AdditionalFields")],
+                                                      True),
+    "DeviceTvmSoftwareInventory_CL | take 1": ([("custom-table", "warning", "DeviceTvmSoftwareInventory_CL")], False),
+    "DeviceTvmSoftwareInventory | take 1": ([("table-not-streamed", "error", "DeviceTvmSoftwareInventory")], False),
+    "UrlClickEvents | where Timestamp > ago(1d)": ([("column-missing", "error", "Timestamp")], False),
+    "EmailEvents | where Timestamp > ago(7d) | project Timestamp, Subject": (
+        [("timestamp-column", "info", "Timestamp"), ("timestamp-column", "info", "Timestamp")], True),
+    "IdentityLogonEvents | where Port == 445": ([("column-type", "warning", "Port")], True),
+    "EmailEvents | extend EmailAddress = RecipientEmailAddress | project EmailAddress": ([], True),
+}
+
+
+@pytest.mark.parametrize("text", sorted(SCHEMA_CASES))
+def test_findings_computed_from_both_schemas_and_parser_agrees(text: str, kql_parser: Any) -> None:
+    expected, parses = SCHEMA_CASES[text]
+    report = kql.check_portability(text)
+    assert [(f.code, f.severity, f.text) for f in report.findings] == expected
+    clean = [d for d in kql_parser.check(text)["diagnostics"] if d["severity"] == "Error"] == []
+    assert clean is parses
+    assert not report.ok or clean  # nothing the checker passes fails in Microsoft's parser
+
+
+def test_renamed_finding_names_the_fix_and_position() -> None:
+    (finding,) = kql.check_portability("IdentityInfo\n| where AccountUpn == 'x'").findings
+    assert (finding.line, finding.column, finding.fix) == (2, 9, "use AccountUPN")
+    assert finding.message == "AccountUpn is named AccountUPN in Sentinel's IdentityInfo."
+
+
+def test_unknown_table_positions() -> None:
+    text = ("let x = 1;\nMtpAlerts | join kind=inner (Other | take 1) on A | union T2, (T3 | take 1)\n"
+            "| extend Y = make_set(A), Z = iif(isnotempty(url), url, ip)")
+    assert [(f.code, f.text) for f in kql.check_portability(text).findings] == [
+        ("unknown-table", "MtpAlerts"), ("unknown-table", "Other"), ("unknown-table", "T2"), ("unknown-table", "T3")]
+
+
+def test_own_column_shadows_only_in_later_operators() -> None:
+    text = "UrlClickEvents\n| summarize (Timestamp, Url) = arg_max(Timestamp, Url) by AccountUpn\n| project Timestamp"
+    assert [(f.code, f.line, f.text) for f in kql.check_portability(text).findings] == [
+        ("column-missing", 2, "Timestamp")]  # the argument reads the table; line 3 reads the query's own column
+
+
+def test_missing_semicolon_between_statements() -> None:
+    text = "EmailEvents\n| summarize count() by SenderFromAddress\n\nEmailEvents\n| take 1"
+    assert [(f.code, f.severity, f.line) for f in kql.check_portability(text).findings] == [
+        ("missing-semicolon", "error", 4)]
+    assert kql.check_portability("DeviceEvents | join kind=inner EmailEvents on ReportId").findings == ()
+
+
+def test_unknown_column_compared_on_known_tables() -> None:
+    text = 'DeviceNetworkEvents\n| where RegistryValueData contains "http://"\n| summarize count() by DeviceId\n' \
+           "| where count_ > 1"
+    assert [(f.code, f.line, f.text) for f in kql.check_portability(text).findings] == [
+        ("unknown-column", 2, "RegistryValueData")]
+    # columns that bag_unpack (or parse, ...) adds are not followed: no finding
+    assert kql.check_portability('EmailEvents | evaluate bag_unpack(X) | where DMARC == "fail"').findings == ()
+
+
+def test_column_after_summarize() -> None:
+    text = ("DeviceProcessEvents\n| summarize C = dcount(ProcessCommandLine) by DeviceId, bin(TimeGenerated, 5m)\n"
+            "| where C > 10\n| extend H = iff(DeviceName has '.', 1, 2), D = DeviceId")
+    assert [(f.code, f.severity, f.line, f.text) for f in kql.check_portability(text).findings] == [
+        ("column-after-summarize", "error", 4, "DeviceName")]
+    joined = "DeviceProcessEvents | summarize by DeviceId | join (DeviceInfo) on DeviceId | project DeviceName"
+    assert kql.check_portability(joined).findings == ()
