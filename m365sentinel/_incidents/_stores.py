@@ -20,6 +20,7 @@ from typing import Protocol, runtime_checkable
 import attrs
 
 from .._errors import CheckpointConflictError, InvalidInputError
+from .._inputs import check_text
 from ._checkpoint import Checkpoint
 
 __all__ = [
@@ -54,6 +55,14 @@ def _conflict(expected: str | None, actual: str | None) -> CheckpointConflictErr
     )
 
 
+def _check_swap(expected_version: object, checkpoint: object) -> None:
+    """The arguments of every store's compare_and_swap, checked before anything is read or written."""
+    if expected_version is not None and not isinstance(expected_version, str):
+        raise InvalidInputError(f"expected_version={expected_version!r}: expected a version string or None")
+    if not isinstance(checkpoint, Checkpoint):
+        raise InvalidInputError(f"checkpoint={checkpoint!r}: expected a Checkpoint")
+
+
 class MemoryCheckpointStore:
     """In-process store (tests, single-process pipelines)."""
 
@@ -67,6 +76,7 @@ class MemoryCheckpointStore:
             return self._value
 
     def compare_and_swap(self, expected_version: str | None, checkpoint: Checkpoint) -> str:
+        _check_swap(expected_version, checkpoint)
         with self._lock:
             actual = self._value.version if self._value else None
             if actual != expected_version:
@@ -84,7 +94,11 @@ class FileCheckpointStore:
         if not isinstance(path, str | os.PathLike) or not str(path):
             raise InvalidInputError(f"checkpoint path {path!r}: expected a file path (str or os.PathLike)")
         self._path = Path(path)
-        if self._path.is_dir():
+        try:
+            is_dir = self._path.is_dir()
+        except OSError as exc:  # e.g. a name too long for the file system
+            raise InvalidInputError(f"checkpoint path {str(path)[:200]!r} is not usable: {exc.strerror}") from exc
+        if is_dir:
             raise InvalidInputError(f"checkpoint path {str(self._path)!r} is a directory; expected a file path")
         self._thread_lock = threading.Lock()
 
@@ -93,6 +107,8 @@ class FileCheckpointStore:
             doc = json.loads(self._path.read_text("utf-8"))
         except FileNotFoundError:
             return None
+        except OSError as exc:  # a name too long, a permission, a path through a file: the path given cannot be read
+            raise InvalidInputError(f"checkpoint file {str(self._path)[:200]!r}: {exc.strerror}") from exc
         except ValueError as exc:
             raise InvalidInputError(f"checkpoint file {str(self._path)!r} is not JSON: {exc}") from exc
         return StoredCheckpoint(Checkpoint.from_json(doc["checkpoint"]), str(doc["version"]))
@@ -101,6 +117,7 @@ class FileCheckpointStore:
         return self._read()
 
     def compare_and_swap(self, expected_version: str | None, checkpoint: Checkpoint) -> str:
+        _check_swap(expected_version, checkpoint)
         import fcntl  # POSIX advisory lock; imported here so the module loads everywhere
 
         self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,12 +158,15 @@ class SQLiteCheckpointStore:
             raise InvalidInputError(f"synchronous={synchronous!r}: expected 'FULL', 'NORMAL' or 'OFF' (SQLite PRAGMA)")
         if not isinstance(database, str | os.PathLike) or not str(database):
             raise InvalidInputError(f"database {database!r}: expected a file path (str or os.PathLike) or ':memory:'")
-        self._db = str(database)
-        self._name = name
+        self._db = check_text(str(database), "database", expected="a file path or ':memory:'")
+        self._name = check_text(name, "checkpoint name")
         self._lock = threading.Lock()
         # One connection per store (opening one per commit costs a WAL checkpoint each time); the swap itself is
         # a single conditional statement, so other processes on the same file stay safe.
-        self._con = sqlite3.connect(self._db, timeout=30, isolation_level=None, check_same_thread=False)
+        try:
+            self._con = sqlite3.connect(self._db, timeout=30, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise InvalidInputError(f"database {self._db!r}: cannot open it as SQLite ({exc})") from exc
         self._con.execute(f"PRAGMA synchronous={synchronous}")  # value checked above
         if synchronous != "FULL":
             self._con.execute("PRAGMA journal_mode=WAL")  # NORMAL is crash-safe for the process with WAL
@@ -169,6 +189,7 @@ class SQLiteCheckpointStore:
         return StoredCheckpoint(Checkpoint.from_json(row[1]), str(row[0]))
 
     def compare_and_swap(self, expected_version: str | None, checkpoint: Checkpoint) -> str:
+        _check_swap(expected_version, checkpoint)
         body = checkpoint.dumps()
         with self._lock:
             if expected_version is None:
@@ -181,6 +202,8 @@ class SQLiteCheckpointStore:
                 except sqlite3.IntegrityError:
                     pass
             else:
+                if not (expected_version.isascii() and expected_version.isdigit() and len(expected_version) < 19):
+                    raise InvalidInputError(f"expected_version={expected_version!r}: not a version this store returned")
                 new = int(expected_version) + 1
                 cur = self._con.execute(
                     "UPDATE m365sentinel_checkpoints SET version = ?, body = ? WHERE name = ? AND version = ?",

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from m365sentinel._errors import InvalidInputError
+from m365sentinel._inputs import check_number
 from m365sentinel.emulator._auth import EmulatorCredential, TokenStore
 from m365sentinel.emulator._clock import Clock, as_utc
 from m365sentinel.emulator._control import IncidentControl
@@ -132,9 +133,7 @@ class Emulator:
     ) -> None:
         if not isinstance(incidents, int) or incidents < 0:
             raise InvalidInputError(f"incidents={incidents!r}: expected a non-negative integer")
-        share = (1.0 if unified_portal else 0.0) if xdr_share is None else float(xdr_share)
-        if not 0.0 <= share <= 1.0:
-            raise InvalidInputError(f"xdr_share={xdr_share!r}: expected a number from 0 to 1")
+        share = (1.0 if unified_portal else 0.0) if xdr_share is None else check_number(xdr_share, "xdr_share", 0, 1)
         self.clock = Clock(now)
         ids = random.Random(f"ids/{seed}")
 
