@@ -205,3 +205,45 @@ def test_update_that_changes_something_still_writes(emu, connector, incident_id)
     before = len(emu.requests)
     result = handle.update(title=f"changed {len(emu.requests)}")
     assert len(_puts(emu, before)) == 1 and result.attempts == 1
+
+
+# --- the emulator's public API -------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"host": "example.com"}, "loopback address only"),  # refused before any name lookup
+        ({"host": "127.0.0.1\x00"}, "control character"),
+        ({"port": 70000}, "port=70000: expected an integer from 0 to 65535"),
+        ({"port": -1}, "port=-1"),
+        ({"port": "80"}, "port='80'"),
+    ],
+    ids=repr,
+)
+def test_emulator_serve_refuses_what_it_cannot_serve_on(kwargs, fragment):
+    emu = Emulator(now=NOW, dataset=False)
+    try:
+        with pytest.raises(InvalidInputError, match=fragment.replace("(", r"\(")):
+            emu.serve(**kwargs)
+    finally:
+        emu.close()
+
+
+@pytest.mark.parametrize(
+    ("call", "fragment"),
+    [
+        (lambda e: e.incident_control().modify_incident("no-such-incident", severity="High"), "was not found"),
+        (lambda e: e.faults.server_error(times=None), "times=None"),
+        (lambda e: e.faults.server_error(status=[503]), "status=[503]"),
+        (lambda e: e.advance(timedelta.min), "out of the datetime range"),
+        (lambda e: Emulator(now=datetime(1, 1, 1, tzinfo=UTC), dataset=False), "year 1900 to 9000"),
+        (lambda e: Emulator(now=NOW, xdr_share="", dataset=False), "xdr_share=''"),
+    ],
+    ids=["modify unknown incident", "times=None", "status=[503]", "advance(timedelta.min)", "now=year 1", "xdr_share=''"],
+)
+def test_emulator_control_mistakes_are_invalid_input(call, fragment):
+    emu = Emulator(now=NOW, dataset=False)
+    try:
+        with pytest.raises(InvalidInputError, match=fragment.replace("(", r"\(").replace("[", r"\[")):
+            call(emu)
+    finally:
+        emu.close()

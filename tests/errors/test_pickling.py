@@ -64,11 +64,19 @@ def _build(cls: type[SentinelError]) -> SentinelError:
     if cls.__name__ in REALISTIC:
         args, kwargs = REALISTIC[cls.__name__]
         return cls(*args, **kwargs)
-    kwargs = {}
-    for name, p in inspect.signature(cls.__init__).parameters.items():
-        if p.kind is p.KEYWORD_ONLY and p.default is p.empty:
-            kwargs[name] = _API.get(name, f"{name} value")
-    return cls(f"{cls.__name__} happened", **kwargs)
+    # A class added later: its required parameters filled from their names (the first positional is the message).
+    args: list[object] = []
+    kwargs: dict[str, object] = {}
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    for p in params:
+        if p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        value = f"{cls.__name__} happened" if not args and not kwargs else _API.get(p.name, f"{p.name} value")
+        if p.kind is p.KEYWORD_ONLY:
+            kwargs[p.name] = value
+        else:
+            args.append(value)
+    return cls(*args, **kwargs)
 
 
 def _fields(exc: BaseException) -> dict[str, object]:

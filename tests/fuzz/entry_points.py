@@ -215,6 +215,28 @@ def _inside(w: World, path: Any) -> Any:
     return path
 
 
+def _no_port(v: Any) -> bool:
+    """Not a real port number (the fuzz binds only port 0: any free one)."""
+    return not (isinstance(v, int) and 1 <= v <= 65535)
+
+
+_SCALAR_FUNCTIONS = ("isempty", "isnotempty", "isnull", "isnotnull", "parse_json", "todatetime", "tolower", "tostring")
+_AGGREGATES = ("avg", "max", "min", "sum", "make_list", "countif", "arg_min", "coalesce", "toupper")
+
+
+def _one_argument_functions() -> list[EntryPoint]:
+    """``fn.<name>(value)`` for the functions of one argument, in a print or a summarize."""
+    rows = [
+        EntryPoint(f"fn.{n}(value)", lambda w, v, n=n: kql.print_(x=getattr(fn, n)(v)), ("Title", 1))
+        for n in _SCALAR_FUNCTIONS
+    ]
+    rows += [
+        EntryPoint(f"fn.{n}(value)", lambda w, v, n=n: w.query.summarize(x=getattr(fn, n)(v)), ("IncidentNumber",))
+        for n in _AGGREGATES
+    ]
+    return rows
+
+
 def _bare(use: Callable[[Emulator], Any]) -> Any:
     """``use`` on a fresh emulator without a dataset, closed afterwards."""
     emu = Emulator(now=NOW, dataset=False)
@@ -487,6 +509,8 @@ def catalogue() -> tuple[EntryPoint, ...]:
         E("fn.bin_at(fixed_point)", lambda w, v: kql.print_(x=fn.bin_at(kql.lit(NOW), "1d", v)), (NOW,)),
         E("fn.dcount(value)", lambda w, v: w.query.summarize(fn.dcount(v)), COLS),
         E("fn.make_set(value)", lambda w, v: w.query.summarize(fn.make_set(v)), COLS),
+        *_one_argument_functions(),
+        E("kql.schema_registry()", lambda w, v: kql.schema_registry()),
         E("HuntingTable.query()", lambda w, v: ms.HuntingTable.from_name("DeviceEvents").query().where(kql.lit(v))),
         # --- models -------------------------------------------------------------------------------------------
         E("models.parse_datetime(text)", lambda w, v: ms.models.parse_datetime(v), ("2025-01-01T00:00:00Z",)),
@@ -495,11 +519,15 @@ def catalogue() -> tuple[EntryPoint, ...]:
         E("models.format_iso_duration(value)", lambda w, v: ms.models.format_iso_duration(v), (timedelta(days=1),)),
         E("models.QueryResult.from_json(data)", lambda w, v: ms.models.QueryResult.from_json(v), ('{"tables":[]}',)),
         E("models.Incident.from_json(data)", lambda w, v: ms.models.Incident.from_json(v), ({"name": "x"},)),
+        E("models.structure(data)", lambda w, v: ms.models.structure(v, ms.models.Incident), ({"name": "x"},)),
+        E("models.freeze(value)", lambda w, v: ms.models.thaw(ms.models.freeze(v)), ({"a": [1]},)),
         E("models.GraphIncident.from_json(data)", lambda w, v: ms.models.GraphIncident.from_json(v), ({"id": "1"},)),
         # --- emulator -----------------------------------------------------------------------------------------
         E("Emulator(incidents)", lambda w, v: Emulator(now=NOW, incidents=v, dataset=False).close(), (0,), _small),
         E("Emulator(now)", lambda w, v: Emulator(now=v, dataset=False).close(), AWARE),
         E("Emulator(xdr_share)", lambda w, v: Emulator(now=NOW, xdr_share=v, dataset=False).close(), (0.5,)),
+        E("Emulator.serve(host)", lambda w, v: _bare(lambda e: e.serve(host=v).close()), ("127.0.0.1", "::1")),
+        E("Emulator.serve(port)", lambda w, v: _bare(lambda e: e.serve(port=v).close()), (0,), _no_port),
         E("Emulator.advance(delta)", lambda w, v: _bare(lambda e: e.advance(v)), (timedelta(0),)),
         E("Faults.server_error(times)", lambda w, v: _bare(lambda e: e.faults.server_error(v)), (1,)),
         E("Faults.add(route)", lambda w, v: _bare(lambda e: e.faults.add(v)), ("*/incidents*",)),
