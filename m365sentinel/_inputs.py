@@ -37,7 +37,7 @@ def check_text(
             f"{what}={_show(value)} contains {kind} ({bad.group()!r} at {bad.start()}); expected {expected}"
         )
     if not empty and not value.strip():
-        raise InvalidInputError(f"{what}={_show(value)}: expected non-empty {expected}")
+        raise InvalidInputError(f"{what}={_show(value)}: expected {expected}, not an empty or blank string")
     return value
 
 

@@ -18,7 +18,7 @@ from m365sentinel._inputs import check_json, check_text, check_texts
         ("a\x7f", True, "control character"),
         ("a\x85", True, "control character"),
         ("a\nb", False, "control character"),
-        ("", False, "expected non-empty text"),
+        ("", False, "what='': expected text, not an empty or blank string"),
         (None, False, r"what=None: expected text \(a str\)"),
         (b"x", False, r"what=b.x.: expected text \(a str\)"),
     ],
