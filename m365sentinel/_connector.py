@@ -28,6 +28,7 @@ from ._errors import (
     StalePlanError,
 )
 from ._ids import WorkspaceId, validate_guid
+from ._inputs import check_text
 from ._plan import (
     MTP_KIND,
     Action,
@@ -363,7 +364,7 @@ class Connector:
             entities=EntitySync(
                 active_directory=active_directory,
                 azure_active_directory=azure_active_directory,
-                ueba_data_sources=tuple(sources),  # type: ignore[arg-type]  # attrs converter=tuple confuses mypy
+                ueba_data_sources=sources,  # a bare name is one source (the converter checks and canonicalises)
             )
         )
 
@@ -683,8 +684,9 @@ class Connector:
             text = query.to_kql()
         else:
             raise InvalidInputError(f"query must be KQL text or a m365sentinel.kql query, got {query!r}")
-        if not text.strip():
+        if not isinstance(text, str) or not text.strip():
             raise InvalidInputError("query is empty; expected KQL text or a m365sentinel.kql query")
+        check_text(text, "query", expected="KQL text", multiline=True)
         needed = getattr(query, "timespan", None)  # the window a template needs (a 14-day chart needs 14 days)
         if timespan is None:
             timespan = needed

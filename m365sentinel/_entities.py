@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ._errors import InvalidInputError
+from ._inputs import check_texts
 from ._plan import Action, Change, FieldChange
 
 if TYPE_CHECKING:
@@ -44,6 +45,23 @@ UEBA = "Ueba"
 ACTIVE_DIRECTORY = "ActiveDirectory"
 AZURE_ACTIVE_DIRECTORY = "AzureActiveDirectory"
 DEFAULT_UEBA_DATA_SOURCES = ("AuditLogs", "AzureActivity", "SecurityEvent", "SigninLogs")
+# The ``UebaDataSources`` enum of the settings swagger (2025-10-01-preview, tests/reference/arm/definitions/
+# settings.definitions.json): a name outside it would be written as is and enrich nothing.
+KNOWN_UEBA_DATA_SOURCES = DEFAULT_UEBA_DATA_SOURCES
+
+
+def _ueba_sources(value: object) -> tuple[str, ...]:
+    """A bare name is one source, never its letters; names match case-insensitively and come back canonical."""
+    out = []
+    for name in check_texts(value, "ueba_data_sources", expected="a UEBA data source name"):
+        known = next((k for k in KNOWN_UEBA_DATA_SOURCES if k.casefold() == name.strip().casefold()), None)
+        if known is None:
+            raise InvalidInputError(
+                f"ueba_data_sources: {name!r} is not a UEBA data source; expected some of "
+                f"{', '.join(KNOWN_UEBA_DATA_SOURCES)}"
+            )
+        out.append(known)
+    return tuple(dict.fromkeys(out))
 # Tables UEBA writes; absent until UEBA has processed data (case A6).
 UEBA_TABLES = ("BehaviorAnalytics", "IdentityInfo")
 # Tables only a working Defender for Identity deployment (onboarded, with sensors) fills.
@@ -63,7 +81,7 @@ class EntitySync:
 
     active_directory: bool | None = True
     azure_active_directory: bool | None = True
-    ueba_data_sources: tuple[str, ...] = attrs.field(default=DEFAULT_UEBA_DATA_SOURCES, converter=tuple)
+    ueba_data_sources: tuple[str, ...] = attrs.field(default=DEFAULT_UEBA_DATA_SOURCES, converter=_ueba_sources)
 
     def __attrs_post_init__(self) -> None:
         for flag, value in (
@@ -72,11 +90,6 @@ class EntitySync:
         ):
             if value is not None and not isinstance(value, bool):
                 raise InvalidInputError(f"{flag} must be True, False or None, got {value!r}")
-        if not all(isinstance(s, str) and s for s in self.ueba_data_sources):
-            raise InvalidInputError(
-                f"ueba_data_sources must be non-empty strings such as {DEFAULT_UEBA_DATA_SOURCES}, "
-                f"got {self.ueba_data_sources!r}"
-            )
 
 
 def _find(settings: Sequence[Setting], kind: str) -> Setting | None:

@@ -32,7 +32,9 @@ The tree (every class is exported from ``m365sentinel``)::
     └── PartialApplyError               apply() stopped part-way: says what was applied and what was not
 
 Caller mistakes are ``InvalidInputError`` (a ``ValueError``) so ``except ValueError`` also works.
-Messages never contain tokens or secrets.
+Messages never contain tokens or secrets. Every class pickles with its fields (``args``, ``str`` and every
+attribute survive, e.g. across a ``ProcessPoolExecutor``); the chained ``__cause__`` is not pickled, as for any
+exception.
 """
 
 from __future__ import annotations
@@ -70,8 +72,20 @@ __all__ = [
 ]
 
 
+def _rebuild(cls: type[SentinelError], args: tuple[Any, ...]) -> SentinelError:
+    """Unpickle without calling ``__init__`` (most subclasses take keyword-only fields): ``args`` back, then the
+    attributes restored by pickle from the instance ``__dict__``."""
+    exc = cls.__new__(cls)
+    exc.args = args
+    return exc
+
+
 class SentinelError(Exception):
     """Root of every exception m365sentinel raises on purpose."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's default re-calls ``cls(*args)``, which fails for keyword-only fields and loses the others.
+        return (_rebuild, (type(self), self.args), dict(self.__dict__))
 
 
 class InvalidInputError(SentinelError, ValueError):

@@ -160,6 +160,8 @@ class HuntingTable(enum.StrEnum):
 
     def col(self, name: str) -> Column:
         """The typed column ``name``; InvalidInputError (naming close matches) when the table has no such column."""
+        if not isinstance(name, str):
+            raise InvalidInputError(f"expected a column name (str), got {name!r}")
         return self.query().col(name)
 
 

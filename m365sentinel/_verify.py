@@ -207,8 +207,8 @@ def verify(
     """
     from . import kql
 
-    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-        raise InvalidInputError(f"days must be a positive int, got {days!r}")
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 4383:
+        raise InvalidInputError(f"days must be a positive int (1 to 4383, 12 years), got {days!r}")
     if isinstance(tables, str):
         raise InvalidInputError(f"tables must be a sequence of hunting tables, got the string {tables!r}")
     declared = tuple(dict.fromkeys(HuntingTable.from_name(t) for t in tables))

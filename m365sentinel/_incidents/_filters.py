@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from .._errors import InvalidInputError
+from .._inputs import check_text, check_texts
 from ..models._time import format_datetime
 
 if TYPE_CHECKING:
@@ -33,10 +34,7 @@ _STATUSES = ("New", "Active", "Closed")
 
 def odata_string(value: str) -> str:
     """``'it''s'`` for ``it's``: an OData string literal (single quotes doubled). Control characters are refused."""
-    if not isinstance(value, str):
-        raise InvalidInputError(f"expected a string for an OData literal, got {value!r}")
-    if any(ord(c) < 32 for c in value):
-        raise InvalidInputError(f"OData string literal {value!r} contains a control character")
+    check_text(value, "OData string literal", empty=True)
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -63,6 +61,8 @@ def _window(pair: tuple[datetime | None, datetime | None], what: str) -> tuple[d
 def _canonical(values: Iterable[str], allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
     if isinstance(values, str):
         values = (values,)
+    if not isinstance(values, Iterable):
+        raise InvalidInputError(f"{what} {values!r} is not one of {', '.join(allowed)}")
     out: list[str] = []
     for v in values:
         match = next((a for a in allowed if isinstance(v, str) and a.casefold() == v.casefold()), None)
@@ -73,18 +73,6 @@ def _canonical(values: Iterable[str], allowed: tuple[str, ...], what: str) -> tu
     if not out:
         raise InvalidInputError(f"{what}: expected at least one of {', '.join(allowed)}")
     return tuple(out)
-
-
-def _texts(values: Iterable[str], what: str) -> tuple[str, ...]:
-    if isinstance(values, str):
-        values = (values,)
-    items = list(values)
-    if not items or not all(isinstance(v, str) and v.strip() for v in items):
-        raise InvalidInputError(f"{what}: expected non-empty strings, got {items!r}")
-    for v in items:
-        if any(ord(c) < 32 for c in v):
-            raise InvalidInputError(f"{what} {v!r} contains a control character")
-    return tuple(dict.fromkeys(items))
 
 
 @attrs.frozen
@@ -115,7 +103,7 @@ class Filters:
 
     @staticmethod
     def texts_of(values: Iterable[str], what: str) -> tuple[str, ...]:
-        return _texts(values, what)
+        return check_texts(values, what)
 
     @staticmethod
     def window_of(start: datetime | None, end: datetime | None, what: str) -> tuple[datetime | None, datetime | None]:

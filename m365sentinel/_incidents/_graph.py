@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .._errors import BadRequestError, InvalidInputError, SerializationError, ServerError
+from .._inputs import check_json
 from .._transport import Pager, RequestSpec, next_link_of
 from ..models import GraphAlert, GraphIncident
 from ..models._time import parse_datetime
@@ -82,8 +83,11 @@ class DefenderIncidents:
     def patch(self, incident_id: str, body: Mapping[str, Any]) -> GraphIncident:
         """PATCH /v1.0/security/incidents/{id} with ``body`` (assignedTo, classification, determination, status,
         customTags), then GET it back: the API has no etag, so the re-read is what the caller compares."""
+        if not isinstance(body, Mapping):
+            raise InvalidInputError(f"body={body!r}: expected a mapping of Graph incident fields (status, ...)")
         if not body:
             raise InvalidInputError("nothing to change: the PATCH body is empty")
+        check_json(body, "body")
         self._session.http.send_json(self._reqs.graph_patch(incident_id, body))
         return self.get(incident_id)
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .._errors import ConflictError, InvalidInputError, PreconditionFailedError
+from .._inputs import check_text
 from ..models._converter import thaw
 from ._filters import Filters
 from ._mapping import check_close_rule, defender_fields_of, defender_patch_for, differences, sentinel_fields_of
@@ -32,9 +33,10 @@ def _owner_body(owner: Any) -> dict[str, Any]:
         known = {"objectId", "email", "userPrincipalName", "assignedTo", "ownerType"}
         if not owner or not set(owner) <= known or not all(isinstance(v, str) for v in owner.values()):
             raise InvalidInputError(f"owner={owner!r}: a mapping needs text values for keys among {sorted(known)}")
+        for value in owner.values():
+            check_text(value, "owner", expected="a UPN / e-mail or an Entra object id")
         return dict(owner)
-    if not isinstance(owner, str) or not owner.strip():
-        raise InvalidInputError(f"owner={owner!r}: expected a UPN / e-mail, an Entra object id (GUID) or None")
+    check_text(owner, "owner", expected="a UPN / e-mail, an Entra object id (GUID) or None")
     if _GUID.match(owner):
         return {"objectId": owner}
     return {"userPrincipalName": owner, "email": owner}
@@ -42,7 +44,11 @@ def _owner_body(owner: Any) -> dict[str, Any]:
 
 def _label_tuple(labels: Any, what: str) -> tuple[Any, ...]:
     # A bare string is one label, never its characters.
-    return (labels,) if isinstance(labels, str) else tuple(labels)
+    if isinstance(labels, str):
+        return (labels,)
+    if not isinstance(labels, Iterable) or isinstance(labels, bytes | bytearray | Mapping):
+        raise InvalidInputError(f"{what}={labels!r}: expected a label name or an iterable of label names")
+    return tuple(labels)
 
 
 @attrs.frozen
@@ -84,11 +90,11 @@ class IncidentChange:
             out = attrs.evolve(out, classification=canon, reason=fit)
         elif self.reason is not _UNSET:
             raise InvalidInputError("reason= needs classification= (a reason qualifies a classification)")
-        if self.title is not _UNSET and (not isinstance(self.title, str) or not self.title.strip()):
-            raise InvalidInputError(f"title={self.title!r}: expected non-empty text")
+        if self.title is not _UNSET:
+            check_text(self.title, "title")
         for what, text in (("description", self.description), ("comment", self.comment)):
-            if text is not _UNSET and text is not None and not isinstance(text, str):
-                raise InvalidInputError(f"{what}={text!r}: expected text")
+            if text is not _UNSET and text is not None:
+                check_text(text, what, multiline=True, empty=True)
         for what, labels in (
             ("labels", self.labels),
             ("add_labels", self.add_labels),
@@ -113,12 +119,22 @@ class IncidentChange:
             touched.add("labels")
         return touched
 
+    @staticmethod
+    def unchanged(properties: Mapping[str, Any]) -> dict[str, Any]:
+        """What ``apply`` would PUT for a change of nothing: the writable properties as read."""
+        from ..models import Incident
+
+        return {k: thaw(v) for k, v in properties.items() if k not in Incident._READ_ONLY}
+
+    def is_noop(self, incident: Incident) -> bool:
+        """Whether ``incident`` already is as this change asks (then nothing needs writing)."""
+        props = incident.raw.get("properties") or {}
+        return self.apply(props) == self.unchanged(props)
+
     def apply(self, properties: Mapping[str, Any]) -> dict[str, Any]:
         """The full PUT ``properties``: what was read (read-only keys dropped) with these changes applied, so a
         partial change still sends title, status and severity (case C2)."""
-        from ..models import Incident  # its swagger readOnly list, one place
-
-        props = {k: thaw(v) for k, v in properties.items() if k not in Incident._READ_ONLY}
+        props = self.unchanged(properties)  # the swagger's readOnly list, one place (Incident._READ_ONLY)
         for key, value in (
             ("title", self.title),
             ("description", self.description),
@@ -159,7 +175,8 @@ class IncidentChange:
 
 @attrs.frozen
 class UpdateResult:
-    """``incident``: as written; ``attempts``: PUTs sent (>1 after etag conflicts); ``defender``: the Graph incident
+    """``incident``: as written; ``attempts``: PUTs sent (>1 after etag conflicts; 0 when the incident already was
+    as asked and nothing was written); ``defender``: the Graph incident
     re-read after mirroring (None when not mirrored); ``defender_differences``: (field, sentinel, defender) still
     differing after the mirror (empty when it took)."""
 
@@ -209,6 +226,7 @@ class IncidentHandle:
     ) -> UpdateResult:
         """Read-modify-write: PUT the incident as read with only these changes, carrying its etag.
 
+        Idempotent: when the incident (read fresh) already has the asked values, no PUT is sent (``attempts`` 0).
         On 409/412 (someone else wrote first) re-read and re-apply only these changes, up to ``max_attempts``
         PUTs, then ConflictError. ``base``: an incident read earlier to write over first (its etag). Closing
         requires a classification with a fitting reason (InvalidInputError before any request). With
@@ -229,16 +247,26 @@ class IncidentHandle:
             reason=reason,
             comment=comment,
         ).validate()
-        if not isinstance(max_attempts, int) or max_attempts < 1:
-            raise InvalidInputError(f"max_attempts={max_attempts!r}: expected a positive integer")
+        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or not 1 <= max_attempts <= 100:
+            raise InvalidInputError(f"max_attempts={max_attempts!r}: expected an integer from 1 to 100")
+        if not isinstance(mirror_to_defender, bool):
+            raise InvalidInputError(f"mirror_to_defender={mirror_to_defender!r}: expected True or False")
         from ..models import Incident
 
+        if base is not None and not isinstance(base, Incident):
+            raise InvalidInputError(f"base={base!r}: expected an Incident read earlier (handle.get()) or None")
         http = self._session.http
         current = base
+        if base is not None and change.is_noop(base):
+            current = None  # a caller's earlier read may be stale: decide on a fresh one
         last: ConflictError | PreconditionFailedError | None = None
         for attempt in range(1, max_attempts + 1):
             if current is None:
                 current = self.get()
+            if change.is_noop(current):
+                # Idempotent: the incident already is as asked; no PUT (``attempts`` counts the PUTs sent).
+                result = UpdateResult(current, attempt - 1)
+                return self._mirror(result, change.fields()) if mirror_to_defender else result
             props = change.apply(current.raw.get("properties") or {})
             body: dict[str, Any] = {"properties": props}
             if current.etag is not None:
@@ -309,6 +337,7 @@ class IncidentHandle:
         """PUT {ws}/incidents/{id}/comments/{commentId} (a new GUID unless given: repeat it to stay idempotent)."""
         from ..models import IncidentComment
 
+        check_text(message, "message", expected="comment text", multiline=True)
         spec = self._reqs.put_comment(self._id, comment_id or str(uuid.uuid4()), message)
         return IncidentComment.from_json(self._session.http.send_json(spec))
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from .._errors import InvalidInputError
+from .._inputs import check_text
 from .._transport import RequestSpec, arm_request, graph_request, log_analytics_query_request
 from ..kql._literals import render_string
 from ..models._time import format_datetime
@@ -24,7 +25,8 @@ GRAPH_SKIP_LIMIT = 6000
 
 
 def _seg(value: str, what: str) -> str:
-    if not isinstance(value, str) or value in ("", ".", "..") or any(c in value for c in "/\\?#"):
+    check_text(value, what, expected="an id (e.g. a GUID)")
+    if value in (".", "..") or any(c in value for c in "/\\?#"):
         raise InvalidInputError(f"{what} {value!r} is not a valid id (expected e.g. a GUID, no '/', '?' or '#')")
     return quote(value, safe="")
 

@@ -30,6 +30,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from .._errors import CheckpointConflictError, CheckpointError, InvalidInputError
+from .._inputs import check_text
 from ._checkpoint import Checkpoint
 
 __all__ = [
@@ -81,10 +82,25 @@ def _stored(path: str, version: Any, body: Any) -> StoredCheckpoint:
     return StoredCheckpoint(checkpoint, str(version))
 
 
-def _existing_folder(path: Path) -> None:
+def _existing_folder(path: Path, expected: str = "a checkpoint file path") -> None:
+    """The folder must exist (no store creates one: a typo must not start a new stream), and ``path`` not be one."""
     folder = path.parent
-    if not folder.is_dir():
+    try:
+        folder_ok, is_dir = folder.is_dir(), path.is_dir()
+    except OSError as exc:  # a name too long for the file system, a path through a file
+        raise _bad(str(path)[:200], f"is not usable ({exc.strerror or exc})") from exc
+    if not folder_ok:
         raise _bad(str(path), f"folder {str(folder)!r} does not exist (or is not a folder); create it first")
+    if is_dir:
+        raise _bad(str(path), f"is a directory; expected {expected}")
+
+
+def _check_swap(expected_version: object, checkpoint: object) -> None:
+    """The arguments of every store's compare_and_swap, checked before anything is read or written."""
+    if expected_version is not None and not isinstance(expected_version, str):
+        raise InvalidInputError(f"expected_version={expected_version!r}: expected a version string or None")
+    if not isinstance(checkpoint, Checkpoint):
+        raise InvalidInputError(f"checkpoint={checkpoint!r}: expected a Checkpoint")
 
 
 class MemoryCheckpointStore:
@@ -100,6 +116,7 @@ class MemoryCheckpointStore:
             return self._value
 
     def compare_and_swap(self, expected_version: str | None, checkpoint: Checkpoint) -> str:
+        _check_swap(expected_version, checkpoint)
         with self._lock:
             actual = self._value.version if self._value else None
             if actual != expected_version:
@@ -127,8 +144,6 @@ class FileCheckpointStore:
     def _read(self) -> StoredCheckpoint | None:
         where = str(self._path)
         _existing_folder(self._path)
-        if self._path.is_dir():
-            raise _bad(where, "is a directory; expected a checkpoint file path")
         try:
             raw = self._path.read_bytes()
         except FileNotFoundError:
@@ -152,6 +167,7 @@ class FileCheckpointStore:
         return self._read()
 
     def compare_and_swap(self, expected_version: str | None, checkpoint: Checkpoint) -> str:
+        _check_swap(expected_version, checkpoint)
         import fcntl  # POSIX advisory lock; imported here so the module loads everywhere
 
         where = str(self._path)
@@ -227,8 +243,8 @@ class SQLiteCheckpointStore:
             or busy_timeout < 0
         ):
             raise InvalidInputError(f"busy_timeout={busy_timeout!r}: expected a finite number of seconds >= 0")
-        self._db = str(database)
-        self._name = name
+        self._db = check_text(str(database), "database", expected="a file path or ':memory:'")
+        self._name = check_text(name, "checkpoint name")
         self._synchronous = synchronous
         self._timeout = float(busy_timeout)
         self._lock = threading.Lock()
@@ -249,9 +265,7 @@ class SQLiteCheckpointStore:
     def _open(self) -> sqlite3.Connection:
         if self._db != ":memory:":
             path = Path(self._db)
-            _existing_folder(path)
-            if path.is_dir():
-                raise _bad(self._db, "is a directory; expected a SQLite database file")
+            _existing_folder(path, "a SQLite database file")
         # One connection per store (opening one per commit costs a WAL checkpoint each time); the swap itself is
         # a single conditional statement, so other processes on the same file stay safe.
         con = sqlite3.connect(self._db, timeout=self._timeout, isolation_level=None, check_same_thread=False)
@@ -289,6 +303,7 @@ class SQLiteCheckpointStore:
         return _stored(self._db, version, body)
 
     def compare_and_swap(self, expected_version: str | None, checkpoint: Checkpoint) -> str:
+        _check_swap(expected_version, checkpoint)
         body = checkpoint.dumps()
         with self._connection() as con:
             if expected_version is None:
@@ -298,6 +313,8 @@ class SQLiteCheckpointStore:
                 except sqlite3.IntegrityError:
                     pass
             else:
+                if not (expected_version.isascii() and expected_version.isdigit() and len(expected_version) < 19):
+                    raise InvalidInputError(f"expected_version={expected_version!r}: not a version this store returned")
                 new = int(expected_version) + 1
                 cur = con.execute(
                     f"UPDATE {_TABLE} SET version = ?, body = ? WHERE name = ? AND version = ?",

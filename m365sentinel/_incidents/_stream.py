@@ -419,8 +419,8 @@ class IncidentStream:
 
         if not isinstance(repair, bool):
             raise InvalidInputError(f"repair={repair!r}: expected True or False")
-        if not isinstance(grace, timedelta) or grace < timedelta(0):
-            raise InvalidInputError(f"grace={grace!r}: expected a non-negative timedelta")
+        if not isinstance(grace, timedelta) or not timedelta(0) <= grace <= timedelta(days=365):
+            raise InvalidInputError(f"grace={grace!r}: expected a non-negative timedelta (at most 365 days)")
         return reconcile(self, grace=grace, repair=repair)
 
     # --- the pass (I/O) ----------------------------------------------------------------------------------------

@@ -35,10 +35,20 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "PATCH"})
 _MS_HEADERS = ("retry-after-ms", "x-ms-retry-after-ms")
 
 
-def _positive(name: str, minimum: float) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+def _bounded(name: str, minimum: float, maximum: float, *, integer: bool = False) -> Callable[..., None]:
+    """A finite number in ``[minimum, maximum]`` (an int when ``integer``): an infinite or huge value would retry
+    or wait forever, a NaN compares false with everything."""
+
     def check(_inst: Any, _attr: attrs.Attribute[Any], value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= minimum:
-            raise InvalidInputError(f"RetryPolicy.{name} must be a number >= {minimum}, got {value!r}")
+        kinds = int if integer else int | float
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, kinds)
+            or not math.isfinite(value)
+            or not minimum <= value <= maximum
+        ):
+            kind = "an integer" if integer else "a finite number"
+            raise InvalidInputError(f"RetryPolicy.{name} must be {kind} from {minimum:g} to {maximum:g}, got {value!r}")
 
     return check
 
@@ -52,13 +62,16 @@ class RetryPolicy:
       RateLimitedError(retry_after=advised) at once.
     - ``backoff_initial``, ``backoff_max``, ``jitter``: exponential backoff in seconds when the service
       advises no wait: ``min(backoff_max, backoff_initial * 2**(n-1) + uniform(0, jitter))``.
+
+    Bounds (InvalidInputError otherwise, at construction): ``max_attempts`` an integer 1..100;
+    ``max_retry_after`` and ``backoff_max`` 0..3600 s; ``backoff_initial`` and ``jitter`` 0..600 s; all finite.
     """
 
-    max_attempts: int = attrs.field(default=4, validator=_positive("max_attempts", 1))
-    max_retry_after: float = attrs.field(default=60.0, validator=_positive("max_retry_after", 0))
-    backoff_initial: float = attrs.field(default=0.5, validator=_positive("backoff_initial", 0))
-    backoff_max: float = attrs.field(default=8.0, validator=_positive("backoff_max", 0))
-    jitter: float = attrs.field(default=0.5, validator=_positive("jitter", 0))
+    max_attempts: int = attrs.field(default=4, validator=_bounded("max_attempts", 1, 100, integer=True))
+    max_retry_after: float = attrs.field(default=60.0, validator=_bounded("max_retry_after", 0, 3600))
+    backoff_initial: float = attrs.field(default=0.5, validator=_bounded("backoff_initial", 0, 600))
+    backoff_max: float = attrs.field(default=8.0, validator=_bounded("backoff_max", 0, 3600))
+    jitter: float = attrs.field(default=0.5, validator=_bounded("jitter", 0, 600))
 
 
 def _method_may_retry(method: str, retry_post: bool) -> bool:

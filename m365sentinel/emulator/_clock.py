@@ -10,6 +10,14 @@ from m365sentinel._errors import InvalidInputError
 __all__ = ["Clock", "as_utc"]
 
 
+def check_year(value: datetime, name: str) -> datetime:
+    """The emulator's data spans years around its clock (a 400-day-old workspace, 16 days of rows): years 1900 to
+    9000 leave that room on both sides of the datetime range."""
+    if not 1900 <= value.year <= 9000:
+        raise InvalidInputError(f"{name}={value.isoformat()}: the emulator clock runs from year 1900 to 9000")
+    return value
+
+
 def as_utc(value: datetime, name: str = "datetime") -> datetime:
     """Return *value* in UTC; a naive datetime is refused (the project never guesses a zone)."""
     if not isinstance(value, datetime):
@@ -29,7 +37,7 @@ class Clock:
         elif callable(now) and not isinstance(now, datetime):
             self._source = now
         else:
-            pinned = as_utc(now, "now")
+            pinned = check_year(as_utc(now, "now"), "now")
             self._source = lambda: pinned
         self._offset = timedelta(0)
 
@@ -41,6 +49,10 @@ class Clock:
         """Move the clock forward by *delta* (tokens expire, new data may be added); returns the new now."""
         if not isinstance(delta, timedelta):
             raise InvalidInputError(f"delta={delta!r}: expected a datetime.timedelta")
+        try:
+            check_year(self.now() + delta, "now + delta")
+        except OverflowError:
+            raise InvalidInputError(f"delta={delta!r}: moves the clock out of the datetime range") from None
         self._offset += delta
         return self.now()
 

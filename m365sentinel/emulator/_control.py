@@ -4,12 +4,16 @@ ARM, Log Analytics rows and the Graph view stay consistent; each runs under the 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from m365sentinel._errors import InvalidInputError
+from m365sentinel._inputs import check_text
+from m365sentinel.emulator._arm_util import ArmError
 from m365sentinel.emulator._dataset import AlertSeed, IncidentSeed, Snapshot
 from m365sentinel.emulator._engine import format_datetime
 
@@ -18,6 +22,15 @@ if TYPE_CHECKING:
 
 __all__ = ["IncidentControl"]
 
+
+
+@contextlib.contextmanager
+def _as_input_error() -> Iterator[None]:
+    """What the service would answer with an error status is, called directly, a caller mistake."""
+    try:
+        yield
+    except ArmError as exc:
+        raise InvalidInputError(f"{exc.code}: {exc.message}") from exc
 
 class IncidentControl:
     """Changes made "by someone else" to an emulator's incidents: by an analyst in the portal (``modify_incident``),
@@ -145,9 +158,11 @@ class IncidentControl:
 
     def modify_incident(self, name: str, **properties: Any) -> dict[str, Any]:
         """Change properties (``status``, ``severity``, ``owner``, ``labels``, ``classification``...) now, as another
-        user would; returns the new resource (a copy)."""
+        user would; returns the new resource (a copy). Raises InvalidInputError for an unknown name or a change the
+        service would refuse (the service's message)."""
         ws = self._core.ws
-        with self._core.lock:
+        check_text(name, "name", expected="an incident name")
+        with self._core.lock, _as_input_error():
             current = ws.get(ws.incidents, name, "Incident")
             props = copy.deepcopy(current["properties"])
             props.update(copy.deepcopy(properties))
@@ -161,14 +176,16 @@ class IncidentControl:
         are Graph names (``status="resolved"``, ``assignedTo``, ``classification``, ``determination``,
         ``customTags``). With ``sync=False`` (default) only the Graph view changes (the portals drift, what
         ``reconcile`` reports); with ``sync=True`` the workspace incident follows, as the Defender XDR connector does.
-        Raises the emulator's 404 ArmError for an unknown id."""
-        with self._core.lock:
+        Raises InvalidInputError for an unknown id or a field the service would refuse."""
+        check_text(incident_id, "incident_id", expected="a Graph incident id")
+        with self._core.lock, _as_input_error():
             self._core.graph.patch(incident_id, fields, sync=sync)
 
     def incident(self, name: str) -> dict[str, Any]:
-        """The ARM incident resource ``name`` (a copy); raises the emulator's 404 ArmError when absent."""
+        """The ARM incident resource ``name`` (a copy); raises InvalidInputError when absent."""
         ws = self._core.ws
-        with self._core.lock:
+        check_text(name, "name", expected="an incident name")
+        with self._core.lock, _as_input_error():
             return copy.deepcopy(ws.get(ws.incidents, name, "Incident"))
 
     def names(self) -> list[str]:

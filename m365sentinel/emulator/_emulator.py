@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -9,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from m365sentinel._errors import InvalidInputError
+from m365sentinel._inputs import check_int, check_number, check_text
 from m365sentinel.emulator._auth import EmulatorCredential, TokenStore
 from m365sentinel.emulator._clock import Clock, as_utc
 from m365sentinel.emulator._control import IncidentControl
@@ -132,9 +134,7 @@ class Emulator:
     ) -> None:
         if not isinstance(incidents, int) or incidents < 0:
             raise InvalidInputError(f"incidents={incidents!r}: expected a non-negative integer")
-        share = (1.0 if unified_portal else 0.0) if xdr_share is None else float(xdr_share)
-        if not 0.0 <= share <= 1.0:
-            raise InvalidInputError(f"xdr_share={xdr_share!r}: expected a number from 0 to 1")
+        share = (1.0 if unified_portal else 0.0) if xdr_share is None else check_number(xdr_share, "xdr_share", 0, 1)
         self.clock = Clock(now)
         ids = random.Random(f"ids/{seed}")
 
@@ -212,8 +212,22 @@ class Emulator:
         return EmulatorAsyncTransport(self._core)
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> LoopbackServer:
-        """Start a loopback HTTP server in a background thread; use as a context manager or call ``close()``."""
-        return LoopbackServer(self._core, host, port).start()
+        """Start a loopback HTTP server in a background thread; use as a context manager or call ``close()``.
+
+        ``host``: a loopback address (127.0.0.0/8, ``::1``, ``localhost``); ``port``: 0 (any free port) to 65535.
+        InvalidInputError for anything else, or when the port cannot be bound (e.g. in use)."""
+        check_text(host, "host", expected="a loopback address such as 127.0.0.1")
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise InvalidInputError(f"host={host!r}: the emulator serves on a loopback address only (e.g. 127.0.0.1)")
+        check_int(port, "port", 0, 65535)
+        try:
+            return LoopbackServer(self._core, host, port).start()
+        except OSError as exc:
+            raise InvalidInputError(f"cannot serve on {host}:{port}: {exc.strerror}") from exc
 
     def close(self) -> None:
         """Release the query engine's connection."""

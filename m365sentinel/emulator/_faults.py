@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from m365sentinel._errors import InvalidInputError
+from m365sentinel._inputs import check_int
 from m365sentinel.emulator._auth import TokenStore
 from m365sentinel.emulator._http import RequestRecord
 
@@ -87,8 +88,8 @@ class Faults:
         body: Any = None,
     ) -> None:
         """Answer the next *times* matching requests with *status* (default 429 + ``Retry-After: 7``)."""
-        if times < 1:
-            raise InvalidInputError(f"times={times!r}: expected a positive integer")
+        check_int(times, "times", 1, 10**9)
+        check_int(status, "status", 100, 599)
         if headers is None:
             headers = {"Retry-After": "7"} if status == 429 else {}
         if body is None:
@@ -102,8 +103,7 @@ class Faults:
 
     def drop_connection(self, times: int = 1, route: str | Matcher = "*") -> None:
         """Cut the next *times* matching requests without a response (httpx.RemoteProtocolError / closed socket)."""
-        if times < 1:
-            raise InvalidInputError(f"times={times!r}: expected a positive integer")
+        check_int(times, "times", 1, 10**9)
         with self._lock:
             self._rules.append(_Rule(_matcher(route), None, {}, None, times))
 

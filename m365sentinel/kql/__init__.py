@@ -24,12 +24,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from m365sentinel._errors import InvalidInputError
+from m365sentinel._inputs import check_text
 from m365sentinel.kql import fn
 from m365sentinel.kql._expr import Column, Expr, JoinSide, Literal, Null, RawExpr, SortKey, Var, to_expr
 from m365sentinel.kql._literals import parse_timespan, quote_identifier, render_literal
 from m365sentinel.kql._ops import DatatableSource, LetFunction, PrintSource, RawSource, Union, UnionSource, check_type
 from m365sentinel.kql._portability import STREAMED_TABLES, PortabilityFinding, PortabilityReport, check_portability
-from m365sentinel.kql._query import Query, table
+from m365sentinel.kql._query import Query, _items, table
 from m365sentinel.kql._schemas import TableSchema, schema_for, schema_registry
 from m365sentinel.kql._templates import (
     TIMECHART_COLUMNS,
@@ -132,13 +133,14 @@ def raw_unsafe(text: str) -> RawExpr:
     """Unchecked KQL expression text. DO NOT PASS UNTRUSTED INPUT: nothing is escaped or validated."""
     if not isinstance(text, str):
         raise InvalidInputError(f"raw_unsafe expects KQL text (str), got {text!r}")
-    return RawExpr(text)
+    return RawExpr(check_text(text, "raw_unsafe text", expected="KQL text", multiline=True))
 
 
 def raw_query_unsafe(text: str) -> Query:
     """A whole query (or head) as unchecked text. DO NOT PASS UNTRUSTED INPUT."""
     if not isinstance(text, str):
         raise InvalidInputError(f"raw_query_unsafe expects KQL text (str), got {text!r}")
+    check_text(text, "raw_query_unsafe text", expected="KQL text", multiline=True)
     return Query(RawSource(text), source_name="raw")
 
 
@@ -146,7 +148,9 @@ def union(
     *queries: Query | str, isfuzzy: bool = False, withsource: str | None = None, kind: str | None = None
 ) -> Query:
     """``union [kind=..] [withsource=Name] [isfuzzy=true] T1, (q2), ...`` as the head of a query."""
-    qs = tuple(table(q) if isinstance(q, str) else q for q in queries)
+    from m365sentinel.kql._query import _query
+
+    qs = tuple(table(q) if isinstance(q, str) else _query(q, "union") for q in queries)
     if len(qs) < 1:
         raise InvalidInputError("union() needs at least one query or table")
     if kind not in (None, "inner", "outer"):
@@ -161,8 +165,8 @@ def union(
 
 def datatable(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]]) -> Query:
     """``datatable(A: string, B: long) ["x", 1, ...]``; rows are rendered as literals."""
-    cols = tuple((str(n), check_type(str(t))) for n, t in columns)
-    body = tuple(tuple(r) for r in rows)
+    cols = _pairs(columns, "datatable columns")
+    body = tuple(tuple(_items(r, "datatable row")) for r in _items(rows, "datatable rows"))
     for row in body:
         if len(row) != len(cols):
             raise InvalidInputError(f"datatable row {row!r} has {len(row)} values; expected {len(cols)}")
@@ -178,7 +182,17 @@ def print_(*items: object, **named: object) -> Query:
     return Query(PrintSource(_named(items, named)), source_name="print")
 
 
+def _pairs(value: object, what: str) -> tuple[tuple[str, str], ...]:
+    """``(name, kql type)`` pairs, each name a non-empty str and each type a KQL scalar type."""
+    out = []
+    for pair in _items(value, what):
+        if not (isinstance(pair, tuple | list) and len(pair) == 2 and all(isinstance(x, str) and x for x in pair)):
+            raise InvalidInputError(f"{what} are (name, kql type) pairs of str, got {pair!r}")
+        out.append((pair[0], check_type(pair[1])))
+    return tuple(out)
+
+
 def function(parameters: Sequence[tuple[str, str]], body: Query | Expr) -> LetFunction:
     """A user function for ``Query.let(name, function([("x", "string")], body))``."""
-    params = tuple((str(n), check_type(str(t))) for n, t in parameters)
+    params = _pairs(parameters, "function parameters")
     return LetFunction("_", params, body if isinstance(body, Query) else to_expr(body))

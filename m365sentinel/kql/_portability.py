@@ -622,7 +622,7 @@ def check_portability(query: Query | str, *, selected_tables: Iterable[str] | No
         raise InvalidInputError(f"check_portability expects KQL text (str) or a kql.Query, got {query!r}")
     selected: frozenset[str] | None = None
     if selected_tables is not None:
-        names = [selected_tables] if isinstance(selected_tables, str) else list(selected_tables)
+        names = [selected_tables] if not isinstance(selected_tables, Iterable) else list(selected_tables)
         if isinstance(selected_tables, str) or not all(isinstance(n, str) and n for n in names):
             raise InvalidInputError(
                 f"selected_tables must be an iterable of table names (str), got {selected_tables!r}"

@@ -15,6 +15,7 @@ import attrs
 from attrs.exceptions import FrozenInstanceError
 
 from m365sentinel._errors import InvalidInputError
+from m365sentinel._inputs import check_text
 from m365sentinel.kql import _ops as o
 from m365sentinel.kql._expr import (
     Alias,
@@ -187,6 +188,8 @@ class Query:
     def col(self, name: str) -> Column:
         """The typed column ``name`` of this query's output; InvalidInputError when the schema lacks it."""
         kinds = self._kinds if self._kinds is not None else self._kind_map()
+        if not isinstance(name, str) or not name:
+            raise InvalidInputError(f"expected a non-empty str as a column name, got {name!r}")
         if kinds is None:
             return Column(name)
         if name in kinds:
@@ -245,6 +248,9 @@ class Query:
         """``| where p1 and p2 ...``."""
         if not predicates:
             raise InvalidInputError("where() needs at least one predicate")
+        for p in predicates:
+            if not isinstance(p, Expr):
+                raise InvalidInputError(f"where() takes expressions such as kql.col('A') == 1, got {p!r}")
         self._check(predicates)
         pred = predicates[0]
         for p in predicates[1:]:
@@ -276,6 +282,8 @@ class Query:
 
     def project_rename(self, pairs: Mapping[str, str] | None = None, **renames: str) -> Query:
         """``| project-rename New = Old``; pass ``{"New": "Old"}`` or ``New="Old"``."""
+        if pairs is not None and not isinstance(pairs, Mapping):
+            raise InvalidInputError(f"project_rename() takes a mapping {{'New': 'Old'}}, got {pairs!r}")
         items = {**(pairs or {}), **renames}
         self._check([Column(old) for old in items.values()])
         cols = None
@@ -287,7 +295,7 @@ class Query:
     def summarize(self, *aggregations: Expr, by: object | Iterable[object] = (), **named: Expr) -> Query:
         """``| summarize Name = agg(...), ... by key, ...``."""
         aggs = _named(aggregations, named)
-        keys = (by,) if isinstance(by, str | Expr) else tuple(by)  # type: ignore[arg-type]
+        keys = (by,) if isinstance(by, str | Expr) else _items(by, "summarize(by=)")
         by_exprs = tuple(_as_expr(k) for k in keys)
         star = self._check((*aggs, *by_exprs))
         cols = None if star or self.columns is None else self._outputs((*by_exprs, *aggs))
@@ -428,20 +436,20 @@ class Query:
         ``on``: column names (same on both sides), ``(left, right)`` name pairs, or expressions."""
         if kind is not None and kind not in o.JOIN_KINDS:
             raise InvalidInputError(f"join kind must be one of {', '.join(o.JOIN_KINDS)}, got {kind!r}")
-        merged = _hoist(self, right)
+        merged = _hoist(self, _query(right, "join"))
         return merged._with(o.Join(_strip(right), _on(on), kind), None)
 
     def lookup(self, right: Query, on: object | Iterable[object], *, kind: str | None = None) -> Query:
         if kind is not None and kind not in o.LOOKUP_KINDS:
             raise InvalidInputError(f"lookup kind must be one of {', '.join(o.LOOKUP_KINDS)}, got {kind!r}")
-        merged = _hoist(self, right)
+        merged = _hoist(self, _query(right, "lookup"))
         return merged._with(o.Lookup(_strip(right), _on(on), kind), None)
 
     def union(
         self, *others: Query | str, isfuzzy: bool = False, withsource: str | None = None, kind: str | None = None
     ) -> Query:
         """``| union [kind=..] [withsource=Name] [isfuzzy=true] T2, (sub-query), ...``."""
-        queries = tuple(table(q) if isinstance(q, str) else q for q in others)
+        queries = tuple(table(q) if isinstance(q, str) else _query(q, "union") for q in others)
         if not queries:
             raise InvalidInputError("union() needs at least one other query or table")
         if kind not in (None, "inner", "outer"):
@@ -471,7 +479,11 @@ class Query:
 
     def with_columns(self, columns: Iterable[tuple[str, str | None]]) -> Query:
         """This query declaring its output columns ``((name, kql_type), ...)`` (used by the templates)."""
-        return _make(self.head, self.ops, self.lets, tuple(columns), self.source_name, self.timespan, None)
+        cols = _items(columns, "with_columns()")
+        for c in cols:
+            if not (isinstance(c, tuple) and len(c) == 2 and isinstance(c[0], str) and isinstance(c[1], str | None)):
+                raise InvalidInputError(f"with_columns() takes (name, kql type or None) pairs, got {c!r}")
+        return _make(self.head, self.ops, self.lets, cols, self.source_name, self.timespan, None)
 
     def render(self, visualization: str = "timechart", **properties: object) -> Query:
         """``| render timechart [with (title="...", ...)]``; property values are rendered as literals."""
@@ -484,7 +496,9 @@ class Query:
         return self._with(o.Render(visualization, props))
 
     def pipe_raw_unsafe(self, text: str) -> Query:
-        """Append ``| <text>`` verbatim. DO NOT PASS UNTRUSTED INPUT: nothing is escaped or checked."""
+        """Append ``| <text>`` verbatim. DO NOT PASS UNTRUSTED INPUT: nothing is escaped (only lone surrogates and
+        control characters other than tab/newline are refused, as for any text sent)."""
+        check_text(text, "pipe_raw_unsafe text", expected="KQL text", multiline=True)
         return self._with(o.RawOp(text), None)
 
 
@@ -502,12 +516,25 @@ def _count(n: int) -> int:
     return n
 
 
+def _items(value: object, what: str) -> tuple[Any, ...]:
+    """An iterable argument as a tuple (InvalidInputError for a non-iterable such as None)."""
+    if not isinstance(value, Iterable) or isinstance(value, Mapping | bytes | bytearray):
+        raise InvalidInputError(f"{what} expects an iterable, got {value!r}")
+    return tuple(value)
+
+
+def _query(value: object, what: str) -> Query:
+    if not isinstance(value, Query):
+        raise InvalidInputError(f"{what}() expects a kql.Query (or a table name), got {value!r}")
+    return value
+
+
 def _on(on: object) -> tuple[Expr, ...]:
     items = (
         [on]
         if isinstance(on, str | Expr)
         or (isinstance(on, tuple) and len(on) == 2 and all(isinstance(x, str) for x in on))
-        else list(on)  # type: ignore[call-overload]  # any other iterable; checked item by item below
+        else list(_items(on, "join/lookup 'on'"))
     )
     out: list[Expr] = []
     for item in items:
@@ -615,6 +642,8 @@ def make_let(name: str, value: object) -> o.LetScalar | o.LetTabular | o.LetFunc
 
 def table(name: str) -> Query:
     """A query over table ``name``; columns are typed and checked when the project has its schema."""
+    if not isinstance(name, str) or not name:
+        raise InvalidInputError(f"expected a non-empty str as a table name, got {name!r}")
     schema = schema_for(name)
     if schema is None:
         return _make(o.TableRef(name), (), (), None, name, None, None)

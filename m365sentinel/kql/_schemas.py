@@ -132,4 +132,6 @@ def defender_side() -> DefenderSide:
 
 def schema_for(table: str) -> TableSchema | None:
     """The schema of ``table``, or None for a table the project has no schema for (custom tables)."""
+    if not isinstance(table, str):
+        raise InvalidInputError(f"expected a table name (str), got {table!r}")
     return schema_registry().get(table)

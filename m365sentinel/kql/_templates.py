@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from m365sentinel._errors import InvalidInputError
+from m365sentinel._inputs import check_texts
 from m365sentinel.kql import _ops as o
 from m365sentinel.kql import fn
 from m365sentinel.kql._expr import Alias, Binary, Call, Column, Expr, Literal, SortKey, Var
@@ -35,6 +36,7 @@ TIMECHART_COLUMNS = (("Value", "long"), ("Time", "datetime"), ("Legend", "string
 
 # Immutable fragments of the time chart that depend on no argument, built once and shared by every chart
 # (sharing is safe: nodes cannot change after construction).
+_MAX_DAYS: Final = 4383
 _NOW: Final = Var("Now")
 _TG: Final = Column("TimeGenerated")
 _COUNT: Final = Column("Count")
@@ -65,9 +67,16 @@ def range_(column: str, start: object, stop: object, step: object) -> Query:
 
 
 def _names(values: Sequence[str], what: str) -> tuple[str, ...]:
-    if isinstance(values, str) or not values or not all(isinstance(v, str) and v for v in values):
+    if isinstance(values, str):
         raise InvalidInputError(f"expected a non-empty sequence of {what} (str), got {values!r}")
-    return tuple(dict.fromkeys(values))
+    return check_texts(values, what)
+
+
+def _days(days: object) -> int:
+    """A window in whole days: 1 to 4383 (12 years, the longest total retention of a Log Analytics table)."""
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= _MAX_DAYS:
+        raise InvalidInputError(f"days must be a positive int (1 to {_MAX_DAYS}), got {days!r}")
+    return days
 
 
 def incidents_by_provider(provider_names: Sequence[str]) -> Query:
@@ -105,11 +114,12 @@ def timechart(
     ``time_column`` defaults to TimeGenerated (CreatedTime with per_incident). The query carries its window
     (``q.timespan`` = ``days`` steps): ``Connector.query`` uses it and refuses a shorter timespan.
     Raises InvalidInputError for days < 1, a step that is not positive, or a bad legend."""
-    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-        raise InvalidInputError(f"days must be a positive int, got {days!r}")
+    _days(days)
     step_td = parse_timespan(step)
     if step_td <= _dt.timedelta(0):
         raise InvalidInputError(f"step must be a positive timespan, got {step!r}")
+    if step_td > _dt.timedelta(days=_MAX_DAYS) / days:
+        raise InvalidInputError(f"days x step must be at most {_MAX_DAYS} days, got {days} x {step!r}")
     if not isinstance(legend, str):
         raise InvalidInputError(f"legend must be a str, got {legend!r}")
     src = table(source) if isinstance(source, str) else source
@@ -208,8 +218,7 @@ def last_data_received(table_names: Sequence[str]) -> Query:
 def daily_volume(table_names: Sequence[str], *, days: int = 14) -> Query:
     """Rows per table per day over the last ``days`` days (``TableName, Day, Rows``)."""
     names = _names(table_names, "table names")
-    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-        raise InvalidInputError(f"days must be a positive int, got {days!r}")
+    _days(days)
     head = Query(
         o.UnionSource(o.Union(tuple(table(n) for n in names), isfuzzy=True, withsource="TableName")),
         source_name="union",
@@ -226,8 +235,7 @@ def billable_volume(table_names: Sequence[str] | None = None, *, days: int = 30)
     """Billable ingestion per table from ``Usage`` in GB (``DataType, BillableGB``), largest first.
 
     Usage.Quantity is in MB; ``IsBillable == true`` rows only."""
-    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-        raise InvalidInputError(f"days must be a positive int, got {days!r}")
+    _days(days)
     q = table("Usage")
     preds: list[Expr] = [q.c.TimeGenerated > fn.ago(_dt.timedelta(days=days)), q.c.IsBillable == True]  # noqa: E712
     if table_names is not None:

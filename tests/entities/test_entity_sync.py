@@ -96,13 +96,17 @@ def test_idempotent_after_applying_on_the_emulator():
             r = client.put(f"{base}/{c.name}?api-version={PREVIEW}", json=dict(c.body))
             assert r.status_code == 201, r.text
         assert entity_changes(EntitySync(), read()) == []
-        # A change made elsewhere is merged with the fresh etag.
+        # A change made elsewhere (a data source turned off) is merged with the fresh etag.
+        elsewhere = {s.name: s for s in read()}["Ueba"].put_body()
+        elsewhere["properties"]["dataSources"] = ["AuditLogs"]
+        assert client.put(f"{base}/Ueba?api-version={PREVIEW}", json=elsewhere).status_code == 200
         current = {s.name: s for s in read()}
-        changes = entity_changes(EntitySync(ueba_data_sources=("BehaviorAnalyticsSource",)), read())
+        changes = entity_changes(EntitySync(ueba_data_sources=("SigninLogs",)), read())
         (c,) = changes
         assert c.etag == current["Ueba"].etag and c.body["etag"] == current["Ueba"].etag
+        assert c.body["properties"]["dataSources"] == ["AuditLogs", "SigninLogs"]
         assert client.put(f"{base}/Ueba?api-version={PREVIEW}", json=dict(c.body)).status_code == 200
-        assert entity_changes(EntitySync(ueba_data_sources=("BehaviorAnalyticsSource",)), read()) == []
+        assert entity_changes(EntitySync(ueba_data_sources=("SigninLogs",)), read()) == []
     emu.close()
 
 

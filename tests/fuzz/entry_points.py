@@ -1,0 +1,575 @@
+"""Every public entry point, one row per argument slot, and the adversarial values thrown at them.
+
+Shared by the CI fuzz (``tests/fuzz/test_fuzz_entry_points.py``) and the long run (``bench/fuzz_entry_points.py``).
+A row calls one public method with one drawn value in one argument (the others realistic) and then touches
+the result the way a caller would (renders a query, iterates a stream a few items, reads ``str``), so an error a
+bad value causes later, on first use, is caught too.
+
+The rule checked (issue 10): nothing but a ``SentinelError`` subclass escapes, and a call that raises
+``InvalidInputError`` sent no request (the emulator records every request it receives).
+"""
+
+from __future__ import annotations
+
+import decimal
+import itertools
+import math
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from hypothesis import strategies as st
+
+import m365sentinel as ms
+from m365sentinel import kql
+from m365sentinel.emulator import Emulator
+from m365sentinel.kql import fn
+
+NOW = datetime(2025, 11, 20, 12, 0, tzinfo=UTC)
+
+
+class World:
+    """One emulator and the objects a caller holds: connector, stream, incident handle, Defender side, stores."""
+
+    def __init__(self) -> None:
+        self.emu = Emulator(now=NOW, seed=3, incidents=30)
+        self.tmp = Path(tempfile.mkdtemp(prefix="m365s-fuzz-"))
+        self.connector = ms.Connector(
+            self.emu.workspace_resource_id,
+            credential=self.emu.credential(),
+            transport=self.emu.transport(),
+            sleep=lambda _s: None,
+        )
+        self.stream = self.connector.incidents().clock(self.emu.clock.now).page(5).max_items(3).prefetch(False)
+        names = self.emu.incident_control().names()
+        self.incident_id = names[0]
+        self.handle = self.connector.incidents().get(self.incident_id)
+        self.defender = self.connector.incidents().defender()
+        self.memory_store = ms.MemoryCheckpointStore()
+        self.query = kql.table("SecurityIncident").where(kql.col("Severity") == "High")
+
+    def requests(self) -> int:
+        return len(self.emu.requests)
+
+    def close(self) -> None:
+        self.connector.close()
+        self.emu.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    """``name`` (``Owner.method(slot)``), ``call(world, value)``, realistic values mixed into the draws."""
+
+    name: str
+    call: Callable[[World, Any], Any]
+    valid: tuple[Any, ...] = ()
+    accept: Callable[[Any], bool] | None = None  # values outside what the row tests (e.g. legitimately huge work)
+
+    @property
+    def method(self) -> str:
+        return self.name.split("(")[0]
+
+
+def touch(result: Any, limit: int = 3) -> None:
+    """Use a result as a caller would: render queries, iterate a few items, format it."""
+    if isinstance(result, kql.Query):
+        result.to_kql()
+    elif isinstance(result, Iterator | ms.IncidentStream):
+        for item in itertools.islice(result, limit):
+            str(item)
+    str(result)
+
+
+# --- adversarial values ---------------------------------------------------------------------------------------
+_NASTY_TEXT = (
+    "",
+    " ",
+    "\t",
+    "\ud800",
+    "a\udfffb",
+    "a\x00b",
+    "\x1b[31m",
+    "a\nb",
+    "\r\n",
+    "\x7f",
+    "\u202e",
+    "'",
+    '"',
+    "\\",
+    "' or 1==1 //",
+    "../../x",
+    "%2e%2e",
+    "a/b",
+    "a?b#c",
+    "😀",
+    "nan",
+    "inf",
+    "-1",
+    "0",
+    "1e309",
+    "P14D",
+    "PT-1S",
+    "2025-01-01T00:00:00Z",
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59.9999999Z",
+    "x" * 5000,
+    "Closed",
+    "TruePositive",
+    "AuditLogs",
+)
+
+
+class _Weird:
+    def __repr__(self) -> str:
+        return "<weird>"
+
+
+def adversarial() -> st.SearchStrategy[Any]:
+    """Values a caller may pass by mistake: wrong types, edge numbers, control characters, lone surrogates."""
+    text = st.one_of(
+        st.sampled_from(_NASTY_TEXT),
+        st.text(max_size=12),
+        st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF, categories=["Cc", "Cs", "Zl", "Cf"]), max_size=4),
+    )
+    numbers = st.one_of(
+        st.integers(min_value=-(2**70), max_value=2**70),
+        st.sampled_from([0, -1, 1, 2**31, 2**63, 10**30]),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.sampled_from([math.inf, -math.inf, math.nan, 0.0, -0.0, 1e-320]),
+        st.sampled_from([decimal.Decimal("NaN"), decimal.Decimal("1e999"), complex(1, 1)]),
+    )
+    times = st.sampled_from(
+        [
+            datetime(2025, 1, 1),  # naive
+            datetime.min.replace(tzinfo=UTC),
+            datetime.max.replace(tzinfo=UTC),
+            datetime(2025, 11, 20, tzinfo=UTC),
+            date(2025, 1, 1),
+            timedelta.max,
+            timedelta.min,
+            timedelta(0),
+            timedelta(days=-1),
+            timedelta(days=14),
+            timedelta(microseconds=1),
+        ]
+    )
+    odd = st.sampled_from(
+        [None, True, False, b"bytes", bytearray(b"x"), object(), _Weird(), Ellipsis, int, print, uuid.UUID(int=0)]
+    )
+    scalar = st.one_of(odd, text, numbers, times)
+    containers = st.one_of(
+        st.lists(scalar, max_size=3),
+        st.lists(scalar, max_size=3).map(tuple),
+        st.dictionaries(text, scalar, max_size=3),
+        st.frozensets(st.one_of(text, st.integers()), max_size=2),
+        st.lists(scalar, max_size=2).map(iter),
+    )
+    return st.one_of(scalar, containers)
+
+
+def values_for(ep: EntryPoint) -> st.SearchStrategy[Any]:
+    strategies = [adversarial() if ep.accept is None else adversarial().filter(ep.accept)]
+    if ep.valid:
+        strategies.append(st.sampled_from(ep.valid))
+    return st.one_of(*strategies)
+
+
+def _small(v: Any) -> bool:
+    """Not a legitimately huge amount of work (a count of 10**30 is a valid request no machine finishes)."""
+    return not (isinstance(v, int) and not isinstance(v, bool) and v > 50)
+
+
+# --- the catalogue --------------------------------------------------------------------------------------------
+def _ws(w: World) -> str:
+    return w.emu.workspace_resource_id
+
+
+def _connector(w: World, **kw: Any) -> Any:
+    args: dict[str, Any] = {"credential": w.emu.credential(), "transport": w.emu.transport()}
+    args.update(kw)
+    with ms.Connector(args.pop("workspace", _ws(w)), **args) as c:
+        return c.incidents().get(w.incident_id).get()
+
+
+def _stream(w: World, apply: Callable[[Any], Any]) -> None:
+    touch(apply(w.stream))
+
+
+def _follow(w: World, **kw: Any) -> None:
+    args: dict[str, Any] = {"interval": 0, "stop": lambda: False, "sleep": lambda _s: None}
+    args.update(kw)
+    touch(w.stream.follow(**args), limit=4)
+
+
+def _inside(w: World, path: Any) -> Any:
+    """A drawn path made relative to the world's temporary folder (the fuzz writes nowhere else); other values
+    as they are."""
+    if isinstance(path, str) and path != ":memory:":
+        return w.tmp / ("db-" + path.replace("/", "_"))
+    return path
+
+
+def _no_port(v: Any) -> bool:
+    """Not a real port number (the fuzz binds only port 0: any free one)."""
+    return not (isinstance(v, int) and 1 <= v <= 65535)
+
+
+_SCALAR_FUNCTIONS = ("isempty", "isnotempty", "isnull", "isnotnull", "parse_json", "todatetime", "tolower", "tostring")
+_AGGREGATES = ("avg", "max", "min", "sum", "make_list", "countif", "arg_min", "coalesce", "toupper")
+
+
+def _one_argument_functions() -> list[EntryPoint]:
+    """``fn.<name>(value)`` for the functions of one argument, in a print or a summarize."""
+    rows = [
+        EntryPoint(f"fn.{n}(value)", lambda w, v, n=n: kql.print_(x=getattr(fn, n)(v)), ("Title", 1))
+        for n in _SCALAR_FUNCTIONS
+    ]
+    rows += [
+        EntryPoint(f"fn.{n}(value)", lambda w, v, n=n: w.query.summarize(x=getattr(fn, n)(v)), ("IncidentNumber",))
+        for n in _AGGREGATES
+    ]
+    return rows
+
+
+def _bare(use: Callable[[Emulator], Any]) -> Any:
+    """``use`` on a fresh emulator without a dataset, closed afterwards."""
+    emu = Emulator(now=NOW, dataset=False)
+    try:
+        return use(emu)
+    finally:
+        emu.close()
+
+
+def _commit_first(w: World, store: Any) -> None:
+    for item in w.stream.since(store):
+        item.commit()
+        break
+
+
+def _run_checkpoint(w: World) -> None:
+    run = w.stream.run()
+    touch(run)
+    run.checkpoint.dumps()
+
+
+def _cas(store: Any, v: Any, which: str) -> Any:
+    cp = ms.Checkpoint.starting_at(NOW)
+    loaded = store.load()
+    version = loaded.version if loaded else None
+    return store.compare_and_swap(v, cp) if which == "expected" else store.compare_and_swap(version, v)
+
+
+GUIDS = ("d0cfe6b2-9ac0-4464-9919-dccaee2e48c0", "{D0CFE6B2-9AC0-4464-9919-DCCAEE2E48C0}")
+AWARE = (datetime(2025, 11, 1, tzinfo=UTC), datetime(2025, 11, 19, tzinfo=UTC))
+TABLES = ("DeviceProcessEvents", "SecurityIncident", "DeviceEvents")
+COLS = ("Severity", "Title", "TimeGenerated", "IncidentNumber")
+SPANS = (timedelta(days=14), "P14D", (AWARE[0], AWARE[1]))
+
+
+def catalogue() -> tuple[EntryPoint, ...]:
+    """Every public entry point (one row per argument slot)."""
+    E = EntryPoint
+    ci = ms.Connector
+    rows = [
+        # --- m365sentinel top level -------------------------------------------------------------------------
+        E("Connector(workspace)", lambda w, v: _connector(w, workspace=v)),
+        E("Connector(credential)", lambda w, v: _connector(w, credential=v), accept=lambda v: v is not None),
+        E("Connector(tenant_id)", lambda w, v: _connector(w, tenant_id=v), GUIDS),
+        E("Connector(cloud)", lambda w, v: _connector(w, cloud=v), ("AzureCloud", "AzureUSGovernment", "AzureChina")),
+        E("Connector(graph)", lambda w, v: _connector(w, graph=v), ("Global", "GCC", "DoD")),
+        E("Connector(api_versions)", lambda w, v: _connector(w, api_versions=v)),
+        E("Connector(retry)", lambda w, v: _connector(w, retry=v)),
+        E("Connector(timeout)", lambda w, v: _connector(w, timeout=v), (1, 30.0)),
+        E("Connector(transport)", lambda w, v: ci(_ws(w), credential=w.emu.credential(), transport=v)),
+        E("Connector(sleep)", lambda w, v: _connector(w, sleep=v)),
+        E("WorkspaceId.parse(value)", lambda w, v: str(ms.WorkspaceId.parse(v))),
+        E("Cloud.resolve(name)", lambda w, v: ms.Cloud.resolve(v), ("AzureCloud", "azureusgovernment")),
+        E("Cloud.resolve(graph)", lambda w, v: ms.Cloud.resolve("AzureCloud", graph=v), ("GCC", "Global")),
+        E(
+            "Cloud.custom(arm)",
+            lambda w, v: ms.Cloud.custom(arm=v, log_analytics="https://la.example", graph="https://g.example"),
+            ("https://arm.example", "http://127.0.0.1:8080", "http://[::1]:1"),
+        ),
+        E(
+            "Cloud.custom(name)",
+            lambda w, v: ms.Cloud.custom(
+                arm="https://a.example", log_analytics="https://l.example", graph="https://g.example", name=v
+            ),
+        ),
+        E("RetryPolicy(max_attempts)", lambda w, v: ms.RetryPolicy(max_attempts=v), (1, 4, 10)),
+        E("RetryPolicy(max_retry_after)", lambda w, v: ms.RetryPolicy(max_retry_after=v), (0, 60.0)),
+        E("RetryPolicy(backoff_initial)", lambda w, v: ms.RetryPolicy(backoff_initial=v), (0.5,)),
+        E("RetryPolicy(backoff_max)", lambda w, v: ms.RetryPolicy(backoff_max=v), (8.0,)),
+        E("RetryPolicy(jitter)", lambda w, v: ms.RetryPolicy(jitter=v), (0.5,)),
+        E("ApiVersions(incidents)", lambda w, v: ms.ApiVersions(incidents=v), ("2025-09-01", "2025-10-01-preview")),
+        E("ApiVersions(security_insights_preview)", lambda w, v: ms.ApiVersions(security_insights_preview=v)),
+        E("HuntingTable.from_name(name)", lambda w, v: ms.HuntingTable.from_name(v), TABLES),
+        E("HuntingTable.col(name)", lambda w, v: ms.HuntingTable.DeviceEvents.col(v), ("ActionType",)),
+        E("provider_names()", lambda w, v: ms.provider_names()),
+        E("Checkpoint.from_json(data)", lambda w, v: ms.Checkpoint.from_json(v), ('{"v":1}', {"v": 1})),
+        E("Checkpoint.starting_at(when)", lambda w, v: ms.Checkpoint.starting_at(v), AWARE),
+        E("FileCheckpointStore(path)", lambda w, v: ms.FileCheckpointStore(v).load()),
+        E("SQLiteCheckpointStore(path)", lambda w, v: ms.SQLiteCheckpointStore(_inside(w, v)).close()),
+        E("MemoryCheckpointStore.compare_and_swap(expected)", lambda w, v: _cas(ms.MemoryCheckpointStore(), v, "expected")),
+        E("MemoryCheckpointStore.compare_and_swap(checkpoint)", lambda w, v: _cas(ms.MemoryCheckpointStore(), v, "cp")),
+        E(
+            "FileCheckpointStore.compare_and_swap(checkpoint)",
+            lambda w, v: _cas(ms.FileCheckpointStore(w.tmp / "cp.json"), v, "cp"),
+        ),
+        E(
+            "SQLiteCheckpointStore.compare_and_swap(expected)",
+            lambda w, v: _cas(ms.SQLiteCheckpointStore(w.tmp / "cp.db"), v, "expected"),
+        ),
+        # --- Connector: fluent desired state, plan/apply, reads ---------------------------------------------
+        E(
+            "Connector.incidents_and_alerts(turn_off)",
+            lambda w, v: w.connector.incidents_and_alerts(turn_off_microsoft_incident_creation_rules=v).plan(),
+            (True, False),
+        ),
+        E("Connector.incidents_and_alerts(alerts)", lambda w, v: w.connector.incidents_and_alerts(alerts=v).plan()),
+        E("Connector.entities(active_directory)", lambda w, v: w.connector.entities(active_directory=v).plan()),
+        E(
+            "Connector.entities(ueba_data_sources)",
+            lambda w, v: w.connector.entities(ueba_data_sources=v).plan(),
+            (("AuditLogs",), ("SigninLogs", "AzureActivity"), "AuditLogs"),
+        ),
+        E("Connector.events(tables)", lambda w, v: w.connector.events(v).plan(), TABLES),
+        E(
+            "Connector.events(retention_days)",
+            lambda w, v: w.connector.events("DeviceEvents", retention_days=v).plan(),
+            (30, 90),
+        ),
+        E(
+            "Connector.events(total_retention_days)",
+            lambda w, v: w.connector.events("DeviceEvents", total_retention_days=v).plan(),
+            (365,),
+        ),
+        E("Connector.query(query)", lambda w, v: w.connector.query(v, timespan=timedelta(days=1)), ("Usage | take 1",)),
+        E("Connector.query(timespan)", lambda w, v: w.connector.query("print 1", timespan=v), SPANS),
+        E("Connector.verify(days)", lambda w, v: w.connector.verify(days=v), (1, 14)),
+        E("Connector.status()", lambda w, v: w.connector.status()),
+        E("Connector.plan().apply()", lambda w, v: w.connector.incidents_and_alerts().plan().apply()),
+        E("Connector.apply()", lambda w, v: w.connector.entities().apply()),
+        E("Connector.disconnect()", lambda w, v: w.connector.disconnect()),
+        E("Connector.incidents()", lambda w, v: touch(w.connector.incidents().page(5).max_items(2))),
+        E("Connector.list_tables()", lambda w, v: w.connector.list_tables()),
+        # --- IncidentStream: fluent, terminal -------------------------------------------------------------
+        E("IncidentStream.since(checkpoint)", lambda w, v: _stream(w, lambda s: s.since(v)), AWARE),
+        E(
+            "IncidentStream.since(initial)",
+            lambda w, v: _stream(w, lambda s: s.since(ms.MemoryCheckpointStore(), initial=v)),
+            AWARE,
+        ),
+        E("IncidentStream.with_alerts(source)", lambda w, v: _stream(w, lambda s: s.with_alerts(source=v))),
+        E("IncidentStream.with_entities(source)", lambda w, v: _stream(w, lambda s: s.with_entities(source=v))),
+        E("IncidentStream.severity(values)", lambda w, v: _stream(w, lambda s: s.severity(v)), ("High", "low")),
+        E("IncidentStream.status(values)", lambda w, v: _stream(w, lambda s: s.status(v)), ("New", "Active")),
+        E("IncidentStream.owner(values)", lambda w, v: _stream(w, lambda s: s.owner(v)), ("a@b.example",)),
+        E("IncidentStream.labels(values)", lambda w, v: _stream(w, lambda s: s.labels(v)), ("VIP",)),
+        E("IncidentStream.provider(names)", lambda w, v: _stream(w, lambda s: s.provider(v)), ("Microsoft XDR",)),
+        E("IncidentStream.created_between(start)", lambda w, v: _stream(w, lambda s: s.created_between(v, None)), AWARE),
+        E("IncidentStream.modified_between(end)", lambda w, v: _stream(w, lambda s: s.modified_between(None, v)), AWARE),
+        E("IncidentStream.max_items(n)", lambda w, v: _stream(w, lambda s: s.max_items(v)), (1, 2)),
+        E("IncidentStream.page(size)", lambda w, v: _stream(w, lambda s: s.page(v)), (1, 1000)),
+        E("IncidentStream.lag(value)", lambda w, v: _stream(w, lambda s: s.lag(v)), (timedelta(minutes=5),)),
+        E("IncidentStream.prefetch(enabled)", lambda w, v: _stream(w, lambda s: s.prefetch(v)), (True,)),
+        E("IncidentStream.clock(now)", lambda w, v: _stream(w, lambda s: s.clock(v)), (lambda: NOW,)),
+        E("IncidentStream.follow(interval)", lambda w, v: _follow(w, interval=v), (0, 0.5)),
+        E("IncidentStream.follow(stop)", lambda w, v: _follow(w, stop=v)),
+        E("IncidentStream.follow(sleep)", lambda w, v: _follow(w, sleep=v)),
+        E("StreamedIncident.commit()", lambda w, v: _commit_first(w, ms.MemoryCheckpointStore())),
+        E("IncidentRun.checkpoint", lambda w, v: _run_checkpoint(w)),
+        E("Checkpoint.dumps()", lambda w, v: ms.Checkpoint.from_json(ms.Checkpoint.starting_at(NOW).dumps())),
+        E("IncidentStream.get(incident_id)", lambda w, v: w.connector.incidents().get(v).get(), GUIDS),
+        E("IncidentStream.reconcile(grace)", lambda w, v: w.stream.reconcile(grace=v), (timedelta(minutes=1),)),
+        E("IncidentStream.reconcile(repair)", lambda w, v: w.stream.reconcile(repair=v), (False,)),
+        # --- IncidentHandle ---------------------------------------------------------------------------------
+        E("IncidentHandle.update(title)", lambda w, v: w.handle.update(title=v), ("New title",)),
+        E("IncidentHandle.update(description)", lambda w, v: w.handle.update(description=v), ("text\nmore",)),
+        E("IncidentHandle.update(severity)", lambda w, v: w.handle.update(severity=v), ("High", "informational")),
+        E("IncidentHandle.update(status)", lambda w, v: w.handle.update(status=v), ("Active", "New")),
+        E("IncidentHandle.update(owner)", lambda w, v: w.handle.update(owner=v), ("a@b.example", GUIDS[0], None)),
+        E("IncidentHandle.update(labels)", lambda w, v: w.handle.update(labels=v), (("VIP",), "VIP")),
+        E("IncidentHandle.update(add_labels)", lambda w, v: w.handle.update(add_labels=v), (("VIP",),)),
+        E("IncidentHandle.update(remove_labels)", lambda w, v: w.handle.update(remove_labels=v), (("VIP",),)),
+        E("IncidentHandle.update(max_attempts)", lambda w, v: w.handle.update(title="T", max_attempts=v), (1, 4)),
+        E("IncidentHandle.update(base)", lambda w, v: w.handle.update(title="T", base=v)),
+        E("IncidentHandle.update(mirror_to_defender)", lambda w, v: w.handle.update(title="T", mirror_to_defender=v)),
+        E(
+            "IncidentHandle.close(classification)",
+            lambda w, v: w.handle.close(classification=v),
+            ("Undetermined", "truepositive"),
+        ),
+        E(
+            "IncidentHandle.close(reason)",
+            lambda w, v: w.handle.close(classification="FalsePositive", reason=v),
+            ("InaccurateData",),
+        ),
+        E("IncidentHandle.close(comment)", lambda w, v: w.handle.close(classification="Undetermined", comment=v)),
+        E("IncidentHandle.add_comment(message)", lambda w, v: w.handle.add_comment(v), ("looked at it",)),
+        E("IncidentHandle.add_comment(comment_id)", lambda w, v: w.handle.add_comment("m", comment_id=v), GUIDS),
+        E("IncidentHandle.alerts()", lambda w, v: w.handle.alerts()),
+        E("IncidentHandle.entities()", lambda w, v: w.handle.entities()),
+        E("IncidentHandle.comments()", lambda w, v: w.handle.comments()),
+        # --- Defender (Graph) side ----------------------------------------------------------------------------
+        E("DefenderIncidents.incidents(since)", lambda w, v: touch(w.defender.incidents(since=v)), AWARE),
+        E("DefenderIncidents.incidents(with_alerts)", lambda w, v: touch(w.defender.incidents(with_alerts=v))),
+        E("DefenderIncidents.alerts(since)", lambda w, v: touch(w.defender.alerts(since=v)), AWARE),
+        E("DefenderIncidents.get(incident_id)", lambda w, v: w.defender.get(v), ("1", "900001")),
+        E("DefenderIncidents.patch(incident_id)", lambda w, v: w.defender.patch(v, {"status": "active"}), ("1",)),
+        E("DefenderIncidents.patch(body)", lambda w, v: w.defender.patch("900001", v), ({"status": "active"},)),
+        # --- kql ----------------------------------------------------------------------------------------------
+        E("kql.table(name)", lambda w, v: kql.table(v), TABLES),
+        E("kql.col(name)", lambda w, v: kql.table("SecurityIncident").where(kql.col(v) == 1), COLS),
+        E("kql.lit(value)", lambda w, v: kql.print_(x=kql.lit(v))),
+        E("kql.literal(value)", lambda w, v: kql.literal(v), ("St. John's", 1, NOW)),
+        E("kql.null(kind)", lambda w, v: kql.print_(x=kql.null(v)), ("long", "string")),
+        E("kql.var(name)", lambda w, v: kql.print_(x=kql.var(v))),
+        E("kql.left(name)", lambda w, v: w.query.join(kql.table("SecurityAlert"), kql.left(v) == kql.right("x"))),
+        E("kql.raw_unsafe(text)", lambda w, v: kql.print_(x=kql.raw_unsafe(v))),
+        E("kql.raw_query_unsafe(text)", lambda w, v: kql.raw_query_unsafe(v)),
+        E("kql.union(queries)", lambda w, v: kql.union(v), TABLES),
+        E("kql.union(withsource)", lambda w, v: kql.union("SecurityIncident", withsource=v)),
+        E("kql.datatable(columns)", lambda w, v: kql.datatable(v, []), ((("A", "string"),),)),
+        E("kql.datatable(rows)", lambda w, v: kql.datatable([("A", "string")], v), ((("x",),),)),
+        E("kql.print_(items)", lambda w, v: kql.print_(v)),
+        E("kql.function(parameters)", lambda w, v: w.query.let("f", kql.function(v, kql.col("x")))),
+        E("kql.quote_identifier(name)", lambda w, v: kql.quote_identifier(v), ("a b", "1day")),
+        E("kql.parse_timespan(text)", lambda w, v: kql.parse_timespan(v), ("1d", "00:05:00")),
+        E("kql.schema_for(table)", lambda w, v: kql.schema_for(v), TABLES),
+        E("kql.range_(step)", lambda w, v: kql.range_("x", 1, 10, v), (1, timedelta(days=1))),
+        E("kql.timechart(days)", lambda w, v: kql.timechart(w.query, days=v), (14,)),
+        E("kql.timechart(step)", lambda w, v: kql.timechart(w.query, days=14, step=v), ("1d", timedelta(days=1))),
+        E("kql.timechart(legend)", lambda w, v: kql.timechart(w.query, days=14, legend=v), ("Events",)),
+        E("kql.incident_timechart(providers)", lambda w, v: kql.incident_timechart(v), (["Microsoft XDR"],)),
+        E("kql.alert_timechart(products)", lambda w, v: kql.alert_timechart(v), (["Microsoft Defender for Endpoint"],)),
+        E("kql.table_timechart(table_name)", lambda w, v: kql.table_timechart(v), TABLES),
+        E("kql.incidents_by_provider(names)", lambda w, v: kql.incidents_by_provider(v), (["x"],)),
+        E("kql.alerts_by_product(names)", lambda w, v: kql.alerts_by_product(v), (["x"],)),
+        E("kql.last_data_received(tables)", lambda w, v: kql.last_data_received(v), (list(TABLES),)),
+        E("kql.daily_volume(days)", lambda w, v: kql.daily_volume(["DeviceEvents"], days=v), (14,)),
+        E("kql.billable_volume(tables)", lambda w, v: kql.billable_volume(v), (None, ["DeviceEvents"])),
+        E("kql.check_portability(query)", lambda w, v: kql.check_portability(v), ("DeviceEvents | take 1",)),
+        E(
+            "kql.check_portability(selected_tables)",
+            lambda w, v: kql.check_portability("DeviceEvents | take 1", selected_tables=v),
+            (["DeviceEvents"],),
+        ),
+        E("Query.where(predicate)", lambda w, v: w.query.where(v), (kql.col("Title") == "x",)),
+        E("Query.extend(named)", lambda w, v: w.query.extend(x=v), (1, "a")),
+        E("Query.project(items)", lambda w, v: w.query.project(v), COLS),
+        E("Query.project_away(names)", lambda w, v: w.query.project_away(v), COLS),
+        E("Query.project_rename(pairs)", lambda w, v: w.query.project_rename(v), ({"A": "Title"},)),
+        E("Query.summarize(by)", lambda w, v: w.query.summarize(fn.count(), by=v), COLS),
+        E("Query.sort_by(keys)", lambda w, v: w.query.sort_by(v), COLS),
+        E("Query.sort_by(order)", lambda w, v: w.query.sort_by("Title", order=v), ("asc", "desc")),
+        E("Query.top(n)", lambda w, v: w.query.top(v, "Title"), (1, 10)),
+        E("Query.take(n)", lambda w, v: w.query.take(v), (1, 10)),
+        E("Query.distinct(items)", lambda w, v: w.query.distinct(v), COLS),
+        E("Query.mv_expand(items)", lambda w, v: w.query.mv_expand(v), ("Labels",)),
+        E("Query.parse(pattern)", lambda w, v: w.query.parse("Title", v), ("x",)),
+        E("Query.join(right)", lambda w, v: w.query.join(v, "IncidentNumber"), (kql.table("SecurityAlert"),)),
+        E("Query.join(on)", lambda w, v: w.query.join(kql.table("SecurityIncident"), v), COLS),
+        E("Query.join(kind)", lambda w, v: w.query.join(kql.table("SecurityIncident"), "Title", kind=v), ("leftouter",)),
+        E("Query.lookup(on)", lambda w, v: w.query.lookup(kql.table("SecurityIncident"), v), COLS),
+        E("Query.union(queries)", lambda w, v: w.query.union(v), TABLES),
+        E("Query.let(name)", lambda w, v: w.query.let(v, 1), ("Threshold",)),
+        E("Query.let(value)", lambda w, v: w.query.let("x", v), (1, kql.table("SecurityAlert"))),
+        E("Query.with_timespan(timespan)", lambda w, v: w.query.with_timespan(v), (timedelta(days=1),)),
+        E("Query.with_columns(columns)", lambda w, v: w.query.with_columns(v), ((("A", "string"),),)),
+        E("Query.render(visualization)", lambda w, v: w.query.render(v), ("timechart", "barchart")),
+        E("Query.render(properties)", lambda w, v: w.query.render("timechart", title=v), ("T",)),
+        E("Query.pipe_raw_unsafe(text)", lambda w, v: w.query.pipe_raw_unsafe(v), ("take 1",)),
+        E("Query.col(name)", lambda w, v: w.query.col(v), COLS),
+        E("Expr.__eq__(other)", lambda w, v: w.query.where(kql.col("Title") == v), ("x",)),
+        E("Expr.__lt__(other)", lambda w, v: w.query.where(kql.col("TimeGenerated") < v), AWARE),
+        E("Expr.has(term)", lambda w, v: w.query.where(kql.col("Title").has(v)), ("x",)),
+        E("Expr.matches_regex(pattern)", lambda w, v: w.query.where(kql.col("Title").matches_regex(v)), ("a.*",)),
+        E("Expr.in_(values)", lambda w, v: w.query.where(kql.col("Title").in_(v)), (["a", "b"],)),
+        E("Expr.between(low)", lambda w, v: w.query.where(kql.col("IncidentNumber").between(v, 10)), (1,)),
+        E("Expr.as_(name)", lambda w, v: w.query.project(kql.col("Title").as_(v)), ("T",)),
+        E("Expr.asc(nulls)", lambda w, v: w.query.sort_by(kql.col("Title").asc(v)), ("first", "last")),
+        E("Expr.__and__(other)", lambda w, v: w.query.where((kql.col("Title") == "x") & v)),
+        E("Expr.__add__(other)", lambda w, v: w.query.extend(x=kql.col("IncidentNumber") + v), (1,)),
+        E("fn.call(name)", lambda w, v: kql.print_(x=fn.call(v, 1)), ("strlen",)),
+        E("fn.ago(span)", lambda w, v: kql.print_(x=fn.ago(v)), (timedelta(days=1), "1d")),
+        E("fn.bin(size)", lambda w, v: kql.print_(x=fn.bin(kql.lit(NOW), v)), (timedelta(days=1),)),
+        E("fn.format_datetime(fmt)", lambda w, v: kql.print_(x=fn.format_datetime(kql.lit(NOW), v)), ("yyyy",)),
+        E("fn.arg_max(by)", lambda w, v: w.query.summarize(fn.arg_max(v, "*")), ("TimeGenerated",)),
+        E("fn.percentile(pct)", lambda w, v: w.query.summarize(fn.percentile("IncidentNumber", v)), (50, 99.9)),
+        E("fn.strcat(values)", lambda w, v: kql.print_(x=fn.strcat(v, "a")), ("a",)),
+        E("fn.iff(condition)", lambda w, v: kql.print_(x=fn.iff(v, 1, 2)), (kql.lit(True),)),
+        E("fn.now(offset)", lambda w, v: kql.print_(x=fn.now(v)), (timedelta(hours=-1),)),
+        E("fn.bin_at(fixed_point)", lambda w, v: kql.print_(x=fn.bin_at(kql.lit(NOW), "1d", v)), (NOW,)),
+        E("fn.dcount(value)", lambda w, v: w.query.summarize(fn.dcount(v)), COLS),
+        E("fn.make_set(value)", lambda w, v: w.query.summarize(fn.make_set(v)), COLS),
+        *_one_argument_functions(),
+        E("kql.schema_registry()", lambda w, v: kql.schema_registry()),
+        E("HuntingTable.query()", lambda w, v: ms.HuntingTable.from_name("DeviceEvents").query().where(kql.lit(v))),
+        # --- models -------------------------------------------------------------------------------------------
+        E("models.parse_datetime(text)", lambda w, v: ms.models.parse_datetime(v), ("2025-01-01T00:00:00Z",)),
+        E("models.parse_timespan(text)", lambda w, v: ms.models.parse_timespan(v), ("00:05:00", "1.00:00:00")),
+        E("models.format_datetime(value)", lambda w, v: ms.models.format_datetime(v), AWARE),
+        E("models.format_iso_duration(value)", lambda w, v: ms.models.format_iso_duration(v), (timedelta(days=1),)),
+        E("models.QueryResult.from_json(data)", lambda w, v: ms.models.QueryResult.from_json(v), ('{"tables":[]}',)),
+        E("models.Incident.from_json(data)", lambda w, v: ms.models.Incident.from_json(v), ({"name": "x"},)),
+        E("models.structure(data)", lambda w, v: ms.models.structure(v, ms.models.Incident), ({"name": "x"},)),
+        E("models.freeze(value)", lambda w, v: ms.models.thaw(ms.models.freeze(v)), ({"a": [1]},)),
+        E("models.GraphIncident.from_json(data)", lambda w, v: ms.models.GraphIncident.from_json(v), ({"id": "1"},)),
+        # --- emulator -----------------------------------------------------------------------------------------
+        E("Emulator(incidents)", lambda w, v: Emulator(now=NOW, incidents=v, dataset=False).close(), (0,), _small),
+        E("Emulator(now)", lambda w, v: Emulator(now=v, dataset=False).close(), AWARE),
+        E("Emulator(xdr_share)", lambda w, v: Emulator(now=NOW, xdr_share=v, dataset=False).close(), (0.5,)),
+        E("Emulator.serve(host)", lambda w, v: _bare(lambda e: e.serve(host=v).close()), ("127.0.0.1", "::1")),
+        E("Emulator.serve(port)", lambda w, v: _bare(lambda e: e.serve(port=v).close()), (0,), _no_port),
+        E("Emulator.advance(delta)", lambda w, v: _bare(lambda e: e.advance(v)), (timedelta(0),)),
+        E("Faults.server_error(times)", lambda w, v: _bare(lambda e: e.faults.server_error(v)), (1,)),
+        E("Faults.add(route)", lambda w, v: _bare(lambda e: e.faults.add(v)), ("*/incidents*",)),
+        E("Faults.drop_connection(times)", lambda w, v: _bare(lambda e: e.faults.drop_connection(v))),
+        E(
+            "IncidentControl.modify_incident(name)",
+            lambda w, v: w.emu.incident_control().modify_incident(v, severity="High"),
+            ("unknown-id",),
+        ),
+        E(
+            "IncidentControl.modify_incident(properties)",
+            lambda w, v: w.emu.incident_control().modify_incident(w.incident_id, severity=v),
+            ("High",),
+        ),
+        E("Faults.server_error(status)", lambda w, v: _bare(lambda e: e.faults.server_error(1, v))),
+        E(
+            "IncidentControl.create_incident(title)",
+            lambda w, v: _bare(lambda e: e.incident_control().create_incident(title=v)),
+            ("T",),
+        ),
+        E(
+            "IncidentControl.create_incidents(count)",
+            lambda w, v: _bare(lambda e: e.incident_control().create_incidents(v)),
+            (1, 3),
+            accept=_small,
+        ),
+    ]
+    return tuple(rows)
+
+
+def classify(w: World, ep: EntryPoint, value: Any) -> tuple[str, BaseException | None]:
+    """Run one call: ``("ok" | "typed" | "untyped" | "sent", exception)``; ``sent``: InvalidInputError after a
+    request went out."""
+    before = w.requests()
+    try:
+        touch(ep.call(w, value))
+    except ms.InvalidInputError as exc:
+        return ("sent" if w.requests() != before else "typed"), exc
+    except ms.SentinelError as exc:
+        return "typed", exc
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:
+        return "untyped", exc
+    return "ok", None
