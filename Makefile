@@ -1,11 +1,17 @@
 # Two set-up-free entry points: `make demo` (main job on the embedded emulator) and `make test`.
 # Each creates the virtual environment and installs everything it needs on a fresh machine.
+# CI (.ci/run) also runs `make test-lowest` (the suite on the lowest declared version of every direct dependency)
+# and `make smoke` (sdist + wheel, twine check, the wheel alone on each Python found).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 KQLP := tests/kqlparser
+# Build and resolver tools, kept out of the project's own environments.
+TOOLS := .venv-tools/bin
+LOWEST := .venv-lowest/bin
+export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-lowest dist smoke lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -17,6 +23,19 @@ $(KQLP)/node_modules/.installed: $(KQLP)/package.json $(KQLP)/package-lock.json
 	cd $(KQLP) && npm ci --silent --no-audit --no-fund
 	touch $@
 
+$(TOOLS)/.installed:
+	$(PY) -m venv .venv-tools
+	$(TOOLS)/pip install --quiet 'uv>=0.5' 'twine>=6'
+	touch $@
+
+# uv's lowest-direct resolution: every dependency pyproject.toml names (extras included) at its floor,
+# what those pull in at their newest, as a user's older environment would have them.
+$(LOWEST)/.installed: pyproject.toml $(TOOLS)/.installed
+	rm -rf .venv-lowest
+	$(TOOLS)/uv venv --quiet --python $(PY) .venv-lowest
+	$(TOOLS)/uv pip install --quiet --python $(LOWEST)/python --resolution lowest-direct -e '.[emulator,charts,test]'
+	touch $@
+
 demo: $(BIN)/.installed
 	$(BIN)/m365sentinel onboard --emulator
 
@@ -25,8 +44,22 @@ test: $(BIN)/.installed $(KQLP)/node_modules/.installed
 	$(BIN)/mypy
 	$(BIN)/pytest
 
+test-lowest: $(LOWEST)/.installed $(KQLP)/node_modules/.installed
+	$(LOWEST)/python .ci/direct_versions.py
+	$(LOWEST)/ruff check m365sentinel tests bench
+	$(LOWEST)/mypy --cache-dir .mypy_cache/lowest
+	$(LOWEST)/pytest
+
+dist: $(TOOLS)/.installed
+	rm -rf dist
+	$(TOOLS)/uv build --quiet --out-dir dist
+	$(TOOLS)/twine check --strict dist/*
+
+smoke: dist
+	.ci/smoke_wheel.sh dist
+
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(KQLP)/node_modules
+	rm -rf $(VENV) .venv-tools .venv-lowest dist $(KQLP)/node_modules
