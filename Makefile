@@ -1,7 +1,8 @@
 # Two set-up-free entry points: `make demo` (main job on the embedded emulator) and `make test`.
 # Each creates the virtual environment and installs everything it needs on a fresh machine.
-# CI (.ci/run) also runs `make test-lowest` (the suite on the lowest declared version of every direct dependency)
-# and `make smoke` (sdist + wheel, twine check, the wheel alone on each Python found).
+# CI (.ci/run) also runs `make test-lowest` (the suite on the lowest declared version of every direct dependency),
+# `make test-pythons` (the suite on Python 3.12 where found) and `make smoke` (sdist + wheel, twine check,
+# the wheel alone on each Python found).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -11,7 +12,7 @@ TOOLS := .venv-tools/bin
 LOWEST := .venv-lowest/bin
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test test-lowest dist smoke lint bench clean
+.PHONY: demo test test-lowest test-pythons dist smoke lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -50,6 +51,11 @@ test-lowest: $(LOWEST)/.installed $(KQLP)/node_modules/.installed
 	$(LOWEST)/mypy --cache-dir .mypy_cache/lowest
 	$(LOWEST)/pytest
 
+# The suite on Python 3.12 where the machine has it (a line says when skipped). Not yet 3.13: there an unclosed
+# sqlite3 connection somewhere in tests/incidents raises ResourceWarning (an error); `.ci/suite_on.sh 3.13` shows it.
+test-pythons: $(TOOLS)/.installed $(KQLP)/node_modules/.installed
+	.ci/suite_on.sh 3.12
+
 dist: $(TOOLS)/.installed
 	rm -rf dist
 	$(TOOLS)/uv build --quiet --out-dir dist
@@ -62,4 +68,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .venv-tools .venv-lowest dist $(KQLP)/node_modules
+	rm -rf $(VENV) .venv-tools .venv-lowest .venv-3.* dist $(KQLP)/node_modules

@@ -4,23 +4,16 @@
 # with MissingExtraError naming its extra (the CLI: one line, no traceback, exit 1).
 # Usage: smoke_wheel.sh DIST_DIR  (PYTHONS="3.11 3.12 3.13" by default)
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 dist=$(cd "$1" && pwd)
 wheel=$(ls "$dist"/*.whl)
 version=$(basename "$wheel" | cut -d- -f2)
-
-find_python() {  # python3.X on PATH if it runs, else a pyenv install of 3.X
-    local v=$1 p
-    if p=$(command -v "python$v") && "$p" -c '' 2>/dev/null; then echo "$p"; return; fi
-    for p in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$v".*/bin/"python$v"; do
-        if [ -x "$p" ]; then echo "$p"; return; fi
-    done
-}
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"  # away from the source tree: only the installed wheel is importable
 for v in ${PYTHONS:-3.11 3.12 3.13}; do
-    py=$(find_python "$v")
+    py=$("$here/find_python.sh" "$v")
     if [ -z "$py" ]; then
         echo "smoke: Python $v not found on this machine: skipped"
         continue
