@@ -1,11 +1,18 @@
 # Two set-up-free entry points: `make demo` (main job on the embedded emulator) and `make test`.
 # Each creates the virtual environment and installs everything it needs on a fresh machine.
+# CI (.ci/run) also runs `make test-lowest` (the suite on the lowest declared version of every direct dependency),
+# `make test-pythons` (the suite on Python 3.12 where found) and `make smoke` (sdist + wheel, twine check,
+# the wheel alone on each Python found).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 KQLP := tests/kqlparser
+# Build and resolver tools, kept out of the project's own environments.
+TOOLS := .venv-tools/bin
+LOWEST := .venv-lowest/bin
+export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-lowest test-pythons dist smoke lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -17,6 +24,19 @@ $(KQLP)/node_modules/.installed: $(KQLP)/package.json $(KQLP)/package-lock.json
 	cd $(KQLP) && npm ci --silent --no-audit --no-fund
 	touch $@
 
+$(TOOLS)/.installed:
+	$(PY) -m venv .venv-tools
+	$(TOOLS)/pip install --quiet 'uv>=0.5' 'twine>=6'
+	touch $@
+
+# uv's lowest-direct resolution: every dependency pyproject.toml names (extras included) at its floor,
+# what those pull in at their newest, as a user's older environment would have them.
+$(LOWEST)/.installed: pyproject.toml $(TOOLS)/.installed
+	rm -rf .venv-lowest
+	$(TOOLS)/uv venv --quiet --python $(PY) .venv-lowest
+	$(TOOLS)/uv pip install --quiet --python $(LOWEST)/python --resolution lowest-direct -e '.[emulator,charts,test]'
+	touch $@
+
 demo: $(BIN)/.installed
 	$(BIN)/m365sentinel onboard --emulator
 
@@ -25,8 +45,27 @@ test: $(BIN)/.installed $(KQLP)/node_modules/.installed
 	$(BIN)/mypy
 	$(BIN)/pytest
 
+test-lowest: $(LOWEST)/.installed $(KQLP)/node_modules/.installed
+	$(LOWEST)/python .ci/direct_versions.py
+	$(LOWEST)/ruff check m365sentinel tests bench
+	$(LOWEST)/mypy --cache-dir .mypy_cache/lowest
+	$(LOWEST)/pytest
+
+# The suite on Python 3.12 where the machine has it (a line says when skipped). Not yet 3.13: there an unclosed
+# sqlite3 connection somewhere in tests/incidents raises ResourceWarning (an error); `.ci/suite_on.sh 3.13` shows it.
+test-pythons: $(TOOLS)/.installed $(KQLP)/node_modules/.installed
+	.ci/suite_on.sh 3.12
+
+dist: $(TOOLS)/.installed
+	rm -rf dist
+	$(TOOLS)/uv build --quiet --out-dir dist
+	$(TOOLS)/twine check --strict dist/*
+
+smoke: dist
+	.ci/smoke_wheel.sh dist
+
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(KQLP)/node_modules
+	rm -rf $(VENV) .venv-tools .venv-lowest .venv-3.* dist $(KQLP)/node_modules

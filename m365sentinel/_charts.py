@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._errors import InvalidInputError, SentinelError
+from ._errors import InvalidInputError, MissingExtraError
 
 if TYPE_CHECKING:
     from ._verify import VerificationReport
@@ -23,10 +23,9 @@ if TYPE_CHECKING:
 __all__ = ["ChartsUnavailableError", "text_chart", "write_png", "write_svg"]
 
 _BLOCKS = "·▁▂▃▄▅▆▇█"  # "·" marks a zero
-_INSTALL = "pip install 'm365sentinel[charts]'"
 
 
-class ChartsUnavailableError(SentinelError):
+class ChartsUnavailableError(MissingExtraError):
     """matplotlib is not installed (it is the optional ``charts`` extra)."""
 
 
@@ -37,7 +36,7 @@ def _pyplot() -> Any:
         matplotlib.use("Agg")  # files only: never open a window
         import matplotlib.pyplot as plt
     except ImportError as exc:
-        raise ChartsUnavailableError(f"writing chart files needs matplotlib: {_INSTALL}") from exc
+        raise ChartsUnavailableError("writing chart files (matplotlib)", "charts", exc.name) from exc
     return plt
 
 

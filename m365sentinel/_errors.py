@@ -11,6 +11,7 @@ The tree (every class is exported from ``m365sentinel``)::
     ├── UnsafeRequestError              refusing to send a token cross-origin or over plain http
     ├── CredentialError                 the credential could not produce a token (azure-identity's error chained)
     ├── ClientClosedError (RuntimeError) the Connector (its HTTP client) was closed
+    ├── MissingExtraError (ImportError) an optional feature used without its extra (names the pip install)
     ├── APIStatusError                  the service answered with an error status
     │   ├── BadRequestError (400)
     │   │   └── UnsupportedApiVersionError   kind not supported at this api-version (case A1)
@@ -53,6 +54,7 @@ __all__ = [
     "ConsentRequiredError",
     "CredentialError",
     "InvalidInputError",
+    "MissingExtraError",
     "NotFoundError",
     "PermissionDeniedError",
     "PreconditionFailedError",
@@ -118,6 +120,22 @@ class CredentialError(SentinelError):
 
 class ClientClosedError(SentinelError, RuntimeError):
     """The client was closed (``close()`` or the end of a ``with`` block); create a new Connector."""
+
+
+class MissingExtraError(SentinelError, ImportError):
+    """An optional feature was used without its extra; the message says ``pip install 'm365sentinel[<extra>]'``.
+
+    Attributes: ``feature`` (what was used), ``extra`` (``"emulator"``, ``"charts"``), ``name`` (the missing module,
+    as on ``ImportError``). The original ImportError is ``__cause__``.
+    """
+
+    def __init__(self, feature: str, extra: str, module: str | None = None) -> None:
+        super().__init__(f"{feature} needs the {extra!r} extra: pip install 'm365sentinel[{extra}]'", name=module)
+        self.feature = feature
+        self.extra = extra
+
+    def __reduce__(self) -> tuple[Any, ...]:  # ImportError's own pickles keyword ``name``, not these arguments
+        return (type(self), (self.feature, self.extra, self.name))
 
 
 class APIStatusError(SentinelError):

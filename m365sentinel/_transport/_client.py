@@ -9,6 +9,7 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import queue
+import random
 import threading
 import time
 import uuid
@@ -74,15 +75,15 @@ class _Retryable(Exception):
 class _WaitAdvisedOrBackoff(tenacity.wait.wait_base):
     """Wait what the service advised (already checked against the ceiling), else the exponential backoff."""
 
-    def __init__(self, fallback: tenacity.wait.wait_base) -> None:
-        self._fallback = fallback
+    def __init__(self, policy: RetryPolicy) -> None:
+        self._policy = policy
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
         outcome = retry_state.outcome
         exc = outcome.exception() if outcome is not None and outcome.failed else None
         if isinstance(exc, _Retryable) and exc.wait is not None:
             return exc.wait
-        return float(self._fallback(retry_state))
+        return self._policy.backoff(retry_state.attempt_number, random.random())
 
 
 def _log_retry(retry_state: tenacity.RetryCallState) -> None:
@@ -185,11 +186,7 @@ class HttpClient:
         )
         self._retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(retry.max_attempts),
-            wait=_WaitAdvisedOrBackoff(
-                tenacity.wait_exponential_jitter(
-                    initial=retry.backoff_initial, max=retry.backoff_max, jitter=retry.jitter
-                )
-            ),
+            wait=_WaitAdvisedOrBackoff(retry),
             retry=tenacity.retry_if_exception_type(_Retryable),
             reraise=True,
             sleep=sleep,

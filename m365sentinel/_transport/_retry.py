@@ -73,6 +73,16 @@ class RetryPolicy:
     backoff_max: float = attrs.field(default=8.0, validator=_bounded("backoff_max", 0, 3600))
     jitter: float = attrs.field(default=0.5, validator=_bounded("jitter", 0, 600))
 
+    def backoff(self, attempt: int, rand: float) -> float:
+        """Seconds to wait after failed ``attempt`` (1-based) when the service advised no wait; ``rand`` is a
+        uniform draw in [0, 1) (the caller's, so this stays pure). Computed here rather than by tenacity, whose
+        ``wait_exponential_jitter`` renamed its base argument across releases."""
+        try:
+            delay = self.backoff_initial * 2.0 ** (attempt - 1) + rand * self.jitter
+        except OverflowError:
+            return self.backoff_max
+        return min(self.backoff_max, delay)
+
 
 def _method_may_retry(method: str, retry_post: bool) -> bool:
     method = method.upper()

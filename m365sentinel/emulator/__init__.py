@@ -4,6 +4,7 @@ It answers the REST routes the SDK calls (ARM Microsoft.SecurityInsights, the wo
 resources, the Log Analytics query API with real KQL execution, a read-only Graph subset) as an httpx
 transport and as a loopback HTTP server, with an injectable clock, a deterministic dataset and fault
 injection. Layers 1-4 never import it.
+Needs the ``emulator`` extra (duckdb-kql); without it, importing this package raises ``MissingExtraError``.
 
     from datetime import UTC, datetime
     import httpx
@@ -17,12 +18,22 @@ injection. Layers 1-4 never import it.
 
 from __future__ import annotations
 
-from m365sentinel.emulator._control import IncidentControl
-from m365sentinel.emulator._emulator import Emulator, State
-from m365sentinel.emulator._faults import Faults
-from m365sentinel.emulator._http import RequestRecord
-from m365sentinel.emulator._serve import LoopbackCredential, run_server
-from m365sentinel.emulator._server import LoopbackServer
+from m365sentinel._errors import MissingExtraError
+
+# What the ``emulator`` extra installs (duckdb-kql[duckdb]); any other missing module is a bug, not a hint.
+_EXTRA_MODULES = frozenset({"duckdb", "duckdb_kql", "antlr4", "pytz"})
+
+try:
+    from m365sentinel.emulator._control import IncidentControl
+    from m365sentinel.emulator._emulator import Emulator, State
+    from m365sentinel.emulator._faults import Faults
+    from m365sentinel.emulator._http import RequestRecord
+    from m365sentinel.emulator._serve import LoopbackCredential, run_server
+    from m365sentinel.emulator._server import LoopbackServer
+except ModuleNotFoundError as exc:
+    if (exc.name or "").partition(".")[0] not in _EXTRA_MODULES:
+        raise
+    raise MissingExtraError("the emulator", "emulator", exc.name) from exc
 
 __all__ = [
     "Emulator",

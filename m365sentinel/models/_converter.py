@@ -34,7 +34,9 @@ __all__ = ["converter", "freeze", "structure", "thaw"]
 
 T = TypeVar("T")
 
-RAW_KEY = "\x00raw"  # where the envelope step hands the frozen document to the ``raw`` field
+# Where the envelope step hands the frozen document to the ``raw`` field. The step sets it last, so a document key of
+# the same name is overwritten, never read. No NUL byte: cattrs before 26.2 pastes keys into generated source.
+RAW_KEY = "m365sentinel:raw"
 _EMPTY: Mapping[str, Any] = types.MappingProxyType({})
 _ENVELOPE_KEYS = ("id", "name", "type", "etag", "kind", "systemData", "location", "tags")
 

@@ -101,11 +101,14 @@ def test_watermark_never_moves_back_when_polling_faster_than_the_lag():
 @pytest.fixture(params=["memory", "file", "sqlite"])
 def store(request, tmp_path):
     if request.param == "memory":
-        return MemoryCheckpointStore()
-    if request.param == "file":
+        yield MemoryCheckpointStore()
+    elif request.param == "file":
         (tmp_path / "cp").mkdir()  # the store never creates folders
-        return FileCheckpointStore(tmp_path / "cp" / "incidents.json")
-    return SQLiteCheckpointStore(tmp_path / "cp.sqlite3")
+        yield FileCheckpointStore(tmp_path / "cp" / "incidents.json")
+    else:  # closed after the test: Python 3.13 warns about an unclosed sqlite3 connection (an error here)
+        sqlite = SQLiteCheckpointStore(tmp_path / "cp.sqlite3")
+        yield sqlite
+        sqlite.close()
 
 
 def test_store_compare_and_swap(store):

@@ -187,3 +187,12 @@ def test_raw_and_mapping_fields_are_read_only_views_without_copies() -> None:
         incident.raw["properties"]["title"] = "changed"  # type: ignore[index]
     assert incident.raw["properties"]["labels"] == ({"labelName": "a"},)
     assert incident.to_json() == doc and incident.to_json() is not doc
+
+
+def test_a_document_key_named_like_the_raw_slot_does_not_replace_raw() -> None:
+    from m365sentinel.models._converter import RAW_KEY, structure
+
+    doc = {**INCIDENT, RAW_KEY: "spoofed", "properties": {**INCIDENT["properties"], RAW_KEY: "spoofed"}}
+    incident = structure(doc, Incident)
+    assert thaw(incident.raw) == doc
+    assert "\x00" not in RAW_KEY  # cattrs before 26.2 pastes keys into generated source, which cannot hold NUL

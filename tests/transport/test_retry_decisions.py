@@ -84,3 +84,10 @@ def test_decide_retry_table() -> None:
 def test_retry_policy_validation(kwargs: dict[str, object]) -> None:
     with pytest.raises(InvalidInputError, match="RetryPolicy"):
         RetryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_backoff_doubles_from_initial_adds_scaled_jitter_and_caps() -> None:
+    policy = RetryPolicy(backoff_initial=0.5, backoff_max=8.0, jitter=0.5)
+    assert [policy.backoff(n, 0.0) for n in (1, 2, 3, 4, 5, 6)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
+    assert policy.backoff(2, 0.5) == 1.25
+    assert policy.backoff(10_000, 0.0) == 8.0  # 2.0**9999 overflows: the cap, not an exception

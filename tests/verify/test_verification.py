@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from m365sentinel import Connector, provider_names
+from m365sentinel import Connector, MissingExtraError, provider_names
 from m365sentinel._charts import ChartsUnavailableError, text_chart, write_png, write_svg
 from m365sentinel._errors import InvalidInputError
 from m365sentinel._hunting import HuntingTable
@@ -233,3 +233,4 @@ def test_missing_matplotlib_names_the_extra(monkeypatch, emu, run, tmp_path):
     with pytest.raises(ChartsUnavailableError) as err:
         write_png(report, tmp_path / "x.png")
     assert "pip install 'm365sentinel[charts]'" in str(err.value)
+    assert isinstance(err.value, MissingExtraError) and err.value.extra == "charts"
