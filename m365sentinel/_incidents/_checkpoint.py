@@ -147,19 +147,16 @@ def service_time(headers: Mapping[str, str]) -> datetime | None:
 class Snapshot:
     """The checkpoint as of one delivery, built only when asked for (``checkpoint()``, cached).
 
-    Taking it is O(1): it records how far the pass's append-only logs had grown. Building a ``Checkpoint`` for
-    every delivered item would copy and sort ``seen`` each time, O(N^2) for a burst of N changes inside the
-    overlap window; a caller that never commits an item never pays for it.
+    Taking it is O(1): it records how far the pass's append-only log had grown. Building a ``Checkpoint`` for
+    every delivered item would copy and sort ``seen`` each time, O(N^2) for a pass of N changes; a caller that
+    never commits an item never pays for it.
     """
 
-    __slots__ = ("_built", "_ids_len", "_log_len", "_state", "_upper", "_upper_ids")
+    __slots__ = ("_built", "_log_len", "_state")
 
     def __init__(self, state: PassState) -> None:
         self._state = state
         self._log_len = len(state.seen_log)
-        self._upper = state.upper
-        self._upper_ids = state.upper_ids  # replaced, never shrunk, when ``upper`` moves
-        self._ids_len = len(state.upper_ids)
         self._built: Checkpoint | None = None
 
     def checkpoint(self) -> Checkpoint:
@@ -168,92 +165,118 @@ class Snapshot:
             seen = dict(state.seen_base)
             for incident_id, modified, etag in state.seen_log[: self._log_len]:
                 seen[incident_id] = (modified, etag)
-            pending = None
-            if self._upper is not None:
-                pending = PendingPass(self._upper, tuple(self._upper_ids[: self._ids_len]), state.next_watermark)
-            self._built = Checkpoint(
-                watermark=state.lower, seen=tuple((i, t, e) for i, (t, e) in seen.items()), pending=pending
-            )
+            # The watermark stays where the pass began: a resumed pass lists the whole window again and skips,
+            # by ``seen``, what this one delivered (whatever order and page layout the service serves).
+            self._built = Checkpoint(watermark=state.lower, seen=tuple((i, t, e) for i, (t, e) in seen.items()))
         return self._built
 
 
 @attrs.define
 class PassState:
-    """One poll in progress (mutable, in memory). Decides which items to deliver and what to checkpoint.
+    """One poll in progress (mutable, in memory): which served items to deliver, and what to checkpoint.
 
-    ``upper``/``upper_ids``: the oldest lastModified delivered in this pass (or in the cut-short pass it resumes)
-    and the ids delivered at it. The list is newest first, so everything served newer than ``upper`` was passed
-    already: re-served by a page shift (however many incidents changed meanwhile), or changed after the pass
-    began (the next pass lists it). ``seen``: the checkpoint's overlap-window changes plus this pass's
-    (``seen_base`` + the append-only ``seen_log``, what snapshots are built from).
+    It trusts no order, no filter and no page layout. ``seen`` maps an incident id to the newest change of it
+    delivered since the watermark (the checkpoint's, ``seen_base``, plus this pass's append-only ``seen_log``).
+    A served change is delivered when it lies at or after the watermark (``in_window``: the service may ignore the
+    ``$filter`` bound) and is newer than the change in ``seen`` (the same time with another etag counts as newer).
+    So each change is delivered once per committed checkpoint, in any order, and an older state served after a
+    newer one is never delivered again. Each step is O(1); a mid-pass checkpoint holds every change delivered
+    since the watermark (resume lists the window again and skips them).
+
+    The next watermark (``finished``) is the earliest of: the poll start minus the lag; the service's clock (the
+    first page's ``Date``) minus the lag, or without a usable ``Date`` the newest ``lastModifiedTimeUtc`` of the
+    first page minus the lag (never the local clock alone); never below the current watermark. A pass that
+    served items out of the requested newest-first order cannot show that its offset pages missed nothing (a
+    change may shift them left), so unless an audit (``audited``) confirmed it, its watermark does not advance.
     """
 
     lower: datetime | None
-    next_watermark: datetime
-    upper: datetime | None
-    upper_ids: list[str]
+    start_bound: datetime | None  # poll start (caller's clock) - lag
     seen_base: dict[str, tuple[datetime, str | None]]
     seen: dict[str, tuple[datetime, str | None]] = attrs.field(factory=dict)
     seen_log: list[tuple[str, datetime, str | None]] = attrs.field(factory=list)
     lag: timedelta = DEFAULT_LAG
-    resumed: bool = False
-    at_upper: set[str] = attrs.field(factory=set)  # upper_ids as a set: a tie group can be large
+    pages: int = 0
+    service_start: datetime | None = None  # the first page's Date
+    first_newest: datetime | None = None  # the newest lastModified on the first page
+    previous: datetime | None = None  # the last served lastModified (the order check)
+    out_of_order: bool = False
+    audited: bool = False
+    served: dict[str, datetime] | None = None  # id -> newest lastModified served, kept for an audit only
 
     def __attrs_post_init__(self) -> None:
         self.seen = dict(self.seen_base)
-        self.at_upper = set(self.upper_ids)
 
     @classmethod
-    def begin(cls, checkpoint: Checkpoint, now: datetime, lag: timedelta) -> PassState:
-        """Resume the checkpoint's cut-short pass, or start a new one at ``now`` (next watermark ``now - lag``)."""
+    def begin(cls, checkpoint: Checkpoint, now: datetime, lag: timedelta, *, audit: bool = False) -> PassState:
+        """A pass from the checkpoint's watermark, started at ``now`` (the caller's clock). A checkpoint's legacy
+        ``pending`` position (written by versions that trusted the service's order) is not trusted: the pass
+        lists the whole window and skips what ``seen`` holds."""
         seen = {i: (t, e) for i, t, e in checkpoint.seen}
-        p = checkpoint.pending
-        if p is not None:
-            return cls(checkpoint.watermark, p.next_watermark, p.upper, list(p.upper_ids), seen, lag=lag, resumed=True)
-        nxt = now - lag
-        if checkpoint.watermark is not None and nxt < checkpoint.watermark:
-            nxt = checkpoint.watermark  # never move back: seen was pruned at the old watermark
-        return cls(checkpoint.watermark, nxt, None, [], seen, lag=lag)
+        return cls(checkpoint.watermark, now - lag, seen, lag=lag, served={} if audit else None)
 
-    def bound_by_service_time(self, service_now: datetime | None) -> None:
-        """Keep the next watermark at or below the service's clock minus the lag (the first page's ``Date``).
+    def page(self, service_now: datetime | None) -> None:
+        """A page arrived; ``service_now`` is its ``Date`` (None when absent or malformed)."""
+        self.pages += 1
+        if self.pages == 1:
+            self.service_start = service_now
 
-        A caller clock running ahead of the service would otherwise put the watermark past changes the service
-        has not made yet, and skip them. Call it before the first delivery; a resumed pass keeps the bound it
-        persisted, and the watermark never moves back.
-        """
-        if service_now is None or self.resumed or self.upper is not None:
-            return
-        bound = service_now - self.lag
-        if self.lower is not None and bound < self.lower:
-            bound = self.lower
-        if bound < self.next_watermark:
-            self.next_watermark = bound
+    def in_window(self, incident_id: str, modified: datetime) -> bool:
+        """Record a served item (order check, clock evidence, audit); False when it lies before the watermark
+        (the service ignored the ``$filter`` bound): such an item is not delivered."""
+        prev = self.previous
+        if prev is not None and modified > prev:
+            self.out_of_order = True  # newest first was asked for
+        self.previous = modified
+        if self.pages == 1 and (self.first_newest is None or modified > self.first_newest):
+            self.first_newest = modified
+        if self.lower is not None and modified < self.lower:
+            return False
+        served = self.served
+        if served is not None:
+            key = incident_id.lower()
+            if key not in served or served[key] < modified:
+                served[key] = modified
+        return True
 
     def should_deliver(self, incident_id: str, modified: datetime, etag: str | None) -> bool:
-        """False for a change already delivered: at or before this pass's position (``upper``), or in seen."""
-        upper = self.upper
-        if upper is not None and (modified > upper or (modified == upper and incident_id in self.at_upper)):
-            return False
-        return self.seen.get(incident_id) != (modified, etag)
+        """True for a change newer than the one ``seen`` holds for this incident (or at the same time with
+        another etag); False for that change again or an older one."""
+        known = self.seen.get(incident_id)
+        return known is None or modified > known[0] or (modified == known[0] and etag != known[1])
 
     def delivered(self, incident_id: str, modified: datetime, etag: str | None) -> Snapshot:
         """Record a delivery; return the (lazy) checkpoint to commit once the caller has handled it."""
-        if self.upper is not None and modified == self.upper:
-            self.upper_ids.append(incident_id)
-            self.at_upper.add(incident_id)
-        elif self.upper is None or modified < self.upper:
-            self.upper, self.upper_ids, self.at_upper = modified, [incident_id], {incident_id}
-        if modified >= self.next_watermark:
-            self.seen[incident_id] = (modified, etag)
-            self.seen_log.append((incident_id, modified, etag))
+        self.seen[incident_id] = (modified, etag)
+        self.seen_log.append((incident_id, modified, etag))
         return Snapshot(self)
 
     def checkpoint(self) -> Checkpoint:
         """The checkpoint as of the latest delivery (or of the pass's start)."""
         return Snapshot(self).checkpoint()
 
+    @property
+    def next_watermark(self) -> datetime | None:
+        """Where the watermark moves when this pass completes (class docstring)."""
+        if (self.out_of_order or self.served is not None) and not self.audited:
+            return self.lower  # unordered, or an audit was asked for and did not vouch for the window
+        return self.clock_bound()
+
+    def clock_bound(self) -> datetime | None:
+        """The next watermark by the clocks alone (the audit window's end)."""
+        if self.service_start is not None:
+            clock = self.service_start - self.lag
+        elif self.first_newest is not None:
+            clock = self.first_newest - self.lag
+        else:
+            return self.lower  # no evidence of the service's time: stay
+        nxt = clock if self.start_bound is None or clock < self.start_bound else self.start_bound
+        if self.lower is not None and nxt < self.lower:
+            nxt = self.lower  # never move back: seen was pruned at the current watermark
+        return nxt
+
     def finished(self) -> Checkpoint:
-        """The checkpoint after a complete pass: watermark = poll start - lag, seen pruned to the overlap window."""
-        keep = tuple((i, t, e) for i, (t, e) in self.seen.items() if t >= self.next_watermark)
-        return Checkpoint(watermark=self.next_watermark, seen=keep, pending=None)
+        """The checkpoint after a complete pass: the next watermark, ``seen`` pruned to the changes at or after it."""
+        nxt = self.next_watermark
+        keep = tuple((i, t, e) for i, (t, e) in self.seen.items() if nxt is None or t >= nxt)
+        return Checkpoint(watermark=nxt, seen=keep, pending=None)
