@@ -183,11 +183,16 @@ def render_arm_filter(filters: Filters, *, modified_from: datetime | None = None
     return " and ".join(clauses) if clauses else None
 
 
-def render_graph_cursor_filter(cursor: datetime | None, *, created_from: datetime | None = None) -> str | None:
-    """Graph ``$filter`` for a ``lastUpdateDateTime`` cursor (inclusive: ties are de-duplicated client-side)."""
+def render_graph_cursor_filter(
+    cursor: datetime | None, *, until: datetime | None = None, created_from: datetime | None = None
+) -> str | None:
+    """Graph ``$filter`` for ``lastUpdateDateTime`` in ``[cursor, until)`` (the cursor inclusive: ties are
+    de-duplicated client-side)."""
     clauses = []
     if cursor is not None:
         clauses.append(f"lastUpdateDateTime ge {odata_datetime(cursor)}")
+    if until is not None:
+        clauses.append(f"lastUpdateDateTime lt {odata_datetime(until)}")
     if created_from is not None:
         clauses.append(f"createdDateTime ge {odata_datetime(created_from)}")
     return " and ".join(clauses) if clauses else None
