@@ -5,18 +5,19 @@ Shape (``Checkpoint.to_json()``)::
     {"v": 1,
      "watermark": "2025-11-20T11:55:00.0000000Z" | null,      # next poll asks lastModifiedTimeUtc >= this
      "seen": [[incident id, lastModifiedTimeUtc, etag], ...],  # changes delivered at or after the watermark
-     "pass": null | {"upper": ..., "upper_ids": [...], "next_watermark": ...}}   # a poll cut short
+     "pass": null}                                             # written by older versions only (not trusted)
 
-How a poll moves it (``PassState``): the poll starts at ``now`` and lists ``lastModifiedTimeUtc >= watermark``
-newest first. Each delivered change records ``upper`` (its lastModified: everything newer was delivered in this
-pass) and, when it falls inside the overlap window, its (id, lastModified, etag) in ``seen``. When the pass ends
-the watermark becomes ``now - lag`` (never the newest change seen), and ``seen`` keeps only the changes at or
-after it, so the next poll's overlap re-reads them and skips them. A change is delivered again only when its
-lastModified or etag differs (a reopened incident, case B5a). An incident that becomes visible late, with a
-lastModified older than one already delivered, is still found as long as the delay is within ``lag`` (B5b).
-
-Newest-first matters: a change made during a pass moves its incident to the front of the list, which shifts
-later offset pages right (a duplicate at a page boundary, skipped here) and never left (a skip).
+How a poll moves it (``PassState``): the poll lists ``lastModifiedTimeUtc >= watermark`` and trusts neither the
+service's order, nor its filter, nor its page layout. A served change is delivered when it lies at or after the
+watermark and is newer than the change ``seen`` holds for its incident; ``seen`` records every delivery. A
+checkpoint taken mid-pass keeps the watermark and every change delivered since it, so a resumed pass lists the
+window again and skips exactly what was delivered. When a pass completes, the watermark moves to the poll start
+minus the lag (bounded by the service's ``Date``; without it, by the newest change on the first page), and
+``seen`` keeps only the changes at or after it, so the next poll's overlap re-reads and skips them. A change is
+delivered again only when its lastModified or etag differs (a reopened incident, case B5a). An incident that
+becomes visible late, with a lastModified older than one already delivered, is still found as long as the delay
+is within ``lag`` (B5b). A pass served out of the requested newest-first order does not move the watermark
+unless an audit vouched for it (``PassState``). The assumptions and their checks: ``docs/assumptions.md``.
 """
 
 from __future__ import annotations

@@ -9,6 +9,10 @@ an upper bound on the modification time are checked client-side. The list pages 
 incident that leaves a filtered list during a pass (your handler closes it, someone re-assigns it) would shift
 every later page left by one and skip an incident no later poll lists again. Unfiltered, a change only moves an
 incident to the front of the newest-first list: later pages shift right (a duplicate, skipped), never left.
+
+Nothing here is trusted to the service: ``Filters.matcher`` re-checks every condition (also those sent), and the
+pass drops items before its watermark (``PassState.in_window``), so a service that ignores ``$filter`` costs
+bandwidth, never a duplicate.
 """
 
 from __future__ import annotations

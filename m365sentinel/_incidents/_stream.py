@@ -8,11 +8,13 @@ Delivery guarantee, relative to committed checkpoints:
   handling the item: a committed change is never delivered again, and a change whose handling was not committed
   (a crash between delivery and commit) is delivered again on restart.
 
-The watermark, overlap window and de-duplication rules are in ``_checkpoint``. Why severity, status, owner, label
-and modified-before filters are applied client-side (not in ``$filter``), and why a resumed pass lists from the
-top again instead of below where it stopped: ``_filters``. Limit: an incident deleted during a pass shifts the
-service's offset pages left by one and can hide one other incident from that pass; the next poll's overlap
-window finds it only if its change is within the lag.
+Neither rests on the service's order, filter or page layout: the rules are in ``_checkpoint`` (``PassState``),
+the assumptions and their run-time checks in ``docs/assumptions.md``. Bounded delivery: with ``.audit()``, the
+latest state of every matching incident reaches the caller by the first completed poll that starts at least
+``lag`` after its change (service clock), whatever the service's order, filter handling or mid-pass deletions,
+given the ``Date`` header and ``SecurityIncident`` rows ingested within ``lag`` (both checked); without the audit, an incident hidden by a page shift (deleted neighbour) is found again only while its change
+is inside the overlap window. Why severity, status, owner, label and modified-before filters are applied
+client-side: ``_filters``.
 """
 
 from __future__ import annotations
