@@ -113,7 +113,7 @@ class DefenderIncidents:
                 if crosses_skip_limit(link, self._limit):
                     rest = window.rest(collection, self._page * max(1, self._limit // self._page), self._limit)
                     split = split or len(rest) > 1
-                    if not split and rest:
+                    if not split and rest and rest[0][0] is not None:
                         # One ascending cursor: what lies before it is done, and its ties are skipped above.
                         yielded = {i: t for i, t in yielded.items() if _at_or_after(t, rest[0][0])}
                     ranges.extend(rest)

@@ -9,12 +9,15 @@ Delivery guarantee, relative to committed checkpoints:
   (a crash between delivery and commit) is delivered again on restart.
 
 Neither rests on the service's order, filter or page layout: the rules are in ``_checkpoint`` (``PassState``),
-the assumptions and their run-time checks in ``docs/assumptions.md``. Bounded delivery: with ``.audit()``, the
-latest state of every matching incident reaches the caller by the first completed poll that starts at least
-``lag`` after its change (service clock), whatever the service's order, filter handling or mid-pass deletions,
-given the ``Date`` header and ``SecurityIncident`` rows ingested within ``lag`` (both checked); without the audit, an incident hidden by a page shift (deleted neighbour) is found again only while its change
-is inside the overlap window. Why severity, status, owner, label and modified-before filters are applied
-client-side: ``_filters``.
+the assumptions and their run-time checks in ``docs/assumptions.md``.
+
+Bounded delivery: with ``.audit()``, the latest state of every matching incident reaches the caller by the first
+completed poll that starts at least ``lag`` after its change (service clock), whatever the service's order,
+filter handling or mid-pass deletions, given the ``Date`` header and ``SecurityIncident`` rows ingested within
+``lag`` (both checked: without them the watermark holds and the window is polled again). Without the audit, an
+incident hidden by a page shift (a neighbour deleted mid-pass) is found again only while its change is inside the
+overlap window. Why severity, status, owner, label and modified-before filters are applied client-side:
+``_filters``.
 """
 
 from __future__ import annotations
@@ -443,9 +446,10 @@ class IncidentStream:
             return self.limit is None or run.delivered + len(page.get("value") or ()) < self.limit
 
         def deliver(
-            fresh: Iterator[tuple[Incident, tuple[str, datetime, str | None]]], more: Callable[[], bool]
+            fresh: Iterator[tuple[Incident, tuple[str, datetime, str | None]]], more: bool
         ) -> Generator[StreamedIncident, None, bool]:
-            """Yield ``fresh`` items (with their related data); True when ``max_items`` cut the pass short."""
+            """Yield ``fresh`` items (with their related data); True when ``max_items`` cut the pass short
+            (``more``: whether anything is left to read after them)."""
             alerts: dict[str, tuple[IncidentAlert, ...]] | None = None
             entities: dict[str, tuple[Entity, ...]] | None = None
             if related:
@@ -469,7 +473,7 @@ class IncidentStream:
                 run._position = position
                 run.delivered += 1
                 # Cut short only if something is left: the rest of this batch, or more to read.
-                if self.limit is not None and run.delivered >= self.limit and (next(fresh, None) is not None or more()):
+                if self.limit is not None and run.delivered >= self.limit and (next(fresh, None) is not None or more):
                     run.stopped_early = True
                     LOGGER.info("incident stream stopped at max_items=%d; resume from the run's checkpoint", self.limit)
                     return True
@@ -479,11 +483,12 @@ class IncidentStream:
             state.page(service_time(response.headers))
             # One incident at a time: holding a page of typed incidents makes the garbage collector re-scan them
             # on every young collection (it doubled the cost per incident). Related data needs the page's batch.
-            if (yield from deliver(candidates(_values(page)), lambda p=page: bool(p.get("nextLink")) or self.audit_)):
+            more = bool(page.get("nextLink")) or self.audit_
+            if (yield from deliver(candidates(_values(page)), more)):
                 return
         if self.audit_:
             found = self._audit(state)
-            if (yield from deliver(candidates(found), lambda: False)):
+            if (yield from deliver(candidates(found), False)):
                 return
         if state.out_of_order and not state.audited:
             LOGGER.warning(

@@ -10,8 +10,8 @@ import email.utils
 import json
 import threading
 import traceback
-from datetime import timedelta
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
