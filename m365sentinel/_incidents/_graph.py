@@ -160,6 +160,11 @@ class ListWindow:
                 f"Graph {collection}: the items before the $top + $skip limit have no lastUpdateDateTime; "
                 "cannot page on"
             )
+        if self.outside:
+            raise SerializationError(
+                f"Graph {collection}: the service ignores $filter and holds more than {limit} items: a listing "
+                "cannot go on past the $top + $skip limit"
+            )
         if self.ordered:
             last = self.times[-1] if self.times else None
             if last is None or last == self.lower:
@@ -170,11 +175,6 @@ class ListWindow:
                     f"as one $top + $skip window holds (limit {limit}); cannot page on"
                 )
             return [(last, self.upper)]
-        if self.outside:
-            raise SerializationError(
-                f"Graph {collection}: the service ignores both $orderby and $filter and holds more than {limit} "
-                "items: no listing can be shown complete"
-            )
         distinct = sorted(set(self.times))
         mid = distinct[len(distinct) // 2]  # > the earliest served: both halves shrink
         return [(self.lower, mid), (mid, self.upper)]

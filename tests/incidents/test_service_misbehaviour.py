@@ -223,3 +223,25 @@ def test_graph_backlog_past_the_skip_limit_served_unordered_yields_each_once(sle
         assert any(f and " lt " in f for f in filters)  # split into time windows, not one cursor
     finally:
         emu.close()
+
+
+def test_graph_backlog_past_the_skip_limit_ignoring_the_filter_raises_before_looping(sleeps):
+    from m365sentinel._errors import SerializationError
+    from m365sentinel._incidents._graph import DefenderIncidents
+    from m365sentinel.emulator import Emulator
+
+    from .conftest import connector_on
+
+    emu = Emulator(now=NOW, seed=11, dataset=False)
+    try:
+        emu.incident_control().create_incidents(7000)
+        emu.faults.ignore_filter()
+        with connector_on(emu, sleeps) as c:
+            defender = DefenderIncidents(c.incidents().session, page_size=1000)
+            got = []
+            with pytest.raises(SerializationError, match="ignores \\$filter"):
+                got.extend(i.id for i in defender.incidents())
+        assert len(got) == len(set(got))
+        assert len([r for r in emu.requests if r.path == "/v1.0/security/incidents"]) <= 14
+    finally:
+        emu.close()
