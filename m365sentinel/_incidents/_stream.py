@@ -179,7 +179,8 @@ class IncidentStream:
     ``_filters``), ``$orderby=properties/lastModifiedTimeUtc desc``, ``$top``; each ``nextLink`` followed
     verbatim. ``with_alerts``/``with_entities``: one Log Analytics query per page (``SecurityIncident.AlertIds``
     joined to ``SecurityAlert``; alerts not ingested yet arrive as an empty tuple), or the per-incident POST
-    calls with ``source="per_incident"`` (rate-limited by the service: about 100 per 5 minutes).
+    calls with ``source="per_incident"`` (rate-limited by the service: about 100 per 5 minutes). ``audit()``: one
+    Log Analytics query per pass, plus GET ``{ws}/incidents/{id}`` for each incident the list missed.
     Raises APIStatusError subclasses, TransportError, CheckpointConflictError.
     """
 
