@@ -51,6 +51,7 @@ __all__ = ["IncidentRun", "IncidentStream", "StreamedIncident"]
 LOGGER = logging.getLogger("m365sentinel")
 _ORDER = "properties/lastModifiedTimeUtc desc"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_AUDIT_HORIZON = timedelta(days=30)  # the shortest Log Analytics retention a Sentinel workspace can have
 _MAX_LAG = timedelta(days=7)  # a visibility delay beyond this is an outage, not a lag to poll around
 
 
@@ -298,6 +299,7 @@ class IncidentStream:
         incident the list did not serve there (offset pages shifted by a deletion during the pass, or a service
         ignoring ``$orderby``) is read with GET .../incidents/{id} and delivered in the same pass.
 
+        Changes more than 30 days before the window's end are not audited (retention of ``SecurityIncident``).
         The window ends ``lag`` before the service's clock, which is how the audit waits out the Log Analytics
         ingestion delay: set ``lag`` to at least that delay. When a change the list served in the window has no
         row yet, or the answer is partial, the audit is unproven and the watermark does not advance (logged).
@@ -512,10 +514,11 @@ class IncidentStream:
         from ._audit import audit_kql, reconcile_audit
 
         upper = state.clock_bound()
-        lower = state.lower
-        if upper is None or (lower is not None and upper <= lower):
+        if upper is None or (state.lower is not None and upper <= state.lower):
             state.audited = True  # an empty window: the watermark cannot move anyway
             return []
+        # Log Analytics keeps SecurityIncident for its retention only: older changes are not audited.
+        lower = max(state.lower or upper - _AUDIT_HORIZON, upper - _AUDIT_HORIZON)
         reqs = self._requests()
         span_end = max(upper, state.start_bound or upper) + timedelta(days=1)
         spec = reqs.audit(self.session.customer_id(), audit_kql(lower, upper), lower, span_end)

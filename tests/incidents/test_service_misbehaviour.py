@@ -131,6 +131,8 @@ def test_deleted_during_a_pass_hides_no_other_incident_with_the_audit(emu, emu_c
     assert len(defender_names(emu, ctl)) == 41
     queries = [r for r in emu.requests if r.path.endswith("/query")]
     assert len(queries) == 1  # the audit's cost: one query per pass (plus a GET per incident it found)
+    horizon = "datetime(2025-10-21T11:55:00.0000000Z)"  # a first pass audits the last 30 days (retention)
+    assert f"LastModifiedTime >= {horizon}" in queries[0].body["query"]
     assert store.load().checkpoint.watermark == NOW - timedelta(minutes=5)
     assert drain(s(emu_connector, emu).since(store).audit()) == []
 
