@@ -87,10 +87,13 @@ class StreamedIncident:
         already handled its item when its commit fails, so run one worker per store (shard by provider or
         created window for more).
 
-        Each commit writes the whole checkpoint, whose ``seen`` holds the changes delivered inside the overlap
-        window (the lag, 5 minutes): during a burst of N changes a commit per item writes O(N) each. Committing
-        every k-th item instead bounds that cost; what was delivered after the last commit is delivered again
-        after a crash (at-least-once), and nothing committed is."""
+        Each commit writes the whole checkpoint, whose ``seen`` holds every change delivered since the watermark:
+        the changes of the pass so far (a resume trusts no order, so it must know each one) plus those of the
+        overlap window (the lag, 5 minutes). A commit per item during a pass of N changes (a first run over a
+        backlog, a burst) therefore writes O(N) each, O(N^2) in all. Committing every k-th item, or at the end
+        of the run (``run.checkpoint``), bounds that cost, and ``since(store, initial=...)`` bounds a first run's
+        backlog; what was delivered after the last commit is delivered again after a crash (at-least-once), and
+        nothing committed is."""
         if self._commit is None:
             raise InvalidInputError("this stream has no checkpoint store: persist item.checkpoint yourself")
         self._commit(self.checkpoint)
