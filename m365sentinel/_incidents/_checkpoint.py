@@ -5,19 +5,26 @@ Shape (``Checkpoint.to_json()``)::
     {"v": 1,
      "watermark": "2025-11-20T11:55:00.0000000Z" | null,      # next poll asks lastModifiedTimeUtc >= this
      "seen": [[incident id, lastModifiedTimeUtc, etag], ...],  # changes delivered at or after the watermark
-     "pass": null}                                             # written by older versions only (not trusted)
+     "pass": null | {"upper": ..., "upper_ids": [...], "next_watermark": ...}}   # a cut-short pass's position
 
 How a poll moves it (``PassState``): the poll lists ``lastModifiedTimeUtc >= watermark`` and trusts neither the
-service's order, nor its filter, nor its page layout. A served change is delivered when it lies at or after the
-watermark and is newer than the change ``seen`` holds for its incident; ``seen`` records every delivery. A
-checkpoint taken mid-pass keeps the watermark and every change delivered since it, so a resumed pass lists the
-window again and skips exactly what was delivered. When a pass completes, the watermark moves to the poll start
-minus the lag (bounded by the service's ``Date``; without it, by the newest change on the first page), and
-``seen`` keeps only the changes at or after it, so the next poll's overlap re-reads and skips them. A change is
-delivered again only when its lastModified or etag differs (a reopened incident, case B5a). An incident that
-becomes visible late, with a lastModified older than one already delivered, is still found as long as the delay
-is within ``lag`` (B5b). A pass served out of the requested newest-first order does not move the watermark
-unless an audit vouched for it (``PassState``). The assumptions and their checks: ``docs/assumptions.md``.
+service's order, nor its filter, nor its page layout for what it delivers. A served change is delivered when it
+lies at or after the watermark and is newer than the change delivered for its incident. A checkpoint taken
+mid-pass is compact while the pass has verified that the service serves it newest first: the watermark, the
+overlap-window changes and the pass position (``pass``: everything newer than ``upper``, and the ``upper_ids``
+at it, was delivered), so a commit costs the same at the first item and the 100,000th. Once an item was served
+out of order, it is the record instead: the watermark plus every change delivered since it (a commit then costs
+O(changes in the pass)). A resumed pass lists the window again and skips what the position and the record
+cover; if its own listing is out of order, it does not trust the position (the cut-short listing may have been
+out of order after its cut) and lists the window once more without it: at-least-once, never a loss.
+
+When a pass completes, the watermark moves to the poll start minus the lag (bounded by the service's ``Date``;
+without it, by the newest change on the first page), and ``seen`` keeps only the changes at or after it, so the
+next poll's overlap re-reads and skips them. A change is delivered again only when its lastModified or etag
+differs (a reopened incident, case B5a). An incident that becomes visible late, with a lastModified older than
+one already delivered, is still found as long as the delay is within ``lag`` (B5b). A pass served out of the
+requested newest-first order does not move the watermark unless an audit vouched for it (``PassState``). The
+assumptions and their checks: ``docs/assumptions.md``.
 """
 
 from __future__ import annotations
@@ -58,7 +65,8 @@ def _seen_tuple(value: Any) -> tuple[tuple[str, datetime, str | None], ...]:
 
 @attrs.frozen
 class PendingPass:
-    """A pass cut short: every change newer than ``upper`` (and those at ``upper`` in ``upper_ids``) was delivered."""
+    """A pass cut short while verified newest first: every change newer than ``upper`` (and those at ``upper`` in
+    ``upper_ids``) was delivered; ``next_watermark`` bounds where the resumed pass may move the watermark."""
 
     upper: datetime
     upper_ids: tuple[str, ...]
@@ -69,8 +77,8 @@ class PendingPass:
 class Checkpoint:
     """Where a stream resumes. Immutable; serialise with ``to_json()``/``dumps()``, restore with ``from_json``.
 
-    ``watermark`` (aware UTC or None = from the beginning), ``seen`` ((id, lastModified, etag) delivered inside the
-    overlap window), ``pending`` (a pass that was cut short, or None).
+    ``watermark`` (aware UTC or None = from the beginning), ``seen`` ((id, lastModified, etag) delivered at or
+    after the watermark that a resume must skip), ``pending`` (the position of a pass that was cut short, or None).
     """
 
     watermark: datetime | None = None
@@ -202,65 +210,151 @@ class SeenMap:
 class Snapshot:
     """The checkpoint as of one delivery, built only when asked for (``checkpoint()``, cached).
 
-    Taking it is O(1): it records how far the pass's ``seen`` and its overwrite log had grown. Building a
-    ``Checkpoint`` for every delivered item would copy and sort ``seen`` each time, O(N^2) for a pass of N changes;
-    a caller that never commits an item never pays for it.
+    Taking it is O(1): it records how far the pass's logs had grown and the pass position. Building it costs
+    what it holds: while the pass is compact (``PassState``), the checkpoint it started from plus the changes of the
+    overlap window; once the record is needed, every change delivered since the watermark.
     """
 
-    __slots__ = ("_built", "_overwritten", "_size", "_state")
+    __slots__ = (
+        "_built",
+        "_compact",
+        "_ids_len",
+        "_log_len",
+        "_overwritten",
+        "_size",
+        "_state",
+        "_upper",
+        "_upper_ids",
+    )
 
     def __init__(self, state: PassState) -> None:
         self._state = state
+        self._compact = state.compact
+        self._log_len = len(state.log)
         self._size = len(state.seen)
         self._overwritten = len(state.seen.overwritten)
+        self._upper = state.upper
+        self._upper_ids = state.upper_ids  # replaced, never shrunk, when ``upper`` moves
+        self._ids_len = len(state.upper_ids)
         self._built: Checkpoint | None = None
 
     def checkpoint(self) -> Checkpoint:
         if self._built is None:
-            # The watermark stays where the pass began: a resumed pass lists the whole window again and skips,
-            # by ``seen``, what this one delivered (whatever order and page layout the service serves).
-            seen = self._state.seen.as_of(self._size, self._overwritten)
-            self._built = Checkpoint(watermark=self._state.lower, seen=seen)
+            state = self._state
+            pending = state.resume  # the record mode keeps the position a resumed pass inherited
+            if self._compact:
+                seen = {i: (t, e) for i, t, e in state.base}
+                for incident_id, modified, etag in state.log[: self._log_len]:
+                    seen[incident_id] = (modified, etag)
+                changes = tuple((i, t, e) for i, (t, e) in seen.items())
+                if self._upper is not None:
+                    pending = PendingPass(self._upper, tuple(self._upper_ids[: self._ids_len]), state.bound())
+            else:
+                changes = state.seen.as_of(self._size, self._overwritten)
+            if pending is not None:
+                pending = attrs.evolve(pending, next_watermark=state.bound())
+            self._built = Checkpoint(watermark=state.lower, seen=changes, pending=pending)
         return self._built
+
+
+# Served items in the requested order before a pass claims a position: a shuffled list serves its first k items
+# newest first by chance with probability 1/k!, so a service ignoring ``$orderby`` is caught before any claim.
+VERIFIED_RUN = 64
 
 
 @attrs.define
 class PassState:
     """One poll in progress (mutable, in memory): which served items to deliver, and what to checkpoint.
 
-    It trusts no order, no filter and no page layout. ``seen`` maps an incident id to the newest change of it
-    delivered since the watermark (the checkpoint's, then this pass's). A served change is delivered when it lies
-    at or after the watermark (``in_window``: the service may ignore the ``$filter`` bound) and is newer than the
-    change in ``seen`` (the same time with another etag counts as newer). So each change is delivered once per
-    committed checkpoint, in any order, and an older state served after a newer one is never delivered again.
-    Each step is O(1); a mid-pass checkpoint holds every change delivered since the watermark (resume lists the
-    window again and skips them).
+    Delivery trusts no order, no filter and no page layout. ``seen`` maps an incident id to the newest change of it
+    delivered since the watermark (the checkpoint's, then this pass's, all kept in memory). A served change is
+    delivered when it lies at or after the watermark (``in_window``: the service may ignore the ``$filter``
+    bound) and is newer than the change in ``seen`` (the same time with another etag counts as newer), and, in a
+    resumed pass, is not covered by the position it resumes (``resume``). Each step is O(1).
+
+    What a mid-pass checkpoint holds depends on the order check (``in_window``: each served lastModified at or
+    below the previous one):
+
+    * compact, while the pass has served its items newest first, at least ``verified`` of them (not with an
+      audit, which must tell what a cut-short pass delivered): the watermark, the overlap-window changes (at or
+      after ``bound()``) and the position (``upper``: the oldest lastModified delivered, ``upper_ids``: the ids
+      delivered at it). Its size does not grow with the pass. A pass resumed from it skips what is newer than
+      the position, or at it with a delivered id (passed in the verified listing), and changes made after the
+      cut-short pass began have a lastModified at or after the position's ``next_watermark``, so the next poll
+      lists them;
+    * the record, once an item was served out of order (or before ``verified`` items): the watermark and every
+      change delivered since it (O(pass) per checkpoint), plus the position a resumed pass inherited.
+
+    A compact position rests on the cut-short listing staying newest first after the cut, which nobody read.
+    A resumed pass checks its own listing: when that is out of order and it skipped a change by the position,
+    the position is dropped and the window listed again (``refuted``): what it skipped is delivered unless the
+    record holds it (at-least-once, never a loss).
 
     The next watermark (``finished``) is the earliest of: the poll start minus the lag; the service's clock (the
     first page's ``Date``) minus the lag, or without a usable ``Date`` the newest ``lastModifiedTimeUtc`` of the
-    first page minus the lag (never the local clock alone); never below the current watermark. A pass that
-    served items out of the requested newest-first order cannot show that its offset pages missed nothing (a
-    change may shift them left), so unless an audit (``audited``) confirmed it, its watermark does not advance.
+    first page minus the lag (never the local clock alone); the resumed position's ``next_watermark``; never below
+    the current watermark. A pass that served items out of the requested newest-first order cannot show that its
+    offset pages missed nothing (a change may shift them left), so unless an audit (``audited``) confirmed it,
+    its watermark does not advance.
     """
 
     lower: datetime | None
-    start_bound: datetime | None  # poll start (caller's clock) - lag
+    start_bound: datetime  # poll start (caller's clock) - lag
+    base: tuple[tuple[str, datetime, str | None], ...]  # the checkpoint's seen
     seen: SeenMap
+    resume: PendingPass | None = None  # the cut-short pass's position (skip rule)
     lag: timedelta = DEFAULT_LAG
+    verified: int = VERIFIED_RUN
+    upper: datetime | None = None
+    upper_ids: list[str] = attrs.field(factory=list)
+    log: list[tuple[str, datetime, str | None]] = attrs.field(factory=list)  # overlap-window deliveries
     pages: int = 0
+    in_order: int = 0  # items served so far, while in order
     service_start: datetime | None = None  # the first page's Date
     first_newest: datetime | None = None  # the newest lastModified on the first page
     previous: datetime | None = None  # the last served lastModified (the order check)
     out_of_order: bool = False
+    skipped: bool = False  # a change was skipped by the resumed position
     audited: bool = False
     served: dict[str, datetime] | None = None  # id -> newest lastModified served, kept for an audit only
+    at_resume: frozenset[str] = frozenset()
+
+    def __attrs_post_init__(self) -> None:
+        r = self.resume
+        if r is not None:
+            self.upper, self.upper_ids, self.at_resume = r.upper, list(r.upper_ids), frozenset(r.upper_ids)
 
     @classmethod
-    def begin(cls, checkpoint: Checkpoint, now: datetime, lag: timedelta, *, audit: bool = False) -> PassState:
-        """A pass from the checkpoint's watermark, started at ``now`` (the caller's clock). A checkpoint's legacy
-        ``pending`` position (written by versions that trusted the service's order) is not trusted: the pass
-        lists the whole window and skips what ``seen`` holds."""
-        return cls(checkpoint.watermark, now - lag, SeenMap(checkpoint.seen), lag=lag, served={} if audit else None)
+    def begin(
+        cls, checkpoint: Checkpoint, now: datetime, lag: timedelta, *, audit: bool = False, verified: int = VERIFIED_RUN
+    ) -> PassState:
+        """A pass from the checkpoint's watermark started at ``now`` (the caller's clock), resuming the
+        checkpoint's cut-short position if it has one."""
+        return cls(
+            checkpoint.watermark,
+            now - lag,
+            checkpoint.seen,
+            SeenMap(checkpoint.seen),
+            checkpoint.pending,
+            lag=lag,
+            verified=verified,
+            served={} if audit else None,
+        )
+
+    @property
+    def compact(self) -> bool:
+        """Whether a checkpoint taken now holds the position instead of the record (class docstring)."""
+        return not self.out_of_order and self.served is None and self.in_order >= self.verified
+
+    @property
+    def refuted(self) -> bool:
+        """The resumed position skipped a change, and this pass's own listing was out of order: the cut-short
+        listing may have been too, after its cut, so the position may cover changes it never delivered."""
+        return self.resume is not None and self.skipped and self.out_of_order
+
+    def drop_position(self) -> None:
+        """Stop skipping by the resumed position (``refuted``); list the window again after this."""
+        self.resume, self.at_resume, self.upper, self.upper_ids, self.skipped = None, frozenset(), None, [], False
 
     def page(self, service_now: datetime | None) -> None:
         """A page arrived; ``service_now`` is its ``Date`` (None when absent or malformed)."""
@@ -274,6 +368,8 @@ class PassState:
         prev = self.previous
         if prev is not None and modified > prev:
             self.out_of_order = True  # newest first was asked for
+        elif not self.out_of_order:
+            self.in_order += 1
         self.previous = modified
         if self.pages == 1 and (self.first_newest is None or modified > self.first_newest):
             self.first_newest = modified
@@ -287,14 +383,26 @@ class PassState:
         return True
 
     def should_deliver(self, incident_id: str, modified: datetime, etag: str | None) -> bool:
-        """True for a change newer than the one ``seen`` holds for this incident (or at the same time with
-        another etag); False for that change again or an older one."""
+        """False for a change the resumed position covers, for that change again or an older one (``seen``);
+        True for a change newer than the one ``seen`` holds (or at the same time with another etag)."""
+        r = self.resume
+        if r is not None and (modified > r.upper or (modified == r.upper and incident_id in self.at_resume)):
+            self.skipped = True
+            return False
         known = self.seen.get(incident_id)
         return known is None or modified > known[0] or (modified == known[0] and etag != known[1])
 
     def delivered(self, incident_id: str, modified: datetime, etag: str | None) -> Snapshot:
         """Record a delivery; return the (lazy) checkpoint to commit once the caller has handled it."""
         self.seen.put(incident_id, modified, etag)
+        if not self.out_of_order:  # the position and the overlap log describe an ordered pass only
+            upper = self.upper
+            if upper is not None and modified == upper:
+                self.upper_ids.append(incident_id)
+            elif upper is None or modified < upper:
+                self.upper, self.upper_ids = modified, [incident_id]
+            if modified >= self.bound():
+                self.log.append((incident_id, modified, etag))
         return Snapshot(self)
 
     def checkpoint(self) -> Checkpoint:
@@ -309,17 +417,30 @@ class PassState:
         return self.clock_bound()
 
     def clock_bound(self) -> datetime | None:
-        """The next watermark by the clocks alone (the audit window's end)."""
-        if self.service_start is not None:
-            clock = self.service_start - self.lag
-        elif self.first_newest is not None:
-            clock = self.first_newest - self.lag
-        else:
-            return self.lower  # no evidence of the service's time: stay
-        nxt = clock if self.start_bound is None or clock < self.start_bound else self.start_bound
+        """The next watermark by the clocks alone (the audit window's end); the current watermark without
+        evidence of the service's time."""
+        return self.lower if self._evidence() is None else self.bound()
+
+    def bound(self) -> datetime:
+        """The poll start minus the lag, bounded by the clocks' evidence, the resumed position's
+        ``next_watermark`` and, from below, the current watermark (class docstring)."""
+        nxt = self.start_bound
+        clock = self._evidence()
+        if clock is not None and clock < nxt:
+            nxt = clock
+        r = self.resume
+        if r is not None and r.next_watermark < nxt:
+            nxt = r.next_watermark
         if self.lower is not None and nxt < self.lower:
             nxt = self.lower  # never move back: seen was pruned at the current watermark
         return nxt
+
+    def _evidence(self) -> datetime | None:
+        if self.service_start is not None:
+            return self.service_start - self.lag
+        if self.first_newest is not None:
+            return self.first_newest - self.lag
+        return None
 
     def finished(self) -> Checkpoint:
         """The checkpoint after a complete pass: the next watermark, ``seen`` pruned to the changes at or after it."""

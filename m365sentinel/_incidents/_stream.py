@@ -485,12 +485,25 @@ class IncidentStream:
                     return True
             return False
 
-        for page, response in http.iter_page_responses(self.list_spec(state), prefetch=next_page_needed):
-            state.page(service_time(response.headers))
-            # One incident at a time: holding a page of typed incidents makes the garbage collector re-scan them
-            # on every young collection (it doubled the cost per incident). Related data needs the page's batch.
-            more = bool(page.get("nextLink")) or self.audit_
-            if (yield from deliver(candidates(_values(page)), more)):
+        def listing() -> Generator[StreamedIncident, None, bool]:
+            for page, response in http.iter_page_responses(self.list_spec(state), prefetch=next_page_needed):
+                state.page(service_time(response.headers))
+                # One incident at a time: holding a page of typed incidents makes the garbage collector re-scan
+                # them on every young collection (it doubled the cost per incident). Related data needs the batch.
+                more = bool(page.get("nextLink")) or self.audit_ or state.refuted
+                if (yield from deliver(candidates(_values(page)), more)):
+                    return True
+            return False
+
+        if (yield from listing()):
+            return
+        if state.refuted:
+            LOGGER.warning(
+                "incident stream: a resumed pass found the list out of order, so the position it resumed from is "
+                "not trusted; listing the window again (changes delivered before the cut may be delivered again)"
+            )
+            state.drop_position()
+            if (yield from listing()):
                 return
         if self.audit_:
             found = self._audit(state)
