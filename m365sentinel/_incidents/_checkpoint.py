@@ -159,16 +159,51 @@ _US = timedelta(microseconds=1)
 Change = tuple[datetime, str | None]
 
 
-def _pack(modified: datetime, etag: str | None) -> bytes:
-    """(lastModified, etag) as one bytes value: microseconds since year 1, then the etag's UTF-8 (a leading 0 byte
-    marks no etag). 80 bytes in memory instead of 190 for a tuple of a datetime and a string."""
-    head = ((modified - _DAY1) // _US).to_bytes(8, "big")
-    return head + b"\0" if etag is None else head + b"\1" + etag.encode()
+# Incident ids and etags are GUIDs in practice (an etag quoted): held as ints (checked to give the same text back:
+# lowercase, canonical), an id takes 48 bytes in memory instead of 88, and a change 56 instead of 80.
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_GUID_BITS = 128
 
 
-def _unpack(value: bytes) -> Change:
-    modified = _DAY1 + timedelta(microseconds=int.from_bytes(value[:8], "big"))
-    return modified, (value[9:].decode() if value[8] else None)
+def _guid_int(text: str) -> int | None:
+    return int(text.replace("-", ""), 16) if len(text) == 36 and _GUID.fullmatch(text) else None
+
+
+def _guid_text(value: int) -> str:
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _key(incident_id: str) -> str | int:
+    guid = _guid_int(incident_id)
+    return incident_id if guid is None else guid
+
+
+def _id(key: str | int) -> str:
+    return _guid_text(key) if isinstance(key, int) else key
+
+
+def _pack(modified: datetime, etag: str | None) -> int | bytes:
+    """(lastModified, etag) as one value: microseconds since year 1 and the etag. An int when the etag is absent
+    (low bit 0) or a quoted GUID (low bit 1, the GUID in the next 128 bits); else bytes: 8 bytes of microseconds,
+    then the etag's UTF-8."""
+    us = (modified - _DAY1) // _US
+    if etag is None:
+        return us << 1
+    guid = _guid_int(etag[1:-1]) if len(etag) == 38 and etag[0] == etag[-1] == '"' else None
+    if guid is not None:
+        return (((us << _GUID_BITS) | guid) << 1) | 1
+    return us.to_bytes(8, "big") + etag.encode()
+
+
+def _unpack(value: int | bytes) -> Change:
+    if isinstance(value, bytes):
+        us, etag = int.from_bytes(value[:8], "big"), value[8:].decode()
+    elif value & 1:
+        us, etag = value >> (_GUID_BITS + 1), f'"{_guid_text((value >> 1) & ((1 << _GUID_BITS) - 1))}"'
+    else:
+        return _DAY1 + timedelta(microseconds=value >> 1), None
+    return _DAY1 + timedelta(microseconds=us), etag
 
 
 class SeenMap:
@@ -178,33 +213,34 @@ class SeenMap:
     __slots__ = ("_map", "overwritten")
 
     def __init__(self, changes: tuple[tuple[str, datetime, str | None], ...] = ()) -> None:
-        self._map: dict[str, bytes] = {i: _pack(t, e) for i, t, e in changes}
-        self.overwritten: list[tuple[str, bytes]] = []
+        self._map: dict[str | int, int | bytes] = {_key(i): _pack(t, e) for i, t, e in changes}
+        self.overwritten: list[tuple[str | int, int | bytes]] = []
 
     def __len__(self) -> int:
         return len(self._map)
 
     def get(self, incident_id: str) -> Change | None:
-        value = self._map.get(incident_id)
+        value = self._map.get(_key(incident_id))
         return None if value is None else _unpack(value)
 
     def put(self, incident_id: str, modified: datetime, etag: str | None) -> None:
-        old = self._map.get(incident_id)
+        key = _key(incident_id)
+        old = self._map.get(key)
         if old is not None:
-            self.overwritten.append((incident_id, old))  # dict order keeps the id's first place
-        self._map[incident_id] = _pack(modified, etag)
+            self.overwritten.append((key, old))  # dict order keeps the id's first place
+        self._map[key] = _pack(modified, etag)
 
     def as_of(self, size: int, overwritten: int) -> tuple[tuple[str, datetime, str | None], ...]:
         """The entries as they were when the map held ``size`` ids and ``overwritten`` log entries."""
         view = dict(itertools.islice(self._map.items(), size))
-        for incident_id, old in reversed(self.overwritten[overwritten:]):
-            if incident_id in view:
-                view[incident_id] = old
-        return tuple((i, *_unpack(v)) for i, v in view.items())
+        for key, old in reversed(self.overwritten[overwritten:]):
+            if key in view:
+                view[key] = old
+        return tuple((_id(k), *_unpack(v)) for k, v in view.items())
 
     def items(self) -> Iterator[tuple[str, datetime, str | None]]:
-        for incident_id, value in self._map.items():
-            yield (incident_id, *_unpack(value))
+        for key, value in self._map.items():
+            yield (_id(key), *_unpack(value))
 
 
 class Snapshot:

@@ -8,8 +8,11 @@ Delivery guarantee, relative to committed checkpoints:
   handling the item: a committed change is never delivered again, and a change whose handling was not committed
   (a crash between delivery and commit) is delivered again on restart.
 
-Neither rests on the service's order, filter or page layout: the rules are in ``_checkpoint`` (``PassState``),
-the assumptions and their run-time checks in ``docs/assumptions.md``.
+Neither rests on the service's order, filter or page layout within a pass: the rules are in ``_checkpoint``
+(``PassState``), the assumptions and their run-time checks in ``docs/assumptions.md``. A pass resumed after a
+crash or ``max_items`` from a compact checkpoint (taken while the list was verified newest first) trusts that the
+cut-short listing stayed so after its cut; if its own listing is out of order it lists the window again without
+that trust, so a committed change may then come again (at-least-once), never be lost.
 
 Bounded delivery: with ``.audit()``, the latest state of every matching incident reaches the caller by the first
 completed poll that starts at least ``lag`` after its change (service clock), whatever the service's order,
@@ -87,13 +90,16 @@ class StreamedIncident:
         already handled its item when its commit fails, so run one worker per store (shard by provider or
         created window for more).
 
-        Each commit writes the whole checkpoint, whose ``seen`` holds every change delivered since the watermark:
-        the changes of the pass so far (a resume trusts no order, so it must know each one) plus those of the
-        overlap window (the lag, 5 minutes). A commit per item during a pass of N changes (a first run over a
-        backlog, a burst) therefore writes O(N) each, O(N^2) in all. Committing every k-th item, or at the end
-        of the run (``run.checkpoint``), bounds that cost, and ``since(store, initial=...)`` bounds a first run's
-        backlog; what was delivered after the last commit is delivered again after a crash (at-least-once), and
-        nothing committed is."""
+        Each commit writes the whole checkpoint. While the pass has verified that the service serves the list
+        newest first (its first 64 items and every one since; not with ``.audit()``), the checkpoint is compact:
+        the watermark, the changes inside the overlap window (the lag: 5 minutes by default, up to 7 days) and the
+        pass position, so a commit per item costs the same at the 100th item and the 100,000th. Once an item was
+        served out of order, it holds every change delivered since the watermark (a resume then trusts no order),
+        and a commit per item during a pass of N changes writes O(N) each, O(N^2) in all: commit every k-th
+        item, or at the end of the run (``run.checkpoint``), to bound that. What was delivered after the last
+        commit is delivered again after a crash (at-least-once), and nothing committed is, except after a resume
+        that found the list out of order (``_checkpoint``: what the cut-short pass delivered above its position
+        may come again)."""
         if self._commit is None:
             raise InvalidInputError("this stream has no checkpoint store: persist item.checkpoint yourself")
         self._commit(self.checkpoint)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -201,3 +201,19 @@ def test_a_burst_inside_the_overlap_window_builds_no_checkpoint_per_item():
     last = snaps[-1].checkpoint()
     assert len(last.seen) == 10_000 and last.pending is None
     assert len(snaps[4_999].checkpoint().seen) == 5_000
+
+
+def test_the_seen_map_packs_guid_ids_and_etags_and_gives_the_same_text_back():
+    from m365sentinel._incidents._checkpoint import SeenMap
+
+    changes = (
+        ("0d00a3b2-0000-0d00-0000-64b5a0c40000", at(1), '"0d00a3b2-0000-0d00-0000-64b5a0c40000"'),
+        ("0D00A3B2-0000-0D00-0000-64B5A0C40000", at(2), '"0D00A3B2-0000-0D00-0000-64B5A0C40000"'),  # not canonical
+        ("plain", at(3), 'W/"1"'),
+        ("0d00a3b2-0000-0d00-0000-64b5a0c4000x", at(4), None),
+        ("", datetime(1, 1, 1, tzinfo=UTC), '"0d00a3b2-0000-0d00-0000-64b5a0c40000'),
+    )
+    seen = SeenMap(changes)
+    assert tuple(seen.items()) == changes
+    assert [seen.get(i) for i, _, _ in changes] == [(t, e) for _, t, e in changes]
+    assert seen.get("0d00a3b2-0000-0d00-0000-64b5a0c40001") is None
