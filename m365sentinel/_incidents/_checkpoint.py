@@ -7,30 +7,40 @@ Shape (``Checkpoint.to_json()``)::
                   "filters": {"providers": ..., "severities": [...], ...}},   # the stream it belongs to
      "watermark": "2025-11-20T11:55:00.0000000Z" | null,      # next poll asks lastModifiedTimeUtc >= this
      "seen": [[incident id, lastModifiedTimeUtc, etag], ...],  # changes delivered at or after the watermark
-     "pass": null | {"upper": ..., "upper_ids": [...], "next_watermark": ...}}   # a poll cut short
+     "pass": null | {"upper": ..., "upper_ids": [...], "next_watermark": ...}}   # a cut-short pass's position
 
-How a poll moves it (``PassState``): the poll starts at ``now`` and lists ``lastModifiedTimeUtc >= watermark``
-newest first. Each delivered change records ``upper`` (its lastModified: everything newer was delivered in this
-pass) and, when it falls inside the overlap window, its (id, lastModified, etag) in ``seen``. When the pass ends
-the watermark becomes ``now - lag`` (never the newest change seen), and ``seen`` keeps only the changes at or
-after it, so the next poll's overlap re-reads them and skips them. A change is delivered again only when its
-lastModified or etag differs (a reopened incident, case B5a). An incident that becomes visible late, with a
-lastModified older than one already delivered, is still found as long as the delay is within ``lag`` (B5b).
+How a poll moves it (``PassState``): the poll lists ``lastModifiedTimeUtc >= watermark`` and trusts neither the
+service's order, nor its filter, nor its page layout for what it delivers. A served change is delivered when it
+lies at or after the watermark and is newer than the change delivered for its incident. A checkpoint taken
+mid-pass is compact while the pass has verified that the service serves it newest first: the watermark, the
+overlap-window changes and the pass position (``pass``: everything newer than ``upper``, and the ``upper_ids``
+at it, was delivered), so a commit costs the same at the first item and the 100,000th. Once an item was served
+out of order, it is the record instead: the watermark plus every change delivered since it (a commit then costs
+O(changes in the pass)). A resumed pass lists the window again and skips what the position and the record
+cover; if its own listing is out of order, it does not trust the position (the cut-short listing may have been
+out of order after its cut) and lists the window once more without it: at-least-once, never a loss.
 
 Identity and clock (``Checkpoint.for_stream``, ``Checkpoint.check_clock``): a checkpoint is refused at stream start
 when it belongs to another workspace, kind or filters, or when its watermark lies ahead of the service's clock,
 since either would skip changes silently. One without identity is adopted by the stream that runs it.
 
-Newest-first matters: a change made during a pass moves its incident to the front of the list, which shifts
-later offset pages right (a duplicate at a page boundary, skipped here) and never left (a skip).
+
+When a pass completes, the watermark moves to the poll start minus the lag (bounded by the service's ``Date``;
+without it, by the newest change on the first page), and ``seen`` keeps only the changes at or after it, so the
+next poll's overlap re-reads and skips them. A change is delivered again only when its lastModified or etag
+differs (a reopened incident, case B5a). An incident that becomes visible late, with a lastModified older than
+one already delivered, is still found as long as the delay is within ``lag`` (B5b). A pass served out of the
+requested newest-first order does not move the watermark unless an audit vouched for it (``PassState``). The
+assumptions and their checks: ``docs/assumptions.md``.
 """
 
 from __future__ import annotations
 
 import email.utils
+import itertools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +62,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointIdentity",
     "PassState",
+    "SeenMap",
     "Snapshot",
     "arm_incidents_identity",
     "service_time",
@@ -101,7 +112,8 @@ def _seen_tuple(value: Any) -> tuple[tuple[str, datetime, str | None], ...]:
 
 @attrs.frozen
 class PendingPass:
-    """A pass cut short: every change newer than ``upper`` (and those at ``upper`` in ``upper_ids``) was delivered."""
+    """A pass cut short while verified newest first: every change newer than ``upper`` (and those at ``upper`` in
+    ``upper_ids``) was delivered; ``next_watermark`` bounds where the resumed pass may move the watermark."""
 
     upper: datetime
     upper_ids: tuple[str, ...]
@@ -171,9 +183,10 @@ def arm_incidents_identity(workspace: str, filters: Filters) -> CheckpointIdenti
 class Checkpoint:
     """Where a stream resumes. Immutable; serialise with ``to_json()``/``dumps()``, restore with ``from_json``.
 
-    ``watermark`` (aware UTC or None = from the beginning), ``seen`` ((id, lastModified, etag) delivered inside the
-    overlap window), ``pending`` (a pass that was cut short, or None), ``identity`` (the stream it belongs to, or
-    None: a checkpoint built by hand or written by m365sentinel 0.1.0, adopted by the first stream that runs it).
+    ``watermark`` (aware UTC or None = from the beginning), ``seen`` ((id, lastModified, etag) delivered at or
+    after the watermark that a resume must skip), ``pending`` (the position of a pass that was cut short, or None),
+    ``identity`` (the stream it belongs to, or None: a checkpoint built by hand or written by m365sentinel 0.1.0,
+    adopted by the first stream that runs it).
     """
 
     watermark: datetime | None = None
@@ -335,19 +348,121 @@ def service_time(headers: Mapping[str, str]) -> datetime | None:
     return when.astimezone(UTC) if when.tzinfo is not None else None
 
 
+_DAY1 = datetime(1, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+Change = tuple[datetime, str | None]
+
+
+# Incident ids and etags are GUIDs in practice (an etag quoted): held as ints (checked to give the same text back:
+# lowercase, canonical), an id takes 48 bytes in memory instead of 88, and a change 56 instead of 80.
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_GUID_BITS = 128
+
+
+def _guid_int(text: str) -> int | None:
+    return int(text.replace("-", ""), 16) if len(text) == 36 and _GUID.fullmatch(text) else None
+
+
+def _guid_text(value: int) -> str:
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _key(incident_id: str) -> str | int:
+    guid = _guid_int(incident_id)
+    return incident_id if guid is None else guid
+
+
+def _id(key: str | int) -> str:
+    return _guid_text(key) if isinstance(key, int) else key
+
+
+def _pack(modified: datetime, etag: str | None) -> int | bytes:
+    """(lastModified, etag) as one value: microseconds since year 1 and the etag. An int when the etag is absent
+    (low bit 0) or a quoted GUID (low bit 1, the GUID in the next 128 bits); else bytes: 8 bytes of microseconds,
+    then the etag's UTF-8."""
+    us = (modified - _DAY1) // _US
+    if etag is None:
+        return us << 1
+    guid = _guid_int(etag[1:-1]) if len(etag) == 38 and etag[0] == etag[-1] == '"' else None
+    if guid is not None:
+        return (((us << _GUID_BITS) | guid) << 1) | 1
+    return us.to_bytes(8, "big") + etag.encode()
+
+
+def _unpack(value: int | bytes) -> Change:
+    if isinstance(value, bytes):
+        us, etag = int.from_bytes(value[:8], "big"), value[8:].decode()
+    elif value & 1:
+        us, etag = value >> (_GUID_BITS + 1), f'"{_guid_text((value >> 1) & ((1 << _GUID_BITS) - 1))}"'
+    else:
+        return _DAY1 + timedelta(microseconds=value >> 1), None
+    return _DAY1 + timedelta(microseconds=us), etag
+
+
+class SeenMap:
+    """Incident id -> the newest change delivered, packed (a pass of 100,000 changes holds them all), in
+    insertion order, with the log of overwritten values that snapshots need."""
+
+    __slots__ = ("_map", "overwritten")
+
+    def __init__(self, changes: tuple[tuple[str, datetime, str | None], ...] = ()) -> None:
+        self._map: dict[str | int, int | bytes] = {_key(i): _pack(t, e) for i, t, e in changes}
+        self.overwritten: list[tuple[str | int, int | bytes]] = []
+
+    def __len__(self) -> int:
+        return len(self._map)
+
+    def get(self, incident_id: str) -> Change | None:
+        value = self._map.get(_key(incident_id))
+        return None if value is None else _unpack(value)
+
+    def put(self, incident_id: str, modified: datetime, etag: str | None) -> None:
+        key = _key(incident_id)
+        old = self._map.get(key)
+        if old is not None:
+            self.overwritten.append((key, old))  # dict order keeps the id's first place
+        self._map[key] = _pack(modified, etag)
+
+    def as_of(self, size: int, overwritten: int) -> tuple[tuple[str, datetime, str | None], ...]:
+        """The entries as they were when the map held ``size`` ids and ``overwritten`` log entries."""
+        view = dict(itertools.islice(self._map.items(), size))
+        for key, old in reversed(self.overwritten[overwritten:]):
+            if key in view:
+                view[key] = old
+        return tuple((_id(k), *_unpack(v)) for k, v in view.items())
+
+    def items(self) -> Iterator[tuple[str, datetime, str | None]]:
+        for key, value in self._map.items():
+            yield (_id(key), *_unpack(value))
+
+
 class Snapshot:
     """The checkpoint as of one delivery, built only when asked for (``checkpoint()``, cached).
 
-    Taking it is O(1): it records how far the pass's append-only logs had grown. Building a ``Checkpoint`` for
-    every delivered item would copy and sort ``seen`` each time, O(N^2) for a burst of N changes inside the
-    overlap window; a caller that never commits an item never pays for it.
+    Taking it is O(1): it records how far the pass's logs had grown and the pass position. Building it costs
+    what it holds: while the pass is compact (``PassState``), the checkpoint it started from plus the changes of the
+    overlap window; once the record is needed, every change delivered since the watermark.
     """
 
-    __slots__ = ("_built", "_ids_len", "_log_len", "_state", "_upper", "_upper_ids")
+    __slots__ = (
+        "_built",
+        "_compact",
+        "_ids_len",
+        "_log_len",
+        "_overwritten",
+        "_size",
+        "_state",
+        "_upper",
+        "_upper_ids",
+    )
 
     def __init__(self, state: PassState) -> None:
         self._state = state
-        self._log_len = len(state.seen_log)
+        self._compact = state.compact
+        self._log_len = len(state.log)
+        self._size = len(state.seen)
+        self._overwritten = len(state.seen.overwritten)
         self._upper = state.upper
         self._upper_ids = state.upper_ids  # replaced, never shrunk, when ``upper`` moves
         self._ids_len = len(state.upper_ids)
@@ -356,108 +471,211 @@ class Snapshot:
     def checkpoint(self) -> Checkpoint:
         if self._built is None:
             state = self._state
-            seen = dict(state.seen_base)
-            for incident_id, modified, etag in state.seen_log[: self._log_len]:
-                seen[incident_id] = (modified, etag)
-            pending = None
-            if self._upper is not None:
-                pending = PendingPass(self._upper, tuple(self._upper_ids[: self._ids_len]), state.next_watermark)
-            self._built = Checkpoint(
-                watermark=state.lower,
-                seen=tuple((i, t, e) for i, (t, e) in seen.items()),
-                pending=pending,
-                identity=state.identity,
-            )
+            pending = state.resume  # the record mode keeps the position a resumed pass inherited
+            if self._compact:
+                seen = {i: (t, e) for i, t, e in state.base}
+                for incident_id, modified, etag in state.log[: self._log_len]:
+                    seen[incident_id] = (modified, etag)
+                changes = tuple((i, t, e) for i, (t, e) in seen.items())
+                if self._upper is not None:
+                    pending = PendingPass(self._upper, tuple(self._upper_ids[: self._ids_len]), state.bound())
+            else:
+                changes = state.seen.as_of(self._size, self._overwritten)
+            if pending is not None:
+                pending = attrs.evolve(pending, next_watermark=state.bound())
+            self._built = Checkpoint(watermark=state.lower, seen=changes, pending=pending, identity=state.identity)
         return self._built
+
+
+# Served items in the requested order before a pass claims a position: a shuffled list serves its first k items
+# newest first by chance with probability 1/k!, so a service ignoring ``$orderby`` is caught before any claim.
+VERIFIED_RUN = 64
 
 
 @attrs.define
 class PassState:
-    """One poll in progress (mutable, in memory). Decides which items to deliver and what to checkpoint.
+    """One poll in progress (mutable, in memory): which served items to deliver, and what to checkpoint.
 
-    ``upper``/``upper_ids``: the oldest lastModified delivered in this pass (or in the cut-short pass it resumes)
-    and the ids delivered at it. The list is newest first, so everything served newer than ``upper`` was passed
-    already: re-served by a page shift (however many incidents changed meanwhile), or changed after the pass
-    began (the next pass lists it). ``seen``: the checkpoint's overlap-window changes plus this pass's
-    (``seen_base`` + the append-only ``seen_log``, what snapshots are built from).
+    Delivery trusts no order, no filter and no page layout. ``seen`` maps an incident id to the newest change of it
+    delivered since the watermark (the checkpoint's, then this pass's, all kept in memory). A served change is
+    delivered when it lies at or after the watermark (``in_window``: the service may ignore the ``$filter``
+    bound) and is newer than the change in ``seen`` (the same time with another etag counts as newer), and, in a
+    resumed pass, is not covered by the position it resumes (``resume``). Each step is O(1).
+
+    What a mid-pass checkpoint holds depends on the order check (``in_window``: each served lastModified at or
+    below the previous one):
+
+    * compact, while the pass has served its items newest first, at least ``verified`` of them (not with an
+      audit, which must tell what a cut-short pass delivered): the watermark, the overlap-window changes (at or
+      after ``bound()``) and the position (``upper``: the oldest lastModified delivered, ``upper_ids``: the ids
+      delivered at it). Its size does not grow with the pass. A pass resumed from it skips what is newer than
+      the position, or at it with a delivered id (passed in the verified listing), and changes made after the
+      cut-short pass began have a lastModified at or after the position's ``next_watermark``, so the next poll
+      lists them;
+    * the record, once an item was served out of order (or before ``verified`` items): the watermark and every
+      change delivered since it (O(pass) per checkpoint), plus the position a resumed pass inherited.
+
+    A compact position rests on the cut-short listing staying newest first after the cut, which nobody read.
+    A resumed pass checks its own listing: when that is out of order and it skipped a change by the position,
+    the position is dropped and the window listed again (``refuted``): what it skipped is delivered unless the
+    record holds it (at-least-once, never a loss).
+
+    The next watermark (``finished``) is the earliest of: the poll start minus the lag; the service's clock (the
+    first page's ``Date``) minus the lag, or without a usable ``Date`` the newest ``lastModifiedTimeUtc`` of the
+    first page minus the lag (never the local clock alone); the resumed position's ``next_watermark``; never below
+    the current watermark. A pass that served items out of the requested newest-first order cannot show that its
+    offset pages missed nothing (a change may shift them left), so unless an audit (``audited``) confirmed it,
+    its watermark does not advance.
     """
 
     lower: datetime | None
-    next_watermark: datetime
-    upper: datetime | None
-    upper_ids: list[str]
-    seen_base: dict[str, tuple[datetime, str | None]]
-    seen: dict[str, tuple[datetime, str | None]] = attrs.field(factory=dict)
-    seen_log: list[tuple[str, datetime, str | None]] = attrs.field(factory=list)
+    start_bound: datetime  # poll start (caller's clock) - lag
+    base: tuple[tuple[str, datetime, str | None], ...]  # the checkpoint's seen
+    seen: SeenMap
+    resume: PendingPass | None = None  # the cut-short pass's position (skip rule)
     lag: timedelta = DEFAULT_LAG
-    resumed: bool = False
-    at_upper: set[str] = attrs.field(factory=set)  # upper_ids as a set: a tie group can be large
+    verified: int = VERIFIED_RUN
+    upper: datetime | None = None
+    upper_ids: list[str] = attrs.field(factory=list)
+    log: list[tuple[str, datetime, str | None]] = attrs.field(factory=list)  # overlap-window deliveries
+    pages: int = 0
+    in_order: int = 0  # items served so far, while in order
+    service_start: datetime | None = None  # the first page's Date
+    first_newest: datetime | None = None  # the newest lastModified on the first page
+    previous: datetime | None = None  # the last served lastModified (the order check)
+    out_of_order: bool = False
+    skipped: bool = False  # a change was skipped by the resumed position
+    audited: bool = False
+    served: dict[str, datetime] | None = None  # id -> newest lastModified served, kept for an audit only
+    at_resume: frozenset[str] = frozenset()
     identity: CheckpointIdentity | None = None  # carried into every checkpoint the pass builds
 
     def __attrs_post_init__(self) -> None:
-        self.seen = dict(self.seen_base)
-        self.at_upper = set(self.upper_ids)
+        r = self.resume
+        if r is not None:
+            self.upper, self.upper_ids, self.at_resume = r.upper, list(r.upper_ids), frozenset(r.upper_ids)
 
     @classmethod
-    def begin(cls, checkpoint: Checkpoint, now: datetime, lag: timedelta) -> PassState:
-        """Resume the checkpoint's cut-short pass, or start a new one at ``now`` (next watermark ``now - lag``)."""
-        seen = {i: (t, e) for i, t, e in checkpoint.seen}
-        p = checkpoint.pending
-        if p is not None:
-            return cls(
-                checkpoint.watermark,
-                p.next_watermark,
-                p.upper,
-                list(p.upper_ids),
-                seen,
-                lag=lag,
-                resumed=True,
-                identity=checkpoint.identity,
-            )
-        nxt = shift(now, -lag)
-        if checkpoint.watermark is not None and nxt < checkpoint.watermark:
-            nxt = checkpoint.watermark  # never move back: seen was pruned at the old watermark
-        return cls(checkpoint.watermark, nxt, None, [], seen, lag=lag, identity=checkpoint.identity)
+    def begin(
+        cls, checkpoint: Checkpoint, now: datetime, lag: timedelta, *, audit: bool = False, verified: int = VERIFIED_RUN
+    ) -> PassState:
+        """A pass from the checkpoint's watermark started at ``now`` (the caller's clock), resuming the
+        checkpoint's cut-short position if it has one."""
+        return cls(
+            checkpoint.watermark,
+            shift(now, -lag),
+            checkpoint.seen,
+            SeenMap(checkpoint.seen),
+            checkpoint.pending,
+            lag=lag,
+            verified=verified,
+            served={} if audit else None,
+            identity=checkpoint.identity,
+        )
 
-    def bound_by_service_time(self, service_now: datetime | None) -> None:
-        """Keep the next watermark at or below the service's clock minus the lag (the first page's ``Date``).
+    @property
+    def compact(self) -> bool:
+        """Whether a checkpoint taken now holds the position instead of the record (class docstring)."""
+        return not self.out_of_order and self.served is None and self.in_order >= self.verified
 
-        A caller clock running ahead of the service would otherwise put the watermark past changes the service
-        has not made yet, and skip them. Call it before the first delivery; a resumed pass keeps the bound it
-        persisted, and the watermark never moves back.
-        """
-        if service_now is None or self.resumed or self.upper is not None:
-            return
-        bound = shift(service_now, -self.lag)
-        if self.lower is not None and bound < self.lower:
-            bound = self.lower
-        if bound < self.next_watermark:
-            self.next_watermark = bound
+    @property
+    def refuted(self) -> bool:
+        """The resumed position skipped a change, and this pass's own listing was out of order: the cut-short
+        listing may have been too, after its cut, so the position may cover changes it never delivered."""
+        return self.resume is not None and self.skipped and self.out_of_order
+
+    def drop_position(self) -> None:
+        """Stop skipping by the resumed position (``refuted``); list the window again after this."""
+        self.resume, self.at_resume, self.upper, self.upper_ids, self.skipped = None, frozenset(), None, [], False
+
+    def page(self, service_now: datetime | None) -> None:
+        """A page arrived; ``service_now`` is its ``Date`` (None when absent or malformed)."""
+        self.pages += 1
+        if self.pages == 1:
+            self.service_start = service_now
+
+    def in_window(self, incident_id: str, modified: datetime) -> bool:
+        """Record a served item (order check, clock evidence, audit); False when it lies before the watermark
+        (the service ignored the ``$filter`` bound): such an item is not delivered."""
+        prev = self.previous
+        if prev is not None and modified > prev:
+            self.out_of_order = True  # newest first was asked for
+        elif not self.out_of_order:
+            self.in_order += 1
+        self.previous = modified
+        if self.pages == 1 and (self.first_newest is None or modified > self.first_newest):
+            self.first_newest = modified
+        if self.lower is not None and modified < self.lower:
+            return False
+        served = self.served
+        if served is not None:
+            key = incident_id.lower()
+            if key not in served or served[key] < modified:
+                served[key] = modified
+        return True
 
     def should_deliver(self, incident_id: str, modified: datetime, etag: str | None) -> bool:
-        """False for a change already delivered: at or before this pass's position (``upper``), or in seen."""
-        upper = self.upper
-        if upper is not None and (modified > upper or (modified == upper and incident_id in self.at_upper)):
+        """False for a change the resumed position covers, for that change again or an older one (``seen``);
+        True for a change newer than the one ``seen`` holds (or at the same time with another etag)."""
+        r = self.resume
+        if r is not None and (modified > r.upper or (modified == r.upper and incident_id in self.at_resume)):
+            self.skipped = True
             return False
-        return self.seen.get(incident_id) != (modified, etag)
+        known = self.seen.get(incident_id)
+        return known is None or modified > known[0] or (modified == known[0] and etag != known[1])
 
     def delivered(self, incident_id: str, modified: datetime, etag: str | None) -> Snapshot:
         """Record a delivery; return the (lazy) checkpoint to commit once the caller has handled it."""
-        if self.upper is not None and modified == self.upper:
-            self.upper_ids.append(incident_id)
-            self.at_upper.add(incident_id)
-        elif self.upper is None or modified < self.upper:
-            self.upper, self.upper_ids, self.at_upper = modified, [incident_id], {incident_id}
-        if modified >= self.next_watermark:
-            self.seen[incident_id] = (modified, etag)
-            self.seen_log.append((incident_id, modified, etag))
+        self.seen.put(incident_id, modified, etag)
+        if not self.out_of_order:  # the position and the overlap log describe an ordered pass only
+            upper = self.upper
+            if upper is not None and modified == upper:
+                self.upper_ids.append(incident_id)
+            elif upper is None or modified < upper:
+                self.upper, self.upper_ids = modified, [incident_id]
+            if modified >= self.bound():
+                self.log.append((incident_id, modified, etag))
         return Snapshot(self)
 
     def checkpoint(self) -> Checkpoint:
         """The checkpoint as of the latest delivery (or of the pass's start)."""
         return Snapshot(self).checkpoint()
 
+    @property
+    def next_watermark(self) -> datetime | None:
+        """Where the watermark moves when this pass completes (class docstring)."""
+        if (self.out_of_order or self.served is not None) and not self.audited:
+            return self.lower  # unordered, or an audit was asked for and did not vouch for the window
+        return self.clock_bound()
+
+    def clock_bound(self) -> datetime | None:
+        """The next watermark by the clocks alone (the audit window's end); the current watermark without
+        evidence of the service's time."""
+        return self.lower if self._evidence() is None else self.bound()
+
+    def bound(self) -> datetime:
+        """The poll start minus the lag, bounded by the clocks' evidence, the resumed position's
+        ``next_watermark`` and, from below, the current watermark (class docstring)."""
+        nxt = self.start_bound
+        clock = self._evidence()
+        if clock is not None and clock < nxt:
+            nxt = clock
+        r = self.resume
+        if r is not None and r.next_watermark < nxt:
+            nxt = r.next_watermark
+        if self.lower is not None and nxt < self.lower:
+            nxt = self.lower  # never move back: seen was pruned at the current watermark
+        return nxt
+
+    def _evidence(self) -> datetime | None:
+        if self.service_start is not None:
+            return shift(self.service_start, -self.lag)
+        if self.first_newest is not None:
+            return shift(self.first_newest, -self.lag)
+        return None
+
     def finished(self) -> Checkpoint:
-        """The checkpoint after a complete pass: watermark = poll start - lag, seen pruned to the overlap window."""
-        keep = tuple((i, t, e) for i, (t, e) in self.seen.items() if t >= self.next_watermark)
-        return Checkpoint(watermark=self.next_watermark, seen=keep, pending=None, identity=self.identity)
+        """The checkpoint after a complete pass: the next watermark, ``seen`` pruned to the changes at or after it."""
+        nxt = self.next_watermark
+        keep = tuple((i, t, e) for i, t, e in self.seen.items() if nxt is None or t >= nxt)
+        return Checkpoint(watermark=nxt, seen=keep, pending=None, identity=self.identity)

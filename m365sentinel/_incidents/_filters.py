@@ -9,6 +9,10 @@ an upper bound on the modification time are checked client-side. The list pages 
 incident that leaves a filtered list during a pass (your handler closes it, someone re-assigns it) would shift
 every later page left by one and skip an incident no later poll lists again. Unfiltered, a change only moves an
 incident to the front of the newest-first list: later pages shift right (a duplicate, skipped), never left.
+
+Nothing here is trusted to the service: ``Filters.matcher`` re-checks every condition (also those sent), and the
+pass drops items before its watermark (``PassState.in_window``), so a service that ignores ``$filter`` costs
+bandwidth, never a duplicate.
 """
 
 from __future__ import annotations
@@ -171,11 +175,16 @@ def render_arm_filter(filters: Filters, *, modified_from: datetime | None = None
     return " and ".join(clauses) if clauses else None
 
 
-def render_graph_cursor_filter(cursor: datetime | None, *, created_from: datetime | None = None) -> str | None:
-    """Graph ``$filter`` for a ``lastUpdateDateTime`` cursor (inclusive: ties are de-duplicated client-side)."""
+def render_graph_cursor_filter(
+    cursor: datetime | None, *, until: datetime | None = None, created_from: datetime | None = None
+) -> str | None:
+    """Graph ``$filter`` for ``lastUpdateDateTime`` in ``[cursor, until)`` (the cursor inclusive: ties are
+    de-duplicated client-side)."""
     clauses = []
     if cursor is not None:
         clauses.append(f"lastUpdateDateTime ge {odata_datetime(cursor)}")
+    if until is not None:
+        clauses.append(f"lastUpdateDateTime lt {odata_datetime(until)}")
     if created_from is not None:
         clauses.append(f"createdDateTime ge {odata_datetime(created_from)}")
     return " and ".join(clauses) if clauses else None

@@ -3,7 +3,10 @@
 
 Graph's nextLink pages by a growing ``$skip`` and the service rejects ``$top + $skip`` above 6,000 (case B4).
 Before following a link that would cross it, the listing restarts with ``lastUpdateDateTime ge <last seen>``
-(ordered ascending) and skips, at that boundary, the items it already yielded. Every request carries
+(ordered ascending) and skips, at that boundary, the items it already yielded. Graph documents no ``$orderby``
+for security incidents, so the order is checked item by item: a listing served out of order is split into two
+time windows instead (``ListWindow``). Every item is checked against the window asked for (a service may
+ignore ``$filter``), and each change (id, ``lastUpdateDateTime``) is yielded once. Every request carries
 ``Prefer: include-unknown-enum-members`` (case D1), so ``awaitingAction`` and other new values arrive as typed
 unknown members instead of ``unknownFutureValue``.
 
@@ -31,7 +34,7 @@ from ..models._time import parse_datetime
 from ._filters import render_graph_cursor_filter
 from ._requests import GRAPH_SKIP_LIMIT, IncidentRequests
 
-__all__ = ["DefenderIncidents", "crosses_skip_limit"]
+__all__ = ["DefenderIncidents", "ListWindow", "crosses_skip_limit"]
 
 LOGGER = logging.getLogger("m365sentinel")
 _ALERTS_LINK = "alerts@odata.nextLink"
@@ -60,7 +63,8 @@ class DefenderIncidents:
         self._limit = skip_limit
 
     def incidents(self, *, since: datetime | None = None, with_alerts: bool = False) -> Iterator[GraphIncident]:
-        """Incidents updated at or after ``since`` (all when None), oldest update first, each once.
+        """Incidents updated at or after ``since`` (all when None), each change once, in the service's order
+        (asked for oldest update first; not relied on).
 
         GET /v1.0/security/incidents?$filter=lastUpdateDateTime ge ...&$orderby=lastUpdateDateTime asc&$top=N
         [&$expand=alerts]. Raises APIStatusError subclasses, TransportError, SerializationError."""
@@ -68,7 +72,8 @@ class DefenderIncidents:
             yield GraphIncident.from_json(item)
 
     def alerts(self, *, since: datetime | None = None) -> Iterator[GraphAlert]:
-        """Alerts (``/security/alerts_v2``) updated at or after ``since``, oldest update first, each once."""
+        """Alerts (``/security/alerts_v2``) updated at or after ``since``, each change once (order as for
+        ``incidents``)."""
         for item in self._iterate("alerts_v2", since, False):
             yield GraphAlert.from_json(item)
 
@@ -93,18 +98,20 @@ class DefenderIncidents:
 
     def _iterate(self, collection: str, since: datetime | None, expand: bool) -> Iterator[dict[str, Any]]:
         http = self._session.http
-        cursor = since
         by_incident = False  # alerts fetched per incident (after a failed $expand)
-        yielded: dict[str, str] = {}  # id -> lastUpdateDateTime text, for de-duplication at a cursor boundary
-        while True:
+        yielded: dict[str, str] = {}  # id -> lastUpdateDateTime text: each change once
+        ranges: list[tuple[datetime | None, datetime | None]] = [(since, None)]
+        split = False
+        while ranges:
+            window = ListWindow(*ranges.pop())
             first = self._reqs.graph_list(
-                collection, filter=render_graph_cursor_filter(cursor), top=self._page, expand_alerts=expand
+                collection,
+                filter=render_graph_cursor_filter(window.lower, until=window.upper),
+                top=self._page,
+                expand_alerts=expand,
             )
             pager = Pager(first, link_key="@odata.nextLink")
             spec: RequestSpec | None = first
-            last_seen: datetime | None = None
-            progressed = False
-            crossed = False
             while spec is not None:
                 try:
                     page = http.send_json(spec)
@@ -117,48 +124,34 @@ class DefenderIncidents:
                         type(exc).__name__,
                     )
                     expand, by_incident = False, True
+                    ranges.append((window.lower, window.upper))  # this window again; what was yielded is skipped
                     break
                 values = page.get("value") if isinstance(page, dict) else None
                 if not isinstance(values, list):
                     raise SerializationError(f"Graph {collection} page has no 'value' array")
                 link = next_link_of(page, "@odata.nextLink")
                 for item in values:
-                    ident, updated = str(item.get("id")), str(item.get("lastUpdateDateTime"))
-                    if yielded.get(ident) == updated:
+                    text = item.get("lastUpdateDateTime")
+                    if not window.admit(parse_datetime(text) if text else None):
+                        continue  # outside the window asked for: the service ignored $filter
+                    ident = str(item.get("id"))
+                    if yielded.get(ident) == str(text):
                         continue
                     if expand:
                         self._complete_alerts(spec, item)
                     elif by_incident:
                         item["alerts"] = self._alerts_of(ident)
-                    yielded[ident] = updated
-                    progressed = True
-                    if item.get("lastUpdateDateTime"):
-                        last_seen = parse_datetime(item["lastUpdateDateTime"])
+                    yielded[ident] = str(text)
                     yield item
                 if link is not None and crosses_skip_limit(link, self._limit):
-                    crossed = True
+                    rest = window.rest(collection, self._page * max(1, self._limit // self._page), self._limit)
+                    split = split or len(rest) > 1
+                    if not split and rest and rest[0][0] is not None:
+                        # One ascending cursor: what lies before it is done, and its ties are skipped above.
+                        yielded = {i: t for i, t in yielded.items() if _at_or_after(t, rest[0][0])}
+                    ranges.extend(rest)
                     break
                 spec = pager.follow(page)
-            else:
-                return  # the last page had no link: done
-            if not crossed:
-                continue  # $expand failed: the same window again without it; what was yielded is skipped
-            if last_seen is None or last_seen == cursor:
-                if progressed and last_seen is None:
-                    raise SerializationError(
-                        f"Graph {collection}: the items before the $top + $skip limit have no lastUpdateDateTime; "
-                        "cannot page on"
-                    )
-                # The full window read from the cursor holds only items updated at the cursor: a restart from the
-                # same time would read the same window again.
-                window = self._page * max(1, self._limit // self._page)
-                raise SerializationError(
-                    f"Graph {collection}: {window} or more items share lastUpdateDateTime {cursor}, as many as one "
-                    f"$top + $skip window holds (limit {self._limit}); cannot page on"
-                )
-            # Restart from the last update seen; the boundary items already yielded are skipped above.
-            cursor = last_seen
-            yielded = {i: t for i, t in yielded.items() if _at_or_after(t, last_seen)}
 
     def _complete_alerts(self, spec: RequestSpec, item: Any) -> None:
         """Follow an expanded ``alerts`` collection's ``alerts@odata.nextLink`` to its end, in place (``spec``: the
@@ -196,6 +189,66 @@ class DefenderIncidents:
             out.extend(a for a in values if isinstance(a, dict) and str(a.get("incidentId")) == incident_id)
             spec = pager.follow(page)
         return out
+
+
+
+class ListWindow:
+    """One Graph listing of ``lastUpdateDateTime`` in ``[lower, upper)`` (I/O-free): re-checks the bounds on every
+    item, checks the ascending order it asked for, and says how to go on past the ``$top + $skip`` limit.
+
+    In order, the listing restarts at the last update it saw (as many windows as needed). Out of order, the
+    window is split in two at the median update it saw, each listed again (what was yielded is skipped): no item
+    is assumed to lie before or after another because of where it was served.
+    """
+
+    __slots__ = ("lower", "ordered", "outside", "times", "untimed", "upper")
+
+    def __init__(self, lower: datetime | None, upper: datetime | None) -> None:
+        self.lower, self.upper = lower, upper
+        self.ordered = True
+        self.outside = False
+        self.untimed = False
+        self.times: list[datetime] = []
+
+    def admit(self, updated: datetime | None) -> bool:
+        """False for an item outside the window (not yielded)."""
+        if updated is None:
+            self.untimed = True
+            return True
+        if (self.lower is not None and updated < self.lower) or (self.upper is not None and updated >= self.upper):
+            self.outside = True
+            return False
+        if self.times and updated < self.times[-1]:
+            self.ordered = False
+        self.times.append(updated)
+        return True
+
+    def rest(self, collection: str, window: int, limit: int) -> list[tuple[datetime | None, datetime | None]]:
+        """The windows still to list once this one reached the skip limit; SerializationError when none can
+        make progress."""
+        if self.untimed:
+            raise SerializationError(
+                f"Graph {collection}: the items before the $top + $skip limit have no lastUpdateDateTime; "
+                "cannot page on"
+            )
+        if self.outside:
+            raise SerializationError(
+                f"Graph {collection}: the service ignores $filter and holds more than {limit} items: a listing "
+                "cannot go on past the $top + $skip limit"
+            )
+        if self.ordered:
+            last = self.times[-1] if self.times else None
+            if last is None or last == self.lower:
+                # The full window read from the cursor holds only items updated at the cursor: a restart from the
+                # same time would read the same window again.
+                raise SerializationError(
+                    f"Graph {collection}: {window} or more items share lastUpdateDateTime {self.lower}, as many "
+                    f"as one $top + $skip window holds (limit {limit}); cannot page on"
+                )
+            return [(last, self.upper)]
+        distinct = sorted(set(self.times))
+        mid = distinct[len(distinct) // 2]  # > the earliest served: both halves shrink
+        return [(self.lower, mid), (mid, self.upper)]
 
 
 def _at_or_after(text: str, when: datetime) -> bool:

@@ -122,6 +122,11 @@ class IncidentRequests:
         span = f"{format_datetime(start)}/{format_datetime(end)}"
         return log_analytics_query_request(self._r.cloud, customer_id, bulk_alerts_kql(incident_names), span)
 
+    def audit(self, customer_id: str, kql: str, start: datetime | None, end: datetime) -> RequestSpec:
+        """The completeness audit query (``_audit.audit_kql``) over ``TimeGenerated`` in ``[start, end)``."""
+        span = f"{format_datetime(start)}/{format_datetime(end)}" if start is not None else None
+        return log_analytics_query_request(self._r.cloud, customer_id, kql, span)
+
 
 def bulk_alerts_kql(incident_names: Sequence[str]) -> str:
     """KQL: the latest ``AlertIds`` of each named incident, expanded and joined to the latest row of each alert.

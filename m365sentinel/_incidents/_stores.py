@@ -87,7 +87,7 @@ def _existing_folder(path: Path, expected: str = "a checkpoint file path") -> No
     folder = path.parent
     try:
         folder_ok, is_dir = folder.is_dir(), path.is_dir()
-    except OSError as exc:  # a name too long for the file system, a path through a file
+    except (OSError, ValueError) as exc:  # a name too long for the file system, a path through a file
         raise _bad(str(path)[:200], f"is not usable ({exc.strerror or exc})") from exc
     if not folder_ok:
         raise _bad(str(path), f"folder {str(folder)!r} does not exist (or is not a folder); create it first")
@@ -138,7 +138,7 @@ class FileCheckpointStore:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         if not isinstance(path, str | os.PathLike) or not str(path):
             raise InvalidInputError(f"checkpoint path {path!r}: expected a file path (str or os.PathLike)")
-        self._path = Path(path)
+        self._path = Path(check_text(os.fspath(path), "checkpoint path", expected="a file path"))
         self._thread_lock = threading.Lock()
 
     def _read(self) -> StoredCheckpoint | None:

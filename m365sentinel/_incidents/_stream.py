@@ -8,11 +8,19 @@ Delivery guarantee, relative to committed checkpoints:
   handling the item: a committed change is never delivered again, and a change whose handling was not committed
   (a crash between delivery and commit) is delivered again on restart.
 
-The watermark, overlap window and de-duplication rules are in ``_checkpoint``. Why severity, status, owner, label
-and modified-before filters are applied client-side (not in ``$filter``), and why a resumed pass lists from the
-top again instead of below where it stopped: ``_filters``. Limit: an incident deleted during a pass shifts the
-service's offset pages left by one and can hide one other incident from that pass; the next poll's overlap
-window finds it only if its change is within the lag.
+Neither rests on the service's order, filter or page layout within a pass: the rules are in ``_checkpoint``
+(``PassState``), the assumptions and their run-time checks in ``docs/assumptions.md``. A pass resumed after a
+crash or ``max_items`` from a compact checkpoint (taken while the list was verified newest first) trusts that the
+cut-short listing stayed so after its cut; if its own listing is out of order it lists the window again without
+that trust, so a committed change may then come again (at-least-once), never be lost.
+
+Bounded delivery: with ``.audit()``, the latest state of every matching incident reaches the caller by the first
+completed poll that starts at least ``lag`` after its change (service clock), whatever the service's order,
+filter handling or mid-pass deletions, given the ``Date`` header and ``SecurityIncident`` rows ingested within
+``lag`` (both checked: without them the watermark holds and the window is polled again). Without the audit, an
+incident hidden by a page shift (a neighbour deleted mid-pass) is found again only while its change is inside the
+overlap window. Why severity, status, owner, label and modified-before filters are applied client-side:
+``_filters``.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +62,7 @@ __all__ = ["IncidentRun", "IncidentStream", "StreamedIncident"]
 LOGGER = logging.getLogger("m365sentinel")
 _ORDER = "properties/lastModifiedTimeUtc desc"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_AUDIT_HORIZON = timedelta(days=30)  # the shortest Log Analytics retention a Sentinel workspace can have
 _MAX_LAG = timedelta(days=7)  # a visibility delay beyond this is an outage, not a lag to poll around
 
 
@@ -89,10 +98,16 @@ class StreamedIncident:
         already handled its item when its commit fails, so run one worker per store (shard by provider or
         created window for more).
 
-        Each commit writes the whole checkpoint, whose ``seen`` holds the changes delivered inside the overlap
-        window (the lag, 5 minutes): during a burst of N changes a commit per item writes O(N) each. Committing
-        every k-th item instead bounds that cost; what was delivered after the last commit is delivered again
-        after a crash (at-least-once), and nothing committed is."""
+        Each commit writes the whole checkpoint. While the pass has verified that the service serves the list
+        newest first (its first 64 items and every one since; not with ``.audit()``), the checkpoint is compact:
+        the watermark, the changes inside the overlap window (the lag: 5 minutes by default, up to 7 days) and the
+        pass position, so a commit per item costs the same at the 100th item and the 100,000th. Once an item was
+        served out of order, it holds every change delivered since the watermark (a resume then trusts no order),
+        and a commit per item during a pass of N changes writes O(N) each, O(N^2) in all: commit every k-th
+        item, or at the end of the run (``run.checkpoint``), to bound that. What was delivered after the last
+        commit is delivered again after a crash (at-least-once), and nothing committed is, except after a resume
+        that found the list out of order (``_checkpoint``: what the cut-short pass delivered above its position
+        may come again)."""
         if self._commit is None:
             raise InvalidInputError("this stream has no checkpoint store: persist item.checkpoint yourself")
         self._commit(self.checkpoint)
@@ -191,6 +206,8 @@ class IncidentStream:
     Checkpoint checks at start, before any item (CheckpointError): the store's checkpoint must be readable and of a
     known version, belong to this stream (``identity()``: workspace, ``arm/incidents``, filters; see ``since``'s
     ``reuse_filters``), and its watermark must not lie ahead of the service's clock (the first response's ``Date``).
+    ``audit()``: one Log Analytics query per pass, plus GET ``{ws}/incidents/{id}`` for each incident the list
+    missed.
     Raises APIStatusError subclasses, TransportError, QueryError, CheckpointError, CheckpointConflictError.
     """
 
@@ -206,6 +223,7 @@ class IncidentStream:
     clock_: Callable[[], datetime] = attrs.field(default=_utc_now, repr=False)
     prefetch_: bool = True
     reuse_filters_: bool = False
+    audit_: bool = False
 
     @classmethod
     def for_session(cls, session: Any) -> IncidentStream:
@@ -311,6 +329,22 @@ class IncidentStream:
         if not isinstance(enabled, bool):
             raise InvalidInputError(f"prefetch={enabled!r}: expected True or False")
         return attrs.evolve(self, prefetch_=enabled)
+
+    def audit(self, enabled: bool = True) -> IncidentStream:
+        """Audit each pass for completeness (default: off): after the list, one Log Analytics query reads the
+        newest ``SecurityIncident`` change of every incident modified in ``[watermark, next watermark)``; an
+        incident the list did not serve there (offset pages shifted by a deletion during the pass, or a service
+        ignoring ``$orderby``) is read with GET .../incidents/{id} and delivered in the same pass.
+
+        Changes more than 30 days before the window's end are not audited (retention of ``SecurityIncident``).
+        The window ends ``lag`` before the service's clock, which is how the audit waits out the Log Analytics
+        ingestion delay: set ``lag`` to at least that delay. When a change the list served in the window has no
+        row yet, or the answer is partial, the audit is unproven and the watermark does not advance (logged).
+        Cost: one query per pass (plus one GET per missed incident). Needs read access to the workspace's
+        ``SecurityIncident`` table (off by default for that reason)."""
+        if not isinstance(enabled, bool):
+            raise InvalidInputError(f"audit={enabled!r}: expected True or False")
+        return attrs.evolve(self, audit_=enabled)
 
     def clock(self, now: Callable[[], datetime]) -> IncidentStream:
         """Where the poll start time comes from (default: the system clock, UTC).
@@ -442,18 +476,18 @@ class IncidentStream:
         now = self.clock_()
         if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
             raise InvalidInputError(f"the stream's clock must return an aware datetime, got {now!r}")
-        state = PassState.begin(start, now, self.lag_)
+        state = PassState.begin(start, now, self.lag_, audit=self.audit_)
         http = self.session.http
         commit_fn = committer.commit if committer.store is not None else None
         matches = self.filters.matcher()
         from_json = Incident.from_json
         related = self.alerts_source is not None or self.entities_source is not None
 
-        def candidates(values: list[Any]) -> Iterator[tuple[Incident, tuple[str, datetime, str | None]]]:
+        def candidates(values: Iterable[Any]) -> Iterator[tuple[Incident, tuple[str, datetime, str | None]]]:
             for value in values:
                 inc = from_json(value)
                 key = _key(inc)
-                if matches(inc) and state.should_deliver(*key):
+                if state.in_window(key[0], key[1]) and matches(inc) and state.should_deliver(*key):
                     yield inc, key
 
         def next_page_needed(page: dict[str, Any]) -> bool:
@@ -461,15 +495,11 @@ class IncidentStream:
                 return False
             return self.limit is None or run.delivered + len(page.get("value") or ()) < self.limit
 
-        checked = False
-        for page, response in http.iter_page_responses(self.list_spec(state), prefetch=next_page_needed):
-            if not checked:  # before the first delivery: a watermark ahead of the service's clock skips changes
-                start.check_clock(service_time(response.headers) or now)
-                checked = True
-            state.bound_by_service_time(service_time(response.headers))
-            # One incident at a time: holding a page of typed incidents makes the garbage collector re-scan them
-            # on every young collection (it doubled the cost per incident). Related data needs the page's batch.
-            fresh: Iterator[tuple[Incident, tuple[str, datetime, str | None]]] = candidates(_values(page))
+        def deliver(
+            fresh: Iterator[tuple[Incident, tuple[str, datetime, str | None]]], more: bool
+        ) -> Generator[StreamedIncident, None, bool]:
+            """Yield ``fresh`` items (with their related data); True when ``max_items`` cut the pass short
+            (``more``: whether anything is left to read after them)."""
             alerts: dict[str, tuple[IncidentAlert, ...]] | None = None
             entities: dict[str, tuple[Entity, ...]] | None = None
             if related:
@@ -492,21 +522,90 @@ class IncidentStream:
                 # The caller came back for more: this item is handled, and the run's checkpoint may pass it.
                 run._position = position
                 run.delivered += 1
-                # Cut short only if something is left: the rest of this page, or another page.
-                if (
-                    self.limit is not None
-                    and run.delivered >= self.limit
-                    and (next(fresh, None) is not None or page.get("nextLink"))
-                ):
+                # Cut short only if something is left: the rest of this batch, or more to read.
+                if self.limit is not None and run.delivered >= self.limit and (next(fresh, None) is not None or more):
                     run.stopped_early = True
                     LOGGER.info("incident stream stopped at max_items=%d; resume from the run's checkpoint", self.limit)
-                    return
+                    return True
+            return False
+
+        def listing() -> Generator[StreamedIncident, None, bool]:
+            for page, response in http.iter_page_responses(self.list_spec(state), prefetch=next_page_needed):
+                state.page(service_time(response.headers))
+                if state.pages == 1:  # before the first delivery: a watermark ahead of the service's clock skips
+                    start.check_clock(service_time(response.headers) or now)
+                # One incident at a time: holding a page of typed incidents makes the garbage collector re-scan
+                # them on every young collection (it doubled the cost per incident). Related data needs the batch.
+                more = bool(page.get("nextLink")) or self.audit_ or state.refuted
+                if (yield from deliver(candidates(_values(page)), more)):
+                    return True
+            return False
+
+        if (yield from listing()):
+            return
+        if state.refuted:
+            LOGGER.warning(
+                "incident stream: a resumed pass found the list out of order, so the position it resumed from is "
+                "not trusted; listing the window again (changes delivered before the cut may be delivered again)"
+            )
+            state.drop_position()
+            if (yield from listing()):
+                return
+        if self.audit_:
+            found = self._audit(state)
+            if (yield from deliver(candidates(found), False)):
+                return
+        if state.out_of_order and not state.audited:
+            LOGGER.warning(
+                "incident stream: the service did not serve the list newest first; the watermark stays at %s "
+                "(enable .audit() to confirm such passes)",
+                state.lower,
+            )
         done = state.finished()
         # The pass-end checkpoint is committed for the caller only when it committed the last delivered item
         # (its handling is then complete), so a crash never commits past unhandled work.
         if committer.store is not None and (run.delivered == 0 or committer.last_committed is _built(run._position)):
             committer.commit(done)
         run._position = done
+
+    def _audit(self, state: PassState) -> list[Any]:
+        """The completeness audit (``_audit``): one Log Analytics query, then GET each incident the list missed.
+        Marks ``state.audited`` when the audit source vouches for the whole window."""
+        from .._errors import NotFoundError
+        from ..models import QueryResult
+        from ._audit import audit_kql, reconcile_audit
+
+        upper = state.clock_bound()
+        if upper is None or (state.lower is not None and upper <= state.lower):
+            state.audited = True  # an empty window: the watermark cannot move anyway
+            return []
+        # Log Analytics keeps SecurityIncident for its retention only: older changes are not audited.
+        lower = max(state.lower or upper - _AUDIT_HORIZON, upper - _AUDIT_HORIZON)
+        reqs = self._requests()
+        span_end = max(upper, state.start_bound or upper) + timedelta(days=1)
+        spec = reqs.audit(self.session.customer_id(), audit_kql(lower, upper), lower, span_end)
+        result = QueryResult.from_json(self.session.http.send(spec).content)
+        if result.is_partial or not result.tables:
+            LOGGER.warning("incident stream audit: partial or empty answer; the watermark stays")
+            return []
+        verdict = reconcile_audit(result.tables[0].iter_dicts(), state.served or {}, self.filters, lower, upper)
+        found: list[Any] = []
+        for name in verdict.missing:
+            try:
+                found.append(self.session.http.send_json(reqs.get(name)))
+            except NotFoundError:
+                continue  # deleted since: its latest state is gone
+        if verdict.unproven:
+            LOGGER.warning(
+                "incident stream audit: %d changes the list served are not in SecurityIncident yet (ingestion "
+                "slower than the lag?); the watermark stays",
+                verdict.unproven,
+            )
+        else:
+            state.audited = True
+        if found:
+            LOGGER.warning("incident stream audit: the list missed %d incidents; delivering them now", len(found))
+        return found
 
     def _related(
         self, incidents: Sequence[Incident]

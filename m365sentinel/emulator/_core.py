@@ -11,6 +11,7 @@ import json
 import threading
 import traceback
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -70,7 +71,11 @@ class Core:
         if self.faults.cycles_pending and response.status == 200:
             response = self._cycle_next_link(req, response)
         # Every response says the emulated service's time, as Azure's do (streams bound their watermark by it).
-        response.headers.setdefault("Date", email.utils.format_datetime(self.clock.now(), usegmt=True))
+        if self.faults.date_omitted:
+            response.headers.pop("Date", None)
+        else:
+            when = self.clock.now() + timedelta(seconds=self.faults.date_skew)
+            response.headers.setdefault("Date", email.utils.format_datetime(when, usegmt=True))
         return response
 
     def _cycle_next_link(self, req: EmuRequest, response: EmuResponse) -> EmuResponse:
@@ -606,7 +611,14 @@ class Core:
                 raise ArmError(400, "BadRequest", f"Invalid $top '{state['t']}'.") from exc
             if not 1 <= size <= 1000:
                 raise ArmError(400, "BadRequest", "The $top query parameter must be between 1 and 1000.")
-        items = self.incident_index.select(state.get("f"), field, descending)  # and/or/any(), cached per write
+        filter_text = None if self.faults.filter_ignored else state.get("f")
+        items = self.incident_index.select(filter_text, field, descending)  # and/or/any(), cached per write
+        deletions = self.faults.deletions_due(state["o"] // size) if state["o"] else 0
+        if deletions:
+            for served in self.faults.arrange(items)[: min(deletions, state["o"])]:
+                self.ws.delete_incident(served["name"])
+            items = self.incident_index.select(filter_text, field, descending)
+        items = self.faults.arrange(items)
         token_state = {k: v for k, v in state.items() if k != "o"}
         return json_response(
             200, page(items, offset=state["o"], size=size, next_base=self._next_base(req), token_state=token_state)

@@ -1,10 +1,13 @@
-"""Fault injection: throttling, server errors, dropped connections, consent, token expiry, partial results, and
+"""Fault injection: throttling, server errors, dropped connections, consent, token expiry, partial results;
 completeness faults (a result cut at the size limit, a nextLink cycle, a failing ``$expand``, expanded collections
-with a nextLink)."""
+with a nextLink); and a service that misbehaves on purpose (lists ignoring ``$orderby`` or ``$filter``, deletions
+during a pass, ``Date`` headers missing or skewed)."""
 
 from __future__ import annotations
 
 import fnmatch
+import math
+import random
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -78,6 +81,15 @@ class Faults:
         self.query_rows_limit: int | None = None
         self.expanded_alerts_page: int | None = None
         self._cycles: list[_Rule] = []
+        self._misbehave_defaults()
+
+    def _misbehave_defaults(self) -> None:
+        self.shuffle_seed: int | None = None  # unordered_lists
+        self.filter_ignored = False
+        self._delete_count = 0
+        self._delete_after = 1
+        self.date_omitted = False
+        self.date_skew = 0.0
 
     def add(
         self,
@@ -146,13 +158,43 @@ class Faults:
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
             raise InvalidInputError(f"n={n!r}: expected a positive integer or None")
         self.expanded_alerts_page = n
+    def unordered_lists(self, enabled: bool = True, *, seed: int = 0) -> None:
+        """The ARM incidents list and the Graph ``incidents``/``alerts_v2`` lists ignore ``$orderby``: they serve
+        the matching items in a shuffled order (seeded; the same order for every page until the list changes)."""
+        _flag(enabled, "enabled")
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise InvalidInputError(f"seed={seed!r}: expected an integer")
+        self.shuffle_seed = seed if enabled else None
+
+    def ignore_filter(self, enabled: bool = True) -> None:
+        """The list routes (ARM incidents, Graph incidents and alerts_v2) ignore ``$filter`` entirely."""
+        self.filter_ignored = _flag(enabled, "enabled")
+
+    def delete_during_pass(self, count: int = 1, *, after_pages: int = 1) -> None:
+        """Once a listing of ARM incidents has served ``after_pages`` pages, delete ``count`` incidents it already
+        served before answering its next page (an offset page then starts ``count`` items too far)."""
+        for name, value in (("count", count), ("after_pages", after_pages)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise InvalidInputError(f"{name}={value!r}: expected a positive integer")
+            self._delete_count, self._delete_after = count, after_pages
+
+    def omit_date_header(self, enabled: bool = True) -> None:
+        """Responses carry no ``Date`` header."""
+        self.date_omitted = _flag(enabled, "enabled")
+
+    def skew_date(self, seconds: float) -> None:
+        """The ``Date`` header runs ``seconds`` away from the emulator's clock (negative: behind it)."""
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds):
+            raise InvalidInputError(f"seconds={seconds!r}: expected a finite number")
+        self.date_skew = float(seconds)
 
     def clear(self) -> None:
-        """Remove every pending fault and switch consent back on."""
+        """Remove every pending fault and misbehaviour, and switch consent back on."""
         with self._lock:
             self._rules.clear()
             self._cycles.clear()
             self._partial = 0
+            self._misbehave_defaults()
         self.consent_required = False
         self.query_rows_limit = None
         self.expanded_alerts_page = None
@@ -190,9 +232,31 @@ class Faults:
                     return Fired(rule.status, dict(rule.headers), rule.body)
         return None
 
+    def arrange(self, items: list[Any]) -> list[Any]:
+        """A list route's items as served: shuffled under ``unordered_lists`` (a copy), else as given."""
+        if self.shuffle_seed is None:
+            return items
+        shuffled = list(items)
+        random.Random(self.shuffle_seed).shuffle(shuffled)
+        return shuffled
+
+    def deletions_due(self, pages_served: int) -> int:
+        """How many served incidents to delete before the page after ``pages_served`` pages (consumed)."""
+        with self._lock:
+            if self._delete_count and pages_served >= self._delete_after:
+                count, self._delete_count = self._delete_count, 0
+                return count
+        return 0
+
     def take_partial(self) -> bool:
         with self._lock:
             if self._partial > 0:
                 self._partial -= 1
                 return True
         return False
+
+
+def _flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"{name}={value!r}: expected True or False")
+    return value

@@ -252,12 +252,13 @@ class DefenderTenant:
             raise ArmError(400, "BadRequest", "Invalid $top or $skip.")
         if top + skip > SKIP_LIMIT:
             raise ArmError(400, "BadRequest", f"The sum of $top and $skip must not exceed {SKIP_LIMIT}.")
-        filter_text = query.get("$filter")
+        filter_text = None if self.core.faults.filter_ignored else query.get("$filter")
         pred = compile_filter(filter_text) if filter_text is not None else None
         field, _, direction = (query.get("$orderby") or "createdDateTime desc").partition(" ")
         if field not in ("createdDateTime", "lastUpdateDateTime"):
             raise ArmError(400, "BadRequest", f"Invalid $orderby '{query.get('$orderby')}'.")
         selected = self._selected(context, items, pred, filter_text, field, direction.strip().lower() == "desc")
+        selected = self.core.faults.arrange(selected)
         value = selected[skip : skip + top]
         if expand is not None:
             value = [expand(v) for v in value]

@@ -247,3 +247,12 @@ def test_emulator_control_mistakes_are_invalid_input(call, fragment):
             call(emu)
     finally:
         emu.close()
+
+
+def test_a_checkpoint_path_with_a_nul_byte_is_invalid_input_at_construction():
+    # pathlib raises a plain ValueError ("embedded null byte") at the first file-system call; refuse it up front.
+    from m365sentinel import FileCheckpointStore
+    from m365sentinel._errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="checkpoint path"):
+        FileCheckpointStore("cp\x00.json")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -53,6 +53,8 @@ def test_default_lag_is_five_minutes():
 
 def test_watermark_advances_to_poll_start_minus_lag_never_to_newest_change():
     state = PassState.begin(Checkpoint(), at(40), timedelta(minutes=5))
+    state.page(at(40))  # the service's Date
+    assert state.in_window("x", at(39))
     state.delivered("x", at(39), '"1"')
     done = state.finished()
     assert done.watermark == at(35)
@@ -72,6 +74,7 @@ def test_B5b_late_visible_incident_within_the_lag_is_not_skipped():
     # Poll at 03:33:30 sees only the 03:33 incident; the 03:32 one becomes visible afterwards.
     lag = timedelta(minutes=5)
     first = PassState.begin(Checkpoint(), at(33.5), lag)
+    first.page(at(33.5))
     first.delivered("b", at(33), '"b"')
     cp = first.finished()
     assert cp.watermark == at(28.5)  # the next poll asks from 03:28:30
@@ -81,16 +84,17 @@ def test_B5b_late_visible_incident_within_the_lag_is_not_skipped():
     assert second.should_deliver("b", at(33), '"b"') is False  # de-duplicated in the overlap
 
 
-def test_cut_short_pass_resumes_below_its_position():
-    state = PassState.begin(Checkpoint(), at(40), timedelta(minutes=5))
+def test_cut_short_pass_resumes_by_what_it_delivered_not_by_a_position():
+    state = PassState.begin(Checkpoint(watermark=at(20)), at(40), timedelta(minutes=5))
     state.delivered("n1", at(30), '"1"')
     cp = state.delivered("n2", at(30), '"2"').checkpoint()
-    assert cp.pending is not None and cp.pending.upper == at(30) and cp.pending.upper_ids == ("n1", "n2")
+    assert cp.pending is None and cp.watermark == at(20) and [i for i, _, _ in cp.seen] == ["n1", "n2"]
     resumed = PassState.begin(Checkpoint.from_json(cp.to_json()), at(50), timedelta(minutes=5))
-    assert resumed.next_watermark == at(35)  # the original poll's, not the restart's
+    resumed.page(at(50))
+    assert resumed.next_watermark == at(45)  # the resumed pass lists the whole window again: its own start
     assert resumed.should_deliver("n2", at(30), '"2"') is False
     assert resumed.should_deliver("n3", at(30), '"3"') is True
-    assert resumed.should_deliver("n0", at(31), '"0"') is False  # newer than the position: delivered before
+    assert resumed.should_deliver("n0", at(31), '"0"') is True  # newer, yet never delivered: no order is trusted
 
 
 def test_watermark_never_moves_back_when_polling_faster_than_the_lag():
@@ -153,16 +157,15 @@ def test_file_store_leaves_no_temporary_files(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json", "c.json.lock"]
 
 
-def test_any_change_re_served_by_a_large_page_shift_is_skipped_with_no_memory_of_it():
-    # Thousands of incidents changed mid-pass shift the newest-first list right by as many: every one of the
-    # re-served changes is newer than the pass's position, so it is skipped without remembering each delivery.
+def test_any_change_re_served_by_a_large_page_shift_is_skipped_by_id():
+    # Thousands of incidents changed mid-pass shift the list right by as many: every re-served change is one the
+    # pass delivered, skipped by its (id, lastModified, etag), whatever the order it comes back in.
     state = PassState.begin(Checkpoint(), at(600), timedelta(minutes=5))
     for k in range(10_000):
         state.delivered(f"i{k}", at(500 - k / 100), None)
-    assert all(state.should_deliver(f"i{k}", at(500 - k / 100), None) is False for k in range(10_000))
+    assert all(state.should_deliver(f"i{k}", at(500 - k / 100), None) is False for k in range(9_999, -1, -1))
     assert state.should_deliver("next", at(500 - 10_000 / 100), None) is True
-    assert state.checkpoint().pending.upper == at(500 - 9999 / 100)
-    assert state.seen == {}  # all outside the overlap window: nothing per delivery is kept
+    assert len(state.checkpoint().seen) == 10_000
 
 
 def test_ties_at_the_position_are_told_apart_by_id():
@@ -187,16 +190,11 @@ def test_a_snapshot_is_the_checkpoint_as_of_its_delivery_even_when_built_later()
             ["a", "2025-11-20T03:39:00.0000000Z", '"a1"'],
             ["b", "2025-11-20T03:39:00.0000000Z", '"b1"'],
         ],
-        "pass": {
-            "upper": "2025-11-20T03:39:00.0000000Z",
-            "upper_ids": ["a", "b"],
-            "next_watermark": "2025-11-20T03:35:00.0000000Z",
-        },
+        "pass": None,
     }
     cp_c = snap_c.checkpoint()
     assert [s[0] for s in cp_c.seen] == ["c", "old", "b", "a"]
     assert cp_c.seen[3][2] == '"a2"'
-    assert (cp_c.pending.upper, cp_c.pending.upper_ids) == (at(36), ("c",))
     assert snap_c.checkpoint() is cp_c  # built once
 
 
@@ -205,5 +203,21 @@ def test_a_burst_inside_the_overlap_window_builds_no_checkpoint_per_item():
     snaps = [state.delivered(f"i{k}", at(599), f'"{k}"') for k in range(10_000)]
     assert all(s._built is None for s in snaps)  # O(1) per delivery: nothing copied or sorted yet
     last = snaps[-1].checkpoint()
-    assert len(last.seen) == 10_000 and len(last.pending.upper_ids) == 10_000
+    assert len(last.seen) == 10_000 and last.pending is None
     assert len(snaps[4_999].checkpoint().seen) == 5_000
+
+
+def test_the_seen_map_packs_guid_ids_and_etags_and_gives_the_same_text_back():
+    from m365sentinel._incidents._checkpoint import SeenMap
+
+    changes = (
+        ("0d00a3b2-0000-0d00-0000-64b5a0c40000", at(1), '"0d00a3b2-0000-0d00-0000-64b5a0c40000"'),
+        ("0D00A3B2-0000-0D00-0000-64B5A0C40000", at(2), '"0D00A3B2-0000-0D00-0000-64B5A0C40000"'),  # not canonical
+        ("plain", at(3), 'W/"1"'),
+        ("0d00a3b2-0000-0d00-0000-64b5a0c4000x", at(4), None),
+        ("", datetime(1, 1, 1, tzinfo=UTC), '"0d00a3b2-0000-0d00-0000-64b5a0c40000'),
+    )
+    seen = SeenMap(changes)
+    assert tuple(seen.items()) == changes
+    assert [seen.get(i) for i, _, _ in changes] == [(t, e) for _, t, e in changes]
+    assert seen.get("0d00a3b2-0000-0d00-0000-64b5a0c40001") is None

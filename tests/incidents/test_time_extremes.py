@@ -68,11 +68,14 @@ def test_shift_clamps_to_the_representable_range():
 
 def test_a_pass_starting_in_year_1_or_9999_does_not_overflow():
     lag = timedelta(minutes=5)
-    assert PassState.begin(Checkpoint(), MIN, lag).next_watermark == MIN
-    state = PassState.begin(Checkpoint(), MAX, lag)
-    assert state.next_watermark == MAX - lag
+    assert PassState.begin(Checkpoint(), MIN, lag).bound() == MIN
+    assert PassState.begin(Checkpoint(), MAX, lag).bound() == MAX - lag
     state = PassState.begin(Checkpoint(), NOW, lag)
-    state.bound_by_service_time(MIN)
+    state.page(MIN)  # the service's Date says year 1: the watermark bound is clamped, not an OverflowError
+    assert state.next_watermark == MIN
+    state = PassState.begin(Checkpoint(), NOW, lag)
+    state.page(None)
+    state.in_window("x", MIN)  # no Date: the newest change on the first page bounds it
     assert state.next_watermark == MIN
 
 
