@@ -25,11 +25,23 @@ from typing import Any
 
 from m365sentinel._errors import InvalidInputError
 from m365sentinel.kql import fn
-from m365sentinel.kql._expr import Column, Expr, JoinSide, Literal, Null, RawExpr, SortKey, Var, to_expr
+from m365sentinel.kql._expr import (
+    Column,
+    Expr,
+    JoinSide,
+    Literal,
+    Null,
+    RawExpr,
+    SortKey,
+    StepRef,
+    SubqueryScalar,
+    Var,
+    to_expr,
+)
 from m365sentinel.kql._literals import parse_timespan, quote_identifier, render_literal
 from m365sentinel.kql._ops import DatatableSource, LetFunction, PrintSource, RawSource, Union, UnionSource, check_type
 from m365sentinel.kql._portability import STREAMED_TABLES, PortabilityFinding, PortabilityReport, check_portability
-from m365sentinel.kql._query import Query, table
+from m365sentinel.kql._query import NestedLevel, Query, ScanStep, materialize, nested, scan_step, table, toscalar
 from m365sentinel.kql._schemas import TableSchema, schema_for, schema_registry
 from m365sentinel.kql._templates import (
     TIMECHART_COLUMNS,
@@ -51,10 +63,14 @@ __all__ = [
     "TIMECHART_COLUMNS",
     "Change",
     "Expr",
+    "NestedLevel",
     "PortabilityFinding",
     "PortabilityReport",
     "Query",
+    "ScanStep",
     "SortKey",
+    "StepRef",
+    "SubqueryScalar",
     "TableSchema",
     "Translation",
     "Unresolved",
@@ -73,6 +89,8 @@ __all__ = [
     "left",
     "lit",
     "literal",
+    "materialize",
+    "nested",
     "null",
     "parse_timespan",
     "print_",
@@ -81,11 +99,14 @@ __all__ = [
     "raw_unsafe",
     "raw_query_unsafe",
     "right",
+    "scan_step",
     "schema_for",
     "schema_registry",
     "table",
+    "step_ref",
     "table_timechart",
     "timechart",
+    "toscalar",
     "to_defender",
     "to_sentinel",
     "union",
@@ -126,6 +147,11 @@ def left(name: str) -> JoinSide:
 def right(name: str) -> JoinSide:
     """``$right.name`` for join/lookup ``on`` clauses."""
     return JoinSide("right", name)
+
+
+def step_ref(step: str, name: str) -> StepRef:
+    """``step.Name`` in a ``scan`` condition: column ``name`` as of the last row step ``step`` matched."""
+    return StepRef(step, name)
 
 
 def raw_unsafe(text: str) -> RawExpr:
@@ -179,6 +205,7 @@ def print_(*items: object, **named: object) -> Query:
 
 
 def function(parameters: Sequence[tuple[str, str]], body: Query | Expr) -> LetFunction:
-    """A user function for ``Query.let(name, function([("x", "string")], body))``."""
-    params = tuple((str(n), check_type(str(t))) for n, t in parameters)
+    """A user function for ``Query.let(name, function([("x", "string")], body))``; a parameter typed ``"(*)"``
+    is a table of any shape (for ``Query.invoke``)."""
+    params = tuple((str(n), str(t) if str(t) == "(*)" else check_type(str(t))) for n, t in parameters)
     return LetFunction("_", params, body if isinstance(body, Query) else to_expr(body))
