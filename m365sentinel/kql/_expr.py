@@ -610,6 +610,14 @@ class Call(_Composite):
                 _set_deps(self, arg.deps)
             except AttributeError:
                 raise _not_expr(arg, f"{name}()") from None
+        elif len(args) == 2:  # bin(), bin_at's first two, arg_max(): no list, no loop
+            first, second = args
+            try:
+                _set_text(self, f"{name}({first.text}, {second.text})")
+                da, db = first.deps, second.deps
+            except AttributeError:
+                raise _not_expr(next(a for a in args if not isinstance(a, Expr)), f"{name}()") from None
+            _set_deps(self, da if db is NO_DEPS else db if da is NO_DEPS else (da[0] + db[0], da[1] + db[1]))
         else:
             texts, deps = _gather(args, f"{name}()")
             _set_text(self, f"{name}({', '.join(texts)})")

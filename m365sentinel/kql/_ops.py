@@ -403,8 +403,13 @@ class Summarize(Op):
     by: tuple[Expr, ...]
 
     def __init__(self, aggregations: tuple[Expr, ...], by: tuple[Expr, ...]) -> None:
-        text = "| summarize " + ", ".join([a.text for a in aggregations]) if aggregations else "| summarize"
-        _set_lines(self, (text + " by " + ", ".join([b.text for b in by]) if by else text,))
+        if len(aggregations) == 1:  # the common shapes (one aggregation, one key) without a join
+            text = "| summarize " + aggregations[0].text
+        else:
+            text = "| summarize " + ", ".join([a.text for a in aggregations]) if aggregations else "| summarize"
+        if by:
+            text += " by " + (by[0].text if len(by) == 1 else ", ".join([b.text for b in by]))
+        _set_lines(self, (text,))
         _set_summarize_aggregations(self, aggregations)
         _set_summarize_by(self, by)
 

@@ -70,6 +70,14 @@ def _check_literal_kinds(pending: tuple[Pending, ...], kinds: Mapping[str, str |
 
 def _output_name(expr: Expr) -> str | None:
     """The column name KQL gives an unnamed expression, when it is easy to know."""
+    cls = type(expr)
+    if cls is Alias or cls is Column:  # exact types first: this runs for every summarized/projected item
+        return expr.name  # type: ignore[attr-defined, no-any-return]
+    if cls is Call:
+        name, args = expr.name, expr.args  # type: ignore[attr-defined]
+        if name in _NAME_FROM_FIRST_ARG:
+            return args[0].name if args and isinstance(args[0], Column) else None
+        return _AGG_DEFAULT_NAMES[name] if not args and name in _AGG_DEFAULT_NAMES else None
     if isinstance(expr, Alias):
         return expr.name
     if isinstance(expr, Column):
@@ -88,6 +96,12 @@ def _as_expr(item: object) -> Expr:
 
 
 def _named(items: tuple[object, ...], named: Mapping[str, object]) -> tuple[Expr, ...]:
+    if not named:
+        for item in items:
+            if not isinstance(item, Expr):
+                break
+        else:
+            return items  # type: ignore[return-value]  # all expressions already (the common case)
     exprs = [i if isinstance(i, Expr) else _as_expr(i) for i in items]
     for name, value in named.items():
         exprs.append(Alias(name, value if isinstance(value, Expr) else Literal(value)))
@@ -192,13 +206,25 @@ class Query:
         if kinds is None:
             return Column(name)
         if name in kinds:
-            return Column(name, kinds[name])
+            kind = kinds[name]
+            column = _COLUMNS.get((name, kind))
+            if column is None:
+                column = Column(name, kind)
+                if len(_COLUMNS) < 4096:  # bounded; a Column is immutable, so one node is shared
+                    _COLUMNS[(name, kind)] = column
+            return column
         raise unknown_column(name, list(kinds), self.source_name)
 
     @property
     def c(self) -> _ColumnAccessor:
         """Attribute access to typed columns: ``q.c.ProviderName``."""
-        return _ColumnAccessor(self)
+        acc = _TABLE_ACCESSORS.get(self.source_name)
+        # ``kql.table(name)`` is one shared query: so is its accessor.
+        if acc is not None and _get_accessor_query(acc, _ColumnAccessor) is self:
+            return acc
+        acc = _new_accessor(_ColumnAccessor)
+        _set_accessor_query(acc, self)
+        return acc
 
     def _kind(self, name: str) -> str | None:
         kinds = self._kind_map()
@@ -234,12 +260,19 @@ class Query:
 
     def _outputs(self, exprs: Iterable[Expr]) -> Columns | None:
         out: dict[str, str | None] = {}
+        kinds = None
         for e in exprs:
-            name = _output_name(e)
-            if name is None:
-                return None
-            out.pop(name, None)  # a later column of the same name replaces it, at the end
-            out[name] = self._kind(e.name) if isinstance(e, Column) else None
+            if type(e) is Column:
+                if kinds is None:
+                    kinds = self._kind_map() or {}
+                name: str | None = e.name
+                kind = kinds.get(e.name)
+            else:
+                name, kind = _output_name(e), None
+                if name is None:
+                    return None
+            out.pop(name, None)  # type: ignore[arg-type]  # a later column of the same name replaces it, at the end
+            out[name] = kind  # type: ignore[index]
         return tuple(out.items())
 
     # filtering and shaping ---------------------------------------------------------------------------
@@ -249,9 +282,12 @@ class Query:
             raise InvalidInputError("where() needs at least one predicate")
         self._check(predicates)
         pred = predicates[0]
-        for p in predicates[1:]:
-            pred = Binary("and", pred, p)
-        return self._with(o.Where(pred))
+        if len(predicates) > 1:
+            for p in predicates[1:]:
+                pred = Binary("and", pred, p)
+        return _make(
+            self.head, (*self.ops, o.Where(pred)), self.lets, self.columns, self.source_name, self.timespan, self._kinds
+        )
 
     def extend(self, *items: Expr, **named: object) -> Query:
         """``| extend Name = expr, ...`` (keywords, or ``expr.as_("Name")``)."""
@@ -289,11 +325,16 @@ class Query:
     def summarize(self, *aggregations: Expr, by: object | Iterable[object] = (), **named: Expr) -> Query:
         """``| summarize Name = agg(...), ... by key, ...``."""
         aggs = _named(aggregations, named)
-        keys = (by,) if isinstance(by, str | Expr) else tuple(by)  # type: ignore[arg-type]
-        by_exprs = tuple(_as_expr(k) for k in keys)
+        if isinstance(by, Expr):
+            by_exprs: tuple[Expr, ...] = (by,)
+        elif isinstance(by, str):
+            by_exprs = (Column(by),)
+        else:
+            by_exprs = tuple(_as_expr(k) for k in by)  # type: ignore[attr-defined]
         star = self._check((*aggs, *by_exprs))
         cols = None if star or self.columns is None else self._outputs((*by_exprs, *aggs))
-        return self._with(o.Summarize(aggs, by_exprs), cols)
+        return _make(self.head, (*self.ops, o.Summarize(aggs, by_exprs)), self.lets, cols, self.source_name,
+                     self.timespan, None)
 
     def sort_by(self, *keys: object, order: str | None = None, nulls: str | None = None) -> Query:
         """``| sort by k1 [asc|desc] [nulls first|last], ...``; plain keys use ``order`` (default desc, as KQL)."""
@@ -691,12 +732,29 @@ def _expand_types(exprs: tuple[Expr, ...], types: Mapping[str, str] | None) -> t
     return tuple(o.check_type(types[n]) if n in types else None for n in names)  # type: ignore[index]
 
 
-@attrs.frozen
 class _ColumnAccessor:
+    """``q.c.Name``: a plain slots class built on every ``q.c``. Names are resolved in ``__getattribute__``
+    (a ``__getattr__`` runs only after a failed lookup has raised, which costs a microsecond per column)."""
+
+    __slots__ = ("query",)
+
     query: Query
 
-    def __getattr__(self, name: str) -> Column:
-        return self.query.col(name)
+    def __init__(self, query: Query) -> None:
+        _set_accessor_query(self, query)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError()
+
+    def __getattribute__(self, name: str) -> Column:
+        if name[:2] == "__":  # Python's own protocol lookups (__class__, __reduce_ex__, ...)
+            return object.__getattribute__(self, name)  # type: ignore[no-any-return]
+        return _get_accessor_query(self, _ColumnAccessor).col(name)  # type: ignore[no-any-return]
+
+
+_set_accessor_query = _setter(_ColumnAccessor, "query")
+_get_accessor_query = vars(_ColumnAccessor)["query"].__get__
+_new_accessor = object.__new__
 
 
 def _count(n: int) -> int:
@@ -818,7 +876,20 @@ def make_let(name: str, value: object) -> o.LetScalar | o.LetTabular | o.LetFunc
 
 def table(name: str) -> Query:
     """A query over table ``name``; columns are typed and checked when the project has its schema."""
+    q = _TABLES.get(name) if type(name) is str else None
+    if q is not None:
+        return q
     schema = schema_for(name)
     if schema is None:
-        return _make(o.TableRef(name), (), (), None, name, None, None)
-    return _make(o.TableRef(name), (), (), schema.columns, name, None, schema.kinds)
+        q = _make(o.TableRef(name), (), (), None, name, None, None)
+    else:
+        q = _make(o.TableRef(name), (), (), schema.columns, name, None, schema.kinds)
+    if len(_TABLES) < 1024:  # bounded: the schema registry is immutable, a Query too, so sharing one is safe
+        _TABLES[name] = q
+        _TABLE_ACCESSORS[name] = _ColumnAccessor(q)
+    return q
+
+
+_TABLES: dict[str, Query] = {}
+_COLUMNS: dict[tuple[str, str | None], Column] = {}
+_TABLE_ACCESSORS: dict[str, _ColumnAccessor] = {}

@@ -3,6 +3,7 @@ parser, and the parser's inferred columns equal the builder's; plus a property t
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -192,3 +193,24 @@ def test_operator_chains_parse_clean_or_raise_at_build(
     if materialized:
         q = kql.table("Base").take(1).let("Base", kql.materialize(q))
     assert [d for d in kql_parser.check(q.to_kql())["diagnostics"] if d["severity"] == "Error"] == []
+
+
+def test_shared_nodes_are_safe_to_share() -> None:
+    """table(), q.c, fn.ago(), fn.count() and typed columns hand out shared immutable nodes (build speed): a fluent
+    call never changes them, and bad input still raises every time (only validated values are shared)."""
+    a, b = kql.table("DeviceEvents"), kql.table("DeviceEvents")
+    assert a is b and a.c is b.c
+    a.where(a.c.TimeGenerated > fn.ago("1d")).take(1).to_kql()
+    assert a.to_kql() == "DeviceEvents" and a.ops == ()
+    assert fn.ago("1d") is fn.ago("1d") and fn.ago("1d").text == fn.ago(dt.timedelta(days=1)).text == "ago(1d)"
+    for _ in range(2):
+        with pytest.raises(InvalidInputError):
+            fn.ago("1 day")
+        with pytest.raises(InvalidInputError):
+            a.c.Nope  # noqa: B018
+    assert kql.table("SecurityIncident").where(fn.count() == 1).to_kql() == "SecurityIncident\n| where count() == 1"
+
+
+def test_column_accessor_resolves_every_name_as_a_column() -> None:
+    q = kql.datatable([("query", "string")], [["x"]])
+    assert q.c.query.text == "query"  # not the accessor's own attribute
