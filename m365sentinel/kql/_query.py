@@ -331,8 +331,9 @@ class Query:
             by_exprs = (Column(by),)
         else:
             by_exprs = tuple(_as_expr(k) for k in by)  # type: ignore[attr-defined]
-        star = self._check((*aggs, *by_exprs))
-        cols = None if star or self.columns is None else self._outputs((*by_exprs, *aggs))
+        items = (*by_exprs, *aggs)  # output order; the check reports the first unknown column in this order
+        star = self._check(items)
+        cols = None if star or self.columns is None else self._outputs(items)
         return _make(self.head, (*self.ops, o.Summarize(aggs, by_exprs)), self.lets, cols, self.source_name,
                      self.timespan, None)
 
