@@ -88,7 +88,7 @@ def _existing_folder(path: Path, expected: str = "a checkpoint file path") -> No
     try:
         folder_ok, is_dir = folder.is_dir(), path.is_dir()
     except (OSError, ValueError) as exc:  # a name too long for the file system, a path through a file
-        raise _bad(str(path)[:200], f"is not usable ({exc.strerror or exc})") from exc
+        raise _bad(str(path)[:200], f"is not usable ({getattr(exc, 'strerror', None) or exc})") from exc
     if not folder_ok:
         raise _bad(str(path), f"folder {str(folder)!r} does not exist (or is not a folder); create it first")
     if is_dir:

@@ -18,6 +18,7 @@ from m365sentinel.emulator._core import Core
 from m365sentinel.emulator._dataset import generate
 from m365sentinel.emulator._faults import Faults
 from m365sentinel.emulator._http import RequestRecord
+from m365sentinel.emulator._hunting import HUNTING_TABLES, hunting_rows
 from m365sentinel.emulator._server import LoopbackServer
 from m365sentinel.emulator._tables import time_of
 from m365sentinel.emulator._transport import EmulatorAsyncTransport, EmulatorTransport
@@ -280,6 +281,33 @@ class Emulator:
                 if table not in self._workspace.tables.schemas:
                     self._workspace.tables.create(table, self._workspace.schemas[table])
                 self._workspace.tables.append(table, items)
+            self._workspace.refresh_usage()
+
+    def populate_hunting_tables(self, *, rows: int = 5) -> None:
+        """The connector's advanced hunting tables beyond Device* (Email*, Identity*, CloudAppEvents, AlertInfo,
+        AlertEvidence, UrlClickEvents) receive *rows* rows each in the last day (typed by the Sentinel-side
+        schemas ``kql.schema_for`` gives, ``Timestamp`` included), then Usage is recomputed. A table that
+        already exists keeps its columns. The UEBA tables come from ``populate_ueba``.
+
+        Raises InvalidInputError for a non-positive *rows*."""
+        from m365sentinel.kql import schema_for
+
+        if not isinstance(rows, int) or isinstance(rows, bool) or rows < 1:
+            raise InvalidInputError(f"rows={rows!r}: expected a positive integer")
+        with self._core.lock:
+            tables = self._workspace.tables
+            schemas: dict[str, tuple[tuple[str, str | None], ...]] = {}
+            for name in HUNTING_TABLES:
+                if name not in tables.schemas:
+                    schema = schema_for(name)
+                    cols = schema.columns if schema is not None else tuple(self._workspace.schemas[name])
+                    tables.create(name, [(c, k or "string") for c, k in cols])
+                schemas[name] = tuple(tables.schemas[name])
+            generated = hunting_rows(
+                random.Random(f"hunting/{self.customer_id}"), self.clock.now(), self.customer_id, schemas, rows=rows
+            )
+            for name, items in generated.items():
+                tables.append(name, items)
             self._workspace.refresh_usage()
 
     def daily_alert_counts(

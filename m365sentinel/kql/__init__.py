@@ -26,11 +26,33 @@ from typing import Any
 from m365sentinel._errors import InvalidInputError
 from m365sentinel._inputs import check_text
 from m365sentinel.kql import fn
-from m365sentinel.kql._expr import Column, Expr, JoinSide, Literal, Null, RawExpr, SortKey, Var, to_expr
+from m365sentinel.kql._expr import (
+    Column,
+    Expr,
+    JoinSide,
+    Literal,
+    Null,
+    RawExpr,
+    SortKey,
+    StepRef,
+    SubqueryScalar,
+    Var,
+    to_expr,
+)
 from m365sentinel.kql._literals import parse_timespan, quote_identifier, render_literal
 from m365sentinel.kql._ops import DatatableSource, LetFunction, PrintSource, RawSource, Union, UnionSource, check_type
 from m365sentinel.kql._portability import STREAMED_TABLES, PortabilityFinding, PortabilityReport, check_portability
-from m365sentinel.kql._query import Query, _items, table
+from m365sentinel.kql._query import (
+    NestedLevel,
+    Query,
+    ScanStep,
+    _items,
+    materialize,
+    nested,
+    scan_step,
+    table,
+    toscalar,
+)
 from m365sentinel.kql._schemas import TableSchema, schema_for, schema_registry
 from m365sentinel.kql._templates import (
     TIMECHART_COLUMNS,
@@ -52,10 +74,14 @@ __all__ = [
     "TIMECHART_COLUMNS",
     "Change",
     "Expr",
+    "NestedLevel",
     "PortabilityFinding",
     "PortabilityReport",
     "Query",
+    "ScanStep",
     "SortKey",
+    "StepRef",
+    "SubqueryScalar",
     "TableSchema",
     "Translation",
     "Unresolved",
@@ -74,6 +100,8 @@ __all__ = [
     "left",
     "lit",
     "literal",
+    "materialize",
+    "nested",
     "null",
     "parse_timespan",
     "print_",
@@ -82,11 +110,14 @@ __all__ = [
     "raw_unsafe",
     "raw_query_unsafe",
     "right",
+    "scan_step",
     "schema_for",
     "schema_registry",
     "table",
+    "step_ref",
     "table_timechart",
     "timechart",
+    "toscalar",
     "to_defender",
     "to_sentinel",
     "union",
@@ -127,6 +158,11 @@ def left(name: str) -> JoinSide:
 def right(name: str) -> JoinSide:
     """``$right.name`` for join/lookup ``on`` clauses."""
     return JoinSide("right", name)
+
+
+def step_ref(step: str, name: str) -> StepRef:
+    """``step.Name`` in a ``scan`` condition: column ``name`` as of the last row step ``step`` matched."""
+    return StepRef(step, name)
 
 
 def raw_unsafe(text: str) -> RawExpr:
@@ -188,11 +224,12 @@ def _pairs(value: object, what: str) -> tuple[tuple[str, str], ...]:
     for pair in _items(value, what):
         if not (isinstance(pair, tuple | list) and len(pair) == 2 and all(isinstance(x, str) and x for x in pair)):
             raise InvalidInputError(f"{what} are (name, kql type) pairs of str, got {pair!r}")
-        out.append((pair[0], check_type(pair[1])))
+        out.append((pair[0], pair[1] if pair[1] == "(*)" else check_type(pair[1])))
     return tuple(out)
 
 
 def function(parameters: Sequence[tuple[str, str]], body: Query | Expr) -> LetFunction:
-    """A user function for ``Query.let(name, function([("x", "string")], body))``."""
+    """A user function for ``Query.let(name, function([("x", "string")], body))``; a parameter typed ``"(*)"``
+    is a table of any shape (for ``Query.invoke``)."""
     params = _pairs(parameters, "function parameters")
     return LetFunction("_", params, body if isinstance(body, Query) else to_expr(body))

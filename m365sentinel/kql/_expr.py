@@ -22,6 +22,8 @@ from m365sentinel.kql._literals import FAST_LITERALS, is_plain_identifier, kind_
 
 __all__ = [
     "Alias",
+    "StepRef",
+    "SubqueryScalar",
     "Between",
     "Binary",
     "Call",
@@ -608,6 +610,14 @@ class Call(_Composite):
                 _set_deps(self, arg.deps)
             except AttributeError:
                 raise _not_expr(arg, f"{name}()") from None
+        elif len(args) == 2:  # bin(), bin_at's first two, arg_max(): no list, no loop
+            first, second = args
+            try:
+                _set_text(self, f"{name}({first.text}, {second.text})")
+                da, db = first.deps, second.deps
+            except AttributeError:
+                raise _not_expr(next(a for a in args if not isinstance(a, Expr)), f"{name}()") from None
+            _set_deps(self, da if db is NO_DEPS else db if da is NO_DEPS else (da[0] + db[0], da[1] + db[1]))
         else:
             texts, deps = _gather(args, f"{name}()")
             _set_text(self, f"{name}({', '.join(texts)})")
@@ -793,3 +803,33 @@ _set_sort_nulls = _setter(SortKey, "nulls")
 def to_expr(value: object) -> Expr:
     """An Expr as is; any other Python value as a literal (validated: naive datetimes etc. raise)."""
     return value if isinstance(value, Expr) else Literal(value)
+
+
+class SubqueryScalar(Expr):
+    """``toscalar(<sub-query>)``: built only by ``fn.toscalar`` from a Query (its columns checked there);
+    ``kind`` is the type of its single output column when known."""
+
+    __slots__ = ("kind",)
+
+    kind: str | None
+
+    def __init__(self, text: str, kind: str | None) -> None:
+        _set_text(self, text)
+        _setter(SubqueryScalar, "kind")(self, kind)
+
+
+class StepRef(Expr):
+    """``step.Column`` in a ``scan`` condition: the value a column had when ``step`` last matched."""
+
+    __slots__ = ("name", "step")
+
+    step: str
+    name: str
+
+    def __init__(self, step: str, name: str) -> None:
+        if not (isinstance(step, str) and is_plain_identifier(step)):
+            raise InvalidInputError(f"a scan step name is a plain identifier, got {step!r}")
+        _check_name(name)
+        _set_text(self, f"{step}.{quote_name(name)}")
+        _setter(StepRef, "step")(self, step)
+        _setter(StepRef, "name")(self, name)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from m365sentinel.kql._query import Query
 
 __all__ = [
+    "ApplySource",
     "JOIN_KINDS",
     "VISUALIZATIONS",
     "Count",
@@ -31,6 +32,7 @@ __all__ = [
     "LetScalar",
     "LetTabular",
     "Lookup",
+    "MaterializeSource",
     "MvExpand",
     "Op",
     "ParenSource",
@@ -288,6 +290,27 @@ class ParenSource(Source):
 _set_paren_query = _setter(ParenSource, "query")
 
 
+class MaterializeSource(Source):
+    """``materialize( <query> )``: a tabular expression whose result is computed once and cached."""
+
+    __slots__ = ("query",)
+
+    query: Query
+
+    def __init__(self, query: Query) -> None:
+        _set_lines(self, ("materialize(", *indent(query.pipeline_lines()), ")"))
+        _fields(MaterializeSource, "query")(self, query)
+
+
+class ApplySource(Source):
+    """The implicit input of an ``mv-apply`` sub-query (renders nothing: the sub-query starts with an operator)."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        _set_lines(self, ())
+
+
 class UnionSource(Source):
     __slots__ = ("union",)
 
@@ -380,8 +403,13 @@ class Summarize(Op):
     by: tuple[Expr, ...]
 
     def __init__(self, aggregations: tuple[Expr, ...], by: tuple[Expr, ...]) -> None:
-        text = "| summarize " + ", ".join([a.text for a in aggregations]) if aggregations else "| summarize"
-        _set_lines(self, (text + " by " + ", ".join([b.text for b in by]) if by else text,))
+        if len(aggregations) == 1:  # the common shapes (one aggregation, one key) without a join
+            text = "| summarize " + aggregations[0].text
+        else:
+            text = "| summarize " + ", ".join([a.text for a in aggregations]) if aggregations else "| summarize"
+        if by:
+            text += " by " + (by[0].text if len(by) == 1 else ", ".join([b.text for b in by]))
+        _set_lines(self, (text,))
         _set_summarize_aggregations(self, aggregations)
         _set_summarize_by(self, by)
 
@@ -518,10 +546,19 @@ class MvExpand(Op):
     items: tuple[Expr, ...]
     limit: int | None
 
-    def __init__(self, items: tuple[Expr, ...], limit: int | None = None) -> None:
-        text = "| mv-expand " + _list(items)
+    def __init__(
+        self, items: tuple[Expr, ...], limit: int | None = None, types: tuple[str | None, ...] = ()
+    ) -> None:
+        text = "| mv-expand " + typed_items(items, types)
         _set_lines(self, (text if limit is None else f"{text} limit {limit}",))
         _fields(MvExpand, "items", "limit")(self, items, limit)
+
+
+def typed_items(items: Sequence[Expr], types: Sequence[str | None]) -> str:
+    """``A, B to typeof(string)``: each item with its ``to typeof()`` when ``types`` (aligned) gives one."""
+    if not types:
+        return _list(items)
+    return ", ".join(f"{i.text} to typeof({t})" if t else i.text for i, t in zip(items, types, strict=True))
 
 
 class Parse(Op):
@@ -578,6 +615,15 @@ class Composed(Op):
         _fields(Composed, "text")(self, text)
 
 
+class ComposedBlock(Op):
+    """A multi-line ``Composed`` operator (``mv-apply ... on (``, ``scan ... with (``): first line, then the rest."""
+
+    __slots__ = ()
+
+    def __init__(self, first: str, rest: Sequence[str]) -> None:
+        _set_lines(self, ("| " + first, *rest))
+
+
 class RawOp(Op):
     __slots__ = ("text",)
 
@@ -610,7 +656,9 @@ class LetTabular(_Node):
     query: Query
 
     def __init__(self, name: str, query: Query) -> None:
-        if query.lets:  # a parenthesized body holds no statements: keep the sub-query's lets in its own scope
+        if not query.ops and type(query.head) is MaterializeSource and not query.lets:
+            _set_lines(self, attach(f"let {quote_identifier(name)} = ", query.head.lines, ";"))
+        elif query.lets:  # a parenthesized body holds no statements: keep the sub-query's lets in its own scope
             body = indent([*_let_lines(query.lets), *query.pipeline_lines()])
             _set_lines(self, (f"let {quote_identifier(name)} = () {{", *body, "};"))
         else:

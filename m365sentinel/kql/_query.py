@@ -8,7 +8,7 @@ column, at build time. When the shape becomes unknown (join, union, ``*`` aggreg
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 import attrs
@@ -28,11 +28,12 @@ from m365sentinel.kql._expr import (
     Pending,
     SortKey,
     Star,
+    SubqueryScalar,
     _setter,
     to_expr,
 )
 from m365sentinel.kql._letgraph import order_lets
-from m365sentinel.kql._literals import quote_identifier
+from m365sentinel.kql._literals import is_plain_identifier, quote_identifier
 from m365sentinel.kql._render import render_query
 from m365sentinel.kql._schemas import schema_for, unknown_column
 
@@ -42,6 +43,7 @@ Columns = tuple[tuple[str, str | None], ...]
 _NUMERIC: Final = frozenset({"int", "long", "real", "decimal"})
 _NAME_FROM_FIRST_ARG: Final = frozenset({"bin", "bin_at", "floor", "startofday", "startofweek", "startofmonth"})
 _AGG_DEFAULT_NAMES: Final = {"count": "count_"}
+_LONG_AGGREGATIONS: Final = frozenset({"count", "countif", "dcount", "dcountif"})
 _EVALUATE_PLUGINS: Final = frozenset({"bag_unpack", "pivot", "narrow"})
 
 
@@ -69,6 +71,14 @@ def _check_literal_kinds(pending: tuple[Pending, ...], kinds: Mapping[str, str |
 
 def _output_name(expr: Expr) -> str | None:
     """The column name KQL gives an unnamed expression, when it is easy to know."""
+    cls = type(expr)
+    if cls is Alias or cls is Column:  # exact types first: this runs for every summarized/projected item
+        return expr.name  # type: ignore[attr-defined, no-any-return]
+    if cls is Call:
+        name, args = expr.name, expr.args  # type: ignore[attr-defined]
+        if name in _NAME_FROM_FIRST_ARG:
+            return args[0].name if args and isinstance(args[0], Column) else None
+        return _AGG_DEFAULT_NAMES[name] if not args and name in _AGG_DEFAULT_NAMES else None
     if isinstance(expr, Alias):
         return expr.name
     if isinstance(expr, Column):
@@ -87,6 +97,12 @@ def _as_expr(item: object) -> Expr:
 
 
 def _named(items: tuple[object, ...], named: Mapping[str, object]) -> tuple[Expr, ...]:
+    if not named:
+        for item in items:
+            if not isinstance(item, Expr):
+                break
+        else:
+            return items  # type: ignore[return-value]  # all expressions already (the common case)
     exprs = [i if isinstance(i, Expr) else _as_expr(i) for i in items]
     for name, value in named.items():
         exprs.append(Alias(name, value if isinstance(value, Expr) else Literal(value)))
@@ -193,13 +209,25 @@ class Query:
         if kinds is None:
             return Column(name)
         if name in kinds:
-            return Column(name, kinds[name])
+            kind = kinds[name]
+            column = _COLUMNS.get((name, kind))
+            if column is None:
+                column = Column(name, kind)
+                if len(_COLUMNS) < 4096:  # bounded; a Column is immutable, so one node is shared
+                    _COLUMNS[(name, kind)] = column
+            return column
         raise unknown_column(name, list(kinds), self.source_name)
 
     @property
     def c(self) -> _ColumnAccessor:
         """Attribute access to typed columns: ``q.c.ProviderName``."""
-        return _ColumnAccessor(self)
+        acc = _TABLE_ACCESSORS.get(self.source_name)
+        # ``kql.table(name)`` is one shared query: so is its accessor.
+        if acc is not None and _get_accessor_query(acc, _ColumnAccessor) is self:
+            return acc
+        acc = _new_accessor(_ColumnAccessor)
+        _set_accessor_query(acc, self)
+        return acc
 
     def _kind(self, name: str) -> str | None:
         kinds = self._kind_map()
@@ -235,12 +263,19 @@ class Query:
 
     def _outputs(self, exprs: Iterable[Expr]) -> Columns | None:
         out: dict[str, str | None] = {}
+        kinds = None
         for e in exprs:
-            name = _output_name(e)
-            if name is None:
-                return None
-            out.pop(name, None)  # a later column of the same name replaces it, at the end
-            out[name] = self._kind(e.name) if isinstance(e, Column) else None
+            if type(e) is Column:
+                if kinds is None:
+                    kinds = self._kind_map() or {}
+                name: str | None = e.name
+                kind = kinds.get(e.name)
+            else:
+                name, kind = _output_name(e), None
+                if name is None:
+                    return None
+            out.pop(name, None)  # type: ignore[arg-type]  # a later column of the same name replaces it, at the end
+            out[name] = kind  # type: ignore[index]
         return tuple(out.items())
 
     # filtering and shaping ---------------------------------------------------------------------------
@@ -253,9 +288,12 @@ class Query:
                 raise InvalidInputError(f"where() takes expressions such as kql.col('A') == 1, got {p!r}")
         self._check(predicates)
         pred = predicates[0]
-        for p in predicates[1:]:
-            pred = Binary("and", pred, p)
-        return self._with(o.Where(pred))
+        if len(predicates) > 1:
+            for p in predicates[1:]:
+                pred = Binary("and", pred, p)
+        return _make(
+            self.head, (*self.ops, o.Where(pred)), self.lets, self.columns, self.source_name, self.timespan, self._kinds
+        )
 
     def extend(self, *items: Expr, **named: object) -> Query:
         """``| extend Name = expr, ...`` (keywords, or ``expr.as_("Name")``)."""
@@ -295,11 +333,17 @@ class Query:
     def summarize(self, *aggregations: Expr, by: object | Iterable[object] = (), **named: Expr) -> Query:
         """``| summarize Name = agg(...), ... by key, ...``."""
         aggs = _named(aggregations, named)
-        keys = (by,) if isinstance(by, str | Expr) else _items(by, "summarize(by=)")
-        by_exprs = tuple(_as_expr(k) for k in keys)
-        star = self._check((*aggs, *by_exprs))
-        cols = None if star or self.columns is None else self._outputs((*by_exprs, *aggs))
-        return self._with(o.Summarize(aggs, by_exprs), cols)
+        if isinstance(by, Expr):
+            by_exprs: tuple[Expr, ...] = (by,)
+        elif isinstance(by, str):
+            by_exprs = (Column(by),)
+        else:
+            by_exprs = tuple(_as_expr(k) for k in _items(by, "summarize(by=)"))
+        items = (*by_exprs, *aggs)  # output order; the check reports the first unknown column in this order
+        star = self._check(items)
+        cols = None if star or self.columns is None else self._outputs(items)
+        return _make(self.head, (*self.ops, o.Summarize(aggs, by_exprs)), self.lets, cols, self.source_name,
+                     self.timespan, None)
 
     def sort_by(self, *keys: object, order: str | None = None, nulls: str | None = None) -> Query:
         """``| sort by k1 [asc|desc] [nulls first|last], ...``; plain keys use ``order`` (default desc, as KQL)."""
@@ -332,11 +376,131 @@ class Query:
     def count(self) -> Query:
         return self._with(o.Count(), (("Count", "long"),))
 
-    def mv_expand(self, *items: object, limit: int | None = None, **named: object) -> Query:
-        """``| mv-expand [limit N] Col, Name = Col2``; str values name columns here."""
+    def mv_expand(
+        self, *items: object, limit: int | None = None, types: Mapping[str, str] | None = None, **named: object
+    ) -> Query:
+        """``| mv-expand [limit N] Col [to typeof(T)], Name = Col2 [to typeof(T)]``; str values name columns here.
+
+        ``types``: ``{output name: KQL type}`` for ``to typeof()``; the others stay dynamic."""
         exprs = _named(items, {k: _as_expr(v) for k, v in named.items()})
+        if not exprs:
+            raise InvalidInputError("mv_expand() needs at least one column")
         self._check(exprs)
-        return self._with(o.MvExpand(exprs, limit), None)
+        kinds = _expand_types(exprs, types)
+        if limit is not None:
+            _count(limit)
+        return self._with(o.MvExpand(exprs, limit, kinds), self._expanded(exprs, kinds))
+
+    def _expanded(self, exprs: tuple[Expr, ...], kinds: tuple[str | None, ...]) -> Columns | None:
+        """The columns after expanding ``exprs``: a column keeps its place, a named one is added at the end."""
+        if self.columns is None:
+            return None
+        out = dict(self.columns)
+        for expr, kind in zip(exprs, kinds or (None,) * len(exprs), strict=True):
+            name = _output_name(expr)
+            if name is None:
+                return None
+            if not isinstance(expr, Column):
+                out.pop(name, None)
+            out[name] = kind or "dynamic"
+        return tuple(out.items())
+
+    def mv_apply(
+        self, *items: object, on: Callable[[Query], Query], types: Mapping[str, str] | None = None, **named: object
+    ) -> Query:
+        """``| mv-apply Col [to typeof(T)], Name = Col2 ... on (sub-query)``.
+
+        ``on`` receives the per-row input (the expanded columns typed by ``types``, the others as they are) and
+        returns it with operators appended: ``on=lambda t: t.where(...).take(1)``. Raises InvalidInputError
+        when it returns anything else, or a query with let statements."""
+        exprs = _named(items, {k: _as_expr(v) for k, v in named.items()})
+        if not exprs:
+            raise InvalidInputError("mv_apply() needs at least one column")
+        self._check(exprs)
+        kinds = _expand_types(exprs, types)
+        start = _make(o.ApplySource(), (), (), self._expanded(exprs, kinds), self.source_name, None, None)
+        inner = on(start)
+        if not isinstance(inner, Query) or inner.head is not start.head or not inner.ops or inner.lets:
+            raise InvalidInputError(
+                f"mv_apply(on=...) must return the query it is given with operators appended (no lets), got {inner!r}"
+            )
+        lines = inner.pipeline_lines()
+        lines[0] = lines[0][2:]  # the sub-query starts with its first operator, without a pipe
+        first = "mv-apply " + o.typed_items(exprs, kinds) + " on ("
+        cols: Columns | None = None
+        if self.columns is not None and inner.columns is not None:
+            applied = {_output_name(e) for e in exprs}
+            out = {n: k for n, k in self.columns if n not in applied}
+            out.update(inner.columns)
+            cols = tuple(out.items())
+        return self._with(o.ComposedBlock(first, (*o.indent(lines), ")")), cols)
+
+    def invoke(self, function: str, *args: object) -> Query:
+        """``| invoke function(args)``: a tabular function (a ``let`` of this query) applied to this input; its
+        output shape is unknown to the builder. Arguments are values (a str is a string literal)."""
+        if not (isinstance(function, str) and is_plain_identifier(function)):
+            raise InvalidInputError(f"invoke() takes a function name (a plain identifier), got {function!r}")
+        exprs = tuple(to_expr(a) for a in args)
+        self._check(exprs)
+        return self._with(o.Composed(f"invoke {function}(" + ", ".join(e.text for e in exprs) + ")"), None)
+
+    def top_nested(self, *levels: NestedLevel) -> Query:
+        """``| top-nested N of Col [with others = V] by Agg [asc|desc], ...`` (levels from ``kql.nested``).
+
+        Output: per level its ``of`` column and its aggregation (named ``aggregated_<of>`` when unnamed)."""
+        if not levels or not all(isinstance(level, NestedLevel) for level in levels):
+            raise InvalidInputError(f"top_nested() takes kql.nested(...) levels, got {levels!r}")
+        self._check([e for level in levels for e in (level.of, level.by)])
+        parts: list[str] = []
+        outs: list[tuple[str, str | None]] | None = [] if self.columns is not None else None
+        for level in levels:
+            text = f"top-nested {level.count} of {level.of.text}"
+            text += f" with others = {level.others.text}" if level.others is not None else ""
+            parts.append(text + f" by {level.by.text}" + (f" {level.order}" if level.order else ""))
+            of_name = _output_name(level.of)
+            if outs is not None and of_name is not None:
+                agg = level.by.expr if isinstance(level.by, Alias) else level.by
+                agg_kind = "long" if isinstance(agg, Call) and agg.name in _LONG_AGGREGATIONS else None
+                of_kind = self._kind(level.of.name) if isinstance(level.of, Column) else None
+                agg_name = level.by.name if isinstance(level.by, Alias) else f"aggregated_{of_name}"
+                outs += [(of_name, of_kind), (agg_name, agg_kind)]
+            else:
+                outs = None
+        return self._with(o.Composed(", ".join(parts)), None if outs is None else tuple(outs))
+
+    def scan(
+        self, *steps: ScanStep, declare: Mapping[str, str] | None = None, match_id: str | None = None
+    ) -> Query:
+        """``| scan [with_match_id=Id] [declare (Name: type, ...)] with (step s1 [output=...]: cond [=> A = e];
+        ...)``; steps from ``kql.scan_step``, earlier steps' values as ``kql.step_ref("s1", "Col")``.
+
+        Adds the declared columns and the match id (``match_id`` unless named; long). Raises
+        InvalidInputError for unknown columns, an assignment to an undeclared column or a step named twice."""
+        if not steps or not all(isinstance(s, ScanStep) for s in steps):
+            raise InvalidInputError(f"scan() takes kql.scan_step(...) steps, got {steps!r}")
+        declared = {str(n): o.check_type(str(t)) for n, t in (declare or {}).items()}
+        names = [s.name for s in steps]
+        if len(set(names)) != len(names):
+            raise InvalidInputError(f"scan step names must differ, got {names}")
+        for step in steps:
+            for target, _ in step.assign:
+                if target not in declared:
+                    raise InvalidInputError(f"scan step {step.name!r} assigns {target!r}, which is not declared")
+        cols = None if self.columns is None else (*self.columns, *declared.items())
+        scope = _make(self.head, self.ops, (), cols, self.source_name, None, None)
+        scope._check([e for s in steps for e in (s.condition, *(v for _, v in s.assign))])
+        head = "scan"
+        head += f" with_match_id={quote_identifier(match_id)}" if match_id is not None else ""
+        if declared:
+            head += " declare (" + ", ".join(f"{quote_identifier(n)}: {t}" for n, t in declared.items()) + ")"
+        body = []
+        for s in steps:
+            line = f"step {s.name}" + (f" output={s.output}" if s.output else "") + f": {s.condition.text}"
+            if s.assign:
+                line += " => " + ", ".join(f"{quote_identifier(n)} = {v.text}" for n, v in s.assign)
+            body.append(o.INDENT + line + ";")
+        out = None if cols is None else (*cols, (match_id or "match_id", "long"))
+        return self._with(o.ComposedBlock(head + " with (", (*body, ")")), out)
 
     def parse(self, source: object, *pattern: object, kind: str | None = None, flags: str | None = None) -> Query:
         """``| parse [kind=...] [flags=...] source with "lit" Name:type "lit" ... *``.
@@ -467,12 +631,17 @@ class Query:
         """Add a ``let name = value;`` statement (scalar expr/value, tabular Query, or ``kql.function``).
 
         Statements render in the order they were added, except that one referring to another (``var(name)``,
-        a table name) moves after it; a tabular value's own ``let`` statements stay in its scope. Raises
+        a table name) moves after it; a tabular value's own ``let`` statements stay in its scope (those of a
+        ``kql.materialize`` value move beside this one, with no name clashes). Raises
         InvalidInputError for a name defined twice or statements that refer to each other in a cycle."""
+        outer = self
+        if isinstance(value, Query) and value.lets and type(value.head) is o.MaterializeSource and not value.ops:
+            # A function body cannot hold materialize(): its statements move out, beside this one.
+            outer, value = _hoist(self, value), _strip(value)
         stmt = make_let(name, value)
-        if any(existing.name == name for existing in self.lets):
+        if any(existing.name == name for existing in outer.lets):
             raise InvalidInputError(f"let {name!r} is already defined in this query")
-        return self._replace_lets(order_lets((*self.lets, stmt)))
+        return outer._replace_lets(order_lets((*outer.lets, stmt)))
 
     def _replace_lets(self, lets: tuple[o.LetScalar | o.LetTabular | o.LetFunction, ...]) -> Query:
         return _make(self.head, self.ops, lets, self.columns, self.source_name, self.timespan, self._kinds)
@@ -503,11 +672,104 @@ class Query:
 
 
 @attrs.frozen
+class NestedLevel:
+    """One ``top-nested`` level (built by ``kql.nested``)."""
+
+    count: int
+    of: Expr
+    by: Expr
+    order: str | None
+    others: Expr | None
+
+
+def nested(count: int, of: object, by: Expr, *, order: str | None = None, others: object | None = None) -> NestedLevel:
+    """A ``top-nested`` level: the ``count`` values of ``of`` (a column name or expression) with the highest
+    (``order="asc"``: lowest) aggregation ``by``; ``others``: a value that gathers the remaining rows."""
+    if order not in (None, "asc", "desc"):
+        raise InvalidInputError(f"top-nested order must be 'asc', 'desc' or None, got {order!r}")
+    if not isinstance(by, Expr):
+        raise InvalidInputError(f"top-nested 'by' is an aggregation expression (fn.count(), ...), got {by!r}")
+    return NestedLevel(_count(count), _as_expr(of), by, order, None if others is None else to_expr(others))
+
+
+_SCAN_OUTPUTS: Final = (None, "all", "last", "none")
+
+
+@attrs.frozen
+class ScanStep:
+    """One ``scan`` step (built by ``kql.scan_step``)."""
+
+    name: str
+    condition: Expr
+    output: str | None
+    assign: tuple[tuple[str, Expr], ...]
+
+
+def scan_step(name: str, condition: Expr, *, output: str | None = None, **assign: object) -> ScanStep:
+    """``step name [output=all|last|none]: condition [=> Declared = expr, ...]`` (str values name columns)."""
+    if not (isinstance(name, str) and is_plain_identifier(name)):
+        raise InvalidInputError(f"a scan step name is a plain identifier, got {name!r}")
+    if not isinstance(condition, Expr):
+        raise InvalidInputError(f"a scan step condition is an expression, got {condition!r}")
+    if output not in _SCAN_OUTPUTS:
+        raise InvalidInputError(f"scan step output must be one of all, last, none or None, got {output!r}")
+    return ScanStep(name, condition, output, tuple((k, _as_expr(v)) for k, v in assign.items()))
+
+
+def materialize(query: Query) -> Query:
+    """``materialize(<query>)``: computed once per query run (for a ``let`` used more than once)."""
+    if not isinstance(query, Query):
+        raise InvalidInputError(f"materialize() takes a Query, got {query!r}")
+    return _make(o.MaterializeSource(_strip(query)), (), query.lets, query.columns, query.source_name,
+                 query.timespan, query._kinds)
+
+
+def toscalar(query: Query) -> SubqueryScalar:
+    """``toscalar(<query>)``: the first column of the first row, as a scalar expression. The sub-query's
+    columns are checked where it was built; InvalidInputError when it has let statements (put them on the
+    outer query)."""
+    if not isinstance(query, Query):
+        raise InvalidInputError(f"toscalar() takes a Query, got {query!r}")
+    if query.lets:
+        raise InvalidInputError("toscalar(): define the sub-query's let statements on the outer query")
+    kind = query.columns[0][1] if query.columns else None
+    return SubqueryScalar("toscalar(" + " ".join(query.pipeline_lines()) + ")", kind)
+
+
+def _expand_types(exprs: tuple[Expr, ...], types: Mapping[str, str] | None) -> tuple[str | None, ...]:
+    """``types`` aligned with ``exprs`` (empty when none); InvalidInputError for a name not expanded."""
+    if not types:
+        return ()
+    names = [_output_name(e) for e in exprs]
+    for name in types:
+        if name not in names:
+            raise InvalidInputError(f"types names {name!r}, which is not expanded here (expanded: {names})")
+    return tuple(o.check_type(types[n]) if n in types else None for n in names)  # type: ignore[index]
+
+
 class _ColumnAccessor:
+    """``q.c.Name``: a plain slots class built on every ``q.c``. Names are resolved in ``__getattribute__``
+    (a ``__getattr__`` runs only after a failed lookup has raised, which costs a microsecond per column)."""
+
+    __slots__ = ("query",)
+
     query: Query
 
-    def __getattr__(self, name: str) -> Column:
-        return self.query.col(name)
+    def __init__(self, query: Query) -> None:
+        _set_accessor_query(self, query)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError()
+
+    def __getattribute__(self, name: str) -> Column:
+        if name[:2] == "__":  # Python's own protocol lookups (__class__, __reduce_ex__, ...)
+            return object.__getattribute__(self, name)  # type: ignore[no-any-return]
+        return _get_accessor_query(self, _ColumnAccessor).col(name)  # type: ignore[no-any-return]
+
+
+_set_accessor_query = _setter(_ColumnAccessor, "query")
+_get_accessor_query = vars(_ColumnAccessor)["query"].__get__
+_new_accessor = object.__new__
 
 
 def _count(n: int) -> int:
@@ -642,9 +904,22 @@ def make_let(name: str, value: object) -> o.LetScalar | o.LetTabular | o.LetFunc
 
 def table(name: str) -> Query:
     """A query over table ``name``; columns are typed and checked when the project has its schema."""
+    q = _TABLES.get(name) if type(name) is str else None
+    if q is not None:
+        return q
     if not isinstance(name, str) or not name:
         raise InvalidInputError(f"expected a non-empty str as a table name, got {name!r}")
     schema = schema_for(name)
     if schema is None:
-        return _make(o.TableRef(name), (), (), None, name, None, None)
-    return _make(o.TableRef(name), (), (), schema.columns, name, None, schema.kinds)
+        q = _make(o.TableRef(name), (), (), None, name, None, None)
+    else:
+        q = _make(o.TableRef(name), (), (), schema.columns, name, None, schema.kinds)
+    if len(_TABLES) < 1024:  # bounded: the schema registry is immutable, a Query too, so sharing one is safe
+        _TABLES[name] = q
+        _TABLE_ACCESSORS[name] = _ColumnAccessor(q)
+    return q
+
+
+_TABLES: dict[str, Query] = {}
+_COLUMNS: dict[tuple[str, str | None], Column] = {}
+_TABLE_ACCESSORS: dict[str, _ColumnAccessor] = {}

@@ -8,6 +8,7 @@ Reference: learn.microsoft.com/kusto/query/scalar-functions and .../aggregation-
 from __future__ import annotations
 
 import datetime as _dt
+from typing import Final
 
 from m365sentinel.kql._expr import Call, Column, Expr, Literal, Star, to_expr
 from m365sentinel.kql._literals import parse_timespan
@@ -47,6 +48,8 @@ __all__ = [
 
 
 def _arg(value: object) -> Expr:
+    if isinstance(value, Expr):
+        return value
     if isinstance(value, str):
         return Star() if value == "*" else Column(value)
     return to_expr(value)
@@ -54,9 +57,20 @@ def _arg(value: object) -> Expr:
 
 def _span(value: object) -> Expr:
     """Timespan-valued arguments also accept "1d"-style text."""
+    cls = type(value)
+    if cls is _dt.timedelta or cls is str:
+        lit = _SPANS.get((cls, value))
+        if lit is None:
+            lit = Literal(parse_timespan(value))  # type: ignore[arg-type]  # validated (raises) before caching
+            if len(_SPANS) < 1024:  # bounded; a Literal is immutable, so one is shared
+                _SPANS[(cls, value)] = lit
+        return lit
     if isinstance(value, str | _dt.timedelta):
         return Literal(parse_timespan(value))
     return to_expr(value)
+
+
+_SPANS: dict[tuple[type, object], Literal] = {}
 
 
 def call(name: str, *args: object) -> Call:
@@ -67,7 +81,18 @@ def call(name: str, *args: object) -> Call:
 # scalar functions -------------------------------------------------------------------------------------
 def ago(span: object) -> Call:
     """``ago(14d)``: now minus a timespan (timedelta or "14d")."""
+    cls = type(span)
+    if cls is _dt.timedelta or cls is str:  # the same few windows recur: one immutable node per window
+        node = _AGOS.get((cls, span))
+        if node is None:
+            node = Call("ago", (_span(span),))
+            if len(_AGOS) < 1024:
+                _AGOS[(cls, span)] = node
+        return node
     return Call("ago", (_span(span),))
+
+
+_AGOS: dict[tuple[type, object], Call] = {}
 
 
 def now(offset: object | None = None) -> Call:
@@ -138,7 +163,10 @@ def parse_json(value: object) -> Call:
 
 # aggregations -----------------------------------------------------------------------------------------
 def count() -> Call:
-    return Call("count")
+    return _COUNT  # immutable, so one node serves every call
+
+
+_COUNT: Final = Call("count")
 
 
 def countif(predicate: Expr) -> Call:
