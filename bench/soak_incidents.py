@@ -5,12 +5,20 @@ Run: ``python -m bench.soak_incidents [--incidents 5000] [--seed 4]``; CI runs `
 
 A fixed-seed driver creates ``incidents`` Defender incidents and modifies them while a consumer streams them with a
 SQLite checkpoint store, committing after handling each item. Injected: 429s (with and without Retry-After), 5xx,
-dropped connections, one token expiry; the consumer is killed at random points (between handling and commit,
-or right after a commit) and restarted from the store. Checked, relative to committed checkpoints:
+dropped connections, one token expiry; and, with ``misbehave=True`` (the default), the service misbehaving in random
+combinations switched on and off along the way (issue 10): lists ignoring ``$orderby`` or ``$filter``, incidents
+deleted during a pass, no ``Date`` header or a skewed one, a ``nextLink`` back to itself, Log Analytics results cut
+at a size limit (the stream runs ``with_alerts()`` and ``audit()``). The consumer is killed at random points
+(between handling and commit, or right after a commit) and restarted from the store. Checked, relative to
+committed checkpoints:
 
 1. the latest state of every incident reached the consumer and was committed;
 2. nothing whose handling was committed is delivered again;
-3. what was in flight at a kill (handled, not committed) is delivered again, or a newer state of it is.
+3. what was in flight at a kill (handled, not committed) is delivered again, or a newer state of it is;
+4. no exception other than a ``SentinelError`` reaches the consumer (an untyped one ends the soak at once).
+
+Incidents deleted on purpose are left out of 1. The misbehaviours stay on while the soak winds down, except the
+one-shot ones (a cycle, a deletion), which are cleared: the latest states must arrive from a misbehaving service.
 """
 
 from __future__ import annotations
@@ -41,6 +49,8 @@ class SoakReport:
     kills: int
     crashes: int
     faults_injected: int
+    misbehaviours: int
+    deleted: int
     requests: int
     seconds: float
     missing_latest: list[str] = field(default_factory=list)
@@ -55,7 +65,8 @@ class SoakReport:
         return (
             f"soak: {self.incidents} incidents, {self.changes} changes (creates + edits), {self.delivered} deliveries, "
             f"{self.kills} consumer kills, {self.crashes} consumer crashes on exhausted retries, "
-            f"{self.faults_injected} injected faults, {self.requests} requests, {self.seconds:.1f} s\n"
+            f"{self.faults_injected} injected faults, {self.misbehaviours} misbehaviour switches, {self.deleted} "
+            f"incidents deleted mid-pass, {self.requests} requests, {self.seconds:.1f} s\n"
             f"  latest state missing: {len(self.missing_latest)}; committed then delivered again: "
             f"{len(self.redelivered_after_commit)}; in-flight at a kill never delivered again: "
             f"{len(self.in_flight_lost)}"
@@ -68,7 +79,9 @@ def _key(item) -> Key:  # type: ignore[no-untyped-def]
     return (inc.name, inc.last_modified_time_utc, inc.etag)
 
 
-def run(incidents: int = 5000, *, seed: int = 4, page: int = 100, db: str | None = None) -> SoakReport:
+def run(
+    incidents: int = 5000, *, seed: int = 4, page: int = 100, db: str | None = None, misbehave: bool = True
+) -> SoakReport:
     rng = random.Random(seed)
     started = time.perf_counter()
     emu = Emulator(now=NOW, seed=seed, dataset=False)
@@ -80,13 +93,15 @@ def run(incidents: int = 5000, *, seed: int = 4, page: int = 100, db: str | None
         emu.workspace_resource_id, credential=emu.credential(), transport=emu.transport(), sleep=lambda s: None
     )
     stream = connector.incidents().since(store).page(page).clock(emu.clock.now)
+    if misbehave:
+        stream = stream.audit().with_alerts()
 
     committed: set[Key] = set()
     delivered_total = 0
     dup_committed: list[Key] = []
     in_flight: list[Key] = []
     names: list[str] = []
-    changes = kills = crashes = faults = 0
+    changes = kills = crashes = faults = misbehaviours = 0
     expired = False
 
     def mutate(steps: int) -> None:
@@ -100,6 +115,8 @@ def run(incidents: int = 5000, *, seed: int = 4, page: int = 100, db: str | None
                 )
             elif names:
                 name = rng.choice(names)
+                if name.lower() not in live():
+                    continue  # deleted by the service during a pass
                 choice = rng.random()
                 if choice < 0.4:
                     ctl.modify_incident(
@@ -120,8 +137,34 @@ def run(incidents: int = 5000, *, seed: int = 4, page: int = 100, db: str | None
             if rng.random() < 0.5:
                 ctl.tick(rng.choice([0.0, 0.5, 1.0, 2.0]))
 
+    def live() -> set[str]:
+        return {n.lower() for n in ctl.names()}
+
+    def misbehaviour() -> None:
+        nonlocal misbehaviours
+        f = emu.faults
+        kind = rng.randrange(7)
+        if kind == 0:
+            f.unordered_lists(rng.random() < 0.7, seed=rng.randrange(1000))
+        elif kind == 1:
+            f.ignore_filter(rng.random() < 0.6)
+        elif kind == 2:
+            f.delete_during_pass(1, after_pages=1)
+        elif kind == 3:
+            f.omit_date_header(rng.random() < 0.6)
+        elif kind == 4:
+            f.skew_date(rng.choice([-90.0, -30.0, 0.0, 30.0, 90.0]))
+        elif kind == 5:
+            f.next_link_cycle(times=1, route="*/incidents")
+        else:
+            f.query_size_limit(rng.choice([None, 20]))
+        misbehaviours += 1
+
     def inject() -> None:
         nonlocal faults, expired
+        if misbehave and rng.random() < 0.5:
+            misbehaviour()
+            return
         r = rng.random()
         route = "*/incidents"
         if r < 0.25:
@@ -169,7 +212,7 @@ def run(incidents: int = 5000, *, seed: int = 4, page: int = 100, db: str | None
                 if count >= budget:
                     run_.close()
                     return False
-        except SentinelError:
+        except SentinelError:  # typed: the consumer restarts from its store (anything else ends the soak)
             crashes += 1
             return False
         return True
@@ -182,7 +225,14 @@ def run(incidents: int = 5000, *, seed: int = 4, page: int = 100, db: str | None
         consume(rng.randrange(20, 400), kill)
     # Quiesce: no more edits; poll until a complete pass delivers nothing new after the lag has passed.
     emu.advance(timedelta(minutes=6))
-    emu.faults.clear()
+    persistent = (emu.faults.shuffle_seed, emu.faults.filter_ignored, emu.faults.date_omitted, emu.faults.date_skew)
+    emu.faults.clear()  # one-shot faults (429s, cycles, deletions) end; the service's misbehaviours go on
+    if misbehave:
+        shuffle, ignored, no_date, skew = persistent
+        emu.faults.unordered_lists(shuffle is not None, seed=shuffle or 0)
+        emu.faults.ignore_filter(ignored)
+        emu.faults.omit_date_header(no_date)
+        emu.faults.skew_date(skew)
     # Only a fresh pass counts: a resumed one finishes the pass that was cut short, and changes newer than where it
     # stopped belong to the next pass.
     for _ in range(200):
@@ -193,7 +243,9 @@ def run(incidents: int = 5000, *, seed: int = 4, page: int = 100, db: str | None
             break
         emu.advance(timedelta(minutes=6))
 
-    latest = {n: ctl.incident(n) for n in names}
+    alive = live()
+    deleted = [n for n in names if n.lower() not in alive]
+    latest = {n: ctl.incident(n) for n in names if n.lower() in alive}
     committed_by_id: dict[str, list[Key]] = {}
     for k in committed:
         committed_by_id.setdefault(k[0], []).append(k)
@@ -217,6 +269,8 @@ def run(incidents: int = 5000, *, seed: int = 4, page: int = 100, db: str | None
         kills=kills,
         crashes=crashes,
         faults_injected=faults,
+        misbehaviours=misbehaviours,
+        deleted=len(deleted),
         requests=len(emu.requests),
         seconds=time.perf_counter() - started,
         missing_latest=missing,
@@ -234,8 +288,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--incidents", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=4)
+    parser.add_argument("--no-misbehave", action="store_true", help="only the 429/5xx/reset/token/kill faults")
     args = parser.parse_args(argv)
-    report = run(args.incidents, seed=args.seed)
+    report = run(args.incidents, seed=args.seed, misbehave=not args.no_misbehave)
     print(report)
     if not report.ok:
         raise SystemExit(1)

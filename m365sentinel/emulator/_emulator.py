@@ -110,8 +110,9 @@ class Emulator:
     ``Emulator(now=datetime(2025, 11, 20, tzinfo=UTC), seed=0)`` generates, relative to *now*, *incidents*
     Defender incidents created in the last 14 days (plus ~5% older ones and ~5% of the workspace's own
     "Azure Sentinel" incidents), their alerts and entities, append-only SecurityIncident/SecurityAlert rows,
-    rows for the ten Device* tables over 16 days, and Usage. ``dataset=False`` leaves the tables absent and
-    the incident list empty (ARM resources are still seeded from the official examples).
+    rows for the ten Device* tables over 16 days, and Usage. ``dataset=False`` leaves SecurityIncident,
+    SecurityAlert and Usage empty, the Device* tables absent and the incident list empty (ARM resources are still
+    seeded from the official examples).
 
     ``unified_portal=True`` models a workspace onboarded to the Defender portal: incidents under
     "Microsoft XDR", no Microsoft incident creation rules, the MicrosoftThreatProtection connector present.
@@ -163,6 +164,8 @@ class Emulator:
                 seed=seed, now=self.clock.now(), tenant_id=self.customer_id, incidents=incidents, xdr_share=share
             )
             self._workspace.load_dataset(data)
+        else:
+            self._workspace.create_tables()  # a Sentinel workspace without data still has these tables
         self.state = State(self._workspace)
         self._control: IncidentControl | None = None
         self._core = Core(

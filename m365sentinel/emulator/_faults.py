@@ -158,6 +158,7 @@ class Faults:
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
             raise InvalidInputError(f"n={n!r}: expected a positive integer or None")
         self.expanded_alerts_page = n
+
     def unordered_lists(self, enabled: bool = True, *, seed: int = 0) -> None:
         """The ARM incidents list and the Graph ``incidents``/``alerts_v2`` lists ignore ``$orderby``: they serve
         the matching items in a shuffled order (seeded; the same order for every page until the list changes)."""
@@ -176,6 +177,7 @@ class Faults:
         for name, value in (("count", count), ("after_pages", after_pages)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise InvalidInputError(f"{name}={value!r}: expected a positive integer")
+        with self._lock:
             self._delete_count, self._delete_after = count, after_pages
 
     def omit_date_header(self, enabled: bool = True) -> None:

@@ -176,10 +176,15 @@ class Workspace:
         bucket[name.lower()] = body
         return body
 
+    def create_tables(self, *extra: str) -> None:
+        """Create, empty, the tables every Sentinel workspace has (SecurityIncident, SecurityAlert, Usage), plus
+        ``extra`` (the Device* tables once Defender data flows)."""
+        for name in ("SecurityIncident", "SecurityAlert", *extra, "Usage"):
+            self.tables.create(name, self.schemas[name])
+
     def load_dataset(self, data: Dataset) -> None:
         """Create the tables and fill ARM incidents + SecurityIncident/SecurityAlert/Device*/Usage rows."""
-        for name in ("SecurityIncident", "SecurityAlert", *DEVICE_TABLES, "Usage"):
-            self.tables.create(name, self.schemas[name])
+        self.create_tables(*DEVICE_TABLES)
         for seed in data.incidents:
             self._load_incident(seed)
         for table, rows in data.device_rows.items():
