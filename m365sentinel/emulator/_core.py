@@ -674,40 +674,21 @@ class Core:
             # As the service does: the rows up to the limit, and a PartialError whose inner error names the limit
             # (shape of a captured answer: the code is numeric, E_QUERY_RESULT_SET_TOO_LARGE is in the message).
             payload["tables"] = [{**table, "rows": table["rows"][:limit]}]
-            payload["error"] = {
-                "code": "PartialError",
-                "message": "There were some errors when processing your query.",
-                "details": [
-                    {
-                        "code": "EngineError",
-                        "message": "Something went wrong processing your query on the server.",
-                        "innererror": {
-                            "code": "-2133196797",
-                            "message": f"Query result set has exceeded the internal record count limit {limit} "
-                            "(E_QUERY_RESULT_SET_TOO_LARGE; see https://aka.ms/kustoquerylimits)",
-                            "severity": 2,
-                            "severityName": "Error",
-                        },
-                    }
-                ],
-            }
+            payload["error"] = _partial_error(
+                {
+                    "code": "-2133196797",
+                    "message": f"Query result set has exceeded the internal record count limit {limit} "
+                    "(E_QUERY_RESULT_SET_TOO_LARGE; see https://aka.ms/kustoquerylimits)",
+                    "severity": 2,
+                    "severityName": "Error",
+                }
+            )
         elif self.faults.take_partial():
             inner = {
                 "code": "E_QUERY_RESULT_SET_TOO_LARGE",
                 "message": "Query result set has exceeded the internal record count limit",
             }
-            payload["error"] = {
-                "code": "PartialError",
-                "message": "There were some errors when processing your query.",
-                "details": [
-                    {
-                        "code": "EngineError",
-                        "message": "Something went wrong processing your query on the server.",
-                        "innererror": inner,
-                    }
-                ],
-                "innererror": inner,
-            }
+            payload["error"] = {**_partial_error(inner), "innererror": inner}  # the older shape repeats it on top
         return json_response(200, payload)
 
     @staticmethod
@@ -716,3 +697,18 @@ class Core:
         if inner is not None:
             err["innererror"] = {"code": inner[0], "message": inner[1]}
         return json_response(status, {"error": err})
+
+
+def _partial_error(inner: dict[str, Any]) -> dict[str, Any]:
+    """A query API ``PartialError`` body with ``inner`` as ``details[0].innererror``."""
+    return {
+        "code": "PartialError",
+        "message": "There were some errors when processing your query.",
+        "details": [
+            {
+                "code": "EngineError",
+                "message": "Something went wrong processing your query on the server.",
+                "innererror": inner,
+            }
+        ],
+    }
