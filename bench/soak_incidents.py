@@ -258,6 +258,8 @@ def run(
             missing.append(n)
     lost = []
     for k in in_flight:
+        if k[0].lower() not in alive:
+            continue  # deleted by the service since: there is nothing left to deliver
         again = [c for c in committed_by_id.get(k[0], []) if c[1] > k[1] or c == k]
         if not again:
             lost.append(k)
