@@ -587,7 +587,7 @@ class Query:
     def evaluate(self, plugin: str, *args: object) -> Query:
         """``| evaluate plugin(args)`` for the plugins whose output the builder cannot know (``bag_unpack``,
         ``pivot``): column checks stop after it. Strings name columns; other values are literals."""
-        if plugin not in _EVALUATE_PLUGINS:
+        if not isinstance(plugin, str) or plugin not in _EVALUATE_PLUGINS:
             raise InvalidInputError(f"evaluate plugin must be one of {sorted(_EVALUATE_PLUGINS)}, got {plugin!r}")
         exprs = tuple(_as_expr(a) for a in args)
         self._check(exprs)
@@ -738,6 +738,10 @@ def toscalar(query: Query) -> SubqueryScalar:
 
 def _expand_types(exprs: tuple[Expr, ...], types: Mapping[str, str] | None) -> tuple[str | None, ...]:
     """``types`` aligned with ``exprs`` (empty when none); InvalidInputError for a name not expanded."""
+    if types is None:
+        return ()
+    if not isinstance(types, Mapping) or not all(isinstance(k, str) for k in types):
+        raise InvalidInputError(f"types={types!r}: expected a mapping of expanded column name to KQL type")
     if not types:
         return ()
     names = [_output_name(e) for e in exprs]
