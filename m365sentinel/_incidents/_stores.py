@@ -22,6 +22,7 @@ import os
 import sqlite3
 import tempfile
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -249,6 +250,7 @@ class SQLiteCheckpointStore:
         self._timeout = float(busy_timeout)
         self._lock = threading.Lock()
         self._con: sqlite3.Connection | None = None
+        self._finalizer: weakref.finalize[[], SQLiteCheckpointStore] | None = None
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
@@ -258,6 +260,8 @@ class SQLiteCheckpointStore:
             try:
                 if self._con is None:
                     self._con = self._open()
+                    # A store dropped without close() closes its connection when collected (no ResourceWarning).
+                    self._finalizer = weakref.finalize(self, self._con.close)
                 yield self._con
             except sqlite3.Error as exc:
                 raise _bad(self._db, f"SQLite: {exc}") from exc
@@ -287,10 +291,20 @@ class SQLiteCheckpointStore:
         return con
 
     def close(self) -> None:
+        """Close the database connection (idempotent); the store reopens it on next use."""
         with self._lock:
             if self._con is not None:
-                self._con.close()
+                if self._finalizer is not None:
+                    self._finalizer()  # closes the connection, once
+                else:
+                    self._con.close()
                 self._con = None
+
+    def __enter__(self) -> SQLiteCheckpointStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def load(self) -> StoredCheckpoint | None:
         with self._connection() as con:

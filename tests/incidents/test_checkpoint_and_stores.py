@@ -221,3 +221,31 @@ def test_the_seen_map_packs_guid_ids_and_etags_and_gives_the_same_text_back():
     assert tuple(seen.items()) == changes
     assert [seen.get(i) for i, _, _ in changes] == [(t, e) for _, t, e in changes]
     assert seen.get("0d00a3b2-0000-0d00-0000-64b5a0c40001") is None
+
+
+def test_a_sqlite_store_dropped_without_close_closes_its_connection(tmp_path):
+    # Python 3.13 warns (ResourceWarning) about a sqlite3 connection collected while open; a store a caller forgets
+    # to close must not leave one behind.
+    import gc
+    import sqlite3
+
+    store = SQLiteCheckpointStore(tmp_path / "cp.sqlite3")
+    assert store.load() is None
+    con = store._con
+    del store
+    gc.collect()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        con.execute("SELECT 1")
+
+
+def test_a_sqlite_store_is_a_context_manager_that_closes(tmp_path):
+    with SQLiteCheckpointStore(tmp_path / "cp.sqlite3") as store:
+        store.compare_and_swap(None, Checkpoint())
+        con = store._con
+    assert store._con is None
+    import sqlite3
+
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        con.execute("SELECT 1")
+    assert store.load() is not None  # reopened on use
+    store.close()
