@@ -51,8 +51,7 @@ test-lowest: $(LOWEST)/.installed $(KQLP)/node_modules/.installed
 	$(LOWEST)/mypy --cache-dir .mypy_cache/lowest
 	$(LOWEST)/pytest
 
-# The suite on Python 3.12 where the machine has it (a line says when skipped). Not yet 3.13: there an unclosed
-# sqlite3 connection somewhere in tests/incidents raises ResourceWarning (an error); `.ci/suite_on.sh 3.13` shows it.
+# The suite on Python 3.12 and 3.13 where the machine has them (a line says when one is skipped).
 test-pythons: $(TOOLS)/.installed $(KQLP)/node_modules/.installed
 	.ci/suite_on.sh 3.12 3.13
 
