@@ -80,8 +80,16 @@ def _key(item) -> Key:  # type: ignore[no-untyped-def]
 
 
 def run(
-    incidents: int = 5000, *, seed: int = 4, page: int = 100, db: str | None = None, misbehave: bool = True
+    incidents: int = 5000,
+    *,
+    seed: int = 4,
+    page: int = 100,
+    db: str | None = None,
+    misbehave: bool = True,
+    prefetch: bool = True,
 ) -> SoakReport:
+    """One soak. ``prefetch=False`` makes a seed replay exactly: with it on, the next page is fetched in a worker
+    thread while the driver edits incidents, so which edits a page sees depends on thread timing."""
     rng = random.Random(seed)
     started = time.perf_counter()
     emu = Emulator(now=NOW, seed=seed, dataset=False)
@@ -92,7 +100,7 @@ def run(
     connector = Connector(
         emu.workspace_resource_id, credential=emu.credential(), transport=emu.transport(), sleep=lambda s: None
     )
-    stream = connector.incidents().since(store).page(page).clock(emu.clock.now)
+    stream = connector.incidents().since(store).page(page).clock(emu.clock.now).prefetch(prefetch)
     if misbehave:
         stream = stream.audit().with_alerts()
 
@@ -219,8 +227,7 @@ def run(
 
     while len(names) < incidents:
         mutate(rng.randrange(5, 40))
-        if rng.random() < 0.3:
-            inject()
+        inject()
         kill = rng.randrange(1, 12) if rng.random() < 0.5 else None
         consume(rng.randrange(20, 400), kill)
     # Quiesce: no more edits; poll until a complete pass delivers nothing new after the lag has passed.
