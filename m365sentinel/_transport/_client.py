@@ -25,7 +25,6 @@ from .._errors import (
     AuthenticationError,
     ClientClosedError,
     ConnectError,
-    CredentialError,
     InvalidInputError,
     RateLimitedError,
     RequestTimeout,
@@ -40,6 +39,7 @@ from ._logging import LOGGER, redact_headers, redact_url
 from ._paging import Pager
 from ._requests import RequestSpec
 from ._retry import RetryPolicy, decide_retry, should_retry_transport
+from ._tokens import TokenCache, TokenKey
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -121,15 +121,6 @@ def _over_ceiling(error: APIStatusError, advised: float) -> RateLimitedError:
     )
 
 
-def _get_token(credential: TokenCredential, scope: str, *, claims: str | None = None) -> str:
-    """A token from the credential; its failures (no sign-in, expired secret) become CredentialError, chained."""
-    try:
-        access = credential.get_token(scope, claims=claims) if claims is not None else credential.get_token(scope)
-    except Exception as exc:
-        raise CredentialError(f"the credential could not get a token for {scope}: {type(exc).__name__}") from exc
-    return access.token
-
-
 class HttpClient:
     """One pooled ``httpx.Client`` for ARM, Log Analytics and Graph, with tokens, retries and paging.
 
@@ -142,7 +133,11 @@ class HttpClient:
         transport: any httpx transport (tests, the emulator); default: httpx's network transport.
         sleep: how to wait between attempts (tests inject a recorder).
         user_agent_suffix: appended to ``m365sentinel/<version> python-httpx/<version>``.
-        clock: POSIX-seconds clock used to measure HTTP-date Retry-After values.
+        clock: POSIX-seconds clock used to measure HTTP-date Retry-After values and token expiry.
+        tenant_id: the tenant tokens are asked for (``get_token(tenant_id=)``); None: the credential's own.
+
+    Tokens are cached per (credential, scope, tenant) and refreshed ahead of expiry (``_tokens.TokenCache``):
+    one token request per token lifetime per audience.
 
     Usage::
 
@@ -161,6 +156,7 @@ class HttpClient:
         sleep: Callable[[float], None] = time.sleep,
         user_agent_suffix: str | None = None,
         clock: Callable[[], float] = time.time,
+        tenant_id: str | None = None,
     ) -> None:
         if not isinstance(cloud, Cloud):
             raise InvalidInputError(f"cloud must be a Cloud (Cloud.resolve(...) or Cloud.custom(...)), got {cloud!r}")
@@ -177,6 +173,8 @@ class HttpClient:
         self._policy = retry
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._clock = clock
+        self._tenant_id = tenant_id
+        self._tokens = TokenCache(clock)
         user_agent = _user_agent() + (f" {user_agent_suffix}" if user_agent_suffix else "")
         self._client = httpx.Client(
             transport=transport,
@@ -347,8 +345,8 @@ class HttpClient:
     def _exchange(self, spec: RequestSpec, client_request_id: str) -> httpx.Response:
         """Send once; on a genuine token error (not licence/consent) fetch a fresh token and send once more."""
         credential = self._credential_for(spec.audience)
-        scope = self._cloud.scope(spec.audience)
-        token = _get_token(credential, scope)
+        key = TokenKey.of(credential, self._cloud.scope(spec.audience), tenant_id=self._tenant_id)
+        token = self._tokens.get(credential, key)
         response = self._send_once(spec, client_request_id, token)
         if response.status_code != 401:
             return response
@@ -361,7 +359,7 @@ class HttpClient:
         LOGGER.info(
             "token rejected (%s); fetching a fresh one and retrying once", challenge.error or "claims challenge"
         )
-        fresh = _get_token(credential, scope, claims=challenge.claims)
+        fresh = self._tokens.renew(credential, key, token, challenge.claims)
         if fresh == token:
             rejected = map_status_error(
                 401,
