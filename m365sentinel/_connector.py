@@ -8,7 +8,6 @@ session (one httpx client, token caches, the resolved workspace GUID), closed by
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -41,6 +40,7 @@ from ._plan import (
 )
 from ._providers import provider_names
 from ._routes import Routes
+from ._session import Session
 from ._timespan import to_timespan
 from ._transport import Audience, Cloud, HttpClient, RetryPolicy
 
@@ -152,28 +152,15 @@ class DisconnectResult:
         )
 
 
-def _check_options(credential: Any, api_versions: Any, retry: Any, timeout: Any, transport: Any, sleep: Any) -> None:
-    """Constructor options are checked here, before any request (a wrong type would otherwise fail on first use)."""
-    import httpx
-
-    creds = credential.values() if isinstance(credential, Mapping) else [credential]
-    if isinstance(credential, Mapping) and not all(isinstance(k, Audience) for k in credential):
-        raise InvalidInputError(f"credential mapping keys must be Audience members, got {list(credential)!r}")
-    for c in creds:
-        if c is not None and not callable(getattr(c, "get_token", None)):
-            raise InvalidInputError(f"credential must be an azure-identity TokenCredential (get_token), got {c!r}")
-    expected = (
-        ("api_versions", api_versions, ApiVersions),
-        ("retry", retry, RetryPolicy),
-        ("transport", transport, httpx.BaseTransport),
-    )
-    for name, value, cls in expected:
-        if value is not None and not isinstance(value, cls):
-            raise InvalidInputError(f"{name} must be a {cls.__module__}.{cls.__qualname__} or None, got {value!r}")
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise InvalidInputError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    if sleep is not None and not callable(sleep):
-        raise InvalidInputError(f"sleep must be a callable taking seconds, got {sleep!r}")
+def _parse(
+    workspace: str | WorkspaceId, tenant_id: str | None, api_versions: ApiVersions | None
+) -> tuple[WorkspaceId, str | None]:
+    """The workspace and tenant checked, and ``api_versions``' type, before anything is built."""
+    ws = WorkspaceId.parse(workspace)
+    tenant = validate_guid(tenant_id, "tenant_id") if tenant_id is not None else None
+    if api_versions is not None and not isinstance(api_versions, ApiVersions):
+        raise InvalidInputError(f"api_versions must be a m365sentinel.ApiVersions or None, got {api_versions!r}")
+    return ws, tenant
 
 
 def _stale(change: Change, why: str) -> StalePlanError:
@@ -196,11 +183,13 @@ def _query_error(exc: BadRequestError, text: str) -> QueryError:
 
 
 class _Session:
-    """State shared by a Connector and its fluent copies: the HTTP client and values resolved once."""
+    """State shared by a Connector and its fluent copies: the HTTP client (``owns_http``: closed with the
+    connector; False when a ``Session`` owns it) and the workspace's values resolved once."""
 
-    def __init__(self, http: HttpClient, routes: Routes) -> None:
+    def __init__(self, http: HttpClient, routes: Routes, *, owns_http: bool = True) -> None:
         self.http = http
         self.routes = routes
+        self.owns_http = owns_http
         self._lock = threading.Lock()
         self._customer_id: str | None = None
         self._home_tenant: str | None = None
@@ -242,7 +231,9 @@ class Connector:
     Parameters:
         workspace: the workspace's ARM resource id (validated; InvalidInputError names a malformed one).
         credential: an azure-identity ``TokenCredential``, or a mapping ``{Audience: TokenCredential}`` when the
-            audiences (ARM, Log Analytics, Graph) need different credentials. ``None``: ``DefaultAzureCredential``.
+            audiences (ARM, Log Analytics, Graph) need different credentials. ``None``:
+            ``DefaultAzureCredential(authority=<the cloud's sign-in host>)``, asking tokens for ``tenant_id`` when
+            given. An ``azure.identity.aio`` credential is refused (InvalidInputError): use ``m365sentinel.aio``.
         tenant_id: the Defender tenant (GUID). Default: the workspace's home tenant (its subscription's tenant);
             a different one is a preflight blocker.
         cloud: ``"AzureCloud"`` or ``"AzureUSGovernment"``, or a ``Cloud`` (``Cloud.custom(...)`` for private clouds or
@@ -250,6 +241,9 @@ class Connector:
             ``"DoD"``). Azure China is refused (UnsupportedCloudError).
         api_versions, retry, timeout (seconds), transport (any httpx transport; the emulator plugs in here),
         sleep (how retries wait; injectable for tests, default ``time.sleep``).
+
+    A Connector made alone builds its own HTTP client and token cache (~50-130 ms: the TLS context); many
+    connectors share one through ``Session(...).connector(workspace)``.
     """
 
     __slots__ = ("_desired", "_session", "_tenant_id", "_workspace")
@@ -272,31 +266,40 @@ class Connector:
         transport: Any = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        ws = WorkspaceId.parse(workspace)
-        tenant = validate_guid(tenant_id, "tenant_id") if tenant_id is not None else None
-        _check_options(credential, api_versions, retry, timeout, transport, sleep)
-        if isinstance(cloud, Cloud):
-            if graph is not None:
-                raise InvalidInputError(
-                    "graph= applies to a named cloud; a Cloud object already carries its Graph host"
-                )
-            resolved = cloud
-        else:
-            resolved = Cloud.resolve(cloud, graph=graph)
-        if credential is None:
-            from azure.identity import DefaultAzureCredential  # imported only when used (import cost)
-
-            credential = DefaultAzureCredential()
-        http = HttpClient(
-            resolved,
-            credential,
-            retry=retry or RetryPolicy(),
+        ws, tenant = _parse(workspace, tenant_id, api_versions)
+        private = Session(
+            credential=credential,
+            tenant_id=tenant if credential is None else None,  # the default credential signs in to this tenant
+            cloud=cloud,
+            graph=graph,
+            retry=retry,
             timeout=timeout,
             transport=transport,
-            sleep=time.sleep if sleep is None else sleep,
+            sleep=sleep,
         )
-        routes = Routes(resolved, ws, api_versions or ApiVersions())
-        self._init(ws, tenant, _Session(http, routes), _Desired())
+        self._bind(private._http, ws, tenant, api_versions, owns_http=True)
+
+    @classmethod
+    def _of_session(
+        cls, http: HttpClient, workspace: str | WorkspaceId, tenant_id: str | None, api_versions: ApiVersions | None
+    ) -> Connector:
+        """A Connector over a session's HTTP client (``Session.connector``): no client is built."""
+        ws, tenant = _parse(workspace, tenant_id, api_versions)
+        new = object.__new__(cls)
+        new._bind(http, ws, tenant, api_versions, owns_http=False)
+        return new
+
+    def _bind(
+        self,
+        http: HttpClient,
+        ws: WorkspaceId,
+        tenant: str | None,
+        api_versions: ApiVersions | None,
+        *,
+        owns_http: bool,
+    ) -> None:
+        routes = Routes(http.cloud, ws, api_versions or ApiVersions())
+        self._init(ws, tenant, _Session(http, routes, owns_http=owns_http), _Desired())
 
     def _init(self, ws: WorkspaceId, tenant: str | None, session: _Session, desired: _Desired) -> None:
         object.__setattr__(self, "_workspace", ws)
@@ -317,8 +320,10 @@ class Connector:
 
     # --- lifecycle -------------------------------------------------------------------------------------------
     def close(self) -> None:
-        """Close the shared HTTP client (every fluent copy shares it)."""
-        self._session.http.close()
+        """Close the HTTP client every fluent copy shares; for a connector from ``Session.connector``, nothing
+        (the session owns the pool: ``session.close()``)."""
+        if self._session.owns_http:
+            self._session.http.close()
 
     def __enter__(self) -> Connector:
         return self

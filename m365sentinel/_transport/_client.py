@@ -39,7 +39,7 @@ from ._logging import LOGGER, redact_headers, redact_url
 from ._paging import Pager
 from ._requests import RequestSpec
 from ._retry import RetryPolicy, decide_retry, should_retry_transport
-from ._tokens import TokenCache, TokenKey
+from ._tokens import TokenCache, TokenKey, check_sync_credential
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -166,8 +166,10 @@ class HttpClient:
                 raise InvalidInputError(
                     f"credential mapping keys must be Audience members (ARM, LOG_ANALYTICS, GRAPH), got {bad or '{}'}"
                 )
-        elif not callable(getattr(credential, "get_token", None)):
-            raise InvalidInputError(f"credential must be an azure-identity TokenCredential, got {type(credential)!r}")
+            for each in credential.values():
+                check_sync_credential(each)
+        else:
+            check_sync_credential(credential)
         self._cloud = cloud
         self._credential = credential
         self._policy = retry
@@ -195,6 +197,11 @@ class HttpClient:
     def cloud(self) -> Cloud:
         """The endpoints this client talks to."""
         return self._cloud
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` ran."""
+        return self._client.is_closed
 
     # -- public API ---------------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ Clock: POSIX seconds (UTC), the same epoch as ``AccessToken.expires_on``.
 from __future__ import annotations
 
 import enum
+import inspect
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .._errors import CredentialError
+from .._errors import CredentialError, InvalidInputError
 from ._logging import LOGGER
 
 if TYPE_CHECKING:
@@ -43,7 +44,9 @@ __all__ = [
     "TokenCache",
     "TokenEntry",
     "TokenKey",
+    "check_sync_credential",
     "decide",
+    "is_async_credential",
     "request_token",
     "token_kwargs",
 ]
@@ -131,6 +134,25 @@ def decide(entry: TokenEntry | None, now: float) -> TokenAction:
     if entry.last_attempt is not None and now - entry.last_attempt < REFRESH_RETRY_DELAY_S:
         return TokenAction.USE
     return TokenAction.REFRESH
+
+
+def is_async_credential(credential: object) -> bool:
+    """True for an ``azure.identity.aio``-style credential (``get_token`` / ``get_token_info`` are coroutines)."""
+    return any(inspect.iscoroutinefunction(getattr(credential, name, None)) for name in ("get_token", "get_token_info"))
+
+
+def check_sync_credential(credential: object) -> None:
+    """Raise InvalidInputError unless ``credential`` is a sync azure-identity ``TokenCredential``."""
+    if is_async_credential(credential):
+        raise InvalidInputError(
+            f"credential {type(credential).__module__}.{type(credential).__qualname__} is asynchronous "
+            "(azure.identity.aio); the sync API needs a sync credential (azure.identity), or use m365sentinel.aio "
+            "with this one"
+        )
+    if not callable(getattr(credential, "get_token", None)):
+        raise InvalidInputError(
+            f"credential must be an azure-identity TokenCredential (with get_token), got {type(credential)!r}"
+        )
 
 
 def token_kwargs(key: TokenKey, claims: str | None) -> dict[str, Any]:
