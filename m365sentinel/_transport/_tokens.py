@@ -11,8 +11,9 @@ The rules follow azure-core's ``BearerTokenCredentialPolicy`` (``_should_refresh
 - a 401 token challenge (CAE ``claims=``, or ``error="invalid_token"``) fetches a fresh token that replaces the
   cached one.
 
-Everything above ``TokenCache`` is I/O-free and shared with the async twin: ``decide`` takes the clock reading and
-the cached state and returns what to do; ``TokenCache`` is the thin sync shell that calls the credential
+Everything above ``request_token`` is I/O-free and shared with the async twin: ``decide``,
+``fallback_after_failure`` and ``reusable_after_rejection`` take the clock reading and the cached state and return
+what to do; ``request_token`` and ``TokenCache`` are the thin sync shell that calls the credential
 (``get_token_info`` on azure-core >= 1.31 credentials, else ``get_token``). An async shell only swaps
 ``request_token`` for an awaiting one.
 
@@ -46,8 +47,10 @@ __all__ = [
     "TokenKey",
     "check_sync_credential",
     "decide",
+    "fallback_after_failure",
     "is_async_credential",
     "request_token",
+    "reusable_after_rejection",
     "token_kwargs",
 ]
 
@@ -136,6 +139,26 @@ def decide(entry: TokenEntry | None, now: float) -> TokenAction:
     return TokenAction.REFRESH
 
 
+def fallback_after_failure(action: TokenAction, entry: TokenEntry | None) -> CachedToken | None:
+    """The cached token to keep using when the token request for ``action`` failed, or None (raise): only a
+    refresh ahead of expiry falls back, to the still-valid token it meant to replace."""
+    if action is TokenAction.REFRESH and entry is not None:
+        return entry.token
+    return None
+
+
+def reusable_after_rejection(
+    entry: TokenEntry | None, rejected: str, claims: str | None, now: float
+) -> CachedToken | None:
+    """After a 401 token challenge for ``rejected``: the cached token to retry with instead of asking the
+    credential, or None (ask). Only without ``claims`` (a claims challenge needs a token minted with them), and
+    only a live token other than the rejected one (another request already renewed it)."""
+    token = entry.token if entry is not None else None
+    if claims is None and token is not None and token.token != rejected and token.expires_on > now:
+        return token
+    return None
+
+
 def is_async_credential(credential: object) -> bool:
     """True for an ``azure.identity.aio``-style credential (``get_token`` / ``get_token_info`` are coroutines)."""
     return any(inspect.iscoroutinefunction(getattr(credential, name, None)) for name in ("get_token", "get_token_info"))
@@ -218,16 +241,17 @@ class TokenCache:
             try:
                 fresh = request_token(credential, key)
             except CredentialError as exc:
-                if action is TokenAction.FETCH or entry is None or entry.token is None:
+                kept = fallback_after_failure(action, entry)
+                if kept is None:
                     raise
                 LOGGER.warning(
                     "refreshing the token for %s ahead of expiry failed (%s); using the cached one, valid %.0f s more",
                     key.scope,
                     type(exc.__cause__ or exc).__name__,
-                    entry.token.expires_on - now,
+                    kept.expires_on - now,
                 )
-                self._entries[key] = attrs.evolve(entry, last_attempt=now)
-                return entry.token.token
+                self._entries[key] = TokenEntry(kept, now)
+                return kept.token
             self._entries[key] = TokenEntry(fresh, now)
             return fresh.token
 
@@ -237,11 +261,10 @@ class TokenCache:
 
         Raises CredentialError when the credential fails."""
         with self._key_lock(key, credential):
-            entry = self._entries.get(key)
-            current = entry.token if entry is not None else None
             now = self._clock()
-            if claims is None and current is not None and current.token != rejected and current.expires_on > now:
-                return current.token
+            reuse = reusable_after_rejection(self._entries.get(key), rejected, claims, now)
+            if reuse is not None:
+                return reuse.token
             fresh = request_token(credential, key, claims)
             self._entries[key] = TokenEntry(fresh, now)
             return fresh.token
