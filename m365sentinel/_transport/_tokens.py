@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -46,6 +47,7 @@ __all__ = [
     "TokenEntry",
     "TokenKey",
     "check_sync_credential",
+    "checked_now",
     "decide",
     "fallback_after_failure",
     "is_async_credential",
@@ -159,6 +161,14 @@ def reusable_after_rejection(
     return None
 
 
+def checked_now(value: object) -> float:
+    """A clock reading as POSIX seconds; InvalidInputError for anything but a finite real number (a caller's
+    ``clock=`` that returns something else is caught before any request)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidInputError(f"clock must return POSIX seconds (a finite number), got {value!r:.80}")
+    return float(value)
+
+
 def is_async_credential(credential: object) -> bool:
     """True for an ``azure.identity.aio``-style credential (``get_token`` / ``get_token_info`` are coroutines)."""
     return any(inspect.iscoroutinefunction(getattr(credential, name, None)) for name in ("get_token", "get_token_info"))
@@ -233,7 +243,7 @@ class TokenCache:
         Raises CredentialError when a token must be fetched and the credential fails."""
         with self._key_lock(key, credential):
             entry = self._entries.get(key)
-            now = self._clock()
+            now = checked_now(self._clock())
             action = decide(entry, now)
             if action is TokenAction.USE:
                 assert entry is not None and entry.token is not None
@@ -261,7 +271,7 @@ class TokenCache:
 
         Raises CredentialError when the credential fails."""
         with self._key_lock(key, credential):
-            now = self._clock()
+            now = checked_now(self._clock())
             reuse = reusable_after_rejection(self._entries.get(key), rejected, claims, now)
             if reuse is not None:
                 return reuse.token

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import math
 import pickle
 from typing import Any
 
 import pytest
 from azure.core.credentials import AccessToken, AccessTokenInfo
 
-from m365sentinel._errors import CredentialError
+from m365sentinel._errors import CredentialError, InvalidInputError
 from m365sentinel._transport._tokens import (
     CachedToken,
     TokenAction,
@@ -190,3 +191,11 @@ def test_malformed_token_from_the_credential_is_a_credential_error(returned: Any
 
 def test_cached_token_repr_hides_the_secret() -> None:
     assert "s3cr3t" not in repr(CachedToken("s3cr3t", T0)) + repr(TokenEntry(CachedToken("s3cr3t", T0)))
+
+
+@pytest.mark.parametrize("reading", [None, "1900000000", math.nan, True])
+def test_a_clock_that_is_not_posix_seconds_is_invalid_input_before_any_token_request(reading: Any) -> None:
+    credential = InfoCredential(Clock())
+    with pytest.raises(InvalidInputError, match="clock must return POSIX seconds"):
+        TokenCache(lambda: reading).get(credential, TokenKey.of(credential, SCOPE))
+    assert credential.calls == []
