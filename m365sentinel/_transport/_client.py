@@ -213,7 +213,7 @@ class HttpClient:
         attempts. Raises UnsafeRequestError (before sending) when the URL is not one of the cloud's endpoints
         for the audience or is plain http off loopback; APIStatusError subclasses for error statuses;
         RateLimitedError at once when Retry-After exceeds the ceiling; ConnectError / RequestTimeout when no
-        response came. Credential exceptions (azure-identity's) propagate unchanged.
+        response came; CredentialError (the credential's exception chained) when a token could not be had.
         """
         if self._client.is_closed:
             raise ClientClosedError("the client is closed (close() or the end of its with block); create a new one")
