@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from m365sentinel.emulator import _versions
+from m365sentinel.emulator._advanced_hunting import HuntingApi
 from m365sentinel.emulator._arm_util import (
     ArmError,
     decode_token,
@@ -64,6 +65,7 @@ class Core:
         self.lock = threading.RLock()
         self.graph = DefenderTenant(self)  # stateful Defender tenant (Graph /security routes)
         self.incident_index = IncidentIndex(workspace)
+        self.hunting = HuntingApi(self)  # Graph runHuntingQuery over the same tables
 
     # -- entry point ----------------------------------------------------------------------------------
     def handle(self, req: EmuRequest) -> EmuResponse:
@@ -200,6 +202,8 @@ class Core:
         return None
 
     def _route_graph(self, parts: list[str], low: list[str]) -> Route | None:
+        if low == ["runhuntingquery"]:
+            return GRAPH, None, self.hunting.run, {}
         routed = self.graph.route(parts, low)
         return None if routed is None else (GRAPH, None, routed[0], routed[1])
 
