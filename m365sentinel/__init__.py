@@ -54,6 +54,7 @@ __version__ = "0.1.0"
 __all__ = [
     "APIStatusError",
     "Action",
+    "AnalyticsRule",
     "ApiVersions",
     "ApplyResult",
     "Audience",
@@ -101,7 +102,9 @@ __all__ = [
     "RequestTimeout",
     "RetryPolicy",
     "RuleStatus",
+    "RuleTemplate",
     "SQLiteCheckpointStore",
+    "SampleQuery",
     "SentinelError",
     "SerializationError",
     "ServerError",
@@ -122,10 +125,12 @@ __all__ = [
     "kql",
     "models",
     "provider_names",
+    "sample_queries",
 ]
 
 if _TYPE_CHECKING:
     from . import kql, models
+    from ._content import AnalyticsRule, RuleTemplate, SampleQuery, sample_queries
     from ._entities import EntitySync, Prerequisite
     from ._hunting import HuntingTable, TableIngestion
     from ._incidents import (
@@ -171,6 +176,10 @@ _LAZY = {
     "SQLiteCheckpointStore": "._incidents",
     "DefenderIncidents": "._incidents",
     "ReconcileReport": "._incidents",
+    "AnalyticsRule": "._content",
+    "RuleTemplate": "._content",
+    "SampleQuery": "._content",
+    "sample_queries": "._content",
 }
 
 

@@ -127,7 +127,8 @@ class RuleTemplate:
         name, kind = (item.get("name"), item.get("kind")) if isinstance(item, Mapping) else (None, None)
         if not isinstance(name, str) or not isinstance(kind, str) or not isinstance(props, Mapping):
             raise SerializationError(f"cannot parse alertRuleTemplate: needs name, kind and properties: {item!r:.300}")
-        connectors = props.get("requiredDataConnectors") or []
+        connectors = props.get("requiredDataConnectors")
+        connectors = connectors if isinstance(connectors, (list, tuple)) else []
         ids = tuple(str(c.get("connectorId")) for c in connectors if isinstance(c, Mapping) and c.get("connectorId"))
         version = props.get("version")
         return cls(name, kind, str(props.get("displayName") or name), str(version) if version else None, ids,
