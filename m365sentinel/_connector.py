@@ -7,6 +7,7 @@ session (one httpx client, token caches, the resolved workspace GUID), closed by
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -650,8 +651,7 @@ class Connector:
         from ._content import CONTENT_TYPES, ContentRoutes
 
         getter = {"dataConnectors": r.get_data_connector, "alertRules": r.get_alert_rule, "settings": r.get_setting}
-        for collection in CONTENT_TYPES:
-            getter[collection] = lambda name, c=collection: ContentRoutes(r).get(c, name)  # type: ignore[misc]
+        getter.update({c: functools.partial(ContentRoutes(r).get, c) for c in CONTENT_TYPES})
         try:
             etag = (http.send_json(getter[change.resource_type](change.name)) or {}).get("etag")
         except NotFoundError:

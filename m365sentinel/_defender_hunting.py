@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ._errors import BadRequestError, InvalidInputError, QueryError, QueryLimitError, SerializationError
 from ._timespan import to_timespan
 from ._transport import Cloud, RequestSpec, graph_request
-from .models._time import parse_timespan
+from .models._time import parse_datetime, parse_timespan
 
 if TYPE_CHECKING:
     from .models import QueryResult
@@ -52,14 +52,11 @@ def hunting_timespan(timespan: timedelta | tuple[datetime, datetime] | str | Non
     Raises InvalidInputError for a malformed timespan or one longer than the 30 days advanced hunting keeps (the
     answer would silently cover less than asked)."""
     text = DEFAULT_TIMESPAN if timespan is None else to_timespan(timespan)
-    length: timedelta | None = None
-    if isinstance(timespan, tuple):
-        length = timespan[1] - timespan[0]
-    else:
-        for part in text.split("/"):
-            if part.upper().startswith("P"):
-                length = parse_timespan(part)
-    if length is not None and length > RETENTION:
+    parts = text.split("/")
+    durations = [parse_timespan(p) for p in parts if p.upper().startswith("P")]
+    # "start/end" (checked by to_timespan: both aware) spans end - start; any other form carries a duration
+    length = durations[0] if durations else parse_datetime(parts[1]) - parse_datetime(parts[0])
+    if length > RETENTION:
         raise InvalidInputError(
             f"timespan {text!r} is longer than the 30 days Defender advanced hunting keeps: the answer would cover "
             "only the last 30 days; pass timespan=timedelta(days=30) or less, or query Log Analytics "

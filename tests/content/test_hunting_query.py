@@ -105,11 +105,25 @@ def test_bad_request_is_typed(httpx_mock, connector, message, error):
     assert type(info.value) is error and info.value.query == "DeviceEvents | wher x"
 
 
-@pytest.mark.parametrize("bad", [timedelta(days=31), "P90D", "", 5])
+@pytest.mark.parametrize("bad", [
+    timedelta(days=31), "P90D", "", 5, "2026-01-01T00:00:00Z/2026-03-01T00:00:00Z", "2026-01-01T00:00:00Z/P31D",
+    (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)),
+])
 def test_timespan_beyond_retention_or_malformed_is_refused_before_sending(httpx_mock, connector, bad):
     with pytest.raises(InvalidInputError):
         connector.run_hunting_query("DeviceEvents", timespan=bad)
     assert httpx_mock.get_requests() == []
+
+
+@pytest.mark.parametrize(("span", "sent"), [
+    ("2026-01-01T00:00:00Z/2026-01-31T00:00:00Z", "2026-01-01T00:00:00Z/2026-01-31T00:00:00Z"),
+    ((datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)),
+     "2026-01-01T00:00:00.0000000Z/2026-01-02T00:00:00.0000000Z"),
+])
+def test_intervals_within_retention_are_sent(httpx_mock, connector, span, sent):
+    httpx_mock.add_response(method="POST", url=URL, json={"schema": [], "results": []})
+    assert len(connector.run_hunting_query("DeviceEvents", timespan=span).primary) == 0
+    assert json.loads(httpx_mock.get_requests()[0].content)["Timespan"] == sent
 
 
 def test_same_query_on_both_sides_of_the_emulator_is_equal():
