@@ -128,3 +128,13 @@ def test_a_portal_rule_from_the_same_template_is_updated_not_duplicated(env):
     (change,) = connector.analytics_rules(yaml_rule).plan().changes
     assert (change.action, change.name, [f.path for f in change.fields]) == (
         Action.UPDATE, "made-in-the-portal", ["properties.enabled"])
+
+
+def test_a_solution_installed_meanwhile_makes_the_plan_stale(env):
+    emu, connector = env
+    plan = connector.solution().plan()
+    connector.solution().apply()
+    before = len(emu.writes())
+    with pytest.raises(StalePlanError, match="created meanwhile"):
+        plan.apply()
+    assert len(emu.writes()) == before

@@ -144,3 +144,19 @@ def test_same_query_on_both_sides_of_the_emulator_is_equal():
     graph = [r for r in emu.requests if r.path == "/v1.0/security/runHuntingQuery"]
     assert [r.body["Timespan"] for r in graph] == ["P7D"]
     emu.close()
+
+
+def test_rule_templates_are_listed_across_pages_and_filtered_here(httpx_mock, connector):
+    si = f"https://management.azure.com{WS}/providers/Microsoft.SecurityInsights/alertRuleTemplates"
+    example = json.loads((Path(__file__).parents[1] / "reference/samples/arm_rest_examples/2025-09-01/"
+                          "alertRuleTemplates/GetAlertRuleTemplates.json").read_text())["responses"]["200"]["body"]
+    mtp = {"name": "t-mtp", "kind": "NRT", "properties": {
+        "displayName": "A Defender XDR template", "version": "1.2.0",
+        "requiredDataConnectors": [{"connectorId": "MicrosoftThreatProtection", "dataTypes": ["DeviceEvents"]}]}}
+    httpx_mock.add_response(url=f"{si}?api-version=2025-09-01",
+                            json={"value": example["value"], "nextLink": f"{si}?api-version=2025-09-01&$skipToken=x"})
+    httpx_mock.add_response(url=f"{si}?api-version=2025-09-01&$skipToken=x", json={"value": [mtp]})
+    (template,) = connector.list_rule_templates()
+    assert (template.name, template.kind, template.version, template.display_name) == (
+        "t-mtp", "NRT", "1.2.0", "A Defender XDR template")
+    assert len(httpx_mock.get_requests()) == 2
