@@ -420,8 +420,9 @@ class Connector:
         objects, or YAML text in the public content repository's form. Each is validated now, before any request
         (see ``m365sentinel._content._rules``: kind, durations, entity mappings, the query against Sentinel's
         schemas). plan() creates or updates them: Scheduled on the stable api-version, NRT on the preview one,
-        ``alertRuleTemplateName`` and ``templateVersion`` recorded. Raises InvalidInputError, MissingExtraError (YAML
-        without PyYAML). Sends nothing."""
+        ``alertRuleTemplateName`` and ``templateVersion`` recorded. ``enabled`` applies to templates and YAML (an
+        ``AnalyticsRule`` carries its own). Raises InvalidInputError, MissingExtraError (YAML without PyYAML).
+        Sends nothing."""
         from ._content import AnalyticsRule, RuleTemplate
 
         built: list[AnalyticsRule] = []
