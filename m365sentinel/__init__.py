@@ -32,6 +32,7 @@ from ._errors import (
     PreconditionFailedError,
     PreflightError,
     QueryError,
+    QueryLimitError,
     RateLimitedError,
     RequestTimeout,
     SentinelError,
@@ -54,6 +55,7 @@ __version__ = "0.1.0"
 __all__ = [
     "APIStatusError",
     "Action",
+    "AnalyticsRule",
     "ApiVersions",
     "ApplyResult",
     "Audience",
@@ -94,13 +96,16 @@ __all__ = [
     "Prerequisite",
     "ProviderNames",
     "QueryError",
+    "QueryLimitError",
     "QueryResult",
     "RateLimitedError",
     "ReconcileReport",
     "RequestTimeout",
     "RetryPolicy",
     "RuleStatus",
+    "RuleTemplate",
     "SQLiteCheckpointStore",
+    "SampleQuery",
     "SentinelError",
     "SerializationError",
     "ServerError",
@@ -122,10 +127,12 @@ __all__ = [
     "kql",
     "models",
     "provider_names",
+    "sample_queries",
 ]
 
 if _TYPE_CHECKING:
     from . import kql, models
+    from ._content import AnalyticsRule, RuleTemplate, SampleQuery, sample_queries
     from ._entities import EntitySync, Prerequisite
     from ._hunting import HuntingTable, TableIngestion
     from ._incidents import (
@@ -171,6 +178,10 @@ _LAZY = {
     "SQLiteCheckpointStore": "._incidents",
     "DefenderIncidents": "._incidents",
     "ReconcileReport": "._incidents",
+    "AnalyticsRule": "._content",
+    "RuleTemplate": "._content",
+    "SampleQuery": "._content",
+    "sample_queries": "._content",
 }
 
 

@@ -46,6 +46,8 @@ class ApiVersions:
     - ``workspace``: Microsoft.OperationalInsights/workspaces (for ``customerId``).
     - ``subscription``: /subscriptions/{id} (for ``tenantId``, the workspace's home tenant).
     - ``tables``: the workspace tables API (``{workspace}/tables/{name}``: per-table retention and plan).
+    - ``security_insights_stable``: content hub (contentProductPackages/-Templates, contentPackages/-Templates),
+      alertRuleTemplates and Scheduled analytics rules (NRT rules use ``security_insights_preview``).
 
     The Log Analytics query API has none (``/v1`` in the path); Microsoft Graph uses ``/v1.0`` in the path.
     Raises InvalidInputError for a malformed version, or a ``security_insights_preview`` that cannot carry the
@@ -57,3 +59,4 @@ class ApiVersions:
     workspace: str = attrs.field(default="2023-09-01", validator=_check_format)
     subscription: str = attrs.field(default="2022-12-01", validator=_check_format)
     tables: str = attrs.field(default="2023-09-01", validator=_check_format)
+    security_insights_stable: str = attrs.field(default="2025-09-01", validator=_check_format)

@@ -7,6 +7,7 @@ session (one httpx client, token caches, the resolved workspace GUID), closed by
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -47,6 +48,7 @@ from ._transport import Audience, Cloud, HttpClient, RetryPolicy
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
+    from ._content import AnalyticsRule, RuleTemplate
     from ._entities import EntitySync
     from ._hunting import HuntingTable, Retention, TableIngestion
     from ._incidents import IncidentStream
@@ -75,6 +77,8 @@ class _Desired:
     entities: EntitySync | None = None
     events: tuple[HuntingTable, ...] | None = None
     retention: Mapping[str, Retention] = attrs.field(factory=dict)
+    solution: bool = False  # the Microsoft Defender XDR solution from content hub
+    rules: tuple[AnalyticsRule, ...] | None = None  # analytics rules (from templates or YAML)
 
 
 class _KqlText(Protocol):
@@ -180,6 +184,19 @@ def _query_error(exc: BadRequestError, text: str) -> QueryError:
     code = (inner or {}).get("code") or exc.code
     detail = (inner or {}).get("message") or exc.message
     return QueryError(f"{detail} ({exc.code}: {exc.message})", code=code, inner=error, query=text)
+
+
+def _query_text(query: str | _KqlText) -> str:
+    """KQL text of ``query`` (text or a ``m365sentinel.kql`` query); InvalidInputError for anything else."""
+    if isinstance(query, str):
+        text = query
+    elif callable(getattr(query, "to_kql", None)):
+        text = query.to_kql()
+    else:
+        raise InvalidInputError(f"query must be KQL text or a m365sentinel.kql query, got {query!r}")
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInputError("query is empty; expected KQL text or a m365sentinel.kql query")
+    return check_text(text, "query", expected="KQL text", multiline=True)
 
 
 class _Session:
@@ -396,6 +413,52 @@ class Connector:
             retention = _desired({t: (retention_days, total_retention_days) for t in declared})
         return self._with(events=declared, retention=retention)
 
+    def solution(self) -> Connector:
+        """Desire the Microsoft Defender XDR solution installed at the content hub catalogue's version: plan() shows
+        ``PUT contentPackages/{id}`` then ``PUT contentTemplates/{id}`` for each template not at its catalogue version
+        (stable api-version, 2025-09-01). Its analytics rule templates appear in ``list_rule_templates()`` once
+        applied. Sends nothing."""
+        return self._with(solution=True)
+
+    def analytics_rules(self, *rules: RuleTemplate | AnalyticsRule | str, enabled: bool = True) -> Connector:
+        """Desire these analytics rules: ``RuleTemplate`` objects (``list_rule_templates()``), ``AnalyticsRule``
+        objects, or YAML text in the public content repository's form. Each is validated now, before any request
+        (see ``m365sentinel._content._rules``: kind, durations, entity mappings, the query against Sentinel's
+        schemas). plan() creates or updates them: Scheduled on the stable api-version, NRT on the preview one,
+        ``alertRuleTemplateName`` and ``templateVersion`` recorded. ``enabled`` applies to templates and YAML (an
+        ``AnalyticsRule`` carries its own). Raises InvalidInputError, MissingExtraError (YAML without PyYAML).
+        Sends nothing."""
+        from ._content import AnalyticsRule, RuleTemplate
+
+        built: list[AnalyticsRule] = []
+        for item in rules:
+            if isinstance(item, RuleTemplate):
+                built.append(AnalyticsRule.from_template(item, enabled=enabled))
+            elif isinstance(item, AnalyticsRule):
+                built.append(item)
+            elif isinstance(item, str):
+                built.append(AnalyticsRule.from_yaml(item, enabled=enabled))
+            else:
+                raise InvalidInputError(
+                    f"analytics_rules() takes RuleTemplate, AnalyticsRule or YAML text, got {item!r:.100}"
+                )
+        names = [r.name.lower() for r in built]
+        if len(set(names)) != len(names):
+            raise InvalidInputError(f"analytics_rules() got two rules with the same id: {sorted(names)}")
+        return self._with(rules=tuple(built))
+
+    def list_rule_templates(self, *, connector_id: str = "MicrosoftThreatProtection") -> list[RuleTemplate]:
+        """The analytics rule templates that require ``connector_id`` (``requiredDataConnectors[].connectorId``;
+        default the Defender XDR connector), by display name. GET alertRuleTemplates (2025-09-01; the API has no
+        filter: filtered here). Templates exist once their solution is installed (``solution()``). Raises
+        InvalidInputError, APIStatusError, TransportError, SerializationError."""
+        from ._content import ContentRoutes, RuleTemplate
+
+        check_text(connector_id, "connector_id", expected="a data connector id such as 'MicrosoftThreatProtection'")
+        items = self._list(ContentRoutes(self._session.routes).collection("alertRuleTemplates"))
+        found = [t for t in map(RuleTemplate.from_json, items) if t.requires(connector_id)]
+        return sorted(found, key=lambda t: (t.display_name, t.name))
+
     # --- reads --------------------------------------------------------------------------------------------------
     def _tenant(self) -> str:
         return self._tenant_id or self._session.home_tenant()
@@ -522,6 +585,20 @@ class Connector:
             manual += [step] if step is not None else []
             all_changes += retention_changes(d.retention, observed.tables)
             all_notes += retention_notes(d.retention, observed.tables)
+        if (d.solution or d.rules is not None) and observed.onboarded:
+            from ._content import ContentRoutes, plan_content
+
+            content = plan_content(
+                d.solution,
+                d.rules,
+                observed.alert_rules,
+                ContentRoutes(self._session.routes),
+                self._list,
+                self._session.http.send_json,
+            )
+            all_changes += content[0]
+            all_notes += content[1]
+            blockers += tuple(content[2])
         return Plan(
             self._workspace.resource_id,
             self._tenant(),
@@ -577,7 +654,10 @@ class Connector:
             if found:
                 raise _stale(change, f"a {change.kind} connector was created meanwhile ({', '.join(map(str, found))})")
             return
+        from ._content import CONTENT_TYPES, ContentRoutes
+
         getter = {"dataConnectors": r.get_data_connector, "alertRules": r.get_alert_rule, "settings": r.get_setting}
+        getter.update({c: functools.partial(ContentRoutes(r).get, c) for c in CONTENT_TYPES})
         try:
             etag = (http.send_json(getter[change.resource_type](change.name)) or {}).get("etag")
         except NotFoundError:
@@ -592,7 +672,11 @@ class Connector:
     def _send_change(self, change: Change) -> str | None:
         r = self._session.routes
         body = dict(change.body or {})
-        if change.resource_type == "dataConnectors":
+        from ._content import CONTENT_TYPES, NRT, SCHEDULED, ContentRoutes
+
+        if change.resource_type in CONTENT_TYPES or change.kind in (SCHEDULED, NRT):
+            spec = ContentRoutes(r).put(change.resource_type, change.name, body, kind=change.kind)
+        elif change.resource_type == "dataConnectors":
             spec = r.put_data_connector(change.name, body)
         elif change.resource_type == "alertRules":
             spec = r.put_alert_rule(change.name, body)
@@ -683,15 +767,7 @@ class Connector:
         InvalidInputError (before sending), QueryError (the service rejected the KQL: ``code`` and message of the
         innermost error, e.g. a syntax error and its position), APIStatusError, TransportError.
         """
-        if isinstance(query, str):
-            text = query
-        elif callable(getattr(query, "to_kql", None)):
-            text = query.to_kql()
-        else:
-            raise InvalidInputError(f"query must be KQL text or a m365sentinel.kql query, got {query!r}")
-        if not isinstance(text, str) or not text.strip():
-            raise InvalidInputError("query is empty; expected KQL text or a m365sentinel.kql query")
-        check_text(text, "query", expected="KQL text", multiline=True)
+        text = _query_text(query)
         needed = getattr(query, "timespan", None)  # the window a template needs (a 14-day chart needs 14 days)
         if timespan is None:
             timespan = needed
@@ -713,6 +789,30 @@ class Connector:
         except BadRequestError as exc:
             raise _query_error(exc, text) from exc
         return QueryResult.from_json(resp.content)
+
+    def run_hunting_query(
+        self, kql: str | _KqlText, *, timespan: timedelta | tuple[datetime, datetime] | str | None = None
+    ) -> QueryResult:
+        """Run KQL in Defender advanced hunting (Graph ``POST /v1.0/security/runHuntingQuery``, body
+        ``{Query, Timespan}``; permission ``ThreatHunting.Read.All``) and return the same typed ``QueryResult`` as
+        ``query()`` (one ``PrimaryResult`` table).
+
+        ``kql``: KQL text or a ``m365sentinel.kql`` query. ``timespan``: default the last 30 days (``P30D``), at most
+        30 days (what Defender keeps); a ``timedelta``, an aware ``(start, end)`` pair or an ISO 8601 string.
+        Limits (see ``m365sentinel._defender_hunting``): 100,000 rows, about 45 calls a minute (429, retried with
+        ``Retry-After``), 3 minutes per query. Raises InvalidInputError (before sending), QueryLimitError (an answer
+        at the row limit, or a 400 naming a limit), QueryError (other 400s), RateLimitedError (retries spent),
+        APIStatusError, TransportError, SerializationError.
+        """
+        from ._defender_hunting import hunting_error, hunting_request, hunting_result, hunting_timespan
+
+        text = _query_text(kql)
+        span = hunting_timespan(timespan)
+        try:
+            body = self._session.http.send_json(hunting_request(self._session.routes.cloud, text, span))
+        except BadRequestError as exc:
+            raise hunting_error(exc, text) from exc
+        return hunting_result(body, text)
 
     # --- incidents (IncidentStream lives in m365sentinel/_incidents) -------------------------------------------
     def incidents(self) -> IncidentStream:

@@ -25,6 +25,7 @@ The tree (every class is exported from ``m365sentinel``)::
     │   └── ServerError (5xx)
     ├── SerializationError              a response could not be parsed into the typed model
     ├── QueryError                      a Log Analytics query failed (semantic error, or PartialError on demand)
+    │   └── QueryLimitError             a service limit cut the result (rows, time, quota): it would be incomplete
     ├── PreflightError                  a prerequisite of a write is not met (onboarding, tenant, requirements)
     ├── StalePlanError                  a resource changed between plan() and apply() (etag differs)
     ├── CheckpointError                 a checkpoint or its store cannot be used safely: corrupt, unknown version,
@@ -61,6 +62,7 @@ __all__ = [
     "PartialApplyError",
     "PreflightError",
     "QueryError",
+    "QueryLimitError",
     "RateLimitedError",
     "RequestTimeout",
     "SentinelError",
@@ -259,6 +261,25 @@ class QueryError(SentinelError):
         self.inner = inner
         self.query = query
         super().__init__(f"{code}: {message}" if code else message)
+
+
+class QueryLimitError(QueryError):
+    """A query hit a service limit (rows, execution time, quota): its answer would be incomplete, so none is given.
+
+    Attributes as QueryError, plus ``limit`` (a short name such as ``"rows"``, ``"timeout"``, ``"quota"``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: str,
+        code: str | None = None,
+        inner: Any = None,
+        query: str | None = None,
+    ) -> None:
+        self.limit = limit
+        super().__init__(message, code=code, inner=inner, query=query)
 
 
 class PreflightError(SentinelError):

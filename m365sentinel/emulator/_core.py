@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from m365sentinel.emulator import _versions
+from m365sentinel.emulator._advanced_hunting import HuntingApi
 from m365sentinel.emulator._arm_util import (
     ArmError,
     decode_token,
@@ -25,6 +26,7 @@ from m365sentinel.emulator._arm_util import (
 )
 from m365sentinel.emulator._auth import ARM, GRAPH, LOG_ANALYTICS, AuthFailure, TokenStore
 from m365sentinel.emulator._clock import Clock
+from m365sentinel.emulator._content_hub import ContentHub, check_rule
 from m365sentinel.emulator._engine import Engine, QueryFailed
 from m365sentinel.emulator._faults import Faults
 from m365sentinel.emulator._graph import DefenderTenant
@@ -64,6 +66,8 @@ class Core:
         self.lock = threading.RLock()
         self.graph = DefenderTenant(self)  # stateful Defender tenant (Graph /security routes)
         self.incident_index = IncidentIndex(workspace)
+        self.hunting = HuntingApi(self)  # Graph runHuntingQuery over the same tables
+        self.content = ContentHub(self)  # content hub, alertRuleTemplates
 
     # -- entry point ----------------------------------------------------------------------------------
     def handle(self, req: EmuRequest) -> EmuResponse:
@@ -200,6 +204,8 @@ class Core:
         return None
 
     def _route_graph(self, parts: list[str], low: list[str]) -> Route | None:
+        if low == ["runhuntingquery"]:
+            return GRAPH, None, self.hunting.run, {}
         routed = self.graph.route(parts, low)
         return None if routed is None else (GRAPH, None, routed[0], routed[1])
 
@@ -239,6 +245,7 @@ class Core:
             "settings": (_versions.SECURITY_INSIGHTS_PREVIEW, self._settings),
             "incidents": (both, self._incidents),
         }
+        handlers.update({name: (both, h) for name, h in self.content.handlers().items()})
         if collection not in handlers:
             return None
         versions, handler = handlers[collection]
@@ -497,6 +504,7 @@ class Core:
             for field in ("displayName", "enabled", "productFilter"):
                 if props.get(field) is None:
                     raise ArmError(400, "BadRequest", f"The 'properties.{field}' property is required.")
+        check_rule(kind, props)
         ws.check_etag(ws.rules.get(name.lower()), body)
         body = {**body, "properties": {**props, "lastModifiedUtc": ws.now_text()}}
         status, stored = ws.put(ws.rules, "alertRules", name, body)

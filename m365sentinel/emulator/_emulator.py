@@ -13,6 +13,7 @@ from m365sentinel._errors import InvalidInputError
 from m365sentinel._inputs import check_int, check_number, check_text
 from m365sentinel.emulator._auth import EmulatorCredential, TokenStore, audience_of_scope
 from m365sentinel.emulator._clock import Clock, as_utc
+from m365sentinel.emulator._content_hub import ContentHub
 from m365sentinel.emulator._control import IncidentControl
 from m365sentinel.emulator._core import Core
 from m365sentinel.emulator._dataset import generate
@@ -190,6 +191,12 @@ class Emulator:
     def writes(self) -> list[RequestRecord]:
         """The requests that change state (PUT/PATCH/DELETE and non-read POSTs)."""
         return [r for r in self._core.requests if r.is_write]
+
+    @property
+    def content(self) -> ContentHub:
+        """Content hub of the workspace (the Microsoft Defender XDR solution's catalogue, installed content, rule
+        templates): ``emu.content.publish(content_id, "1.0.1", query=...)`` publishes a new template version."""
+        return self._core.content
 
     def incident_control(self) -> IncidentControl:
         """Scripted incident activity on this emulator (one shared instance): create incidents one by one or in

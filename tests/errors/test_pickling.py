@@ -40,6 +40,10 @@ REALISTIC: dict[str, tuple[tuple[object, ...], dict[str, object]]] = {
         ("Syntax error at 1:5",),
         {"code": "SyntaxError", "inner": [{"code": "SYN0002", "message": "x"}], "query": "T | wher x"},
     ),
+    "QueryLimitError": (
+        ("100000 rows: the result may be cut",),
+        {"limit": "rows", "code": "ResultTooLarge", "inner": None, "query": "DeviceEvents"},
+    ),
     "PreflightError": (("cannot apply",), {"problems": ("Sentinel is not onboarded", "licence missing")}),
     "StalePlanError": (
         ("dataConnectors/x changed",),

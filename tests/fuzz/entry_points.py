@@ -281,6 +281,10 @@ GUIDS = ("d0cfe6b2-9ac0-4464-9919-dccaee2e48c0", "{D0CFE6B2-9AC0-4464-9919-DCCAE
 AWARE = (datetime(2025, 11, 1, tzinfo=UTC), datetime(2025, 11, 19, tzinfo=UTC))
 TABLES = ("DeviceProcessEvents", "SecurityIncident", "DeviceEvents")
 COLS = ("Severity", "Title", "TimeGenerated", "IncidentNumber")
+RULE_YAML = (
+    "id: 5c3f1e2a-0000-4000-8000-000000000001\nname: Fuzz rule\nseverity: Low\nkind: NRT\n"
+    "query: DeviceEvents | take 1\nversion: 1.0.0\n"
+)
 SPANS = (timedelta(days=14), "P14D", (AWARE[0], AWARE[1]))
 
 
@@ -371,6 +375,22 @@ def catalogue() -> tuple[EntryPoint, ...]:
         ),
         E("Connector.query(query)", lambda w, v: w.connector.query(v, timespan=timedelta(days=1)), ("Usage | take 1",)),
         E("Connector.query(timespan)", lambda w, v: w.connector.query("print 1", timespan=v), SPANS),
+        E(
+            "Connector.run_hunting_query(kql)",
+            lambda w, v: w.connector.run_hunting_query(v, timespan=timedelta(days=1)),
+            ("DeviceEvents | take 1",),
+        ),
+        E("Connector.run_hunting_query(timespan)", lambda w, v: w.connector.run_hunting_query("print 1", timespan=v),
+          SPANS),
+        E("Connector.solution()", lambda w, v: w.connector.solution().plan()),
+        E("Connector.analytics_rules(rules)", lambda w, v: w.connector.analytics_rules(v).plan(), (RULE_YAML,)),
+        E("Connector.analytics_rules(enabled)", lambda w, v: w.connector.analytics_rules(RULE_YAML, enabled=v),
+          (True, False)),
+        E("Connector.list_rule_templates(connector_id)", lambda w, v: w.connector.list_rule_templates(connector_id=v),
+          ("MicrosoftThreatProtection", "AWS")),
+        E("AnalyticsRule.from_yaml(text)", lambda w, v: ms.AnalyticsRule.from_yaml(v), (RULE_YAML,)),
+        E("RuleTemplate.from_json(item)", lambda w, v: ms.RuleTemplate.from_json(v)),
+        E("sample_queries()", lambda w, v: ms.sample_queries()),
         E("Connector.verify(days)", lambda w, v: w.connector.verify(days=v), (1, 14)),
         E("Connector.status()", lambda w, v: w.connector.status()),
         E("Connector.plan().apply()", lambda w, v: w.connector.incidents_and_alerts().plan().apply()),

@@ -34,7 +34,7 @@ def test_the_catalogue_covers_every_public_name():
         "ApplyResult", "ConnectorStatus", "DisconnectResult", "RuleStatus", "UpdateResult", "ReconcileReport",
         "Prerequisite", "TableIngestion", "TimeSeries", "QueryResult", "Verdict", "VerificationLine",
         "VerificationReport", "ProviderNames", "CheckpointStore", "IncidentRun", "StreamedIncident",
-        "EntitySync", "IncidentHandle", "IncidentStream", "DefenderIncidents",
+        "EntitySync", "IncidentHandle", "IncidentStream", "DefenderIncidents", "SampleQuery",
     }
     callables = {
         n for n in ms.__all__
