@@ -59,6 +59,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "Change",
+    "ChartsUnavailableError",
     "Checkpoint",
     "CheckpointConflictError",
     "CheckpointError",
@@ -120,10 +121,13 @@ __all__ = [
     "kql",
     "models",
     "provider_names",
+    "write_png",
+    "write_svg",
 ]
 
 if _TYPE_CHECKING:
     from . import kql, models
+    from ._charts import ChartsUnavailableError, write_png, write_svg
     from ._entities import EntitySync, Prerequisite
     from ._hunting import HuntingTable, TableIngestion
     from ._incidents import (
@@ -169,6 +173,9 @@ _LAZY = {
     "SQLiteCheckpointStore": "._incidents",
     "DefenderIncidents": "._incidents",
     "ReconcileReport": "._incidents",
+    "ChartsUnavailableError": "._charts",
+    "write_png": "._charts",
+    "write_svg": "._charts",
 }
 
 

@@ -104,6 +104,8 @@ def _write(report: VerificationReport, path: str | os.PathLike[str], fmt: str) -
     target = Path(path)
     if target.suffix.lower() != f".{fmt}":
         raise InvalidInputError(f"path must end with .{fmt}, got {str(path)!r}")
+    if not target.parent.is_dir():  # checked before drawing: matplotlib would fail late, with a bare OSError
+        raise InvalidInputError(f"path {str(path)!r}: expected a file in an existing directory")
     fig = _figure(report)
     try:
         # Fixed metadata keeps output reproducible (no creation date or software version in the file).
@@ -116,7 +118,8 @@ def _write(report: VerificationReport, path: str | os.PathLike[str], fmt: str) -
 
 def write_png(report: VerificationReport, path: str | os.PathLike[str]) -> Path:
     """Write the report's chart as PNG; returns the path. Raises ChartsUnavailableError without matplotlib
-    (``pip install 'm365sentinel[charts]'``), InvalidInputError for a path not ending in ``.png``, OSError."""
+    (``pip install 'm365sentinel[charts]'``), InvalidInputError for a path not ending in ``.png`` or in a directory
+    that does not exist, OSError (e.g. no permission to write)."""
     return _write(report, path, "png")
 
 

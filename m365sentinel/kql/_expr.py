@@ -806,7 +806,7 @@ def to_expr(value: object) -> Expr:
 
 
 class SubqueryScalar(Expr):
-    """``toscalar(<sub-query>)``: built only by ``fn.toscalar`` from a Query (its columns checked there);
+    """``toscalar(<sub-query>)``: built only by ``kql.toscalar`` from a Query (its columns checked there);
     ``kind`` is the type of its single output column when known."""
 
     __slots__ = ("kind",)
