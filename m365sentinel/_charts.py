@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._errors import InvalidInputError, MissingExtraError
+from ._inputs import check_text
 
 if TYPE_CHECKING:
     from ._verify import VerificationReport
@@ -101,7 +102,13 @@ def _figure(report: VerificationReport) -> Any:
 
 
 def _write(report: VerificationReport, path: str | os.PathLike[str], fmt: str) -> Path:
-    target = Path(path)
+    from ._verify import VerificationReport
+
+    if not isinstance(report, VerificationReport):
+        raise InvalidInputError(f"report must be a VerificationReport (from Connector.verify()), got {report!r}")
+    if not isinstance(path, str | os.PathLike):
+        raise InvalidInputError(f"path must be a file path (str or os.PathLike), got {path!r}")
+    target = Path(check_text(os.fspath(path), "path", expected=f"a file path ending in .{fmt}"))
     if target.suffix.lower() != f".{fmt}":
         raise InvalidInputError(f"path must end with .{fmt}, got {str(path)!r}")
     if not target.parent.is_dir():  # checked before drawing: matplotlib would fail late, with a bare OSError
