@@ -43,12 +43,14 @@ demo: $(BIN)/.installed
 test: $(BIN)/.installed $(KQLP)/node_modules/.installed
 	$(BIN)/ruff check m365sentinel tests bench
 	$(BIN)/mypy
+	$(BIN)/python .ci/type_completeness.py
 	$(BIN)/pytest
 
 test-lowest: $(LOWEST)/.installed $(KQLP)/node_modules/.installed
 	$(LOWEST)/python .ci/direct_versions.py
 	$(LOWEST)/ruff check m365sentinel tests bench
 	$(LOWEST)/mypy --cache-dir .mypy_cache/lowest
+	$(LOWEST)/python .ci/type_completeness.py
 	$(LOWEST)/pytest
 
 # The suite on Python 3.12 and 3.13 where the machine has them (a line says when one is skipped).

@@ -62,6 +62,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "Change",
+    "ChartsUnavailableError",
     "Checkpoint",
     "CheckpointConflictError",
     "CheckpointError",
@@ -128,10 +129,13 @@ __all__ = [
     "models",
     "provider_names",
     "sample_queries",
+    "write_png",
+    "write_svg",
 ]
 
 if _TYPE_CHECKING:
     from . import kql, models
+    from ._charts import ChartsUnavailableError, write_png, write_svg
     from ._content import AnalyticsRule, RuleTemplate, SampleQuery, sample_queries
     from ._entities import EntitySync, Prerequisite
     from ._hunting import HuntingTable, TableIngestion
@@ -182,6 +186,9 @@ _LAZY = {
     "RuleTemplate": "._content",
     "SampleQuery": "._content",
     "sample_queries": "._content",
+    "ChartsUnavailableError": "._charts",
+    "write_png": "._charts",
+    "write_svg": "._charts",
 }
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._errors import InvalidInputError, MissingExtraError
+from ._inputs import check_text
 
 if TYPE_CHECKING:
     from ._verify import VerificationReport
@@ -101,9 +102,17 @@ def _figure(report: VerificationReport) -> Any:
 
 
 def _write(report: VerificationReport, path: str | os.PathLike[str], fmt: str) -> Path:
-    target = Path(path)
+    from ._verify import VerificationReport
+
+    if not isinstance(report, VerificationReport):
+        raise InvalidInputError(f"report must be a VerificationReport (from Connector.verify()), got {report!r}")
+    if not isinstance(path, str | os.PathLike):
+        raise InvalidInputError(f"path must be a file path (str or os.PathLike), got {path!r}")
+    target = Path(check_text(os.fspath(path), "path", expected=f"a file path ending in .{fmt}"))
     if target.suffix.lower() != f".{fmt}":
         raise InvalidInputError(f"path must end with .{fmt}, got {str(path)!r}")
+    if not target.parent.is_dir():  # checked before drawing: matplotlib would fail late, with a bare OSError
+        raise InvalidInputError(f"path {str(path)!r}: expected a file in an existing directory")
     fig = _figure(report)
     try:
         # Fixed metadata keeps output reproducible (no creation date or software version in the file).
@@ -116,7 +125,8 @@ def _write(report: VerificationReport, path: str | os.PathLike[str], fmt: str) -
 
 def write_png(report: VerificationReport, path: str | os.PathLike[str]) -> Path:
     """Write the report's chart as PNG; returns the path. Raises ChartsUnavailableError without matplotlib
-    (``pip install 'm365sentinel[charts]'``), InvalidInputError for a path not ending in ``.png``, OSError."""
+    (``pip install 'm365sentinel[charts]'``), InvalidInputError for a path not ending in ``.png`` or in a directory
+    that does not exist, OSError (e.g. no permission to write)."""
     return _write(report, path, "png")
 
 

@@ -183,7 +183,14 @@ def _query_error(exc: BadRequestError, text: str) -> QueryError:
         inner = inner["innererror"]
     code = (inner or {}).get("code") or exc.code
     detail = (inner or {}).get("message") or exc.message
-    return QueryError(f"{detail} ({exc.code}: {exc.message})", code=code, inner=error, query=text)
+    return QueryError(
+        f"{detail} ({exc.code}: {exc.message})",
+        code=code,
+        inner=error,
+        query=text,
+        status_code=exc.status_code,
+        request_id=exc.request_id,
+    )
 
 
 def _query_text(query: str | _KqlText) -> str:
@@ -817,7 +824,7 @@ class Connector:
     # --- incidents (IncidentStream lives in m365sentinel/_incidents) -------------------------------------------
     def incidents(self) -> IncidentStream:
         """An ``IncidentStream`` over this workspace's incidents (Defender XDR providers by default). Sends nothing
-        until iterated; see ``m365sentinel._incidents``."""
+        until iterated."""
         from ._incidents import IncidentStream
 
         return IncidentStream.for_session(self._session)

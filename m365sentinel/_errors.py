@@ -252,14 +252,26 @@ class QueryError(SentinelError):
     """A Log Analytics query failed.
 
     Attributes: ``code`` and ``message`` of the service error, ``inner`` (list of inner error dicts),
-    ``query`` (the KQL text).
+    ``query`` (the KQL text); as on ``APIStatusError``, ``status_code`` (the HTTP status, e.g. 400 for a rejected
+    query, 200 for a partial answer) and ``request_id`` (``x-ms-request-id``), each ``None`` when unknown.
     """
 
-    def __init__(self, message: str, *, code: str | None = None, inner: Any = None, query: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        inner: Any = None,
+        query: str | None = None,
+        status_code: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
         self.code = code
         self.message = message
         self.inner = inner
         self.query = query
+        self.status_code = status_code
+        self.request_id = request_id
         super().__init__(f"{code}: {message}" if code else message)
 
 

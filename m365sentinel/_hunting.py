@@ -79,7 +79,7 @@ class HuntingTable(enum.StrEnum):
     Members are strings (the table name), so they can go wherever a table name goes. ``HuntingTable.from_name``
     looks a name up case-insensitively. The first ten are the source document's "Connect events" tables
     (Defender for Endpoint). ``IdentityInfo`` is not here: in Sentinel it is written by UEBA (see
-    ``m365sentinel._entities``), not streamed by this connector.
+    ``Connector.entities``), not streamed by this connector.
     """
 
     DeviceInfo = "DeviceInfo"

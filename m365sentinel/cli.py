@@ -5,6 +5,11 @@ plan (incidents and alerts, entities, events with retention) → apply → a sec
 in the workspace → the verification report with its time charts. With ``--workspace <resource id> [--tenant-id
 <guid>]`` the same runs against Azure with DefaultAzureCredential.
 
+Conventions (every command): the first stderr line names the target (``target: built-in emulator ...``, an emulator
+served at a URL, or an Azure workspace); progress goes to stderr (``... reading the workspace``); the last line is a
+one-line verdict (``verdict: ...``; on stderr with ``--json``, so stdout stays parseable). A mistake (bad flag or value,
+a chart path in a missing folder, an error the service answers) is one ``error: ...`` line on stderr, no traceback.
+
 Exit codes: 0 ok; 1 an SDK error (message printed) or a verification that is not all "ingesting"; 2 bad usage;
 ``plan --json`` and ``plan --exit-code``: 3 when a change is due.
 """
@@ -17,13 +22,16 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._connector import Connector
 from ._errors import SentinelError
 from ._providers import provider_names
 
 if TYPE_CHECKING:
+    from ._connector import ConnectorStatus
+    from ._plan import Plan
     from ._verify import VerificationReport
     from .emulator import Emulator
 
@@ -33,6 +41,16 @@ DEFAULT_RETENTION_DAYS = 180  # "increased retention" set by `onboard`: beyond t
 def _progress(text: str) -> None:
     """Progress goes to stderr so stdout stays the report (and --json stays parseable)."""
     print(f"... {text}", file=sys.stderr, flush=True)
+
+
+def _verdict(args: argparse.Namespace, text: str) -> None:
+    """The command's last line; with --json on stderr, so that stdout stays one JSON document."""
+    print(f"verdict: {text}", file=sys.stderr if getattr(args, "json", False) else sys.stdout, flush=True)
+
+
+def _one_line(text: str) -> str:
+    """An error message on one line (some messages list their problems on the lines below)."""
+    return "; ".join(part.strip(" -") for part in text.splitlines() if part.strip(" -"))
 
 
 @contextmanager
@@ -46,6 +64,10 @@ def _target(args: argparse.Namespace) -> Iterator[tuple[Connector, Emulator | No
             raise SystemExit(f"error: --emulator runs on the built-in workspace; drop {' '.join(given)}")
         from .emulator import Emulator  # imported only when asked for
 
+        _target_line(
+            f"built-in emulator (in memory, seed {args.seed}; nothing is sent to Azure). Each run starts a fresh "
+            "workspace: 16 days of sample Defender data, the Microsoft 365 Defender connector not yet created"
+        )
         emu = Emulator(seed=args.seed)
         try:
             with Connector(emu.workspace_resource_id, credential=emu.credential(), transport=emu.transport()) as c:
@@ -59,12 +81,18 @@ def _target(args: argparse.Namespace) -> Iterator[tuple[Connector, Emulator | No
         from ._transport import Cloud
         from .emulator import LoopbackCredential
 
+        _target_line(f"emulator served at {args.endpoint} (its state lasts as long as that process), {args.workspace}")
         cloud = Cloud.custom(arm=args.endpoint, log_analytics=args.endpoint, graph=args.endpoint)
         with Connector(args.workspace, tenant_id=args.tenant_id, cloud=cloud, credential=LoopbackCredential()) as c:
             yield c, None
         return
+    _target_line(f"Azure workspace {args.workspace} ({args.cloud}; DefaultAzureCredential)")
     with Connector(args.workspace, tenant_id=args.tenant_id, cloud=args.cloud, graph=args.graph) as c:
         yield c, None
+
+
+def _target_line(text: str) -> None:
+    print(f"target: {text}", file=sys.stderr, flush=True)
 
 
 def _desired(connector: Connector, args: argparse.Namespace) -> Connector:
@@ -93,6 +121,32 @@ def _print_report(report: VerificationReport, args: argparse.Namespace) -> None:
                 print(f"chart written to {writer(report, path)}")
             except ChartsUnavailableError as exc:
                 print(f"chart not written: {exc}", file=sys.stderr)
+            except OSError as exc:  # the folder was checked up front; e.g. no permission to write there
+                print(f"chart not written to {path}: {exc.strerror or exc}", file=sys.stderr)
+
+
+def _not_ingesting(report: VerificationReport) -> str:
+    """Why a verification is not all "ingesting", on one line ("" when it is)."""
+    from ._verify import Verdict
+
+    bad = [x for x in report.lines if x.verdict is not Verdict.INGESTING]
+    if not bad:
+        return ""
+    text = f"{len(bad)} of {len(report.lines)} checks not ingesting: " + ", ".join(
+        f"{x.name} ({x.verdict.value})" for x in bad
+    )
+    if any(x.category == "ueba" and x.verdict is Verdict.NOT_YET_POPULATED for x in bad):
+        text += " (UEBA writes its tables hours after it is enabled: run `verify --ueba` again later)"
+    return text
+
+
+def _connector_text(status: ConnectorStatus) -> str:
+    c, name = status.connector, "the Microsoft 365 Defender connector"
+    if c is None:
+        return f"{name} is not connected (no MicrosoftThreatProtection data connector)"
+    if status.connected:
+        return f"{name} is connected (incidents {c.incidents_state}, alerts {c.alerts_state})"
+    return f"{name} exists but streams no incidents (incidents {c.incidents_state})"
 
 
 def _onboard(args: argparse.Namespace) -> int:
@@ -110,12 +164,19 @@ def _onboard(args: argparse.Namespace) -> int:
         if emu is not None and not args.no_entities:
             emu.populate_ueba()  # the service fills BehaviorAnalytics/IdentityInfo hours after UEBA is on (case A6)
             print("\n(emulator: UEBA has processed its first data, as the service does within hours of enabling it)")
+        _progress("reading the Defender incidents")
         _print_incidents(connector)
         _progress("verifying data ingestion")
         report = connector.verify()
         print()
         _print_report(report, args)
-        return 0 if second.is_empty and report.all_ingesting else 1
+        problems = [] if second.is_empty else [f"the second plan still has {len(second.changes)} change(s)"]
+        problems += [_not_ingesting(report)] if not report.all_ingesting else []
+        if problems:
+            _verdict(args, "onboarded, not done yet: " + "; ".join(problems))
+            return 1
+        _verdict(args, f"onboarded: the second plan is empty and all {len(report.lines)} checks are ingesting")
+        return 0
 
 
 def _print_incidents(connector: Connector) -> None:
@@ -130,17 +191,31 @@ def _print_incidents(connector: Connector) -> None:
         print("  " + " | ".join(str(row.get(c)) for c in wanted))
 
 
+def _plan_verdict(plan: Plan) -> str:
+    if plan.is_empty:
+        return "no changes: the workspace already matches"
+    parts = [f"{len(plan.changes)} change(s) due (`m365sentinel onboard` applies them)"] if plan.changes else []
+    parts += [f"{len(plan.manual_steps)} manual step(s) to do in a portal (listed above)"] if plan.manual_steps else []
+    return "; ".join(parts)
+
+
 def _plan(args: argparse.Namespace) -> int:
     with _target(args) as (base, _):
+        _progress("reading the workspace")
         plan = _desired(base, args).plan()
         print(json.dumps(plan.to_dict(), indent=2) if args.json else plan)
+        _verdict(args, _plan_verdict(plan))
         # --json is for machines (drift checks in CI): its exit code always says whether a change is due.
         return 3 if ((args.exit_code or args.json) and not plan.is_empty) else 0
 
 
 def _status(args: argparse.Namespace) -> int:
     with _target(args) as (c, _):
-        print(c.status())
+        _progress("reading the connector, rules, settings and per-table ingestion")
+        status = c.status()
+        print(status)
+    onboarded = "Sentinel is onboarded" if status.onboarded else "Sentinel is NOT onboarded"
+    _verdict(args, f"{onboarded}; {_connector_text(status)}")
     return 0
 
 
@@ -149,11 +224,24 @@ def _verify(args: argparse.Namespace) -> int:
         connector = base.events(*args.tables) if args.tables else base
         if args.ueba:
             connector = connector.entities()
+        _progress("running the verification queries")
         report = connector.verify()
+        # The report reads data only; the connector line says whether it is this connector that brings it, so that
+        # verify and status agree (a fresh emulator holds sample data but no connector yet).
+        _progress("reading the connector")
+        status = base.status()
         if args.json:
-            print(json.dumps(report.to_dict(), indent=2))
+            doc = report.to_dict()
+            doc["connectorConnected"] = status.connected
+            print(json.dumps(doc, indent=2))
         else:
             _print_report(report, args)
+            print(f"\nConnector: {_connector_text(status)}")
+        why = _not_ingesting(report)
+        text = why or f"all {len(report.lines)} checks ingesting"
+        if not status.connected:
+            text += ", but the Microsoft 365 Defender connector is not connected (`onboard` connects it)"
+        _verdict(args, text)
         return 0 if report.all_ingesting else 1
 
 
@@ -161,17 +249,21 @@ def _tables(args: argparse.Namespace) -> int:
     from ._hunting import HuntingTable
 
     with _target(args) as (c, _):
+        _progress("reading ingestion (Usage) and the tables' retention")
         status = c.status()
         listed = {t.get("name"): t.get("properties") or {} for t in c.list_tables()}
         print(f"{'table':<28} {'product':<34} {'last received':<18} {'MB/14d':>9} {'retention':>9} {'total':>6}")
+        receiving = 0
         for table in HuntingTable:
             ing = status.tables.get(table.value)
+            receiving += bool(ing and ing.last_received)
             last = f"{ing.last_received:%Y-%m-%d %H:%M}" if ing and ing.last_received else "-"
             props: dict[str, Any] = listed.get(table.value, {})
             print(
                 f"{table.value:<28} {table.product:<34} {last:<18} {(ing.volume_mb if ing else 0):9.2f} "
                 f"{props.get('retentionInDays', '-')!s:>9} {props.get('totalRetentionInDays', '-')!s:>6}"
             )
+    _verdict(args, f"{receiving} of {len(HuntingTable)} hunting tables received data in the last 14 days")
     return 0
 
 
@@ -187,7 +279,33 @@ def _serve(args: argparse.Namespace) -> int:
         run_server(args.host, args.port, seed=args.seed, now=args.now)
     except OSError as exc:
         raise SystemExit(f"error: cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    _verdict(args, "the emulator stopped (its state is gone)")
     return 0
+
+
+def _chart_file(suffix: str) -> Any:
+    """An argparse type: a chart path ending in ``suffix`` in an existing folder, or "" (no chart). Checked before
+    any request, so that a typo does not surface as a traceback after the whole verification ran."""
+
+    def check(text: str) -> str:
+        if not text:
+            return text
+        path = Path(text)
+        if path.suffix.lower() != suffix:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected a file name ending in {suffix}")
+        if not path.parent.is_dir():
+            raise argparse.ArgumentTypeError(f"{text!r}: folder {str(path.parent)!r} does not exist")
+        return text
+
+    check.__name__ = f"{suffix[1:]} file"  # argparse names the type in its messages
+    return check
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes as one line (argparse's default prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
 
 
 def _aware(text: str) -> datetime:
@@ -199,19 +317,21 @@ def _aware(text: str) -> datetime:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="m365sentinel", description=(__doc__ or "").split("\n\n")[0])
+    p = _Parser(prog="m365sentinel", description=(__doc__ or "").split("\n\n")[0])
     from . import __version__
 
-    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}", help="print the version and exit")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def target(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--emulator", action="store_true", help="use the built-in emulator (no Azure account)")
-        sp.add_argument("--seed", type=int, default=0, help="emulator dataset seed")
-        sp.add_argument("--workspace", help="workspace ARM resource id")
-        sp.add_argument("--tenant-id", help="Defender tenant (default: the workspace's home tenant)")
-        sp.add_argument("--cloud", default="AzureCloud", help="AzureCloud or AzureUSGovernment")
-        sp.add_argument("--graph", default=None, help="Global, GCC, GCCHigh or DoD")
+        sp.add_argument("--seed", type=int, default=0, help="seed of the emulator's sample data (default 0)")
+        sp.add_argument("--workspace", help="the Log Analytics workspace's ARM resource id")
+        sp.add_argument("--tenant-id", help="Defender tenant id (default: the workspace's home tenant)")
+        sp.add_argument("--cloud", default="AzureCloud", help="AzureCloud (default) or AzureUSGovernment")
+        sp.add_argument(
+            "--graph", help="Microsoft Graph cloud: Global, GCC, GCCHigh or DoD (default: the one of --cloud)"
+        )
         sp.add_argument(
             "--endpoint", help="URL of an emulator served by `m365sentinel emulator serve` (with --workspace)"
         )
@@ -226,17 +346,27 @@ def _parser() -> argparse.ArgumentParser:
             "--retention-days",
             type=int,
             default=DEFAULT_RETENTION_DAYS,
-            help=f"interactive retention of the tables (default {DEFAULT_RETENTION_DAYS})",
+            help=f"interactive retention of the tables, in days (default {DEFAULT_RETENTION_DAYS})",
         )
-        sp.add_argument("--total-retention-days", type=int, default=None, help="total retention incl. archive")
+        sp.add_argument(
+            "--total-retention-days",
+            type=int,
+            help="total retention including the archive, in days (default: leave as it is)",
+        )
 
     def charts(sp: argparse.ArgumentParser, png: str | None = None) -> None:
+        shown = f"default {png}; " if png else ""
         sp.add_argument(
             "--png",
             default=png,
-            help=f"write the verification chart to this PNG file (default {png}; needs the charts extra)",
+            type=_chart_file(".png"),
+            help=f"write the verification chart to this PNG file ({shown}'' for none; needs the charts extra)",
         )
-        sp.add_argument("--svg", help="write the verification chart to this SVG file (needs the charts extra)")
+        sp.add_argument(
+            "--svg",
+            type=_chart_file(".svg"),
+            help="write the verification chart to this SVG file (needs the charts extra)",
+        )
 
     on = sub.add_parser("onboard", help="connect incidents and alerts, entities and events, then verify")
     target(on)
@@ -257,18 +387,20 @@ def _parser() -> argparse.ArgumentParser:
     charts(ve)
     ve.add_argument("--tables", nargs="*", help="declared hunting tables (default: the source document's ten)")
     ve.add_argument("--ueba", action="store_true", help="also check the UEBA tables")
-    ve.add_argument("--json", action="store_true")
+    ve.add_argument("--json", action="store_true", help="the report as JSON on stdout (the verdict goes to stderr)")
     ve.set_defaults(func=_verify)
     tb = sub.add_parser("tables", help="the hunting table catalogue with ingestion and retention")
     target(tb)
     tb.set_defaults(func=_tables)
     em = sub.add_parser("emulator", help="the built-in emulator")
-    emsub = em.add_subparsers(dest="emulator_command", required=True)
+    emsub = em.add_subparsers(dest="emulator_command", required=True, metavar="COMMAND")
     sv = emsub.add_parser("serve", help="serve the emulator on a loopback port")
-    sv.add_argument("--host", default="127.0.0.1")
-    sv.add_argument("--port", type=int, default=8765)
-    sv.add_argument("--seed", type=int, default=0)
-    sv.add_argument("--now", type=_aware, default=None, help="pin the emulator's clock (ISO 8601 with a zone)")
+    sv.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=8765, help="port to listen on, 0 for any free one (default 8765)")
+    sv.add_argument("--seed", type=int, default=0, help="seed of the emulator's sample data (default 0)")
+    sv.add_argument(
+        "--now", type=_aware, help="pin the emulator's clock, ISO 8601 with a zone (default: the real clock)"
+    )
     sv.set_defaults(func=_serve)
     return p
 
@@ -278,8 +410,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except SentinelError as exc:
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"error: {type(exc).__name__}: {_one_line(str(exc))}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
     return code
 
 

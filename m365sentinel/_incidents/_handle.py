@@ -3,10 +3,11 @@ alerts, entities and comments, and opt-in mirroring of the change to Defender XD
 
 from __future__ import annotations
 
+import enum
 import re
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
@@ -18,12 +19,33 @@ from ._mapping import check_close_rule, defender_fields_of, defender_patch_for, 
 from ._requests import IncidentRequests
 
 if TYPE_CHECKING:
-    from ..models import Entity, GraphIncident, Incident, IncidentAlert, IncidentComment
+    from ..models import (
+        Entity,
+        GraphIncident,
+        Incident,
+        IncidentAlert,
+        IncidentClassification,
+        IncidentClassificationReason,
+        IncidentComment,
+        IncidentSeverity,
+        IncidentStatus,
+    )
 
 __all__ = ["IncidentChange", "IncidentHandle", "UpdateResult"]
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_UNSET: Any = object()
+
+
+class _Unset(enum.Enum):
+    """The default of ``update``'s fields: "leave as it is", distinct from ``None`` (which clears a field)."""
+
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+_UNSET: Final = _Unset.UNSET
 
 
 def _owner_body(owner: Any) -> dict[str, Any]:
@@ -209,22 +231,30 @@ class IncidentHandle:
     def update(
         self,
         *,
-        title: Any = _UNSET,
-        description: Any = _UNSET,
-        severity: Any = _UNSET,
-        status: Any = _UNSET,
-        owner: Any = _UNSET,
-        labels: Any = _UNSET,
-        add_labels: Iterable[str] = (),
-        remove_labels: Iterable[str] = (),
-        classification: Any = _UNSET,
-        reason: Any = _UNSET,
-        comment: Any = _UNSET,
+        title: str | _Unset = _UNSET,
+        description: str | _Unset | None = _UNSET,
+        severity: IncidentSeverity | str | _Unset = _UNSET,
+        status: IncidentStatus | str | _Unset = _UNSET,
+        owner: str | Mapping[str, str] | _Unset | None = _UNSET,
+        labels: str | Iterable[str] | _Unset = _UNSET,
+        add_labels: str | Iterable[str] = (),
+        remove_labels: str | Iterable[str] = (),
+        classification: IncidentClassification | str | _Unset = _UNSET,
+        reason: IncidentClassificationReason | str | _Unset | None = _UNSET,
+        comment: str | _Unset | None = _UNSET,
         base: Incident | None = None,
         mirror_to_defender: bool = False,
         max_attempts: int = 4,
     ) -> UpdateResult:
         """Read-modify-write: PUT the incident as read with only these changes, carrying its etag.
+
+        Every field left out stays as it is. ``title``; ``description`` (None clears it); ``severity``
+        (``IncidentSeverity`` or its text: High, Medium, Low, Informational); ``status`` (``IncidentStatus``: New,
+        Active, Closed); ``owner``: a UPN / e-mail, an Entra object id (GUID), a raw owner mapping, or None to
+        unassign; ``labels`` replaces the label set (a str is one label; ``()`` clears it), ``add_labels`` /
+        ``remove_labels`` merge into the labels at write time; ``classification`` (``IncidentClassification``) and
+        ``reason`` (``IncidentClassificationReason``) close an incident, with ``comment``. Values are matched
+        case-insensitively and sent in the service's spelling.
 
         Idempotent: when the incident (read fresh) already has the asked values, no PUT is sent (``attempts`` 0).
         On 409/412 (someone else wrote first) re-read and re-apply only these changes, up to ``max_attempts``
@@ -294,8 +324,8 @@ class IncidentHandle:
     def close(
         self,
         *,
-        classification: str,
-        reason: str | None = None,
+        classification: IncidentClassification | str,
+        reason: IncidentClassificationReason | str | None = None,
         comment: str | None = None,
         base: Incident | None = None,
         mirror_to_defender: bool = False,

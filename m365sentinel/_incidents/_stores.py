@@ -129,7 +129,8 @@ class MemoryCheckpointStore:
 
 class FileCheckpointStore:
     """One JSON file ``{"version": n, "checkpoint": {...}}``, replaced atomically (write a temp file in the same
-    directory, fsync, ``os.replace``). The compare happens under an exclusive lock on ``<path>.lock``.
+    directory, fsync, ``os.replace``). The compare happens under an exclusive lock on ``<path>.lock`` (the OS
+    file lock of each platform, Windows included, through ``filelock``), shared safely by processes and threads.
 
     The folder must exist (it is not created: a typo in the path would otherwise start a new stream from the
     beginning). No file yet means no checkpoint. ``load()`` raises CheckpointError naming the path for a missing
@@ -169,17 +170,15 @@ class FileCheckpointStore:
 
     def compare_and_swap(self, expected_version: str | None, checkpoint: Checkpoint) -> str:
         _check_swap(expected_version, checkpoint)
-        import fcntl  # POSIX advisory lock; imported here so the module loads everywhere
+        # filelock: the OS lock of each platform (flock on POSIX, msvcrt on Windows) behind one API; a lock taken
+        # by another process waits. The thread lock keeps two threads of this process apart as before.
+        from filelock import FileLock
 
         where = str(self._path)
         _existing_folder(self._path)
         try:
-            with self._thread_lock, open(where + ".lock", "a+") as lock:
-                fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-                try:
-                    return self._swap(expected_version, checkpoint)
-                finally:
-                    fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+            with self._thread_lock, FileLock(where + ".lock"):
+                return self._swap(expected_version, checkpoint)
         except OSError as exc:
             raise _bad(where, f"cannot be written ({exc.strerror or exc})") from exc
 

@@ -197,11 +197,11 @@ class IncidentStream:
             item.commit()                      # exactly-once per change
 
     Requests: GET ``{ws}/incidents`` (api-version ``incidents``, 2025-09-01) with ``$filter`` (provider names,
-    created window, ``lastModifiedTimeUtc ge`` the watermark; the other filters are applied client-side, see
-    ``_filters``), ``$orderby=properties/lastModifiedTimeUtc desc``, ``$top``; each ``nextLink`` followed
+    created window, ``lastModifiedTimeUtc ge`` the watermark; the other filters are applied client-side),
+    ``$orderby=properties/lastModifiedTimeUtc desc``, ``$top``; each ``nextLink`` followed
     verbatim. ``with_alerts``/``with_entities``: one Log Analytics query per page (``SecurityIncident.AlertIds``
     joined to ``SecurityAlert``; a partial answer is split or raised, and incidents Log Analytics has not ingested
-    whole yet take the per-incident calls, see ``_alerts``), or the per-incident POST calls with
+    whole yet take the per-incident calls), or the per-incident POST calls with
     ``source="per_incident"`` (rate-limited by the service: about 100 per 5 minutes).
     Checkpoint checks at start, before any item (CheckpointError): the store's checkpoint must be readable and of a
     known version, belong to this stream (``identity()``: workspace, ``arm/incidents``, filters; see ``since``'s
@@ -285,7 +285,7 @@ class IncidentStream:
         return attrs.evolve(self, filters=attrs.evolve(self.filters, labels=Filters.texts_of(values, "label")))
 
     def provider(self, *names: str | None) -> IncidentStream:
-        """Provider names (default: the Defender XDR names of ``_data/providers.json``); ``provider(None)``: all."""
+        """Provider names (default: ``m365sentinel.provider_names().incident_providers``); ``provider(None)``: all."""
         if names == (None,):
             return attrs.evolve(self, filters=attrs.evolve(self.filters, providers=()))
         if None in names:
@@ -447,8 +447,10 @@ class IncidentStream:
         return DefenderIncidents(self.session)
 
     def reconcile(self, *, grace: timedelta = timedelta(minutes=15), repair: bool = False) -> ReconcileReport:
-        """Compare Sentinel and Defender for this stream's incidents (read-only unless ``repair``); see
-        ``_reconcile.reconcile``."""
+        """Compare Sentinel and Defender for this stream's incidents (one full pass, no checkpoint): a
+        ``ReconcileReport`` of the status, classification, owner and label differences. A difference counts only
+        when both sides were last changed more than ``grace`` ago (sync in flight is not drift). Read-only unless
+        ``repair=True``: then PATCHes Defender to match Sentinel for the drifted fields and re-reads."""
         from ._reconcile import reconcile
 
         if not isinstance(repair, bool):
@@ -462,7 +464,7 @@ class IncidentStream:
         return IncidentRequests(self.session.routes)
 
     def list_spec(self, state: PassState) -> Any:
-        """The first request of a pass (I/O-free; exposed for tests and the async twin)."""
+        """The first request of a pass (I/O-free; exposed for tests)."""
         # A resumed pass lists from the top too: bounded above by where it stopped, the incidents it already
         # delivered and that change meanwhile (your own updates) would leave the list and shift it left.
         flt = render_arm_filter(self.filters, modified_from=state.lower)

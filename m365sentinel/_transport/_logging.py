@@ -2,17 +2,24 @@
 
 Only allow-listed headers and query parameters are shown; every other value is ``REDACTED``. The
 ``Authorization`` header is never logged, not even as REDACTED.
+
+The SDK also drives httpx's and httpcore's own loggers, which print request URLs (a nextLink's ``$skipToken``)
+as they are. ``RedactTokens`` is installed as a filter on each of those loggers (and on the SDK's) when this module
+is imported, i.e. before the SDK sends anything: it rewrites a record's URLs as ``redact_url`` does and any
+continuation token or bearer token left in its text as REDACTED. A logger's filter sees only the records logged
+on that very logger, not its children's, so every httpcore module logger is named.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, quote
 
 import httpx
 
-__all__ = ["LOGGER", "REDACTED", "redact_headers", "redact_url"]
+__all__ = ["LOGGER", "REDACTED", "RedactTokens", "install_redaction", "redact_headers", "redact_text", "redact_url"]
 
 LOGGER = logging.getLogger("m365sentinel.http")
 REDACTED = "REDACTED"
@@ -71,3 +78,60 @@ def redact_url(url: str | httpx.URL) -> str:
         shown = value if key.lower() in _QUERY_ALLOW else REDACTED
         parts.append(f"{quote(key, safe='$')}={quote(shown, safe=chr(39) + '(),:/$')}")
     return base + "?" + "&".join(parts)
+
+
+# Continuation tokens in any spelling (``$skipToken``, ``$skiptoken``, ``%24skiptoken``, ``skip_token``,
+# ``continuationToken``), and bearer tokens, wherever they appear in a message (URL, repr of bytes, header text).
+_TOKENS = re.compile(
+    r"(?i)((?:\$|%24)?(?:skip_?token|continuation_?token)(?:=|%3D|'\s*:\s*'|\"\s*:\s*\")|\bbearer\s+)"
+    r"[^&\s\"'<>,)\]}]+"
+)
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every continuation token and bearer token value replaced by REDACTED."""
+    return _TOKENS.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+class RedactTokens(logging.Filter):
+    """Rewrites a record before any handler sees it: ``httpx.URL`` arguments through ``redact_url``, then token
+    values in the formatted text through ``redact_text``. Never drops a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, httpx.URL) for a in record.args):
+            record.args = tuple(redact_url(a) if isinstance(a, httpx.URL) else a for a in record.args)
+        try:
+            text = record.getMessage()
+        except (TypeError, ValueError):  # a malformed record: leave it for logging's own error report
+            return True
+        redacted = redact_text(text)
+        if redacted != text:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+_REDACT = RedactTokens()
+# httpcore names one logger per module; h2/socks ones exist only once those modules load, so all are named here.
+_DRIVEN = (
+    "m365sentinel",
+    "m365sentinel.http",
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+)
+
+
+def install_redaction() -> None:
+    """Put the filter on every logger the SDK drives (idempotent): its own, httpx's and each of httpcore's."""
+    names = set(_DRIVEN) | {n for n in list(logging.Logger.manager.loggerDict) if n.startswith("httpcore.")}
+    for name in sorted(names):
+        logger = logging.getLogger(name)
+        if _REDACT not in logger.filters:
+            logger.addFilter(_REDACT)
+
+
+install_redaction()

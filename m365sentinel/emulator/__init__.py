@@ -30,10 +30,10 @@ try:
     from m365sentinel.emulator._http import RequestRecord
     from m365sentinel.emulator._serve import LoopbackCredential, run_server
     from m365sentinel.emulator._server import LoopbackServer
-except ModuleNotFoundError as exc:
-    if (exc.name or "").partition(".")[0] not in _EXTRA_MODULES:
+except ModuleNotFoundError as _exc:
+    if (_exc.name or "").partition(".")[0] not in _EXTRA_MODULES:
         raise
-    raise MissingExtraError("the emulator", "emulator", exc.name) from exc
+    raise MissingExtraError("the emulator", "emulator", _exc.name) from _exc
 
 __all__ = [
     "Emulator",

@@ -60,14 +60,14 @@ class Core:
         self.faults = faults
         self.clock = clock
         self.strict_tokens = strict_tokens
-        self.engine = Engine()
-        self.tables_api = TablesApi(workspace)
+        self.engine: Engine = Engine()
+        self.tables_api: TablesApi = TablesApi(workspace)
         self.requests: list[RequestRecord] = []
-        self.lock = threading.RLock()
-        self.graph = DefenderTenant(self)  # stateful Defender tenant (Graph /security routes)
-        self.incident_index = IncidentIndex(workspace)
-        self.hunting = HuntingApi(self)  # Graph runHuntingQuery over the same tables
-        self.content = ContentHub(self)  # content hub, alertRuleTemplates
+        self.lock: threading.RLock = threading.RLock()
+        self.graph: DefenderTenant = DefenderTenant(self)  # stateful Defender tenant (Graph /security routes)
+        self.incident_index: IncidentIndex = IncidentIndex(workspace)
+        self.hunting: HuntingApi = HuntingApi(self)  # Graph runHuntingQuery over the same tables
+        self.content: ContentHub = ContentHub(self)  # content hub, alertRuleTemplates
 
     # -- entry point ----------------------------------------------------------------------------------
     def handle(self, req: EmuRequest) -> EmuResponse:

@@ -138,19 +138,19 @@ class Emulator:
         if not isinstance(incidents, int) or incidents < 0:
             raise InvalidInputError(f"incidents={incidents!r}: expected a non-negative integer")
         share = (1.0 if unified_portal else 0.0) if xdr_share is None else check_number(xdr_share, "xdr_share", 0, 1)
-        self.clock = Clock(now)
+        self.clock: Clock = Clock(now)
         ids = random.Random(f"ids/{seed}")
 
         def guid() -> str:
             return str(uuid.UUID(int=ids.getrandbits(128), version=4))
 
-        self.subscription_id = guid()
-        self.tenant_id = guid()
-        self.customer_id = guid()
-        self.resource_group = "rg-sentinel"
-        self.workspace_name = "law-sentinel"
+        self.subscription_id: str = guid()
+        self.tenant_id: str = guid()
+        self.customer_id: str = guid()
+        self.resource_group: str = "rg-sentinel"
+        self.workspace_name: str = "law-sentinel"
         self._tokens = TokenStore(self.clock)
-        self.faults = Faults(self._tokens)
+        self.faults: Faults = Faults(self._tokens)
         self._workspace = Workspace(
             clock=self.clock,
             subscription_id=self.subscription_id,
@@ -167,7 +167,7 @@ class Emulator:
             self._workspace.load_dataset(data)
         else:
             self._workspace.create_tables()  # a Sentinel workspace without data still has these tables
-        self.state = State(self._workspace)
+        self.state: State = State(self._workspace)
         self._control: IncidentControl | None = None
         self._core = Core(
             workspace=self._workspace,

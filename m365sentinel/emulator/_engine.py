@@ -129,7 +129,7 @@ class Engine:
     """One DuckDB connection holding the store; not thread-safe (the emulator serializes access)."""
 
     def __init__(self) -> None:
-        self.con = duckdb_kql.connect()
+        self.con: duckdb.DuckDBPyConnection = duckdb_kql.connect()
         self.con.execute("ATTACH ':memory:' AS store")
         self._views: tuple[str, ...] = ()
         self._bounds: tuple[datetime | None, datetime | None] | None = None

@@ -76,7 +76,7 @@ class Faults:
         self._tokens = tokens
         self._lock = threading.Lock()
         self._rules: list[_Rule] = []
-        self.consent_required = False
+        self.consent_required: bool = False
         self._partial = 0
         self.query_rows_limit: int | None = None
         self.expanded_alerts_page: int | None = None
@@ -85,11 +85,11 @@ class Faults:
 
     def _misbehave_defaults(self) -> None:
         self.shuffle_seed: int | None = None  # unordered_lists
-        self.filter_ignored = False
+        self.filter_ignored: bool = False
         self._delete_count = 0
         self._delete_after = 1
-        self.date_omitted = False
-        self.date_skew = 0.0
+        self.date_omitted: bool = False
+        self.date_skew: float = 0.0
 
     def add(
         self,

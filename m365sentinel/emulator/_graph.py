@@ -88,7 +88,7 @@ class DefenderTenant:
         self.core = core
         self.sync = True
         self.overrides: dict[str, dict[str, Any]] = {}  # Defender incident id -> PATCHed fields + "_at"
-        self.rate_limit = RateLimit(core.clock.now)
+        self.rate_limit: RateLimit = RateLimit(core.clock.now)
         self._cache: tuple[Any, list[dict[str, Any]]] | None = None
         self._selected_state: tuple[Any, ...] | None = None
         self._selected_cache: dict[tuple[Any, ...], list[dict[str, Any]]] = {}

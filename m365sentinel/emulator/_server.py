@@ -84,7 +84,7 @@ class LoopbackServer:
         self._server = _Server((host, port), _handler_class(core))
         bound_host, bound_port = self._server.server_address[:2]
         bound = bound_host.decode() if isinstance(bound_host, bytes) else str(bound_host)
-        self.url = f"http://{bound}:{bound_port}"
+        self.url: str = f"http://{bound}:{bound_port}"
         self._thread: threading.Thread | None = None
 
     def start(self) -> LoopbackServer:

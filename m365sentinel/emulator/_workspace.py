@@ -71,7 +71,7 @@ class Workspace:
         self.sentinel_onboarded = True
         self.license_valid = True
         self.page_size = 50
-        self.created = clock.now() - timedelta(days=400)
+        self.created: datetime = clock.now() - timedelta(days=400)
         self._etag_counter = 0
         self._products = products()
         self.connectors: dict[str, dict[str, Any]] = {}
@@ -82,8 +82,8 @@ class Workspace:
         self.incident_alerts: dict[str, list[AlertSeed]] = {}
         self.comments: dict[str, dict[str, dict[str, Any]]] = {}
         self.relations: dict[str, dict[str, dict[str, Any]]] = {}
-        self.tables = TableStore()
-        self.schemas = load_schemas()
+        self.tables: TableStore = TableStore()
+        self.schemas: dict[str, list[tuple[str, str]]] = load_schemas()
         self._seed_arm()
 
     # -- ids ----------------------------------------------------------------------------------------

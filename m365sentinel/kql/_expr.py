@@ -13,7 +13,7 @@ overloaded and would silently evaluate truthiness, so ``bool(expr)`` raises a Ty
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from attrs.exceptions import FrozenInstanceError
 
@@ -188,7 +188,12 @@ class Expr:
     def __ge__(self, other: object) -> Binary:
         return Binary(">=", self, (other if isinstance(other, Expr) else Literal(other)))
 
-    __hash__ = object.__hash__
+    if TYPE_CHECKING:  # declared for checkers (overriding __eq__ would leave its type to inference)
+
+        def __hash__(self) -> int: ...
+
+    else:
+        __hash__ = object.__hash__  # the C slot itself: no Python-level call per hash
 
     # logic -------------------------------------------------------------------------------------------
     def __and__(self, other: object) -> Binary:
@@ -806,7 +811,7 @@ def to_expr(value: object) -> Expr:
 
 
 class SubqueryScalar(Expr):
-    """``toscalar(<sub-query>)``: built only by ``fn.toscalar`` from a Query (its columns checked there);
+    """``toscalar(<sub-query>)``: built only by ``kql.toscalar`` from a Query (its columns checked there);
     ``kind`` is the type of its single output column when known."""
 
     __slots__ = ("kind",)

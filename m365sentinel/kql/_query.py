@@ -118,7 +118,7 @@ def _sort_key(key: object, default: str | None, nulls: str | None) -> SortKey:
 class Query:
     """An immutable KQL query: ``lets`` (let statements), a ``head`` source and pipe ``ops``.
 
-    Build with ``kql.table(name)``, ``kql.range(...)``, ``kql.datatable(...)``, ``kql.print_(...)``,
+    Build with ``kql.table(name)``, ``kql.range_(...)``, ``kql.datatable(...)``, ``kql.print_(...)``,
     ``kql.union(...)``; render with ``str(q)`` or ``q.to_kql()``. ``columns`` is the known output shape
     (``None`` when unknown); ``timespan`` the time window the query needs. Assigning an attribute raises
     ``FrozenInstanceError``. A plain ``__slots__`` class: every fluent call builds one, so its construction

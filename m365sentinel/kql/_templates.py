@@ -183,12 +183,12 @@ def attr_columns(q: Query, columns: tuple[tuple[str, str], ...]) -> Query:
     return q.with_columns(columns)
 
 
-def incident_timechart(provider_names: Sequence[str], *, days: int = 14, legend: str = "Events") -> Query:
+def incident_timechart(provider_names: Sequence[str], *, days: int = 14, legend: str = "Incidents") -> Query:
     """Daily count of Defender incidents, each counted once on the day it was created (cases E3, E4)."""
     return timechart(incidents_by_provider(provider_names), days=days, legend=legend, time_column="CreatedTime")
 
 
-def alert_timechart(product_names: Sequence[str], *, days: int = 14, legend: str = "Events") -> Query:
+def alert_timechart(product_names: Sequence[str], *, days: int = 14, legend: str = "Alerts") -> Query:
     """Daily count of Defender alerts, each counted once on the day it first appeared."""
     names = _names(product_names, "product names")
     q = table("SecurityAlert")

@@ -7,7 +7,9 @@ parse with ``QueryResult.from_json(bytes | str | dict)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable as _Callable
 from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 from .._lazy import lazy_exports as _lazy_exports
 
@@ -172,6 +174,8 @@ _WHERE: dict[str, tuple[str, ...]] = {
         "parse_timespan",
     ),
 }
+__getattr__: _Callable[[str], _Any]
+__dir__: _Callable[[], list[str]]
 __getattr__, __dir__ = _lazy_exports(__name__, globals(), _WHERE)
 
 __all__ = [

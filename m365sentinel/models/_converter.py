@@ -261,7 +261,7 @@ def _make_converter(*, detailed: bool) -> cattrs.Converter:
 
 # The one set of rules, on two converters: documents are structured on the fast path (no per-field error
 # bookkeeping); only a document that fails is structured again with detailed validation, to name every bad path.
-converter = _make_converter(detailed=True)
+converter: cattrs.Converter = _make_converter(detailed=True)
 _fast = _make_converter(detailed=False)
 # One hook lookup per model class, not per document.
 _fast_hook: Callable[[Any], Callable[[Any, Any], Any]] = functools.cache(_fast.get_structure_hook)

@@ -13,7 +13,7 @@ pseudo-member tricks that break identity, pickling and ``in``; the service adds 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 __all__ = [
     "AlertSeverity",
@@ -123,7 +123,12 @@ class OpenEnum(str, metaclass=_OpenEnumMeta):
         return (type(self), (self._raw,))
 
     # str's hash/eq are kept, so members are usable as dict keys and compare equal to their text.
-    __hash__ = str.__hash__
+    if TYPE_CHECKING:  # declared for checkers (overriding __eq__ would leave its type to inference)
+
+        def __hash__(self) -> int: ...
+
+    else:
+        __hash__ = str.__hash__  # the C slot itself: no Python-level call per hash
 
 
 def _text(value: object) -> str:

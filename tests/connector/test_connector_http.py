@@ -16,6 +16,7 @@ from m365sentinel._errors import (
     InvalidInputError,
     PartialApplyError,
     PreflightError,
+    QueryError,
     StalePlanError,
     UnsupportedApiVersionError,
 )
@@ -257,6 +258,20 @@ def test_query_resolves_customer_id_once(httpx_mock, connector):
     assert [json.loads(r.content) for r in posts] == [{"query": "SecurityIncident | count", "timespan": "P14D"}] * 2
     validate_body("log_analytics_query", json.loads(posts[0].content))
     assert len([r for r in httpx_mock.get_requests() if r.method == "GET"]) == 1
+
+
+def test_rejected_query_is_a_query_error_with_status_and_request_id(httpx_mock, connector):
+    cust = "6c2d6c1e-0000-4000-8000-000000000001"
+    httpx_mock.add_response(url=f"{ARM}{WS}?api-version=2023-09-01", json={"properties": {"customerId": cust}})
+    error = {"error": {"code": "BadArgumentError", "message": "The request had some invalid properties",
+                       "innererror": {"code": "SemanticError", "message": "'NoSuch' is not a known column"}}}
+    httpx_mock.add_response(method="POST", url=f"https://api.loganalytics.azure.com/v1/workspaces/{cust}/query",
+                            status_code=400, json=error, headers={"x-ms-request-id": "req-400-1"})
+    with pytest.raises(QueryError) as err:
+        connector.query("SecurityIncident | where NoSuch == 1", timespan=timedelta(days=1))
+    assert (err.value.status_code, err.value.request_id, err.value.code) == (400, "req-400-1", "SemanticError")
+    assert str(err.value) == ("SemanticError: 'NoSuch' is not a known column (BadArgumentError: The request had some "
+                              "invalid properties)")
 
 
 def test_disconnect_is_idempotent(httpx_mock, connector):

@@ -29,3 +29,24 @@ def test_import_does_not_load_azure_identity_or_the_emulator():
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert out.strip() == "[]"
+
+
+def test_chart_writers_are_public():
+    from m365sentinel import _charts
+
+    assert (m365sentinel.write_png, m365sentinel.write_svg) == (_charts.write_png, _charts.write_svg)
+    assert m365sentinel.ChartsUnavailableError is _charts.ChartsUnavailableError
+
+
+def test_incident_update_fields_are_typed_not_any():
+    import typing
+
+    import m365sentinel.models
+    from m365sentinel._incidents import _handle
+
+    # The hints name model classes imported only for type checking: resolve them from the models package.
+    names = {n: getattr(m365sentinel.models, n) for n in m365sentinel.models.__all__}
+    hints = typing.get_type_hints(m365sentinel.IncidentHandle.update, vars(_handle) | names)
+    loose = sorted(name for name, hint in hints.items() if hint is typing.Any or typing.Any in typing.get_args(hint))
+    assert loose == []
+    assert hints["severity"] == m365sentinel.models.IncidentSeverity | str | _handle._Unset

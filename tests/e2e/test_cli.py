@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 
 import pytest
 
@@ -115,3 +116,105 @@ def test_version_prints_the_package_version(capsys):
         main(["--version"])
     assert exc.value.code == 0
     assert capsys.readouterr().out == f"m365sentinel {__version__}\n"
+
+
+# --- conventions (issue 16): the target, progress, a one-line verdict, one-line errors, help for every option ---
+EMULATOR_TARGET = ("target: built-in emulator (in memory, seed 0; nothing is sent to Azure). Each run starts a fresh "
+                   "workspace: 16 days of sample Defender data, the Microsoft 365 Defender connector not yet created")
+NOT_CONNECTED = "the Microsoft 365 Defender connector is not connected (no MicrosoftThreatProtection data connector)"
+
+
+def test_status_names_the_emulator_and_ends_with_a_verdict(capsys):
+    assert main(["status", "--emulator"]) == 0
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [EMULATOR_TARGET, "... reading the connector, rules, settings and per-table ingestion"]
+    assert out.splitlines()[-1] == f"verdict: Sentinel is onboarded; {NOT_CONNECTED}"
+    assert "  Microsoft 365 Defender connector: not connected" in out.splitlines()
+
+
+def test_verify_agrees_with_status_about_the_connector(capsys):
+    """A fresh emulator holds sample data but no connector: verify says so too, instead of only "ingesting"."""
+    assert main(["verify", "--emulator", "--tables", "DeviceEvents"]) == 0
+    out, err = capsys.readouterr()
+    assert err.splitlines()[1:] == ["... running the verification queries", "... reading the connector"]
+    assert out.splitlines()[-2:] == [
+        f"Connector: {NOT_CONNECTED}",
+        "verdict: all 13 checks ingesting, but the Microsoft 365 Defender connector is not connected (`onboard` "
+        "connects it)",
+    ]
+    assert main(["verify", "--emulator", "--json", "--tables", "DeviceEvents"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["connectorConnected"] is False  # stdout stays one JSON document
+    assert err.splitlines()[-1].startswith("verdict: all 13 checks ingesting, but")
+
+
+def test_plan_and_tables_end_with_a_verdict(capsys):
+    assert main(["plan", "--emulator", "--no-entities", "--tables", "DeviceEvents"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "verdict: 7 change(s) due (`m365sentinel onboard` applies them)"
+    assert main(["tables", "--emulator"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "verdict: 10 of 20 hunting tables received data in the last 14 days")
+
+
+def test_onboard_against_a_served_emulator_says_why_it_exits_1(capsys):
+    from datetime import UTC, datetime
+
+    from m365sentinel.emulator import Emulator
+
+    emu = Emulator(now=datetime(2026, 11, 20, 12, tzinfo=UTC), strict_tokens=False)  # as `emulator serve` runs it
+    with emu.serve() as server:
+        argv = ["onboard", "--endpoint", server.url, "--workspace", emu.workspace_resource_id, "--png", ""]
+        assert main(argv) == 1
+    emu.close()
+    out, err = capsys.readouterr()
+    assert err.splitlines()[0] == (f"target: emulator served at {server.url} (its state lasts as long as that "
+                                   f"process), {emu.workspace_resource_id}")
+    assert out.splitlines()[-1] == (
+        "verdict: onboarded, not done yet: 2 of 15 checks not ingesting: BehaviorAnalytics (not yet populated), "
+        "IdentityInfo (not yet populated) (UEBA writes its tables hours after it is enabled: run `verify --ueba` "
+        "again later)")
+
+
+@pytest.mark.parametrize(("argv", "code", "error"), [
+    (["verify", "--emulator", "--png", "/missing/dir/x.png"], 2,
+     "error: argument --png: '/missing/dir/x.png': folder '/missing/dir' does not exist (see `m365sentinel verify "
+     "--help`)"),
+    (["verify", "--emulator", "--svg", "x.png"], 2,
+     "error: argument --svg: 'x.png': expected a file name ending in .svg (see `m365sentinel verify --help`)"),
+    (["status", "--emulator", "--seed", "abc"], 2,
+     "error: argument --seed: invalid int value: 'abc' (see `m365sentinel status --help`)"),
+    (["frobnicate"], 2, "error: argument COMMAND: invalid choice: 'frobnicate'"),
+    (["plan", "--emulator", "--retention-days", "0"], 1,
+     "error: InvalidInputError: retention_days for table DeviceInfo must be an int from 4 to 730 (or -1 for the "
+     "default), got 0"),
+    (["status"], 1, "error: give --emulator, or --workspace <resource id> (with Azure credentials available)"),
+])
+def test_user_mistakes_are_one_line_errors(capsys, argv, code, error):
+    try:
+        result = main(argv)
+    except SystemExit as exc:  # argparse and the CLI's own checks exit; their message is the error
+        result = exc.code if isinstance(exc.code, int) else 1
+        if not isinstance(exc.code, int):
+            print(exc.code, file=sys.stderr)
+    assert result == code
+    lines = [x for x in capsys.readouterr().err.splitlines() if not x.startswith(("target: ", "... "))]
+    assert len(lines) == 1 and lines[0].startswith(error) and "Traceback" not in lines[0]
+
+
+def _parsers(parser):
+    import argparse
+
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _parsers(sub)
+
+
+def test_every_option_has_help_and_no_help_says_default_none():
+    from m365sentinel.cli import _parser
+
+    for parser in _parsers(_parser()):
+        missing = [a.option_strings for a in parser._actions if a.option_strings and not a.help]
+        assert missing == [], parser.prog
+        assert "None" not in parser.format_help(), parser.prog

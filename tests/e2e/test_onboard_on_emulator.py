@@ -293,3 +293,19 @@ def test_errors_carry_the_service_request_id(emu, connector):
         connector.incidents_and_alerts().plan()
     assert (err.value.status_code, err.value.code) == (403, "AuthorizationFailed")
     assert len(err.value.request_id) == 36 and err.value.request_id in str(err.value)
+
+
+def test_an_emulator_without_dataset_answers_status_plan_and_verify():
+    """Emulator(dataset=False) (documented) once failed all three with 'Table with name Usage does not exist'."""
+    emu = Emulator(now=NOW, seed=0, dataset=False)
+    with Connector(emu.workspace_resource_id, credential=emu.credential(), transport=emu.transport()) as c:
+        status = c.status()
+        assert status.connected is False
+        assert {name: (t.last_received, t.volume_mb) for name, t in status.tables.items()}["DeviceEvents"] == (None, 0)
+        plan = c.incidents_and_alerts().plan()
+        assert [(x.action.value, x.resource_type) for x in plan.changes][:1] == [("create", "dataConnectors")]
+        report = c.verify()
+        assert [(x.name, x.verdict.value, x.series.total) for x in report.lines[:3]] == [
+            ("Incidents", "silent", 0), ("Alerts", "silent", 0), ("Events", "silent", 0)]
+        assert len(report.lines) == 13 and report.all_ingesting is False
+    emu.close()

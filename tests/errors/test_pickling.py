@@ -38,7 +38,8 @@ REALISTIC: dict[str, tuple[tuple[object, ...], dict[str, object]]] = {
     "ServerError": (("unavailable",), {**_API, "status_code": 503}),
     "QueryError": (
         ("Syntax error at 1:5",),
-        {"code": "SyntaxError", "inner": [{"code": "SYN0002", "message": "x"}], "query": "T | wher x"},
+        {"code": "SyntaxError", "inner": [{"code": "SYN0002", "message": "x"}], "query": "T | wher x",
+         "status_code": 400, "request_id": "7f1c2d3e-0000-4000-8000-000000000002"},
     ),
     "QueryLimitError": (
         ("100000 rows: the result may be cut",),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import decimal
 import itertools
 import math
+import os
 import shutil
 import tempfile
 import uuid
@@ -335,6 +336,13 @@ def catalogue() -> tuple[EntryPoint, ...]:
         E("HuntingTable.from_name(name)", lambda w, v: ms.HuntingTable.from_name(v), TABLES),
         E("HuntingTable.col(name)", lambda w, v: ms.HuntingTable.DeviceEvents.col(v), ("ActionType",)),
         E("provider_names()", lambda w, v: ms.provider_names()),
+        # Chart writers: every draw is refused before drawing (no valid values: matplotlib would make rows slow).
+        E("write_png(report)", lambda w, v: ms.write_png(v, w.tmp / "x.png")),
+        E(
+            "write_svg(path)",
+            lambda w, v: ms.write_svg(ms.VerificationReport(days=14, lines=()), v),
+            accept=lambda v: not (isinstance(v, str | os.PathLike) and os.fspath(v).lower().endswith(".svg")),
+        ),
         E("Checkpoint.from_json(data)", lambda w, v: ms.Checkpoint.from_json(v), ('{"v":1}', {"v": 1})),
         E("Checkpoint.starting_at(when)", lambda w, v: ms.Checkpoint.starting_at(v), AWARE),
         E("FileCheckpointStore(path)", lambda w, v: ms.FileCheckpointStore(v).load()),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -155,6 +156,29 @@ def test_file_store_leaves_no_temporary_files(tmp_path):
     v = s.compare_and_swap(None, Checkpoint(watermark=at(0)))
     s.compare_and_swap(v, Checkpoint(watermark=at(1)))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json", "c.json.lock"]
+
+
+def test_file_store_needs_no_fcntl(tmp_path, monkeypatch):
+    # Windows has no fcntl: the lock must come from a cross-platform library, not a POSIX-only module.
+    monkeypatch.setitem(sys.modules, "fcntl", None)
+    s = FileCheckpointStore(tmp_path / "c.json")
+    assert s.compare_and_swap(s.compare_and_swap(None, Checkpoint(watermark=at(0))), Checkpoint(watermark=at(1))) == "2"
+    assert s.load().checkpoint.watermark == at(1)
+
+
+def test_file_store_waits_for_a_lock_held_elsewhere(tmp_path):
+    from filelock import FileLock
+
+    store = FileCheckpointStore(tmp_path / "c.json")
+    outcome: list[str] = []
+    other = FileLock(str(tmp_path / "c.json.lock"))  # another holder of the OS lock (as another process would be)
+    with other:
+        worker = threading.Thread(target=lambda: outcome.append(store.compare_and_swap(None, Checkpoint())))
+        worker.start()
+        worker.join(0.3)
+        assert worker.is_alive() and outcome == [] and not (tmp_path / "c.json").exists()
+    worker.join()
+    assert outcome == ["1"]
 
 
 def test_any_change_re_served_by_a_large_page_shift_is_skipped_by_id():

@@ -28,7 +28,7 @@ let Now = now();
 )
 | summarize Count = max(Count) by bin_at(TimeGenerated, 1d, Now)
 | sort by TimeGenerated asc
-| project Value = iff(isnull(Count), 0, Count), Time = TimeGenerated, Legend = "Events")
+| project Value = iff(isnull(Count), 0, Count), Time = TimeGenerated, Legend = "Incidents")
 | render timechart"""
 
 DEVICE_EVENTS_CHART = """\
@@ -209,3 +209,8 @@ def test_shared_template_nodes_are_immutable_and_charts_stay_independent():
     b = kql.table_timechart("DeviceProcessEvents", legend='") | take 1 //')
     assert '"A"' in a.to_kql() and "DeviceProcessEvents" not in a.to_kql()
     assert 'Legend = "\\") | take 1 //"' in b.to_kql()
+
+
+def test_chart_templates_label_their_series_by_what_they_count():
+    assert kql.incident_timechart(["Microsoft XDR"]).to_kql().count('Legend = "Incidents"') == 1
+    assert kql.alert_timechart(["Microsoft Defender for Endpoint"]).to_kql().count('Legend = "Alerts"') == 1

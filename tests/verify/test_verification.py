@@ -218,6 +218,10 @@ def test_png_and_svg_are_written(emu, run, tmp_path):
     assert "<svg" in svg and "Ingestion per table (Usage)" in svg and "Incidents (ingesting, total" in svg
     with pytest.raises(InvalidInputError):
         write_png(report, tmp_path / "out.svg")
+    missing = tmp_path / "no" / "dir" / "x.png"
+    with pytest.raises(InvalidInputError) as err:
+        write_png(report, missing)
+    assert str(err.value) == f"path {str(missing)!r}: expected a file in an existing directory"
 
 
 def test_missing_matplotlib_names_the_extra(monkeypatch, emu, run, tmp_path):
