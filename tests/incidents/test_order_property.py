@@ -41,6 +41,11 @@ def _is_newest_first(items):
     return all(a[1] >= b[1] for a, b in itertools.pairwise(items))
 
 
+def covers(position, change):
+    """Whether a pass position covers ``change``: newer than ``upper``, or at it with a delivered id."""
+    return change[1] > position.upper or (change[1] == position.upper and change[0] in position.upper_ids)
+
+
 def serve(kind, items, rng):
     """One listing of ``items`` as a service of ``kind`` serves it: "sorted" honours ``$orderby``; "displaced"
     serves newest first except 1 to 3 items moved elsewhere; "shuffled" ignores the order. A misordering
@@ -93,13 +98,20 @@ def test_any_order_and_crash_point_loses_no_latest_state_and_repeats_no_committe
         state = PassState.begin(checkpoint, clock, LAG, verified=verified)
         state.page(clock)  # the service's Date
         handled = 0
+        own = None  # the position this pass committed last (a compact checkpoint)
         while True:
             for incident_id, modified, etag in listing(state, rng, stale):
-                if not (state.in_window(incident_id, modified) and state.should_deliver(incident_id, modified, etag)):
+                fits = state.in_window(incident_id, modified)
+                if own is not None and state.out_of_order:
+                    # The position rested on the listing staying newest first after it; this very listing has
+                    # now broken that: what the position covers may come again (at-least-once).
+                    dropped.update(c for c in chain if covers(own, c))
+                    own = None
+                if not (fits and state.should_deliver(incident_id, modified, etag)):
                     continue
                 change = (incident_id, modified, etag)
-                # Only the at-least-once fallback may deliver a committed change again: a resumed pass found a
-                # misordering service out of order and dropped the position that covered the change.
+                # Only the at-least-once fallback may deliver a committed change again: a listing (this pass's, or
+                # a resumed pass's) found a misordering service out of order after a position covered the change.
                 assert change not in committed or change in dropped, f"committed change delivered again: {change}"
                 delivered.add(change)
                 snapshot = state.delivered(*change)
@@ -112,14 +124,13 @@ def test_any_order_and_crash_point_loses_no_latest_state_and_repeats_no_committe
                     committed.update((i, t, e) for i, t, e in checkpoint.seen)
                     p = checkpoint.pending
                     if p is not None:  # the position covers the changes delivered above it
-                        committed.update(
-                            c for c in chain if c[1] > p.upper or (c[1] == p.upper and c[0] in p.upper_ids)
-                        )
+                        committed.update(c for c in chain if covers(p, c))
+                        own = p if state.compact else None
             if not state.refuted:
                 break
             assert kind != "sorted"  # a service that honours the order never refutes a position
             p = state.resume
-            dropped.update(c for c in chain if c[1] > p.upper or (c[1] == p.upper and c[0] in p.upper_ids))
+            dropped.update(c for c in chain if covers(p, c))
             state.drop_position()
         checkpoint = state.finished()
         committed.update((i, t, e) for i, t, e in checkpoint.seen)
