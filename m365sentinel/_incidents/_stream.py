@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import attrs
 
@@ -233,7 +233,7 @@ class IncidentStream:
     audit_: bool = False
 
     @classmethod
-    def for_session(cls, session: Any) -> IncidentStream:
+    def for_session(cls, session: Any) -> Self:
         """The default stream of a Connector session: Defender XDR provider names, from the beginning."""
         return cls(session=session, filters=Filters(providers=provider_names().incident_providers))
 
@@ -397,17 +397,7 @@ class IncidentStream:
         ``stop`` is checked after every item and between passes; waiting on an Event wakes up as soon as it is
         set. ``sleep`` (seconds) replaces the wait, e.g. in tests. Arguments are checked here, before any request
         (InvalidInputError)."""
-        if (
-            isinstance(interval, bool)
-            or not isinstance(interval, int | float)
-            or not math.isfinite(interval)
-            or interval < 0
-        ):
-            raise InvalidInputError(f"interval={interval!r}: expected a finite number of seconds >= 0")
-        if stop is not None and not isinstance(stop, threading.Event) and not callable(stop):
-            raise InvalidInputError(f"stop={stop!r}: expected a threading.Event or a callable returning a bool")
-        if sleep is not None and not callable(sleep):
-            raise InvalidInputError(f"sleep={sleep!r}: expected a callable taking seconds")
+        check_follow_args(interval, stop, sleep, threading.Event)
         return self._follow(float(interval), stop, sleep)
 
     def _follow(
@@ -683,6 +673,23 @@ class IncidentStream:
                 entities=self.entities_source == "log_analytics",
             )
         )
+
+
+def check_follow_args(interval: Any, stop: Any, sleep: Any, event: type) -> None:
+    """``follow``'s arguments (``event``: the face's Event type), InvalidInputError before any request."""
+    if (
+        isinstance(interval, bool)
+        or not isinstance(interval, int | float)
+        or not math.isfinite(interval)
+        or interval < 0
+    ):
+        raise InvalidInputError(f"interval={interval!r}: expected a finite number of seconds >= 0")
+    if stop is not None and not isinstance(stop, event) and not callable(stop):
+        raise InvalidInputError(
+            f"stop={stop!r}: expected a {event.__module__}.{event.__name__} or a callable returning a bool"
+        )
+    if sleep is not None and not callable(sleep):
+        raise InvalidInputError(f"sleep={sleep!r}: expected a callable taking seconds")
 
 
 def _stopper(stop: Any) -> Callable[[], bool]:

@@ -59,7 +59,8 @@ class AsyncHttpClient:
 
     Parameters as ``HttpClient``'s, except: ``credential`` is an ``azure.identity.aio`` credential (or a mapping
     ``{Audience: credential}`` of them; a sync one is InvalidInputError), ``transport`` an
-    ``httpx.AsyncBaseTransport``, and ``sleep`` may return an awaitable (default ``asyncio.sleep``).
+    ``httpx.AsyncBaseTransport``, and ``sleep`` may return an awaitable (default ``asyncio.sleep``);
+    ``close_credential``: close the credential with the client (for one the SDK created).
 
     Usage::
 
@@ -78,6 +79,7 @@ class AsyncHttpClient:
         sleep: Callable[[float], Awaitable[None] | None] = asyncio.sleep,
         user_agent_suffix: str | None = None,
         clock: Callable[[], float] = time.time,
+        close_credential: bool = False,
     ) -> None:
         check_client_args(cloud, credential)
         check_async_credential(credential)
@@ -87,6 +89,7 @@ class AsyncHttpClient:
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._clock = clock
         self._sleep = sleep
+        self._close_credential = close_credential
         user_agent = _user_agent() + (f" {user_agent_suffix}" if user_agent_suffix else "")
         self._client = httpx.AsyncClient(
             transport=transport,
@@ -189,8 +192,13 @@ class AsyncHttpClient:
                 pending[1].cancel()
 
     async def aclose(self) -> None:
-        """Close the pooled connections; the client cannot be used afterwards (ClientClosedError)."""
+        """Close the pooled connections (and the credential when ``close_credential``: one this SDK created); the
+        client cannot be used afterwards (ClientClosedError)."""
         await self._client.aclose()
+        if self._close_credential:
+            close = getattr(self._credential, "close", None)
+            if close is not None:
+                await close()
 
     async def __aenter__(self) -> AsyncHttpClient:
         return self

@@ -49,6 +49,7 @@ __all__ = [
     "Flow",
     "PageReader",
     "bridge",
+    "collect",
     "done",
     "run_local",
     "Prefetch",
@@ -164,6 +165,26 @@ def list_items(spec: RequestSpec, *, key: str = "value") -> Flow[list[Any]]:
     while (got := (yield from reader.next())) is not None:
         out.extend(got[0].get(key, []))
     return out
+
+
+def collect(listing: Generator[Any, Any, Any]) -> Flow[list[Any]]:
+    """A flow running the listing flow ``listing`` to its end: its requests passed on, its items returned."""
+    items: list[Any] = []
+    outcome: Any = None
+    failure: BaseException | None = None
+    while True:
+        try:
+            step = listing.send(outcome) if failure is None else listing.throw(failure)
+        except StopIteration:
+            return items
+        outcome, failure = None, None
+        if isinstance(step, Send | Prefetch | Sleep):
+            try:
+                outcome = yield step
+            except Exception as exc:
+                failure = exc
+        else:
+            items.append(step)
 
 
 def done(value: T) -> Flow[T]:
