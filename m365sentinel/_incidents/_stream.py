@@ -675,8 +675,8 @@ class IncidentStream:
         )
 
 
-def check_follow_args(interval: Any, stop: Any, sleep: Any, event: type) -> None:
-    """``follow``'s arguments (``event``: the face's Event type), InvalidInputError before any request."""
+def check_follow_args(interval: Any, stop: Any, sleep: Any, *events: type) -> None:
+    """``follow``'s arguments (``events``: the Event types the face accepts), InvalidInputError before any request."""
     if (
         isinstance(interval, bool)
         or not isinstance(interval, int | float)
@@ -684,10 +684,9 @@ def check_follow_args(interval: Any, stop: Any, sleep: Any, event: type) -> None
         or interval < 0
     ):
         raise InvalidInputError(f"interval={interval!r}: expected a finite number of seconds >= 0")
-    if stop is not None and not isinstance(stop, event) and not callable(stop):
-        raise InvalidInputError(
-            f"stop={stop!r}: expected a {event.__module__}.{event.__name__} or a callable returning a bool"
-        )
+    if stop is not None and not isinstance(stop, events) and not callable(stop):
+        names = " or ".join(f"{e.__module__}.{e.__name__}" for e in events)
+        raise InvalidInputError(f"stop={stop!r}: expected a {names} or a callable returning a bool")
     if sleep is not None and not callable(sleep):
         raise InvalidInputError(f"sleep={sleep!r}: expected a callable taking seconds")
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -72,17 +74,20 @@ class IncidentStream(_SyncIncidentStream):
         self,
         *,
         interval: float = 60.0,
-        stop: asyncio.Event | Callable[[], bool] | None = None,
-        sleep: Callable[[float], Awaitable[None]] | None = None,
+        stop: asyncio.Event | threading.Event | Callable[[], bool] | None = None,
+        sleep: Callable[[float], Awaitable[None] | None] | None = None,
     ) -> AsyncIterator[StreamedIncident]:
         """Poll forever (``async for``): one pass, then wait ``interval`` seconds, until ``stop`` (an
-        ``asyncio.Event`` or a callable returning True) is set or the loop is left. ``sleep`` replaces the wait.
-        Arguments are checked here, before any request (InvalidInputError)."""
-        check_follow_args(interval, stop, sleep, asyncio.Event)
+        ``asyncio.Event``, a ``threading.Event`` set from another thread, or a callable returning True) is set or
+        the loop is left; an ``asyncio.Event`` also ends the wait early. ``sleep`` (seconds; may return an
+        awaitable) replaces the wait. Arguments are checked here, before any request (InvalidInputError)."""
+        check_follow_args(interval, stop, sleep, asyncio.Event, threading.Event)
 
         async def wait(seconds: float) -> None:
             if sleep is not None:
-                await sleep(seconds)
+                waited = sleep(seconds)
+                if inspect.isawaitable(waited):
+                    await waited
             elif isinstance(stop, asyncio.Event):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), seconds)

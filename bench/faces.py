@@ -1,5 +1,5 @@
-"""One test body, both faces: the ``face`` fixture ("sync" or "async") builds a Connector of that face, and for
-the async face wraps it so that a test written against the sync API drives the async one unchanged.
+"""One body, both faces: ``Face("sync" | "async")`` builds a Connector of that face, and for the async face wraps
+it so that code written against the sync API (the tests' ``face`` fixture, the soak) drives the async one unchanged.
 
 The wrapper runs each awaitable on the face's own event loop (``asyncio.Runner``), turns async iterators into
 iterators, and wraps the async objects it returns (streams, runs, handles, plans) the same way; plain values
