@@ -685,7 +685,7 @@ def check_follow_args(interval: Any, stop: Any, sleep: Any, *events: type) -> No
     ):
         raise InvalidInputError(f"interval={interval!r}: expected a finite number of seconds >= 0")
     if stop is not None and not isinstance(stop, events) and not callable(stop):
-        names = " or ".join(f"{e.__module__}.{e.__name__}" for e in events)
+        names = " or ".join(f"{e.__module__.split('.')[0]}.{e.__name__}" for e in events)
         raise InvalidInputError(f"stop={stop!r}: expected a {names} or a callable returning a bool")
     if sleep is not None and not callable(sleep):
         raise InvalidInputError(f"sleep={sleep!r}: expected a callable taking seconds")

@@ -27,6 +27,7 @@ from ._retry import RetryPolicy
 __all__ = ["AsyncHttpClient", "check_async_credential"]
 
 T = TypeVar("T")
+_EFFECTS = (Send, Prefetch, Sleep)
 
 
 def check_async_credential(credential: Any) -> None:
@@ -168,7 +169,9 @@ class AsyncHttpClient:
                 except StopIteration:
                     return
                 outcome, failure = None, None
-                if isinstance(effect, Send):
+                if not isinstance(effect, _EFFECTS):  # an item (the common case: checked once)
+                    yield effect
+                elif isinstance(effect, Send):
                     try:
                         if pending is not None and pending[0] is effect.spec and not self._client.is_closed:
                             task, pending = pending[1], None
@@ -184,8 +187,7 @@ class AsyncHttpClient:
                     await (wait or asyncio.sleep)(effect.seconds)
                 elif isinstance(effect, Prefetch):
                     pending = (effect.spec, asyncio.ensure_future(self.send(effect.spec)))
-                else:
-                    yield effect
+                    await asyncio.sleep(0)  # let the task send its request: the service works while we hand out items
         finally:
             flow.close()
             if pending is not None:

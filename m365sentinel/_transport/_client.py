@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["HttpClient", "check_client_args", "credential_for"]
 
 T = TypeVar("T")
+_EFFECTS = (Send, Prefetch, Sleep)
 
 
 @functools.cache
@@ -210,7 +211,9 @@ class HttpClient:
                 except StopIteration:
                     return
                 outcome, failure = None, None
-                if isinstance(effect, Send):
+                if not isinstance(effect, _EFFECTS):  # an item (the common case: checked once)
+                    yield effect
+                elif isinstance(effect, Send):
                     try:
                         if pending is not None and pending[0] is effect.spec and not self._client.is_closed:
                             future, pending = pending[1], None
@@ -225,8 +228,6 @@ class HttpClient:
                 elif isinstance(effect, Prefetch):
                     prefetcher = prefetcher or _Prefetcher(self.send)
                     pending = (effect.spec, prefetcher.submit(effect.spec))
-                else:
-                    yield effect
         finally:
             flow.close()
             if pending is not None:

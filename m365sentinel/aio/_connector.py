@@ -19,6 +19,7 @@ from .._connector import (
     _KqlText,
     _query_text_and_span,
 )
+from .._errors import MissingExtraError
 from .._ids import WorkspaceId, validate_guid
 from .._plan import ApplyResult
 from .._plan import Plan as _SyncPlan
@@ -67,7 +68,8 @@ class Connector(ConnectorCore):
 
     Parameters as ``m365sentinel.Connector``'s, except: ``credential`` is an ``azure.identity.aio`` credential (or
     a mapping ``{Audience: credential}`` of them; a sync credential is InvalidInputError; ``None``:
-    ``azure.identity.aio.DefaultAzureCredential``, closed with the connector), ``transport`` an
+    ``azure.identity.aio.DefaultAzureCredential``, closed with the connector: it needs aiohttp, the ``aio`` extra,
+    else MissingExtraError), ``transport`` an
     ``httpx.AsyncBaseTransport`` (the emulator's ``async_transport()``), ``sleep`` may return an awaitable
     (default ``asyncio.sleep``).
     """
@@ -99,7 +101,14 @@ class Connector(ConnectorCore):
             if cred is None:
                 from azure.identity.aio import DefaultAzureCredential  # imported only when used (import cost)
 
-                cred = DefaultAzureCredential()
+                try:
+                    cred = DefaultAzureCredential()
+                except ImportError as exc:  # azure-core's async transport is aiohttp, an optional dependency
+                    raise MissingExtraError(
+                        "m365sentinel.aio's default credential (azure.identity.aio.DefaultAzureCredential)",
+                        "aio",
+                        "aiohttp",
+                    ) from exc
             return AsyncHttpClient(
                 resolved,
                 cred,

@@ -40,8 +40,8 @@ class IncidentRun(RunState, AsyncIterator[StreamedIncident]):
         super().__init__(start)
         self._gen: AsyncIterator[StreamedIncident] = stream.session.http.iterate(stream._pass(start, committer, self))
 
-    async def __anext__(self) -> StreamedIncident:
-        return await self._gen.__anext__()
+    def __anext__(self) -> Awaitable[StreamedIncident]:
+        return self._gen.__anext__()  # the generator's own awaitable: no coroutine frame per item
 
     async def aclose(self) -> None:
         await self._gen.aclose()  # type: ignore[attr-defined]
