@@ -46,6 +46,7 @@ from ._errors import (
 from ._ids import WorkspaceId
 from ._plan import Action, ApplyResult, Change, FieldChange, ManualStep, Plan
 from ._providers import ProviderNames, provider_names
+from ._session import Session
 from ._transport import Audience, Cloud, RetryPolicy
 
 __version__ = "0.1.0"
@@ -103,6 +104,7 @@ __all__ = [
     "SentinelError",
     "SerializationError",
     "ServerError",
+    "Session",
     "StalePlanError",
     "StreamedIncident",
     "TableIngestion",

@@ -7,7 +7,6 @@ session (one httpx client, token caches, the resolved workspace GUID), closed by
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, Self
@@ -40,8 +39,9 @@ from ._plan import (
 )
 from ._providers import provider_names
 from ._routes import Routes
+from ._session import Session
 from ._timespan import to_timespan
-from ._transport import Audience, Cloud, HttpClient, RetryPolicy
+from ._transport import Audience, Cloud, RetryPolicy
 from ._transport._flow import Flow, Send, bridge, list_items, send_json
 
 if TYPE_CHECKING:
@@ -152,31 +152,15 @@ class DisconnectResult:
         )
 
 
-def _check_options(
-    credential: Any, api_versions: Any, retry: Any, timeout: Any, transport: Any, sleep: Any, transport_type: Any = None
-) -> None:
-    """Constructor options are checked here, before any request (a wrong type would otherwise fail on first use).
-    ``transport_type``: what the face's client takes (default ``httpx.BaseTransport``)."""
-    import httpx
-
-    creds = credential.values() if isinstance(credential, Mapping) else [credential]
-    if isinstance(credential, Mapping) and not all(isinstance(k, Audience) for k in credential):
-        raise InvalidInputError(f"credential mapping keys must be Audience members, got {list(credential)!r}")
-    for c in creds:
-        if c is not None and not callable(getattr(c, "get_token", None)):
-            raise InvalidInputError(f"credential must be an azure-identity TokenCredential (get_token), got {c!r}")
-    expected = (
-        ("api_versions", api_versions, ApiVersions),
-        ("retry", retry, RetryPolicy),
-        ("transport", transport, transport_type or httpx.BaseTransport),
-    )
-    for name, value, cls in expected:
-        if value is not None and not isinstance(value, cls):
-            raise InvalidInputError(f"{name} must be a {cls.__module__}.{cls.__qualname__} or None, got {value!r}")
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise InvalidInputError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    if sleep is not None and not callable(sleep):
-        raise InvalidInputError(f"sleep must be a callable taking seconds, got {sleep!r}")
+def _parse(
+    workspace: str | WorkspaceId, tenant_id: str | None, api_versions: ApiVersions | None
+) -> tuple[WorkspaceId, str | None]:
+    """The workspace and tenant checked, and ``api_versions``' type, before anything is built."""
+    ws = WorkspaceId.parse(workspace)
+    tenant = validate_guid(tenant_id, "tenant_id") if tenant_id is not None else None
+    if api_versions is not None and not isinstance(api_versions, ApiVersions):
+        raise InvalidInputError(f"api_versions must be a m365sentinel.ApiVersions or None, got {api_versions!r}")
+    return ws, tenant
 
 
 def _stale(change: Change, why: str) -> StalePlanError:
@@ -200,11 +184,13 @@ def _query_error(exc: BadRequestError, text: str) -> QueryError:
 
 class _Session:
     """State shared by a Connector and its fluent copies: the HTTP client (``HttpClient``, or ``AsyncHttpClient`` on
-    the async face: both drive the same flows) and values resolved once."""
+    the async face: both drive the same flows; ``owns_http``: closed with the connector, False when a ``Session``
+    owns it) and the workspace's values resolved once."""
 
-    def __init__(self, http: Any, routes: Routes) -> None:
+    def __init__(self, http: Any, routes: Routes, *, owns_http: bool = True) -> None:
         self.http = http
         self.routes = routes
+        self.owns_http = owns_http
         self._customer_id: str | None = None
         self._home_tenant: str | None = None
 
@@ -228,14 +214,6 @@ class _Session:
         return self._home_tenant
 
 
-def _resolve_cloud(cloud: str | Cloud, graph: str | None) -> Cloud:
-    if isinstance(cloud, Cloud):
-        if graph is not None:
-            raise InvalidInputError("graph= applies to a named cloud; a Cloud object already carries its Graph host")
-        return cloud
-    return Cloud.resolve(cloud, graph=graph)
-
-
 class ConnectorCore:
     """What the sync ``Connector`` and the async ``m365sentinel.aio.Connector`` share: the fluent desired state and
     every terminal operation as a flow (``_transport._flow``); each face only drives the flows with its client."""
@@ -252,20 +230,21 @@ class ConnectorCore:
         object.__setattr__(self, "_session", session)
         object.__setattr__(self, "_desired", desired)
 
-    def _setup(
-        self,
-        workspace: str | WorkspaceId,
-        tenant_id: str | None,
-        cloud: str | Cloud,
-        graph: str | None,
-        api_versions: ApiVersions | None,
-        make_http: Callable[[Cloud], Any],
+    @classmethod
+    def _of_session(
+        cls, http: Any, workspace: str | WorkspaceId, tenant_id: str | None, api_versions: ApiVersions | None
+    ) -> Self:
+        """A Connector over a session's HTTP client (``Session.connector``): no client is built."""
+        ws, tenant = _parse(workspace, tenant_id, api_versions)
+        new = object.__new__(cls)
+        new._bind(http, ws, tenant, api_versions, owns_http=False)
+        return new
+
+    def _bind(
+        self, http: Any, ws: WorkspaceId, tenant: str | None, api_versions: ApiVersions | None, *, owns_http: bool
     ) -> None:
-        ws = WorkspaceId.parse(workspace)
-        tenant = validate_guid(tenant_id, "tenant_id") if tenant_id is not None else None
-        resolved = _resolve_cloud(cloud, graph)
-        routes = Routes(resolved, ws, api_versions or ApiVersions())
-        self._init(ws, tenant, _Session(make_http(resolved), routes), _Desired())
+        routes = Routes(http.cloud, ws, api_versions or ApiVersions())
+        self._init(ws, tenant, _Session(http, routes, owns_http=owns_http), _Desired())
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Connector is immutable: fluent methods return a new Connector")
@@ -666,7 +645,9 @@ class Connector(ConnectorCore):
     Parameters:
         workspace: the workspace's ARM resource id (validated; InvalidInputError names a malformed one).
         credential: an azure-identity ``TokenCredential``, or a mapping ``{Audience: TokenCredential}`` when the
-            audiences (ARM, Log Analytics, Graph) need different credentials. ``None``: ``DefaultAzureCredential``.
+            audiences (ARM, Log Analytics, Graph) need different credentials. ``None``:
+            ``DefaultAzureCredential(authority=<the cloud's sign-in host>)``, asking tokens for ``tenant_id`` when
+            given. An ``azure.identity.aio`` credential is refused (InvalidInputError): use ``m365sentinel.aio``.
         tenant_id: the Defender tenant (GUID). Default: the workspace's home tenant (its subscription's tenant);
             a different one is a preflight blocker.
         cloud: ``"AzureCloud"`` or ``"AzureUSGovernment"``, or a ``Cloud`` (``Cloud.custom(...)`` for private clouds or
@@ -674,6 +655,9 @@ class Connector(ConnectorCore):
             ``"DoD"``). Azure China is refused (UnsupportedCloudError).
         api_versions, retry, timeout (seconds), transport (any httpx transport; the emulator plugs in here),
         sleep (how retries wait; injectable for tests, default ``time.sleep``).
+
+    A Connector made alone builds its own HTTP client and token cache (~50-130 ms: the TLS context); many
+    connectors share one through ``Session(...).connector(workspace)``.
     """
 
     __slots__ = ()
@@ -692,32 +676,25 @@ class Connector(ConnectorCore):
         transport: Any = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        WorkspaceId.parse(workspace)  # checked in this order, before anything is built
-        if tenant_id is not None:
-            validate_guid(tenant_id, "tenant_id")
-        _check_options(credential, api_versions, retry, timeout, transport, sleep)
-
-        def make_http(resolved: Cloud) -> HttpClient:
-            cred = credential
-            if cred is None:
-                from azure.identity import DefaultAzureCredential  # imported only when used (import cost)
-
-                cred = DefaultAzureCredential()
-            return HttpClient(
-                resolved,
-                cred,
-                retry=retry or RetryPolicy(),
-                timeout=timeout,
-                transport=transport,
-                sleep=time.sleep if sleep is None else sleep,
-            )
-
-        self._setup(workspace, tenant_id, cloud, graph, api_versions, make_http)
+        ws, tenant = _parse(workspace, tenant_id, api_versions)
+        private = Session(
+            credential=credential,
+            tenant_id=tenant if credential is None else None,  # the default credential signs in to this tenant
+            cloud=cloud,
+            graph=graph,
+            retry=retry,
+            timeout=timeout,
+            transport=transport,
+            sleep=sleep,
+        )
+        self._bind(private._http, ws, tenant, api_versions, owns_http=True)
 
     # --- lifecycle -------------------------------------------------------------------------------------------
     def close(self) -> None:
-        """Close the shared HTTP client (every fluent copy shares it)."""
-        self._session.http.close()
+        """Close the HTTP client every fluent copy shares; for a connector from ``Session.connector``, nothing
+        (the session owns the pool: ``session.close()``)."""
+        if self._session.owns_http:
+            self._session.http.close()
 
     def __enter__(self) -> Connector:
         return self

@@ -10,19 +10,21 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
 
 from .._errors import ClientClosedError, CredentialError, InvalidInputError
+from ._atokens import AsyncTokenCache
 from ._client import _user_agent, check_client_args, credential_for
 from ._clouds import Cloud
 from ._flow import Flow, Prefetch, Send, Sleep, Token, Transmit, json_body, request_flow, request_timeout
 from ._logging import log_request, log_response
 from ._requests import RequestSpec
 from ._retry import RetryPolicy
+from ._tokens import TokenKey, is_async_credential
 
 __all__ = ["AsyncHttpClient", "check_async_credential"]
 
@@ -31,34 +33,22 @@ _EFFECTS = (Send, Prefetch, Sleep)
 
 
 def check_async_credential(credential: Any) -> None:
-    """InvalidInputError unless every credential's ``get_token`` is a coroutine function (``azure.identity.aio``).
-
-    A sync credential would block the event loop on every token (the Azure CLI one runs a subprocess)."""
-    for c in credential.values() if isinstance(credential, Mapping) else [credential]:
-        if c is not None and not inspect.iscoroutinefunction(getattr(c, "get_token", None)):
-            raise InvalidInputError(
-                f"the async face needs an async credential (azure.identity.aio, e.g. "
-                f"azure.identity.aio.DefaultAzureCredential), got the sync {type(c).__name__}; use the sync "
-                "m365sentinel.Connector with it, or its azure.identity.aio counterpart here"
-            )
-
-
-async def _get_token(credential: Any, scope: str, claims: str | None) -> str:
-    try:
-        if claims is not None:
-            access = await credential.get_token(scope, claims=claims)
-        else:
-            access = await credential.get_token(scope)
-    except Exception as exc:
-        raise CredentialError(f"the credential could not get a token for {scope}: {type(exc).__name__}") from exc
-    token: str = access.token
-    return token
+    """InvalidInputError unless ``credential`` is an async credential (``azure.identity.aio``: ``get_token`` a
+    coroutine function). A sync credential would block the event loop on every token (the Azure CLI one runs a
+    subprocess). The mirror of ``_tokens.check_sync_credential``."""
+    if not is_async_credential(credential):
+        raise InvalidInputError(
+            f"the async face needs an async credential (azure.identity.aio, e.g. "
+            f"azure.identity.aio.DefaultAzureCredential), got the sync {type(credential).__name__}; use the sync "
+            "m365sentinel.Connector with it, or its azure.identity.aio counterpart here"
+        )
 
 
 class AsyncHttpClient:
     """One pooled ``httpx.AsyncClient`` for ARM, Log Analytics and Graph: ``HttpClient``'s async twin.
 
-    Parameters as ``HttpClient``'s, except: ``credential`` is an ``azure.identity.aio`` credential (or a mapping
+    Parameters as ``HttpClient``'s (tokens cached the same way, ``_atokens``), except: ``credential`` is an
+    ``azure.identity.aio`` credential (or a mapping
     ``{Audience: credential}`` of them; a sync one is InvalidInputError), ``transport`` an
     ``httpx.AsyncBaseTransport``, and ``sleep`` may return an awaitable (default ``asyncio.sleep``);
     ``close_credential``: close the credential with the client (for one the SDK created).
@@ -80,15 +70,17 @@ class AsyncHttpClient:
         sleep: Callable[[float], Awaitable[None] | None] = asyncio.sleep,
         user_agent_suffix: str | None = None,
         clock: Callable[[], float] = time.time,
+        tenant_id: str | None = None,
         close_credential: bool = False,
     ) -> None:
-        check_client_args(cloud, credential)
-        check_async_credential(credential)
+        check_client_args(cloud, credential, check_async_credential)
         self._cloud = cloud
         self._credential = credential
         self._policy = retry
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._clock = clock
+        self._tenant_id = tenant_id
+        self._tokens = AsyncTokenCache(clock)
         self._sleep = sleep
         self._close_credential = close_credential
         user_agent = _user_agent() + (f" {user_agent_suffix}" if user_agent_suffix else "")
@@ -103,6 +95,11 @@ class AsyncHttpClient:
     def cloud(self) -> Cloud:
         """The endpoints this client talks to."""
         return self._cloud
+
+    @property
+    def closed(self) -> bool:
+        """True once ``aclose()`` ran."""
+        return self._client.is_closed
 
     async def send(self, spec: RequestSpec) -> httpx.Response:
         """``HttpClient.send``, awaited: the 2xx response for ``spec`` (same retries, token refresh, errors)."""
@@ -123,7 +120,11 @@ class AsyncHttpClient:
                     outcome = await self._transmit(effect)
                 elif isinstance(effect, Token):
                     credential = credential_for(self._credential, effect.audience)
-                    outcome = await _get_token(credential, effect.scope, effect.claims)
+                    key = TokenKey.of(credential, effect.scope, tenant_id=self._tenant_id)
+                    if effect.rejected is None:
+                        outcome = await self._tokens.get(credential, key)
+                    else:
+                        outcome = await self._tokens.renew(credential, key, effect.rejected, effect.claims)
                 else:
                     waited = self._sleep(effect.seconds)
                     if inspect.isawaitable(waited):

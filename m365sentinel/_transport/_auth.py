@@ -1,7 +1,7 @@
 """Token decisions (pure): where a bearer token may go, and whether a 401 is a genuine token error.
 
-The token itself comes from the caller's azure-identity ``TokenCredential`` on every request (azure-identity
-caches and renews before expiry); these functions only decide, so the async twin shares them.
+The token itself comes from the session's token cache (``_tokens.py``: one request to the credential per token
+lifetime); these functions only decide, so the async twin shares them.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from ._flow import Flow, Prefetch, Send, Sleep, Token, Transmit, json_body, page
 from ._logging import log_request, log_response
 from ._requests import RequestSpec
 from ._retry import RetryPolicy
+from ._tokens import TokenCache, TokenKey, check_sync_credential
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -44,17 +45,9 @@ def _user_agent() -> str:
     return f"m365sentinel/{ours} python-httpx/{httpx.__version__}"
 
 
-def _get_token(credential: TokenCredential, scope: str, *, claims: str | None = None) -> str:
-    """A token from the credential; its failures (no sign-in, expired secret) become CredentialError, chained."""
-    try:
-        access = credential.get_token(scope, claims=claims) if claims is not None else credential.get_token(scope)
-    except Exception as exc:
-        raise CredentialError(f"the credential could not get a token for {scope}: {type(exc).__name__}") from exc
-    return access.token
-
-
-def check_client_args(cloud: Any, credential: Any) -> None:
-    """InvalidInputError for a cloud that is not a ``Cloud`` or a credential without ``get_token`` (both faces)."""
+def check_client_args(cloud: Any, credential: Any, check_credential: Callable[[Any], None]) -> None:
+    """InvalidInputError for a cloud that is not a ``Cloud``, a mapping not keyed by ``Audience``, or a credential
+    ``check_credential`` (the face's: sync or async) refuses."""
     if not isinstance(cloud, Cloud):
         raise InvalidInputError(f"cloud must be a Cloud (Cloud.resolve(...) or Cloud.custom(...)), got {cloud!r}")
     if isinstance(credential, Mapping):
@@ -63,8 +56,10 @@ def check_client_args(cloud: Any, credential: Any) -> None:
             raise InvalidInputError(
                 f"credential mapping keys must be Audience members (ARM, LOG_ANALYTICS, GRAPH), got {bad or '{}'}"
             )
-    elif not callable(getattr(credential, "get_token", None)):
-        raise InvalidInputError(f"credential must be an azure-identity TokenCredential, got {type(credential)!r}")
+        for each in credential.values():
+            check_credential(each)
+    else:
+        check_credential(credential)
 
 
 def credential_for(credential: Any, audience: Audience) -> Any:
@@ -91,7 +86,11 @@ class HttpClient:
         transport: any httpx transport (tests, the emulator); default: httpx's network transport.
         sleep: how to wait between attempts (tests inject a recorder).
         user_agent_suffix: appended to ``m365sentinel/<version> python-httpx/<version>``.
-        clock: POSIX-seconds clock used to measure HTTP-date Retry-After values.
+        clock: POSIX-seconds clock used to measure HTTP-date Retry-After values and token expiry.
+        tenant_id: the tenant tokens are asked for (``get_token(tenant_id=)``); None: the credential's own.
+
+    Tokens are cached per (credential, scope, tenant) and refreshed ahead of expiry (``_tokens.TokenCache``):
+    one token request per token lifetime per audience.
 
     Usage::
 
@@ -110,13 +109,16 @@ class HttpClient:
         sleep: Callable[[float], None] = time.sleep,
         user_agent_suffix: str | None = None,
         clock: Callable[[], float] = time.time,
+        tenant_id: str | None = None,
     ) -> None:
-        check_client_args(cloud, credential)
+        check_client_args(cloud, credential, check_sync_credential)
         self._cloud = cloud
         self._credential = credential
         self._policy = retry
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._clock = clock
+        self._tenant_id = tenant_id
+        self._tokens = TokenCache(clock)
         user_agent = _user_agent() + (f" {user_agent_suffix}" if user_agent_suffix else "")
         self._client = httpx.Client(
             transport=transport,
@@ -130,6 +132,11 @@ class HttpClient:
     def cloud(self) -> Cloud:
         """The endpoints this client talks to."""
         return self._cloud
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` ran."""
+        return self._client.is_closed
 
     # -- public API ---------------------------------------------------------------------------------------
 
@@ -161,7 +168,11 @@ class HttpClient:
                     outcome = self._transmit(effect)
                 elif isinstance(effect, Token):
                     credential = credential_for(self._credential, effect.audience)
-                    outcome = _get_token(credential, effect.scope, claims=effect.claims)
+                    key = TokenKey.of(credential, effect.scope, tenant_id=self._tenant_id)
+                    if effect.rejected is None:
+                        outcome = self._tokens.get(credential, key)
+                    else:
+                        outcome = self._tokens.renew(credential, key, effect.rejected, effect.claims)
                 else:
                     self._sleep(effect.seconds)
             except (httpx.TransportError, CredentialError, InvalidInputError) as exc:

@@ -209,13 +209,15 @@ def run_local(flow: Flow[T]) -> T:
 
 @attrs.frozen
 class Token:
-    """Effect of ``request_flow``: a bearer token (str) for ``audience``'s ``scope``; ``claims`` after a challenge.
+    """Effect of ``request_flow``: a bearer token (str) for ``audience``'s ``scope`` from the face's token cache;
+    after a 401 token challenge ``rejected`` (and ``claims`` for a claims challenge): a fresh one replacing it.
 
-    Credential failures come back thrown in, already a CredentialError (the faces wrap them)."""
+    Credential failures come back thrown in, already a CredentialError (the token caches wrap them)."""
 
     audience: Audience
     scope: str
     claims: str | None = None
+    rejected: str | None = attrs.field(default=None, repr=False)  # the token a 401 challenge rejected: renew
 
 
 @attrs.frozen
@@ -326,7 +328,7 @@ def _exchange(
     if is_consent_error(service_error.code, service_error.message):
         return response
     LOGGER.info("token rejected (%s); fetching a fresh one and retrying once", challenge.error or "claims challenge")
-    fresh: str = yield Token(spec.audience, scope, claims=challenge.claims)
+    fresh: str = yield Token(spec.audience, scope, claims=challenge.claims, rejected=token)
     if fresh == token:
         rejected = map_status_error(
             401, response.headers, response.content, method=spec.method, url=spec.url, reason=response.reason_phrase

@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import attrs
-import httpx
 
 from .._api_versions import ApiVersions
-from .._connector import (
-    ConnectorCore,
-    ConnectorStatus,
-    DisconnectResult,
-    _check_options,
-    _KqlText,
-    _query_text_and_span,
-)
-from .._errors import MissingExtraError
-from .._ids import WorkspaceId, validate_guid
+from .._connector import ConnectorCore, ConnectorStatus, DisconnectResult, _KqlText, _parse, _query_text_and_span
+from .._ids import WorkspaceId
 from .._plan import ApplyResult
 from .._plan import Plan as _SyncPlan
 from .._transport import Cloud, RetryPolicy
-from .._transport._aclient import AsyncHttpClient, check_async_credential
+from ._session import Session
 
 if TYPE_CHECKING:
     from .._verify import VerificationReport
@@ -90,41 +80,25 @@ class Connector(ConnectorCore):
         transport: Any = None,
         sleep: Callable[[float], Awaitable[None] | None] | None = None,
     ) -> None:
-        WorkspaceId.parse(workspace)  # checked in the sync Connector's order, before anything is built
-        if tenant_id is not None:
-            validate_guid(tenant_id, "tenant_id")
-        _check_options(credential, api_versions, retry, timeout, transport, sleep, httpx.AsyncBaseTransport)
-        check_async_credential(credential)
-
-        def make_http(resolved: Cloud) -> AsyncHttpClient:
-            cred = credential
-            if cred is None:
-                from azure.identity.aio import DefaultAzureCredential  # imported only when used (import cost)
-
-                try:
-                    cred = DefaultAzureCredential()
-                except ImportError as exc:  # azure-core's async transport is aiohttp, an optional dependency
-                    raise MissingExtraError(
-                        "m365sentinel.aio's default credential (azure.identity.aio.DefaultAzureCredential)",
-                        "aio",
-                        "aiohttp",
-                    ) from exc
-            return AsyncHttpClient(
-                resolved,
-                cred,
-                retry=retry or RetryPolicy(),
-                timeout=timeout,
-                transport=transport,
-                sleep=asyncio.sleep if sleep is None else sleep,
-                close_credential=credential is None,
-            )
-
-        self._setup(workspace, tenant_id, cloud, graph, api_versions, make_http)
+        ws, tenant = _parse(workspace, tenant_id, api_versions)
+        private = Session(
+            credential=credential,
+            tenant_id=tenant if credential is None else None,  # the default credential signs in to this tenant
+            cloud=cloud,
+            graph=graph,
+            retry=retry,
+            timeout=timeout,
+            transport=transport,
+            sleep=sleep,
+        )
+        self._bind(private._http, ws, tenant, api_versions, owns_http=True)
 
     # --- lifecycle -------------------------------------------------------------------------------------------
     async def close(self) -> None:
-        """Close the shared HTTP client (every fluent copy shares it)."""
-        await self._session.http.aclose()
+        """Close the HTTP client every fluent copy shares (and the default credential it made); for a connector
+        from ``aio.Session.connector``, nothing (the session owns the pool)."""
+        if self._session.owns_http:
+            await self._session.http.aclose()
 
     async def __aenter__(self) -> Connector:
         return self

@@ -11,7 +11,7 @@ from typing import Any
 
 from m365sentinel._errors import InvalidInputError
 from m365sentinel._inputs import check_int, check_number, check_text
-from m365sentinel.emulator._auth import EmulatorAsyncCredential, EmulatorCredential, TokenStore
+from m365sentinel.emulator._auth import EmulatorAsyncCredential, EmulatorCredential, TokenStore, audience_of_scope
 from m365sentinel.emulator._clock import Clock, as_utc
 from m365sentinel.emulator._control import IncidentControl
 from m365sentinel.emulator._core import Core
@@ -202,7 +202,27 @@ class Emulator:
         """Move the emulator clock forward (tokens age; data stays where it is). Returns the new now."""
         return self.clock.advance(delta)
 
+    def time(self) -> float:
+        """The emulator clock in POSIX seconds (UTC): pass as ``Session(clock=emu.time)`` so token expiry and
+        HTTP-date ``Retry-After`` are measured on the clock the emulator issues tokens and dates by."""
+        return self.clock.now().timestamp()
+
     # -- clients ----------------------------------------------------------------------------------------
+    @property
+    def token_requests(self) -> dict[str, int]:
+        """Token requests answered so far by this emulator's ``credential()`` credentials, per audience
+        (``"https://management.azure.com"``, ``"https://api.loganalytics.io"``, ``"https://graph.microsoft.com"``)."""
+        counts: dict[str, int] = {}
+        for scope in self._tokens.issued:
+            audience = audience_of_scope(scope)
+            counts[audience] = counts.get(audience, 0) + 1
+        return counts
+
+    @property
+    def token_lifetime(self) -> timedelta:
+        """How long each token the emulator issues lives (1 hour)."""
+        return timedelta(seconds=self._tokens.lifetime_s)
+
     def credential(self) -> EmulatorCredential:
         """A TokenCredential: ``get_token(scope)`` -> ``AccessToken("emu-<audience host>-<n>", now + 1 h)``."""
         return EmulatorCredential(self._tokens)

@@ -71,7 +71,7 @@ def test_azure_identity_aio_credentials_are_accepted_and_a_missing_aiohttp_is_a_
     assert repr(connector) == f"Connector({WS!r}, cloud='AzureCloud')"
     asyncio.run(connector.close())
 
-    def no_aiohttp():
+    def no_aiohttp(**kw):
         raise ImportError("aiohttp package is not installed")
 
     monkeypatch.setattr(identity_aio, "DefaultAzureCredential", no_aiohttp)
@@ -127,7 +127,7 @@ async def test_async_client_waits_the_advised_retry_after_then_succeeds(httpx_mo
     async with aio.AsyncHttpClient(CLOUD, cred, sleep=sleep) as http:
         assert await http.send_json(SPEC) == {"value": [1]}
     assert sleeps == [7.0]
-    assert cred.scopes == ["https://management.azure.com/.default"] * 2
+    assert cred.scopes == ["https://management.azure.com/.default"]  # cached: one token for both attempts
     requests = httpx_mock.get_requests()
     assert [r.headers["Authorization"] for r in requests] == ["Bearer token-1"] * 2
     assert requests[0].headers["x-ms-client-request-id"] == requests[1].headers["x-ms-client-request-id"]

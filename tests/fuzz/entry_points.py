@@ -197,6 +197,18 @@ def _connector(w: World, **kw: Any) -> Any:
         return c.incidents().get(w.incident_id).get()
 
 
+def _session(w: World, **kw: Any) -> Any:
+    args: dict[str, Any] = {"credential": w.emu.credential(), "transport": w.emu.transport()}
+    args.update(kw)
+    with ms.Session(**args) as s:
+        return s.connector(_ws(w)).incidents().get(w.incident_id).get()
+
+
+def _session_connector(w: World, **kw: Any) -> Any:
+    with ms.Session(credential=w.emu.credential(), transport=w.emu.transport()) as s:
+        return s.connector(kw.pop("workspace", _ws(w)), **kw).incidents().get(w.incident_id).get()
+
+
 def _stream(w: World, apply: Callable[[Any], Any]) -> None:
     touch(apply(w.stream))
 
@@ -288,6 +300,13 @@ def catalogue() -> tuple[EntryPoint, ...]:
         E("Connector(timeout)", lambda w, v: _connector(w, timeout=v), (1, 30.0)),
         E("Connector(transport)", lambda w, v: ci(_ws(w), credential=w.emu.credential(), transport=v)),
         E("Connector(sleep)", lambda w, v: _connector(w, sleep=v)),
+        E("Session(credential)", lambda w, v: _session(w, credential=v), accept=lambda v: v is not None),
+        E("Session(tenant_id)", lambda w, v: _session(w, tenant_id=v), GUIDS),
+        E("Session(cloud)", lambda w, v: _session(w, cloud=v), ("AzureCloud", "AzureUSGovernment")),
+        E("Session(clock)", lambda w, v: _session(w, clock=v), (lambda: 1_900_000_000.0,)),
+        E("Session.connector(workspace)", lambda w, v: _session_connector(w, workspace=v)),
+        E("Session.connector(tenant_id)", lambda w, v: _session_connector(w, tenant_id=v), GUIDS),
+        E("Session.connector(api_versions)", lambda w, v: _session_connector(w, api_versions=v)),
         E("WorkspaceId.parse(value)", lambda w, v: str(ms.WorkspaceId.parse(v))),
         E("Cloud.resolve(name)", lambda w, v: ms.Cloud.resolve(v), ("AzureCloud", "azureusgovernment")),
         E("Cloud.resolve(graph)", lambda w, v: ms.Cloud.resolve("AzureCloud", graph=v), ("GCC", "Global")),

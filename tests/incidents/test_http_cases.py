@@ -220,13 +220,14 @@ def test_B6_token_expiry_mid_stream_refreshes_once_and_continues_without_duplica
 
     from .conftest import WS
 
-    cred = Cred(tokens=("t1", "t1", "t2"))
+    cred = Cred(tokens=("t1", "t2"))  # t1 is cached for the first two pages; the 401 asks for t2
     with Connector(WS, credential=cred, sleep=sleeps) as c:
         _pages_with_expiry(httpx_mock)
         names = [i.id for i in c.incidents().provider(None).clock(lambda: NOW)]
     assert names == ["i000", "i001", "i002"]
     sent = [(str(r.url).rsplit("=", 1)[-1], r.headers["Authorization"]) for r in httpx_mock.get_requests()]
     assert sent == [("1000", "Bearer t1"), ("tok1", "Bearer t1"), ("tok1", "Bearer t2"), ("tok2", "Bearer t2")]
+    assert len(cred.calls) == 2
 
 
 def _pages_with_expiry(httpx_mock):

@@ -50,14 +50,14 @@ def test_user_agent_suffix(httpx_mock: HTTPXMock, credential: FakeCredential) ->
     assert request is not None and request.headers["User-Agent"].endswith(" my-tool/2.0")
 
 
-def test_token_requested_per_request_with_arm_scope(
+def test_token_requested_once_and_cached_with_arm_scope(
     httpx_mock: HTTPXMock, make_client: Callable[..., HttpClient], credential: FakeCredential
 ) -> None:
     httpx_mock.add_response(url=SPEC.url, json={}, is_reusable=True)
     client = make_client()
     client.send(SPEC)
     client.send(SPEC)
-    assert credential.calls == [(("https://management.azure.com/.default",), {})] * 2
+    assert credential.calls == [(("https://management.azure.com/.default",), {})]  # the second send reuses it
 
 
 def test_per_audience_credentials(httpx_mock: HTTPXMock, make_client: Callable[..., HttpClient]) -> None:
@@ -187,6 +187,24 @@ def test_b6_claims_challenge_passes_decoded_claims(
     httpx_mock.add_response(url=SPEC.url, json={})
     make_client(cred=cred).send(SPEC)
     assert cred.calls[1] == (("https://management.azure.com/.default",), {"claims": claims})
+
+
+def test_claims_challenge_token_replaces_the_cached_one(
+    httpx_mock: HTTPXMock, make_client: Callable[..., HttpClient]
+) -> None:
+    encoded = base64.b64encode(b'{"access_token":{"nbf":{"essential":true}}}').decode()
+    cred = FakeCredential("t1", "t2", "t3")
+    httpx_mock.add_response(
+        url=SPEC.url,
+        status_code=401,
+        headers={"WWW-Authenticate": f'Bearer realm="", error="insufficient_claims", claims="{encoded}"'},
+    )
+    httpx_mock.add_response(url=SPEC.url, json={}, is_reusable=True)
+    client = make_client(cred=cred)
+    client.send(SPEC)
+    client.send(SPEC)
+    assert [r.headers["Authorization"] for r in httpx_mock.get_requests()] == ["Bearer t1", "Bearer t2", "Bearer t2"]
+    assert len(cred.calls) == 2
 
 
 def test_b6_plain_401_without_challenge_is_not_refreshed(

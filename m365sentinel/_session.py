@@ -1,0 +1,176 @@
+"""Session: one HTTP pool and one token cache shared by every Connector made from it.
+
+Building an ``httpx.Client`` costs ~50-130 ms (its TLS context loads the CA bundle), and each client would cache
+its own tokens; a session pays both once. A ``Connector`` made alone owns a private session.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._errors import ClientClosedError, InvalidInputError
+from ._ids import validate_guid
+from ._transport import Audience, Cloud, HttpClient, RetryPolicy
+from ._transport._tokens import check_sync_credential
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
+    from ._api_versions import ApiVersions
+    from ._connector import Connector
+    from ._ids import WorkspaceId
+
+__all__ = ["Session", "default_credential", "resolve_cloud"]
+
+
+def default_credential(cloud: Cloud) -> TokenCredential:
+    """``DefaultAzureCredential`` signing in at the cloud's authority (``login.microsoftonline.us`` for
+    AzureUSGovernment). It takes ``authority=``, not ``tenant_id=``: a tenant goes with each token request."""
+    from azure.identity import DefaultAzureCredential  # imported only when used (import cost)
+
+    return DefaultAzureCredential(authority=cloud.authority)
+
+
+def _check_options(
+    credential: Any,
+    retry: Any,
+    timeout: Any,
+    transport: Any,
+    sleep: Any,
+    clock: Any,
+    *,
+    check_credential: Callable[[Any], None] = check_sync_credential,
+    transport_type: type | None = None,
+) -> None:
+    """Options are checked here, before any request (a wrong type would otherwise fail on first use).
+    ``check_credential``, ``transport_type``: the face's (the async face passes its own; default the sync ones)."""
+    import httpx
+
+    if isinstance(credential, Mapping):
+        if not credential or not all(isinstance(k, Audience) for k in credential):
+            raise InvalidInputError(f"credential mapping keys must be Audience members, got {list(credential)!r}")
+        for c in credential.values():
+            check_credential(c)
+    elif credential is not None:
+        check_credential(credential)
+    for name, value, cls in (
+        ("retry", retry, RetryPolicy),
+        ("transport", transport, transport_type or httpx.BaseTransport),
+    ):
+        if value is not None and not isinstance(value, cls):
+            raise InvalidInputError(f"{name} must be a {cls.__module__}.{cls.__qualname__} or None, got {value!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise InvalidInputError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    for name, value in (("sleep", sleep), ("clock", clock)):
+        if value is not None and not callable(value):
+            raise InvalidInputError(f"{name} must be a callable or None, got {value!r}")
+
+
+def resolve_cloud(cloud: str | Cloud, graph: str | None) -> Cloud:
+    """``cloud`` as a ``Cloud`` (a name resolved with ``graph``); InvalidInputError for ``graph=`` with a Cloud."""
+    if isinstance(cloud, Cloud):
+        if graph is not None:
+            raise InvalidInputError("graph= applies to a named cloud; a Cloud object already carries its Graph host")
+        return cloud
+    return Cloud.resolve(cloud, graph=graph)
+
+
+class Session:
+    """One HTTP connection pool and one token cache shared by every ``Connector`` made from it.
+
+    ::
+
+        from m365sentinel import Session
+
+        with Session(cloud="AzureCloud") as session:  # DefaultAzureCredential for the cloud
+            for workspace in workspaces:
+                print(session.connector(workspace).status())
+
+    Tokens are cached per (credential, scope, tenant) and refreshed ahead of expiry as azure-core's
+    bearer-token policy does (``refresh_on``, else 5 minutes before ``expires_on``): one token request per token
+    lifetime per audience (ARM, Log Analytics, Graph), however many connectors and requests.
+
+    Parameters:
+        credential: an azure-identity ``TokenCredential`` (sync; an ``azure.identity.aio`` credential belongs to
+            ``m365sentinel.aio``), or ``{Audience: TokenCredential}``. ``None``:
+            ``DefaultAzureCredential(authority=<the cloud's sign-in host>)``.
+        tenant_id: the tenant tokens are requested for (GUID; passed as ``get_token(tenant_id=)``). ``None``: the
+            credential's own.
+        cloud, graph: as ``Connector``. retry, timeout (seconds), transport (any httpx transport), sleep: as
+            ``Connector``; they apply to every connector of the session.
+        clock: POSIX seconds (UTC) for token expiry and HTTP-date ``Retry-After``; default ``time.time`` (the
+            emulator's is ``emu.time``).
+
+    Raises InvalidInputError for a malformed option (before any request). ``close()`` (or the end of ``with``)
+    closes the pool: requests of its connectors, and ``connector()``, then raise ClientClosedError.
+    """
+
+    __slots__ = ("_http",)
+
+    def __init__(
+        self,
+        *,
+        credential: TokenCredential | Mapping[Audience, TokenCredential] | None = None,
+        tenant_id: str | None = None,
+        cloud: str | Cloud = "AzureCloud",
+        graph: str | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        transport: Any = None,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        tenant = validate_guid(tenant_id, "tenant_id") if tenant_id is not None else None
+        _check_options(credential, retry, timeout, transport, sleep, clock)
+        resolved = resolve_cloud(cloud, graph)
+        self._http = HttpClient(
+            resolved,
+            default_credential(resolved) if credential is None else credential,
+            retry=retry or RetryPolicy(),
+            timeout=timeout,
+            transport=transport,
+            sleep=time.sleep if sleep is None else sleep,
+            clock=time.time if clock is None else clock,
+            tenant_id=tenant,
+        )
+
+    @property
+    def cloud(self) -> Cloud:
+        """The endpoints every connector of this session talks to."""
+        return self._http.cloud
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` ran (or its ``with`` block ended)."""
+        return self._http.closed
+
+    def connector(
+        self,
+        workspace: str | WorkspaceId,
+        *,
+        tenant_id: str | None = None,
+        api_versions: ApiVersions | None = None,
+    ) -> Connector:
+        """A ``Connector`` for ``workspace`` (ARM resource id) sharing this session's pool and tokens; cheap (no
+        I/O, no new client). ``tenant_id``, ``api_versions``: as ``Connector``. Closing the connector leaves the
+        session open. Raises ClientClosedError when the session is closed, InvalidInputError for bad input."""
+        if self.closed:
+            raise ClientClosedError("the session is closed (close() or the end of its with block); create a new one")
+        from ._connector import Connector  # deferred: _connector imports this module
+
+        return Connector._of_session(self._http, workspace, tenant_id, api_versions)
+
+    def close(self) -> None:
+        """Close the pooled connections; the session's connectors cannot send afterwards (ClientClosedError)."""
+        self._http.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Session(cloud={self.cloud.name!r}{', closed' if self.closed else ''})"
