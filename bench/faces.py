@@ -14,7 +14,7 @@ from typing import Any
 
 from m365sentinel import Connector, aio
 
-_ASYNC_TYPES = (aio.Connector, aio.IncidentStream, aio.IncidentHandle, aio.DefenderIncidents, aio.Plan)
+_ASYNC_TYPES = (aio.Connector, aio.IncidentStream, aio.IncidentHandle, aio.DefenderIncidents, aio.Plan, aio.Session)
 
 
 async def _await(awaitable: Any) -> Any:
@@ -40,6 +40,15 @@ class Face:
         if not self.is_async:
             return Connector(workspace, **kw)
         return self.wrap(aio.Connector(workspace, **kw))
+
+    def session(self, *, emu: Any = None, **kw: Any) -> Any:
+        """A ``Session`` of this face (``emu=``: the emulator's credential and transport of this face)."""
+        from m365sentinel import Session
+
+        if emu is not None:
+            kw.setdefault("credential", emu.async_credential() if self.is_async else emu.credential())
+            kw.setdefault("transport", emu.async_transport() if self.is_async else emu.transport())
+        return self.wrap(aio.Session(**kw)) if self.is_async else Session(**kw)
 
     def run(self, awaitable: Any) -> Any:
         assert self.runner is not None
