@@ -151,3 +151,12 @@ async def test_async_client_refreshes_a_rejected_token_once(httpx_mock: HTTPXMoc
     async with aio.AsyncHttpClient(CLOUD, AsyncCred("old", "new")) as http:
         await http.send(SPEC)
     assert [r.headers["Authorization"] for r in httpx_mock.get_requests()] == ["Bearer old", "Bearer new"]
+
+
+def test_the_async_face_exports_the_sync_names():
+    import m365sentinel
+
+    assert aio.__all__ == sorted(aio.__all__)
+    for name in ("Connector", "IncidentStream", "IncidentRun", "IncidentHandle", "DefenderIncidents", "Plan", "Session"):
+        assert name in aio.__all__ and hasattr(aio, name)
+    assert {"Connector", "Session", "Plan"} <= set(m365sentinel.__all__)
