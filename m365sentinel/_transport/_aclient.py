@@ -161,6 +161,7 @@ class AsyncHttpClient:
         """Drive a listing flow (``HttpClient.iterate``'s twin): a ``Prefetch`` runs as a task while the caller
         handles the items before it; its outcome (or error) is delivered at the ``Send`` that asks for it."""
         pending: tuple[RequestSpec, asyncio.Task[httpx.Response]] | None = None
+        handed = 0
         outcome: Any = None
         failure: BaseException | None = None
         try:
@@ -172,6 +173,9 @@ class AsyncHttpClient:
                 outcome, failure = None, None
                 if not isinstance(effect, _EFFECTS):  # an item (the common case: checked once)
                     yield effect
+                    handed += 1
+                    if pending is not None and handed % 16 == 0 and not pending[1].done():
+                        await asyncio.sleep(0)  # let the prefetch read its response while the caller handles items
                 elif isinstance(effect, Send):
                     try:
                         if pending is not None and pending[0] is effect.spec and not self._client.is_closed:
