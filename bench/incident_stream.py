@@ -6,17 +6,21 @@ One emulator (a real loopback HTTP server in this process) holds the backlog. Ea
 client interpreter (``ru_maxrss`` is per process) over the same pages:
 
 - floor: a plain ``httpx.Client`` + ``json.loads`` loop over the pages (same first URL, each nextLink as given);
-- sdk: ``Connector.incidents()`` iterated to typed ``StreamedIncident``/``Incident`` objects (checkpointing on).
+- sdk: ``Connector.incidents()`` iterated to typed ``StreamedIncident``/``Incident`` objects (checkpointing on);
+- sdk-async: the same through ``m365sentinel.aio`` (``async for``; the same flows driven by ``httpx.AsyncClient``).
 
 Memory (peak RSS, VmHWM) is measured twice per mode, for ``--small`` incidents and for all of them: flat means
-the difference is small (target under 30 MB). Time target: sdk at most 1.5x the floor.
+the difference is small (target under 30 MB). Time targets: sdk at most 1.5x the floor (best runs); sdk-async
+at most 1.2x sdk (medians of ``--repeat`` runs).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -32,14 +36,24 @@ class _Token:
         return AccessToken("emu-management.azure.com-bench", 4_102_444_800)
 
 
+class _AsyncToken:
+    """``_Token`` for the async face (an ``azure.identity.aio``-shaped credential)."""
+
+    async def get_token(self, *scopes, **kw):  # type: ignore[no-untyped-def]
+        return _Token().get_token(*scopes, **kw)
+
+
 def _client(mode: str, url: str, workspace: str, limit: int) -> dict[str, float]:
     import httpx
 
-    from m365sentinel import Connector
+    from m365sentinel import Connector, aio
     from m365sentinel._transport import Cloud
 
     cloud = Cloud.custom(arm=url, log_analytics=url, graph=url)
-    connector = Connector(workspace, credential=_Token(), cloud=cloud)
+    if mode == "sdk-async":
+        connector: Connector | aio.Connector = aio.Connector(workspace, credential=_AsyncToken(), cloud=cloud)
+    else:
+        connector = Connector(workspace, credential=_Token(), cloud=cloud)
     stream = connector.incidents().clock(lambda: datetime.now(UTC)).page(1000)
     if limit:
         stream = stream.max_items(limit)
@@ -56,11 +70,22 @@ def _client(mode: str, url: str, workspace: str, limit: int) -> dict[str, float]
                     if limit and count >= limit:
                         break
                 link = page.get("nextLink") if not (limit and count >= limit) else None
+    elif mode == "sdk-async":
+
+        async def consume() -> int:
+            n = 0
+            async for item in stream:  # type: ignore[union-attr]
+                n += 1 if item.incident.name else 0
+            await connector.close()  # type: ignore[misc]
+            return n
+
+        count = asyncio.run(consume())
     else:
-        for item in stream:
+        for item in stream:  # type: ignore[union-attr]
             count += 1 if item.incident.name else 0
     seconds = time.perf_counter() - started
-    connector.close()
+    if mode != "sdk-async":
+        connector.close()
     return {"seconds": seconds, "count": count, "maxrss_mb": _peak_rss_mb()}
 
 
@@ -111,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--page", type=int, default=1000)
     parser.add_argument("--small", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--client", choices=("floor", "sdk"))
+    parser.add_argument("--client", choices=("floor", "sdk", "sdk-async"))
     parser.add_argument("--url")
     parser.add_argument("--ws")
     parser.add_argument("--limit", type=int, default=0)
@@ -129,15 +154,21 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[tuple[str, int], dict[str, float]] = {}
     with emu.serve() as server:
         for limit in (args.small, 0):
-            for mode in ("floor", "sdk"):
-                runs = [_measure(mode, server.url, emu.workspace_resource_id, limit) for _ in range(args.repeat)]
+            modes = ("floor", "sdk", "sdk-async")
+            # Interleaved (floor, sdk, sdk-async, floor, ...): a load change on the machine hits every mode alike.
+            rounds = [
+                [_measure(m, server.url, emu.workspace_resource_id, limit) for m in modes] for _ in range(args.repeat)
+            ]
+            for i, mode in enumerate(modes):
+                runs = [r[i] for r in rounds]
                 best = min(runs, key=lambda r: r["seconds"])
                 best["maxrss_mb"] = max(r["maxrss_mb"] for r in runs)
+                best["median"] = statistics.median(r["seconds"] for r in runs)
                 results[(mode, limit)] = best
                 n = int(best["count"])
                 print(
-                    f"{mode:5} {n:>7} incidents: {best['seconds']:7.2f} s  {n / best['seconds']:>9,.0f}/s  "
-                    f"peak RSS {best['maxrss_mb']:6.1f} MB"
+                    f"{mode:9} {n:>7} incidents: {best['seconds']:7.2f} s (median {best['median']:.2f} s)  "
+                    f"{n / best['seconds']:>9,.0f}/s  peak RSS {best['maxrss_mb']:6.1f} MB"
                 )
     emu.close()
     floor, sdk = results[("floor", 0)], results[("sdk", 0)]
@@ -145,6 +176,8 @@ def main(argv: list[str] | None = None) -> None:
     flat = sdk["maxrss_mb"] - results[("sdk", args.small)]["maxrss_mb"]
     flat_floor = floor["maxrss_mb"] - results[("floor", args.small)]["maxrss_mb"]
     print(f"time ratio sdk/floor: {ratio:.2f}x (target <= 1.5x)")
+    face_ratio = results[("sdk-async", 0)]["median"] / sdk["median"]
+    print(f"time ratio sdk-async/sdk (medians of {args.repeat}): {face_ratio:.2f}x (target <= 1.2x)")
     print(
         f"memory growth {args.small} -> {args.incidents} incidents: sdk {flat:+.1f} MB, floor {flat_floor:+.1f} MB "
         "(target < 30 MB)"

@@ -5,6 +5,7 @@
 (b) a flow of >= 1,000 requests on the emulator mixing ARM (list tables), Log Analytics (a query) and Graph
     (a Defender incident), across several connectors of one session; the emulator clock jumps past a token
     lifetime midway. Target: one token request per lifetime per audience, so 1 before the jump and 2 after.
+Both on the sync face and on the async one (``m365sentinel.aio.Session``, driven through ``bench.faces``).
 """
 
 from __future__ import annotations
@@ -17,15 +18,18 @@ CONNECTORS = 300
 TARGET_S = 1.0
 
 
-def construction() -> dict[str, float]:
-    from m365sentinel import Connector, Session
+def construction(face: str = "sync") -> dict[str, float]:
+    from m365sentinel import Connector
     from m365sentinel.emulator import Emulator
 
+    from .faces import Face
+
+    faces = Face(face)
     emu = Emulator(dataset=False)
     credential, workspace = emu.credential(), emu.workspace_resource_id
-    Connector(workspace, credential=credential).close()  # warm imports, so only construction is timed
+    faces.session(emu=emu).close()  # warm imports, so only construction is timed
     started = time.perf_counter()
-    with Session(credential=credential) as session:
+    with faces.session(emu=emu) as session:
         connectors = [session.connector(workspace) for _ in range(CONNECTORS)]
         total = time.perf_counter() - started
     alone_runs = []
@@ -35,8 +39,9 @@ def construction() -> dict[str, float]:
         alone_runs.append(time.perf_counter() - t)
     alone = sorted(alone_runs)[len(alone_runs) // 2]
     verdict = "PASS" if total < TARGET_S else "FAIL"
+    faces.close()
     print(
-        f"(a) Session + {len(connectors)} connectors: {total * 1000:.1f} ms in all "
+        f"(a) [{face}] Session + {len(connectors)} connectors: {total * 1000:.1f} ms in all "
         f"(target < {TARGET_S * 1000:.0f} ms) {verdict}"
     )
     print(
@@ -47,13 +52,15 @@ def construction() -> dict[str, float]:
     return {"session_300_s": total, "alone_s": alone}
 
 
-def token_flow() -> dict[str, int]:
-    from m365sentinel import Session
+def token_flow(face: str = "sync") -> dict[str, int]:
     from m365sentinel.emulator import Emulator
 
+    from .faces import Face
+
+    faces = Face(face)
     emu = Emulator(incidents=40)
     audiences = ("https://management.azure.com", "https://api.loganalytics.io", "https://graph.microsoft.com")
-    with Session(credential=emu.credential(), transport=emu.transport(), clock=emu.time) as session:
+    with faces.session(emu=emu, clock=emu.time) as session:
         connectors = [session.connector(emu.workspace_resource_id) for _ in range(4)]
         graph_id = next(iter(connectors[0].incidents().defender().incidents())).id
         before_jump: dict[str, int] = {}
@@ -72,8 +79,8 @@ def token_flow() -> dict[str, int]:
     after = emu.token_requests
     sent = len(emu.requests)
     print(
-        f"(b) {sent} requests ({turn} rounds of ARM + Log Analytics + Graph over {len(connectors)} connectors) "
-        f"in {elapsed:.1f} s"
+        f"(b) [{face}] {sent} requests ({turn} rounds of ARM + Log Analytics + Graph over {len(connectors)} "
+        f"connectors) in {elapsed:.1f} s"
     )
     ok = True
     for audience in audiences:
@@ -85,12 +92,13 @@ def token_flow() -> dict[str, int]:
             f"{'PASS' if good else 'FAIL'}"
         )
     print(f"    verdict: {'PASS' if ok else 'FAIL'} (one token request per lifetime per audience)")
+    faces.close()
     emu.close()
     return {"requests": sent, **{a: after.get(a, 0) for a in audiences}}
 
 
 def main() -> dict[str, object]:
-    return {"construction": construction(), "tokens": token_flow()}
+    return {face: {"construction": construction(face), "tokens": token_flow(face)} for face in ("sync", "async")}
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from m365sentinel import Connector
+from bench.faces import Face
 from m365sentinel._errors import SentinelError
 from m365sentinel._incidents import SQLiteCheckpointStore
 from m365sentinel.emulator import Emulator
@@ -87,9 +87,11 @@ def run(
     db: str | None = None,
     misbehave: bool = True,
     prefetch: bool = True,
+    face: str = "sync",
 ) -> SoakReport:
     """One soak. ``prefetch=False`` makes a seed replay exactly: with it on, the next page is fetched in a worker
-    thread while the driver edits incidents, so which edits a page sees depends on thread timing."""
+    thread while the driver edits incidents, so which edits a page sees depends on thread timing. ``face``:
+    ``"sync"`` or ``"async"`` (``m365sentinel.aio`` driven through ``bench.faces``: the same consumer code)."""
     rng = random.Random(seed)
     started = time.perf_counter()
     emu = Emulator(now=NOW, seed=seed, dataset=False)
@@ -97,9 +99,8 @@ def run(
     ctl.graph.rate_limit.enabled = False
     tmp = tempfile.TemporaryDirectory() if db is None else None
     store = SQLiteCheckpointStore(db or str(Path(tmp.name) / "soak.sqlite3"), synchronous="NORMAL")  # type: ignore[union-attr]
-    connector = Connector(
-        emu.workspace_resource_id, credential=emu.credential(), transport=emu.transport(), sleep=lambda s: None
-    )
+    faces = Face(face)
+    connector = faces.connector(emu.workspace_resource_id, emu=emu, sleep=lambda s: None)
     stream = connector.incidents().since(store).page(page).clock(emu.clock.now).prefetch(prefetch)
     if misbehave:
         stream = stream.audit().with_alerts()
@@ -287,6 +288,7 @@ def run(
         in_flight_lost=lost,
     )
     connector.close()
+    faces.close()
     emu.close()
     if tmp is not None:
         tmp.cleanup()
@@ -298,8 +300,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--incidents", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=4)
     parser.add_argument("--no-misbehave", action="store_true", help="only the 429/5xx/reset/token/kill faults")
+    parser.add_argument("--face", choices=["sync", "async"], default="sync")
     args = parser.parse_args(argv)
-    report = run(args.incidents, seed=args.seed, misbehave=not args.no_misbehave)
+    report = run(args.incidents, seed=args.seed, misbehave=not args.no_misbehave, face=args.face)
     print(report)
     if not report.ok:
         raise SystemExit(1)

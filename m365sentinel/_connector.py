@@ -8,10 +8,9 @@ session (one httpx client, token caches, the resolved workspace GUID), closed by
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 import attrs
 
@@ -43,7 +42,8 @@ from ._providers import provider_names
 from ._routes import Routes
 from ._session import Session
 from ._timespan import to_timespan
-from ._transport import Audience, Cloud, HttpClient, RetryPolicy
+from ._transport import Audience, Cloud, RetryPolicy
+from ._transport._flow import Flow, Send, bridge, list_items, send_json
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -193,6 +193,492 @@ def _query_error(exc: BadRequestError, text: str) -> QueryError:
     )
 
 
+class _Session:
+    """State shared by a Connector and its fluent copies: the HTTP client (``HttpClient``, or ``AsyncHttpClient`` on
+    the async face: both drive the same flows; ``owns_http``: closed with the connector, False when a ``Session``
+    owns it) and the workspace's values resolved once."""
+
+    def __init__(self, http: Any, routes: Routes, *, owns_http: bool = True) -> None:
+        self.http = http
+        self.routes = routes
+        self.owns_http = owns_http
+        self._customer_id: str | None = None
+        self._home_tenant: str | None = None
+
+    def run(self, flow: Flow[Any]) -> Any:
+        """Drive ``flow`` with this session's client: its value (sync face) or an awaitable of it (async face)."""
+        return self.http.run(flow)
+
+    def customer_id(self) -> Flow[str]:
+        """The workspace GUID for the Log Analytics query API (``properties.customerId``), resolved once (two
+        concurrent first uses may both read it: the same value)."""
+        if self._customer_id is None:
+            ws = yield from send_json(self.routes.get_workspace())
+            self._customer_id = validate_guid((ws.get("properties") or {}).get("customerId"), "workspace customerId")
+        return self._customer_id
+
+    def home_tenant(self) -> Flow[str]:
+        """The tenant of the workspace's subscription (GET /subscriptions/{id} → ``tenantId``), resolved once."""
+        if self._home_tenant is None:
+            sub = yield from send_json(self.routes.get_subscription())
+            self._home_tenant = validate_guid(sub.get("tenantId"), "subscription tenantId")
+        return self._home_tenant
+
+
+class ConnectorCore:
+    """What the sync ``Connector`` and the async ``m365sentinel.aio.Connector`` share: the fluent desired state and
+    every terminal operation as a flow (``_transport._flow``); each face only drives the flows with its client."""
+
+    __slots__ = ("_desired", "_session", "_tenant_id", "_workspace")
+    _desired: _Desired
+    _session: _Session
+    _tenant_id: str | None
+    _workspace: WorkspaceId
+
+    def _init(self, ws: WorkspaceId, tenant: str | None, session: _Session, desired: _Desired) -> None:
+        object.__setattr__(self, "_workspace", ws)
+        object.__setattr__(self, "_tenant_id", tenant)
+        object.__setattr__(self, "_session", session)
+        object.__setattr__(self, "_desired", desired)
+
+    @classmethod
+    def _of_session(
+        cls, http: Any, workspace: str | WorkspaceId, tenant_id: str | None, api_versions: ApiVersions | None
+    ) -> Self:
+        """A Connector over a session's HTTP client (``Session.connector``): no client is built."""
+        ws, tenant = _parse(workspace, tenant_id, api_versions)
+        new = object.__new__(cls)
+        new._bind(http, ws, tenant, api_versions, owns_http=False)
+        return new
+
+    def _bind(
+        self, http: Any, ws: WorkspaceId, tenant: str | None, api_versions: ApiVersions | None, *, owns_http: bool
+    ) -> None:
+        routes = Routes(http.cloud, ws, api_versions or ApiVersions())
+        self._init(ws, tenant, _Session(http, routes, owns_http=owns_http), _Desired())
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Connector is immutable: fluent methods return a new Connector")
+
+    def _with(self, **desired: Any) -> Self:
+        new = object.__new__(type(self))
+        new._init(self._workspace, self._tenant_id, self._session, attrs.evolve(self._desired, **desired))
+        return new
+
+    def __repr__(self) -> str:
+        return f"Connector({self._workspace.resource_id!r}, cloud={self._session.routes.cloud.name!r})"
+
+    @property
+    def workspace(self) -> WorkspaceId:
+        return self._workspace
+
+    def _run(self, flow: Flow[Any]) -> Any:
+        return self._session.run(flow)
+
+    # --- fluent desired state ---------------------------------------------------------------------------------
+    def incidents_and_alerts(
+        self, *, turn_off_microsoft_incident_creation_rules: bool = False, alerts: bool = True
+    ) -> Self:
+        """Desire "Connect incidents and alerts"; optionally turn off the Microsoft incident creation rules of the
+        products Defender XDR covers (the product list is data: ``_data/providers.json``). Sends nothing."""
+        for flag, value in (
+            ("turn_off_microsoft_incident_creation_rules", turn_off_microsoft_incident_creation_rules),
+            ("alerts", alerts),
+        ):
+            if not isinstance(value, bool):
+                raise InvalidInputError(f"{flag} must be True or False, got {value!r}")
+        return self._with(incidents=IncidentsAndAlerts(turn_off_microsoft_incident_creation_rules, alerts))
+
+    def entities(
+        self,
+        *,
+        active_directory: bool | None = True,
+        azure_active_directory: bool | None = True,
+        ueba_data_sources: tuple[str, ...] | None = None,
+    ) -> Self:
+        """Desire "Connect entities": on-premises Active Directory users through Defender for Identity and UEBA
+        (settings ``EntityAnalytics`` entity providers and ``Ueba`` data sources, preview api-version).
+
+        True ensures a provider, False removes it, None leaves it. ``ueba_data_sources`` default: AuditLogs,
+        AzureActivity, SecurityEvent, SigninLogs. plan() reports the prerequisites (Defender for Identity onboarded,
+        sensor, permissions) as notes. Raises InvalidInputError for malformed values. Sends nothing."""
+        from ._entities import DEFAULT_UEBA_DATA_SOURCES, EntitySync
+
+        sources = DEFAULT_UEBA_DATA_SOURCES if ueba_data_sources is None else ueba_data_sources
+        return self._with(
+            entities=EntitySync(
+                active_directory=active_directory,
+                azure_active_directory=azure_active_directory,
+                ueba_data_sources=sources,  # a bare name is one source (the converter checks and canonicalises)
+            )
+        )
+
+    def events(
+        self,
+        *tables: HuntingTable | str,
+        retention_days: int | None = None,
+        total_retention_days: int | None = None,
+    ) -> Self:
+        """Desire "Connect events" for these advanced hunting tables, optionally with per-table retention.
+
+        No published API selects the tables (the portal uses an unpublished step), so plan() shows a manual step
+        with the portal's exact instructions while a declared table shows no data in ``Usage``; verify() reports
+        per table. ``retention_days`` (interactive, 4-730) and ``total_retention_days`` (4-4383) are set per table
+        through the workspace tables API (PATCH tables/{name}, api-version ``tables``). Raises InvalidInputError
+        for unknown tables or out-of-range days, before any request. Sends nothing."""
+        from ._hunting import HuntingTable, _desired
+
+        if not tables:
+            raise InvalidInputError("events() needs at least one table, e.g. HuntingTable.DeviceProcessEvents")
+        declared = tuple(dict.fromkeys(HuntingTable.from_name(t) for t in tables))
+        retention: dict[str, Retention] = {}
+        if retention_days is not None or total_retention_days is not None:
+            retention = _desired({t: (retention_days, total_retention_days) for t in declared})
+        return self._with(events=declared, retention=retention)
+
+    # --- reads (flows) ------------------------------------------------------------------------------------------
+    def solution(self) -> Self:
+        """Desire the Microsoft Defender XDR solution installed at the content hub catalogue's version: plan() shows
+        ``PUT contentPackages/{id}`` then ``PUT contentTemplates/{id}`` for each template not at its catalogue version
+        (stable api-version, 2025-09-01). Its analytics rule templates appear in ``list_rule_templates()`` once
+        applied. Sends nothing."""
+        return self._with(solution=True)
+
+    def analytics_rules(self, *rules: RuleTemplate | AnalyticsRule | str, enabled: bool = True) -> Self:
+        """Desire these analytics rules: ``RuleTemplate`` objects (``list_rule_templates()``), ``AnalyticsRule``
+        objects, or YAML text in the public content repository's form. Each is validated now, before any request
+        (kind, durations, entity mappings, the query against Sentinel's schemas). plan() creates or updates them:
+        Scheduled on the stable api-version, NRT on the preview one, ``alertRuleTemplateName`` and
+        ``templateVersion`` recorded. ``enabled`` applies to templates and YAML (an ``AnalyticsRule`` carries its
+        own). Raises InvalidInputError, MissingExtraError (YAML without PyYAML). Sends nothing."""
+        from ._content import AnalyticsRule, RuleTemplate
+
+        built: list[AnalyticsRule] = []
+        for item in rules:
+            if isinstance(item, RuleTemplate):
+                built.append(AnalyticsRule.from_template(item, enabled=enabled))
+            elif isinstance(item, AnalyticsRule):
+                built.append(item)
+            elif isinstance(item, str):
+                built.append(AnalyticsRule.from_yaml(item, enabled=enabled))
+            else:
+                raise InvalidInputError(
+                    f"analytics_rules() takes RuleTemplate, AnalyticsRule or YAML text, got {item!r:.100}"
+                )
+        names = [r.name.lower() for r in built]
+        if len(set(names)) != len(names):
+            raise InvalidInputError(f"analytics_rules() got two rules with the same id: {sorted(names)}")
+        return self._with(rules=tuple(built))
+
+    def _rule_templates_flow(self, connector_id: str) -> Flow[list[RuleTemplate]]:
+        from ._content import ContentRoutes, RuleTemplate
+
+        check_text(connector_id, "connector_id", expected="a data connector id such as 'MicrosoftThreatProtection'")
+        items = yield from self._list(ContentRoutes(self._session.routes).collection("alertRuleTemplates"))
+        found = [t for t in map(RuleTemplate.from_json, items) if t.requires(connector_id)]
+        return sorted(found, key=lambda t: (t.display_name, t.name))
+
+    def _hunting_query_flow(
+        self, kql: str | _KqlText, timespan: timedelta | tuple[datetime, datetime] | str | None
+    ) -> Flow[QueryResult]:
+        from ._defender_hunting import hunting_error, hunting_request, hunting_result, hunting_timespan
+
+        text = _query_text(kql)  # both checked before the first request
+        span = hunting_timespan(timespan)
+        try:
+            body = yield from send_json(hunting_request(self._session.routes.cloud, text, span))
+        except BadRequestError as exc:
+            raise hunting_error(exc, text) from exc
+        return hunting_result(body, text)
+
+    def _tenant(self) -> Flow[str]:
+        return self._tenant_id or (yield from self._session.home_tenant())
+
+    def _list(self, spec: Any) -> Flow[list[dict[str, Any]]]:
+        return (yield from list_items(spec))
+
+    def _onboarded(self) -> Flow[bool]:
+        try:
+            yield from send_json(self._session.routes.get_onboarding_state())
+        except NotFoundError:
+            return False
+        return True
+
+    def _unified_portal_evidence(self, rules: list[AlertRule]) -> Flow[tuple[str, ...]]:
+        """Signs that the unified Defender portal manages this workspace: incidents under its provider name AND none
+        of the covered Microsoft incident creation rules enabled (the service turns them off). A renamed provider
+        alone is not enough: "Microsoft XDR" incidents also reach workspaces connected the classic way (case E3)."""
+        from .models import MicrosoftSecurityIncidentCreationRule
+
+        names = provider_names()
+        if any(
+            isinstance(r, MicrosoftSecurityIncidentCreationRule)
+            and r.enabled
+            and names.is_covered_product(r.product_filter)
+            for r in rules
+        ):
+            return ()
+        flt = " or ".join(
+            f"properties/providerName eq '{n.replace(chr(39), chr(39) * 2)}'" for n in names.unified_portal_providers
+        )
+        page = yield from send_json(self._session.routes.list_incidents(filter=flt, top=1))
+        items = page.get("value", []) if isinstance(page, dict) else []
+        if not items:
+            return ()
+        name = (items[0].get("properties") or {}).get("providerName")
+        return (
+            f"incidents arrive under provider name {name!r}",
+            "no Microsoft incident creation rule of a covered product is enabled (the service turns them off)",
+        )
+
+    def _ingestion(self) -> Flow[dict[str, TableIngestion]]:
+        """Per-table ingestion over the last 14 days from ``Usage`` (one cheap query, no table scans)."""
+        from ._entities import UEBA_TABLES
+        from ._hunting import HuntingTable, ingestion_from_usage, usage_by_table_query
+
+        names = [t.value for t in HuntingTable] + list(UEBA_TABLES)
+        usage = yield from self._query_flow(usage_by_table_query(names), _DAY_WINDOW)
+        return ingestion_from_usage(usage, names)
+
+    def _observe(self, *, settings: bool = False, ingestion: bool = False, tables: bool = False) -> Flow[Observed]:
+        from ._hunting import tables_by_name
+        from .models import AlertRule, DataConnector, DataConnectorRequirements, Setting  # loaded on first use
+
+        r = self._session.routes
+        tenant = yield from self._tenant()
+        onboarded = yield from self._onboarded()
+        requirements = DataConnectorRequirements()
+        connectors: list[DataConnector] = []
+        rules: list[AlertRule] = []
+        found_settings: list[Setting] = []
+        evidence: tuple[str, ...] = ()
+        if onboarded:  # the Sentinel routes answer only on an onboarded workspace
+            requirements = DataConnectorRequirements.from_json(
+                (yield from send_json(r.check_requirements(MTP_KIND, tenant))) or {}
+            )
+            connectors = [DataConnector.from_json(c) for c in (yield from self._list(r.list_data_connectors()))]
+            rules = [AlertRule.from_json(x) for x in (yield from self._list(r.list_alert_rules()))]
+            evidence = yield from self._unified_portal_evidence(rules)
+            if settings:
+                found_settings = [Setting.from_json(x) for x in (yield from self._list(r.list_settings()))]
+        home = yield from self._session.home_tenant()
+        return Observed(
+            home,
+            onboarded,
+            requirements.authorization_state,
+            requirements.license_state,
+            tuple(connectors),
+            tuple(rules),
+            evidence,
+            settings=tuple(found_settings),
+            ingestion=(yield from self._ingestion()) if ingestion else {},
+            tables=tables_by_name((yield from self._list(r.list_tables()))) if tables else {},
+        )
+
+    # --- plan / apply (flows) -----------------------------------------------------------------------------------
+    def _plan_flow(self, applier: Callable[[Plan], Any]) -> Flow[Plan]:
+        d = self._desired
+        observed = yield from self._observe(
+            settings=d.entities is not None,
+            ingestion=d.events is not None or d.entities is not None,
+            tables=bool(d.retention),
+        )
+        tenant = yield from self._tenant()
+        changes, notes, blockers = compute_changes(
+            d.incidents,
+            observed,
+            tenant_id=tenant,
+            workspace_id=self._workspace.resource_id,
+            providers=provider_names(),
+        )
+        all_changes, all_notes, manual = list(changes), list(notes), []
+        if d.entities is not None:
+            from ._entities import check_entity_prerequisites, entity_changes
+            from ._hunting import presence
+
+            all_changes += entity_changes(d.entities, observed.settings)
+            prerequisites = check_entity_prerequisites(
+                observed.data_connectors,
+                presence(observed.ingestion),
+                authorization_state=observed.authorization_state,
+            )
+            all_notes += [f"prerequisite {p}" for p in prerequisites if p.ok is not True]  # not met, or not observable
+        if d.events is not None:
+            from ._hunting import events_manual_step, retention_changes, retention_notes
+
+            step = events_manual_step(d.events, observed.ingestion)
+            manual += [step] if step is not None else []
+            all_changes += retention_changes(d.retention, observed.tables)
+            all_notes += retention_notes(d.retention, observed.tables)
+        if (d.solution or d.rules is not None) and observed.onboarded:
+            from ._content import ContentRoutes, plan_content
+
+            content = yield from plan_content(
+                d.solution, d.rules, observed.alert_rules, ContentRoutes(self._session.routes)
+            )
+            all_changes += content[0]
+            all_notes += content[1]
+            blockers += tuple(content[2])
+        return self._plan_type()(
+            self._workspace.resource_id,
+            tenant,
+            tuple(all_changes),
+            tuple(all_notes),
+            blockers,
+            tuple(manual),
+            applier=applier,
+        )
+
+    def _plan_type(self) -> type[Plan]:
+        return Plan
+
+    def _apply_flow(self, plan: Plan) -> Flow[ApplyResult]:
+        if plan.blockers:
+            raise PreflightError("cannot apply: prerequisites are not met", problems=plan.blockers)
+        for change in plan.changes:  # every resource as planned, before the first write (nothing half-applied)
+            yield from self._check_fresh(change)
+        applied: list[Change] = []
+        etags: list[str | None] = []
+        for i, change in enumerate(plan.changes):
+            try:
+                etags.append((yield from self._send_change(change)))
+            except (ConflictError, PreconditionFailedError) as exc:
+                stale = _stale(change, f"changed while the plan was applied: {exc.message}")
+                if not applied:
+                    raise stale from exc
+                raise PartialApplyError(str(stale), applied=tuple(applied), not_applied=plan.changes[i:]) from exc
+            except Exception as exc:
+                if not applied:
+                    raise
+                raise PartialApplyError(
+                    f"apply stopped at {change.resource_type}/{change.name}: {exc}",
+                    applied=tuple(applied),
+                    not_applied=plan.changes[i:],
+                ) from exc
+            applied.append(change)
+        return ApplyResult(tuple(applied), tuple(etags))
+
+    def _check_fresh(self, change: Change) -> Flow[None]:
+        """Raise StalePlanError when the resource no longer is as the plan read it (etag, existence, fields)."""
+        r = self._session.routes
+        if change.resource_type == "tables":
+            current = ((yield from send_json(r.get_table(change.name))) or {}).get("properties") or {}
+            for f in change.fields:
+                now = current.get(f.path.removeprefix("properties."))
+                if now != f.before:
+                    raise _stale(change, f"{f.path} is now {now!r}, planned from {f.before!r}")
+            return
+        if change.resource_type == "dataConnectors" and change.action is Action.CREATE:
+            listed = yield from self._list(r.list_data_connectors())
+            found = [c.get("name") for c in listed if c.get("kind") == change.kind]
+            if found:
+                raise _stale(change, f"a {change.kind} connector was created meanwhile ({', '.join(map(str, found))})")
+            return
+        from ._content import CONTENT_TYPES, ContentRoutes
+
+        getter = {"dataConnectors": r.get_data_connector, "alertRules": r.get_alert_rule, "settings": r.get_setting}
+        getter.update({c: functools.partial(ContentRoutes(r).get, c) for c in CONTENT_TYPES})
+        try:
+            etag = ((yield from send_json(getter[change.resource_type](change.name))) or {}).get("etag")
+        except NotFoundError:
+            if change.action is not Action.CREATE:
+                raise _stale(change, "it was deleted") from None
+            return
+        if change.action is Action.CREATE:
+            raise _stale(change, "it was created meanwhile")
+        if etag != change.etag:
+            raise _stale(change, f"its etag is now {etag}")
+
+    def _send_change(self, change: Change) -> Flow[str | None]:
+        r = self._session.routes
+        body = dict(change.body or {})
+        from ._content import CONTENT_TYPES, NRT, SCHEDULED, ContentRoutes
+
+        if change.resource_type in CONTENT_TYPES or change.kind in (SCHEDULED, NRT):
+            spec = ContentRoutes(r).put(change.resource_type, change.name, body, kind=change.kind)
+        elif change.resource_type == "dataConnectors":
+            spec = r.put_data_connector(change.name, body)
+        elif change.resource_type == "alertRules":
+            spec = r.put_alert_rule(change.name, body)
+        elif change.resource_type == "settings":
+            spec = r.put_setting(change.name, body)
+        elif change.resource_type == "tables":
+            spec = r.patch_table(change.name, body)
+        else:  # pragma: no cover - plan() only emits the types above
+            raise AssertionError(change.resource_type)
+        out = yield from send_json(spec)
+        return out.get("etag") if isinstance(out, dict) else None
+
+    # --- status / verify / disconnect / query (flows) ----------------------------------------------------------
+    def _status_flow(self) -> Flow[ConnectorStatus]:
+        from .models import EntityAnalyticsSetting, UebaSetting
+
+        observed = yield from self._observe(settings=True, ingestion=True)
+        names = provider_names()
+        mtp = next(iter(observed.mtp_connectors), None)
+        connected = mtp is not None and mtp.incidents_state == "Enabled"
+        return ConnectorStatus(
+            self._workspace.resource_id,
+            observed.onboarded,
+            mtp,
+            tuple(
+                RuleStatus(rule, names.is_covered_product(rule.product_filter), connected)
+                for rule in observed.creation_rules
+            ),
+            observed.unified_portal_evidence,
+            next((x for x in observed.settings if isinstance(x, EntityAnalyticsSetting)), None),
+            next((x for x in observed.settings if isinstance(x, UebaSetting)), None),
+            observed.ingestion,
+        )
+
+    def _verify_flow(self, days: int) -> Flow[VerificationReport]:
+        from ._hunting import HuntingTable
+        from ._verify import verify_flow
+
+        names = provider_names()
+        report = verify_flow(
+            incident_providers=names.incident_providers,
+            alert_products=names.alert_products,
+            tables=self._desired.events or HuntingTable.source_document(),
+            ueba=self._desired.entities is not None,
+            days=days,
+        )
+        return (yield from bridge(report, lambda asked: self._query_flow(*asked)))
+
+    def _disconnect_flow(self) -> Flow[DisconnectResult]:
+        r = self._session.routes
+        deleted: list[str] = []
+        if not (yield from self._onboarded()):  # no Sentinel on the workspace: no connector to delete
+            return DisconnectResult(())
+        for c in (yield from self._list(r.list_data_connectors())):
+            if c.get("kind") == MTP_KIND:
+                yield Send(r.delete_data_connector(str(c["name"])))
+                deleted.append(str(c["name"]))
+        return DisconnectResult(tuple(deleted))
+
+    def _query_flow(
+        self, query: str | _KqlText, timespan: timedelta | tuple[datetime, datetime] | str | None = None
+    ) -> Flow[QueryResult]:
+        text, span = _query_text_and_span(query, timespan)  # checked before the first request
+        return (yield from self._run_query(text, span))
+
+    def _run_query(self, text: str, span: str) -> Flow[QueryResult]:
+        from .models import QueryResult
+
+        customer_id = yield from self._session.customer_id()
+        try:
+            resp = yield Send(self._session.routes.query(customer_id, text, span))
+        except BadRequestError as exc:
+            raise _query_error(exc, text) from exc
+        return QueryResult.from_json(resp.content)
+
+    # --- incidents (IncidentStream lives in m365sentinel/_incidents) -------------------------------------------
+    def _stream(self) -> Any:
+        from ._incidents import IncidentStream
+
+        return IncidentStream.for_session(self._session)
+
+
 def _query_text(query: str | _KqlText) -> str:
     """KQL text of ``query`` (text or a ``m365sentinel.kql`` query); InvalidInputError for anything else."""
     if isinstance(query, str):
@@ -206,38 +692,28 @@ def _query_text(query: str | _KqlText) -> str:
     return check_text(text, "query", expected="KQL text", multiline=True)
 
 
-class _Session:
-    """State shared by a Connector and its fluent copies: the HTTP client (``owns_http``: closed with the
-    connector; False when a ``Session`` owns it) and the workspace's values resolved once."""
-
-    def __init__(self, http: HttpClient, routes: Routes, *, owns_http: bool = True) -> None:
-        self.http = http
-        self.routes = routes
-        self.owns_http = owns_http
-        self._lock = threading.Lock()
-        self._customer_id: str | None = None
-        self._home_tenant: str | None = None
-
-    def customer_id(self) -> str:
-        """The workspace GUID for the Log Analytics query API (``properties.customerId``), resolved once."""
-        with self._lock:
-            if self._customer_id is None:
-                ws = self.http.send_json(self.routes.get_workspace())
-                self._customer_id = validate_guid(
-                    (ws.get("properties") or {}).get("customerId"), "workspace customerId"
-                )
-            return self._customer_id
-
-    def home_tenant(self) -> str:
-        """The tenant of the workspace's subscription (GET /subscriptions/{id} → ``tenantId``), resolved once."""
-        with self._lock:
-            if self._home_tenant is None:
-                sub = self.http.send_json(self.routes.get_subscription())
-                self._home_tenant = validate_guid(sub.get("tenantId"), "subscription tenantId")
-            return self._home_tenant
+def _query_text_and_span(
+    query: str | _KqlText, timespan: timedelta | tuple[datetime, datetime] | str | None
+) -> tuple[str, str]:
+    """The KQL text and the Log Analytics timespan of a ``query()`` call; InvalidInputError before any request."""
+    text = _query_text(query)
+    needed = getattr(query, "timespan", None)  # the window a template needs (a 14-day chart needs 14 days)
+    if timespan is None:
+        timespan = needed
+    if timespan is None:
+        raise InvalidInputError(
+            "timespan is required: pass timespan=timedelta(days=14), a (start, end) pair of "
+            "aware datetimes, or an ISO 8601 duration such as 'P14D'"
+        )
+    if isinstance(needed, timedelta) and isinstance(timespan, timedelta) and timespan < needed:
+        raise InvalidInputError(
+            f"timespan {timespan} is shorter than the {needed} this query covers: the service would drop the "
+            f"older rows and the result would show zeros; pass timespan={needed!r} or longer"
+        )
+    return text, to_timespan(timespan)
 
 
-class Connector:
+class Connector(ConnectorCore):
     """The Microsoft 365 Defender data connector on one Sentinel workspace.
 
     ::
@@ -270,11 +746,7 @@ class Connector:
     connectors share one through ``Session(...).connector(workspace)``.
     """
 
-    __slots__ = ("_desired", "_session", "_tenant_id", "_workspace")
-    _desired: _Desired
-    _session: _Session
-    _tenant_id: str | None
-    _workspace: WorkspaceId
+    __slots__ = ()
 
     def __init__(
         self,
@@ -303,45 +775,6 @@ class Connector:
         )
         self._bind(private._http, ws, tenant, api_versions, owns_http=True)
 
-    @classmethod
-    def _of_session(
-        cls, http: HttpClient, workspace: str | WorkspaceId, tenant_id: str | None, api_versions: ApiVersions | None
-    ) -> Connector:
-        """A Connector over a session's HTTP client (``Session.connector``): no client is built."""
-        ws, tenant = _parse(workspace, tenant_id, api_versions)
-        new = object.__new__(cls)
-        new._bind(http, ws, tenant, api_versions, owns_http=False)
-        return new
-
-    def _bind(
-        self,
-        http: HttpClient,
-        ws: WorkspaceId,
-        tenant: str | None,
-        api_versions: ApiVersions | None,
-        *,
-        owns_http: bool,
-    ) -> None:
-        routes = Routes(http.cloud, ws, api_versions or ApiVersions())
-        self._init(ws, tenant, _Session(http, routes, owns_http=owns_http), _Desired())
-
-    def _init(self, ws: WorkspaceId, tenant: str | None, session: _Session, desired: _Desired) -> None:
-        object.__setattr__(self, "_workspace", ws)
-        object.__setattr__(self, "_tenant_id", tenant)
-        object.__setattr__(self, "_session", session)
-        object.__setattr__(self, "_desired", desired)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError("Connector is immutable: fluent methods return a new Connector")
-
-    def _with(self, **desired: Any) -> Connector:
-        new = object.__new__(Connector)
-        new._init(self._workspace, self._tenant_id, self._session, attrs.evolve(self._desired, **desired))
-        return new
-
-    def __repr__(self) -> str:
-        return f"Connector({self._workspace.resource_id!r}, cloud={self._session.routes.cloud.name!r})"
-
     # --- lifecycle -------------------------------------------------------------------------------------------
     def close(self) -> None:
         """Close the HTTP client every fluent copy shares; for a connector from ``Session.connector``, nothing
@@ -355,200 +788,6 @@ class Connector:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @property
-    def workspace(self) -> WorkspaceId:
-        return self._workspace
-
-    # --- fluent desired state ---------------------------------------------------------------------------------
-    def incidents_and_alerts(
-        self, *, turn_off_microsoft_incident_creation_rules: bool = False, alerts: bool = True
-    ) -> Connector:
-        """Desire "Connect incidents and alerts"; optionally turn off the Microsoft incident creation rules of the
-        products Defender XDR covers (the product list is data: ``_data/providers.json``). Sends nothing."""
-        for flag, value in (
-            ("turn_off_microsoft_incident_creation_rules", turn_off_microsoft_incident_creation_rules),
-            ("alerts", alerts),
-        ):
-            if not isinstance(value, bool):
-                raise InvalidInputError(f"{flag} must be True or False, got {value!r}")
-        return self._with(incidents=IncidentsAndAlerts(turn_off_microsoft_incident_creation_rules, alerts))
-
-    def entities(
-        self,
-        *,
-        active_directory: bool | None = True,
-        azure_active_directory: bool | None = True,
-        ueba_data_sources: tuple[str, ...] | None = None,
-    ) -> Connector:
-        """Desire "Connect entities": on-premises Active Directory users through Defender for Identity and UEBA
-        (settings ``EntityAnalytics`` entity providers and ``Ueba`` data sources, preview api-version).
-
-        True ensures a provider, False removes it, None leaves it. ``ueba_data_sources`` default: AuditLogs,
-        AzureActivity, SecurityEvent, SigninLogs. plan() reports the prerequisites (Defender for Identity onboarded,
-        sensor, permissions) as notes. Raises InvalidInputError for malformed values. Sends nothing."""
-        from ._entities import DEFAULT_UEBA_DATA_SOURCES, EntitySync
-
-        sources = DEFAULT_UEBA_DATA_SOURCES if ueba_data_sources is None else ueba_data_sources
-        return self._with(
-            entities=EntitySync(
-                active_directory=active_directory,
-                azure_active_directory=azure_active_directory,
-                ueba_data_sources=sources,  # a bare name is one source (the converter checks and canonicalises)
-            )
-        )
-
-    def events(
-        self,
-        *tables: HuntingTable | str,
-        retention_days: int | None = None,
-        total_retention_days: int | None = None,
-    ) -> Connector:
-        """Desire "Connect events" for these advanced hunting tables, optionally with per-table retention.
-
-        No published API selects the tables (the portal uses an unpublished step), so plan() shows a manual step
-        with the portal's exact instructions while a declared table shows no data in ``Usage``; verify() reports
-        per table. ``retention_days`` (interactive, 4-730) and ``total_retention_days`` (4-4383) are set per table
-        through the workspace tables API (PATCH tables/{name}, api-version ``tables``). Raises InvalidInputError
-        for unknown tables or out-of-range days, before any request. Sends nothing."""
-        from ._hunting import HuntingTable, _desired
-
-        if not tables:
-            raise InvalidInputError("events() needs at least one table, e.g. HuntingTable.DeviceProcessEvents")
-        declared = tuple(dict.fromkeys(HuntingTable.from_name(t) for t in tables))
-        retention: dict[str, Retention] = {}
-        if retention_days is not None or total_retention_days is not None:
-            retention = _desired({t: (retention_days, total_retention_days) for t in declared})
-        return self._with(events=declared, retention=retention)
-
-    def solution(self) -> Connector:
-        """Desire the Microsoft Defender XDR solution installed at the content hub catalogue's version: plan() shows
-        ``PUT contentPackages/{id}`` then ``PUT contentTemplates/{id}`` for each template not at its catalogue version
-        (stable api-version, 2025-09-01). Its analytics rule templates appear in ``list_rule_templates()`` once
-        applied. Sends nothing."""
-        return self._with(solution=True)
-
-    def analytics_rules(self, *rules: RuleTemplate | AnalyticsRule | str, enabled: bool = True) -> Connector:
-        """Desire these analytics rules: ``RuleTemplate`` objects (``list_rule_templates()``), ``AnalyticsRule``
-        objects, or YAML text in the public content repository's form. Each is validated now, before any request
-        (see ``m365sentinel._content._rules``: kind, durations, entity mappings, the query against Sentinel's
-        schemas). plan() creates or updates them: Scheduled on the stable api-version, NRT on the preview one,
-        ``alertRuleTemplateName`` and ``templateVersion`` recorded. ``enabled`` applies to templates and YAML (an
-        ``AnalyticsRule`` carries its own). Raises InvalidInputError, MissingExtraError (YAML without PyYAML).
-        Sends nothing."""
-        from ._content import AnalyticsRule, RuleTemplate
-
-        built: list[AnalyticsRule] = []
-        for item in rules:
-            if isinstance(item, RuleTemplate):
-                built.append(AnalyticsRule.from_template(item, enabled=enabled))
-            elif isinstance(item, AnalyticsRule):
-                built.append(item)
-            elif isinstance(item, str):
-                built.append(AnalyticsRule.from_yaml(item, enabled=enabled))
-            else:
-                raise InvalidInputError(
-                    f"analytics_rules() takes RuleTemplate, AnalyticsRule or YAML text, got {item!r:.100}"
-                )
-        names = [r.name.lower() for r in built]
-        if len(set(names)) != len(names):
-            raise InvalidInputError(f"analytics_rules() got two rules with the same id: {sorted(names)}")
-        return self._with(rules=tuple(built))
-
-    def list_rule_templates(self, *, connector_id: str = "MicrosoftThreatProtection") -> list[RuleTemplate]:
-        """The analytics rule templates that require ``connector_id`` (``requiredDataConnectors[].connectorId``;
-        default the Defender XDR connector), by display name. GET alertRuleTemplates (2025-09-01; the API has no
-        filter: filtered here). Templates exist once their solution is installed (``solution()``). Raises
-        InvalidInputError, APIStatusError, TransportError, SerializationError."""
-        from ._content import ContentRoutes, RuleTemplate
-
-        check_text(connector_id, "connector_id", expected="a data connector id such as 'MicrosoftThreatProtection'")
-        items = self._list(ContentRoutes(self._session.routes).collection("alertRuleTemplates"))
-        found = [t for t in map(RuleTemplate.from_json, items) if t.requires(connector_id)]
-        return sorted(found, key=lambda t: (t.display_name, t.name))
-
-    # --- reads --------------------------------------------------------------------------------------------------
-    def _tenant(self) -> str:
-        return self._tenant_id or self._session.home_tenant()
-
-    def _list(self, spec: Any) -> list[dict[str, Any]]:
-        return [item for page in self._session.http.iter_pages(spec) for item in page.get("value", [])]
-
-    def _onboarded(self) -> bool:
-        try:
-            self._session.http.send_json(self._session.routes.get_onboarding_state())
-        except NotFoundError:
-            return False
-        return True
-
-    def _unified_portal_evidence(self, rules: list[AlertRule]) -> tuple[str, ...]:
-        """Signs that the unified Defender portal manages this workspace: incidents under its provider name AND none
-        of the covered Microsoft incident creation rules enabled (the service turns them off). A renamed provider
-        alone is not enough: "Microsoft XDR" incidents also reach workspaces connected the classic way (case E3)."""
-        from .models import MicrosoftSecurityIncidentCreationRule
-
-        names = provider_names()
-        if any(
-            isinstance(r, MicrosoftSecurityIncidentCreationRule)
-            and r.enabled
-            and names.is_covered_product(r.product_filter)
-            for r in rules
-        ):
-            return ()
-        flt = " or ".join(
-            f"properties/providerName eq '{n.replace(chr(39), chr(39) * 2)}'" for n in names.unified_portal_providers
-        )
-        page = self._session.http.send_json(self._session.routes.list_incidents(filter=flt, top=1))
-        items = page.get("value", []) if isinstance(page, dict) else []
-        if not items:
-            return ()
-        name = (items[0].get("properties") or {}).get("providerName")
-        return (
-            f"incidents arrive under provider name {name!r}",
-            "no Microsoft incident creation rule of a covered product is enabled (the service turns them off)",
-        )
-
-    def _ingestion(self) -> dict[str, TableIngestion]:
-        """Per-table ingestion over the last 14 days from ``Usage`` (one cheap query, no table scans)."""
-        from ._entities import UEBA_TABLES
-        from ._hunting import HuntingTable, ingestion_from_usage, usage_by_table_query
-
-        names = [t.value for t in HuntingTable] + list(UEBA_TABLES)
-        return ingestion_from_usage(self.query(usage_by_table_query(names), timespan=_DAY_WINDOW), names)
-
-    def _observe(self, *, settings: bool = False, ingestion: bool = False, tables: bool = False) -> Observed:
-        from ._hunting import tables_by_name
-        from .models import AlertRule, DataConnector, DataConnectorRequirements, Setting  # loaded on first use
-
-        r, http = self._session.routes, self._session.http
-        tenant = self._tenant()
-        onboarded = self._onboarded()
-        requirements = DataConnectorRequirements()
-        connectors: list[DataConnector] = []
-        rules: list[AlertRule] = []
-        found_settings: list[Setting] = []
-        evidence: tuple[str, ...] = ()
-        if onboarded:  # the Sentinel routes answer only on an onboarded workspace
-            requirements = DataConnectorRequirements.from_json(
-                http.send_json(r.check_requirements(MTP_KIND, tenant)) or {}
-            )
-            connectors = [DataConnector.from_json(c) for c in self._list(r.list_data_connectors())]
-            rules = [AlertRule.from_json(x) for x in self._list(r.list_alert_rules())]
-            evidence = self._unified_portal_evidence(rules)
-            if settings:
-                found_settings = [Setting.from_json(x) for x in self._list(r.list_settings())]
-        return Observed(
-            self._session.home_tenant(),
-            onboarded,
-            requirements.authorization_state,
-            requirements.license_state,
-            tuple(connectors),
-            tuple(rules),
-            evidence,
-            settings=tuple(found_settings),
-            ingestion=self._ingestion() if ingestion else {},
-            tables=tables_by_name(self._list(r.list_tables())) if tables else {},
-        )
-
     # --- plan / apply -----------------------------------------------------------------------------------------
     def plan(self) -> Plan:
         """Read the workspace and return the typed diff to the desired state (reads only).
@@ -560,171 +799,26 @@ class Connector:
         Changes run in this order on apply: the data connector, the incident creation rules, the settings, the tables.
         Raises APIStatusError subclasses and TransportError.
         """
-        d = self._desired
-        observed = self._observe(
-            settings=d.entities is not None,
-            ingestion=d.events is not None or d.entities is not None,
-            tables=bool(d.retention),
-        )
-        changes, notes, blockers = compute_changes(
-            d.incidents,
-            observed,
-            tenant_id=self._tenant(),
-            workspace_id=self._workspace.resource_id,
-            providers=provider_names(),
-        )
-        all_changes, all_notes, manual = list(changes), list(notes), []
-        if d.entities is not None:
-            from ._entities import check_entity_prerequisites, entity_changes
-            from ._hunting import presence
-
-            all_changes += entity_changes(d.entities, observed.settings)
-            prerequisites = check_entity_prerequisites(
-                observed.data_connectors,
-                presence(observed.ingestion),
-                authorization_state=observed.authorization_state,
-            )
-            all_notes += [f"prerequisite {p}" for p in prerequisites if p.ok is not True]  # not met, or not observable
-        if d.events is not None:
-            from ._hunting import events_manual_step, retention_changes, retention_notes
-
-            step = events_manual_step(d.events, observed.ingestion)
-            manual += [step] if step is not None else []
-            all_changes += retention_changes(d.retention, observed.tables)
-            all_notes += retention_notes(d.retention, observed.tables)
-        if (d.solution or d.rules is not None) and observed.onboarded:
-            from ._content import ContentRoutes, plan_content
-
-            content = plan_content(
-                d.solution,
-                d.rules,
-                observed.alert_rules,
-                ContentRoutes(self._session.routes),
-                self._list,
-                self._session.http.send_json,
-            )
-            all_changes += content[0]
-            all_notes += content[1]
-            blockers += tuple(content[2])
-        return Plan(
-            self._workspace.resource_id,
-            self._tenant(),
-            tuple(all_changes),
-            tuple(all_notes),
-            blockers,
-            tuple(manual),
-            applier=self._apply_plan,
-        )
+        plan: Plan = self._run(self._plan_flow(lambda p: self._run(self._apply_flow(p))))
+        return plan
 
     def apply(self) -> ApplyResult:
         """``plan().apply()`` in one call."""
         return self.plan().apply()
-
-    def _apply_plan(self, plan: Plan) -> ApplyResult:
-        if plan.blockers:
-            raise PreflightError("cannot apply: prerequisites are not met", problems=plan.blockers)
-        for change in plan.changes:  # every resource as planned, before the first write (nothing half-applied)
-            self._check_fresh(change)
-        applied: list[Change] = []
-        etags: list[str | None] = []
-        for i, change in enumerate(plan.changes):
-            try:
-                etags.append(self._send_change(change))
-            except (ConflictError, PreconditionFailedError) as exc:
-                stale = _stale(change, f"changed while the plan was applied: {exc.message}")
-                if not applied:
-                    raise stale from exc
-                raise PartialApplyError(str(stale), applied=tuple(applied), not_applied=plan.changes[i:]) from exc
-            except Exception as exc:
-                if not applied:
-                    raise
-                raise PartialApplyError(
-                    f"apply stopped at {change.resource_type}/{change.name}: {exc}",
-                    applied=tuple(applied),
-                    not_applied=plan.changes[i:],
-                ) from exc
-            applied.append(change)
-        return ApplyResult(tuple(applied), tuple(etags))
-
-    def _check_fresh(self, change: Change) -> None:
-        """Raise StalePlanError when the resource no longer is as the plan read it (etag, existence, fields)."""
-        r, http = self._session.routes, self._session.http
-        if change.resource_type == "tables":
-            current = (http.send_json(r.get_table(change.name)) or {}).get("properties") or {}
-            for f in change.fields:
-                now = current.get(f.path.removeprefix("properties."))
-                if now != f.before:
-                    raise _stale(change, f"{f.path} is now {now!r}, planned from {f.before!r}")
-            return
-        if change.resource_type == "dataConnectors" and change.action is Action.CREATE:
-            found = [c.get("name") for c in self._list(r.list_data_connectors()) if c.get("kind") == change.kind]
-            if found:
-                raise _stale(change, f"a {change.kind} connector was created meanwhile ({', '.join(map(str, found))})")
-            return
-        from ._content import CONTENT_TYPES, ContentRoutes
-
-        getter = {"dataConnectors": r.get_data_connector, "alertRules": r.get_alert_rule, "settings": r.get_setting}
-        getter.update({c: functools.partial(ContentRoutes(r).get, c) for c in CONTENT_TYPES})
-        try:
-            etag = (http.send_json(getter[change.resource_type](change.name)) or {}).get("etag")
-        except NotFoundError:
-            if change.action is not Action.CREATE:
-                raise _stale(change, "it was deleted") from None
-            return
-        if change.action is Action.CREATE:
-            raise _stale(change, "it was created meanwhile")
-        if etag != change.etag:
-            raise _stale(change, f"its etag is now {etag}")
-
-    def _send_change(self, change: Change) -> str | None:
-        r = self._session.routes
-        body = dict(change.body or {})
-        from ._content import CONTENT_TYPES, NRT, SCHEDULED, ContentRoutes
-
-        if change.resource_type in CONTENT_TYPES or change.kind in (SCHEDULED, NRT):
-            spec = ContentRoutes(r).put(change.resource_type, change.name, body, kind=change.kind)
-        elif change.resource_type == "dataConnectors":
-            spec = r.put_data_connector(change.name, body)
-        elif change.resource_type == "alertRules":
-            spec = r.put_alert_rule(change.name, body)
-        elif change.resource_type == "settings":
-            spec = r.put_setting(change.name, body)
-        elif change.resource_type == "tables":
-            spec = r.patch_table(change.name, body)
-        else:  # pragma: no cover - plan() only emits the types above
-            raise AssertionError(change.resource_type)
-        out = self._session.http.send_json(spec)
-        return out.get("etag") if isinstance(out, dict) else None
 
     # --- status / disconnect ------------------------------------------------------------------------------------
     def status(self) -> ConnectorStatus:
         """The connector's state, the Microsoft incident creation rules, onboarding, the UEBA settings and the last
         data received per hunting table (reads only: the routes of ``plan`` plus GET settings and one Log Analytics
         query over ``Usage``). Raises APIStatusError subclasses and TransportError."""
-        from .models import EntityAnalyticsSetting, UebaSetting
-
-        observed = self._observe(settings=True, ingestion=True)
-        names = provider_names()
-        mtp = next(iter(observed.mtp_connectors), None)
-        connected = mtp is not None and mtp.incidents_state == "Enabled"
-        return ConnectorStatus(
-            self._workspace.resource_id,
-            observed.onboarded,
-            mtp,
-            tuple(
-                RuleStatus(rule, names.is_covered_product(rule.product_filter), connected)
-                for rule in observed.creation_rules
-            ),
-            observed.unified_portal_evidence,
-            next((x for x in observed.settings if isinstance(x, EntityAnalyticsSetting)), None),
-            next((x for x in observed.settings if isinstance(x, UebaSetting)), None),
-            observed.ingestion,
-        )
+        status: ConnectorStatus = self._run(self._status_flow())
+        return status
 
     def list_tables(self) -> list[dict[str, Any]]:
         """The workspace's Log Analytics tables as returned by GET {workspace}/tables (api-version ``tables``): each a
         JSON object with ``name`` and ``properties`` (``retentionInDays``, ``totalRetentionInDays``, ``plan``, ...)."""
-        return self._list(self._session.routes.list_tables())
+        tables: list[dict[str, Any]] = self._run(self._list(self._session.routes.list_tables()))
+        return tables
 
     def verify(self, *, days: int = 14) -> VerificationReport:
         """Run the source document's verification: incidents, alerts and events (summed over the tables declared
@@ -732,18 +826,8 @@ class Connector:
         declared. Each line has a verdict (INGESTING, SILENT, NOT_YET_POPULATED, INCONCLUSIVE on partial results),
         its daily ``TimeSeries`` and the KQL it ran (Log Analytics query API). Raises APIStatusError, TransportError.
         """
-        from ._hunting import HuntingTable
-        from ._verify import verify
-
-        names = provider_names()
-        return verify(
-            lambda q, span: self.query(q, timespan=span),
-            incident_providers=names.incident_providers,
-            alert_products=names.alert_products,
-            tables=self._desired.events or HuntingTable.source_document(),
-            ueba=self._desired.entities is not None,
-            days=days,
-        )
+        report: VerificationReport = self._run(self._verify_flow(days))
+        return report
 
     def disconnect(self) -> DisconnectResult:
         """Delete the MicrosoftThreatProtection data connector(s) (DELETE dataConnectors/{id}, 2025-10-01-preview).
@@ -751,15 +835,8 @@ class Connector:
         Idempotent: with no connector, nothing is sent and ``deleted`` is empty. The incident creation rules are left
         as they are (turn them back on explicitly if Sentinel should create incidents from the products again).
         """
-        r = self._session.routes
-        deleted: list[str] = []
-        if not self._onboarded():  # no Sentinel on the workspace: no connector to delete
-            return DisconnectResult(())
-        for c in self._list(r.list_data_connectors()):
-            if c.get("kind") == MTP_KIND:
-                self._session.http.send(r.delete_data_connector(str(c["name"])))
-                deleted.append(str(c["name"]))
-        return DisconnectResult(tuple(deleted))
+        result: DisconnectResult = self._run(self._disconnect_flow())
+        return result
 
     # --- Log Analytics query -----------------------------------------------------------------------------------
     def query(
@@ -774,28 +851,9 @@ class Connector:
         InvalidInputError (before sending), QueryError (the service rejected the KQL: ``code`` and message of the
         innermost error, e.g. a syntax error and its position), APIStatusError, TransportError.
         """
-        text = _query_text(query)
-        needed = getattr(query, "timespan", None)  # the window a template needs (a 14-day chart needs 14 days)
-        if timespan is None:
-            timespan = needed
-        if timespan is None:
-            raise InvalidInputError(
-                "timespan is required: pass timespan=timedelta(days=14), a (start, end) pair of "
-                "aware datetimes, or an ISO 8601 duration such as 'P14D'"
-            )
-        if isinstance(needed, timedelta) and isinstance(timespan, timedelta) and timespan < needed:
-            raise InvalidInputError(
-                f"timespan {timespan} is shorter than the {needed} this query covers: the service would drop the "
-                f"older rows and the result would show zeros; pass timespan={needed!r} or longer"
-            )
-        span = to_timespan(timespan)
-        from .models import QueryResult
-
-        try:
-            resp = self._session.http.send(self._session.routes.query(self._session.customer_id(), text, span))
-        except BadRequestError as exc:
-            raise _query_error(exc, text) from exc
-        return QueryResult.from_json(resp.content)
+        text, span = _query_text_and_span(query, timespan)
+        result: QueryResult = self._run(self._run_query(text, span))
+        return result
 
     def run_hunting_query(
         self, kql: str | _KqlText, *, timespan: timedelta | tuple[datetime, datetime] | str | None = None
@@ -806,25 +864,25 @@ class Connector:
 
         ``kql``: KQL text or a ``m365sentinel.kql`` query. ``timespan``: default the last 30 days (``P30D``), at most
         30 days (what Defender keeps); a ``timedelta``, an aware ``(start, end)`` pair or an ISO 8601 string.
-        Limits (see ``m365sentinel._defender_hunting``): 100,000 rows, about 45 calls a minute (429, retried with
-        ``Retry-After``), 3 minutes per query. Raises InvalidInputError (before sending), QueryLimitError (an answer
-        at the row limit, or a 400 naming a limit), QueryError (other 400s), RateLimitedError (retries spent),
-        APIStatusError, TransportError, SerializationError.
+        Limits: 100,000 rows, about 45 calls a minute (429, retried with ``Retry-After``), 3 minutes per query.
+        Raises InvalidInputError (before sending), QueryLimitError (an answer at the row limit, or a 400 naming a
+        limit), QueryError (other 400s), RateLimitedError (retries spent), APIStatusError, TransportError,
+        SerializationError.
         """
-        from ._defender_hunting import hunting_error, hunting_request, hunting_result, hunting_timespan
+        result: QueryResult = self._run(self._hunting_query_flow(kql, timespan))
+        return result
 
-        text = _query_text(kql)
-        span = hunting_timespan(timespan)
-        try:
-            body = self._session.http.send_json(hunting_request(self._session.routes.cloud, text, span))
-        except BadRequestError as exc:
-            raise hunting_error(exc, text) from exc
-        return hunting_result(body, text)
+    def list_rule_templates(self, *, connector_id: str = "MicrosoftThreatProtection") -> list[RuleTemplate]:
+        """The analytics rule templates that require ``connector_id`` (``requiredDataConnectors[].connectorId``;
+        default the Defender XDR connector), by display name. GET alertRuleTemplates (2025-09-01; the API has no
+        filter: filtered here). Templates exist once their solution is installed (``solution()``). Raises
+        InvalidInputError, APIStatusError, TransportError, SerializationError."""
+        templates: list[RuleTemplate] = self._run(self._rule_templates_flow(connector_id))
+        return templates
 
     # --- incidents (IncidentStream lives in m365sentinel/_incidents) -------------------------------------------
     def incidents(self) -> IncidentStream:
         """An ``IncidentStream`` over this workspace's incidents (Defender XDR providers by default). Sends nothing
         until iterated."""
-        from ._incidents import IncidentStream
-
-        return IncidentStream.for_session(self._session)
+        stream: IncidentStream = self._stream()
+        return stream

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ._connector import Connector
     from ._ids import WorkspaceId
 
-__all__ = ["Session", "default_credential"]
+__all__ = ["Session", "default_credential", "resolve_cloud"]
 
 
 def default_credential(cloud: Cloud) -> TokenCredential:
@@ -33,18 +33,32 @@ def default_credential(cloud: Cloud) -> TokenCredential:
     return DefaultAzureCredential(authority=cloud.authority)
 
 
-def _check_options(credential: Any, retry: Any, timeout: Any, transport: Any, sleep: Any, clock: Any) -> None:
-    """Options are checked here, before any request (a wrong type would otherwise fail on first use)."""
+def _check_options(
+    credential: Any,
+    retry: Any,
+    timeout: Any,
+    transport: Any,
+    sleep: Any,
+    clock: Any,
+    *,
+    check_credential: Callable[[Any], None] = check_sync_credential,
+    transport_type: type | None = None,
+) -> None:
+    """Options are checked here, before any request (a wrong type would otherwise fail on first use).
+    ``check_credential``, ``transport_type``: the face's (the async face passes its own; default the sync ones)."""
     import httpx
 
     if isinstance(credential, Mapping):
         if not credential or not all(isinstance(k, Audience) for k in credential):
             raise InvalidInputError(f"credential mapping keys must be Audience members, got {list(credential)!r}")
         for c in credential.values():
-            check_sync_credential(c)
+            check_credential(c)
     elif credential is not None:
-        check_sync_credential(credential)
-    for name, value, cls in (("retry", retry, RetryPolicy), ("transport", transport, httpx.BaseTransport)):
+        check_credential(credential)
+    for name, value, cls in (
+        ("retry", retry, RetryPolicy),
+        ("transport", transport, transport_type or httpx.BaseTransport),
+    ):
         if value is not None and not isinstance(value, cls):
             raise InvalidInputError(f"{name} must be a {cls.__module__}.{cls.__qualname__} or None, got {value!r}")
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
@@ -52,6 +66,15 @@ def _check_options(credential: Any, retry: Any, timeout: Any, transport: Any, sl
     for name, value in (("sleep", sleep), ("clock", clock)):
         if value is not None and not callable(value):
             raise InvalidInputError(f"{name} must be a callable or None, got {value!r}")
+
+
+def resolve_cloud(cloud: str | Cloud, graph: str | None) -> Cloud:
+    """``cloud`` as a ``Cloud`` (a name resolved with ``graph``); InvalidInputError for ``graph=`` with a Cloud."""
+    if isinstance(cloud, Cloud):
+        if graph is not None:
+            raise InvalidInputError("graph= applies to a named cloud; a Cloud object already carries its Graph host")
+        return cloud
+    return Cloud.resolve(cloud, graph=graph)
 
 
 class Session:
@@ -101,14 +124,7 @@ class Session:
     ) -> None:
         tenant = validate_guid(tenant_id, "tenant_id") if tenant_id is not None else None
         _check_options(credential, retry, timeout, transport, sleep, clock)
-        if isinstance(cloud, Cloud):
-            if graph is not None:
-                raise InvalidInputError(
-                    "graph= applies to a named cloud; a Cloud object already carries its Graph host"
-                )
-            resolved = cloud
-        else:
-            resolved = Cloud.resolve(cloud, graph=graph)
+        resolved = resolve_cloud(cloud, graph)
         self._http = HttpClient(
             resolved,
             default_credential(resolved) if credential is None else credential,

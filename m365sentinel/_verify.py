@@ -15,7 +15,7 @@ I/O is the caller's ``run(query, timespan) -> QueryResult`` (``Connector.query``
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .kql import Query
     from .models import QueryResult, TimeSeries
 
-__all__ = ["Verdict", "VerificationLine", "VerificationReport", "verify"]
+__all__ = ["Verdict", "VerificationLine", "VerificationReport", "verify", "verify_flow"]
 
 Runner = Callable[["Query", timedelta], "QueryResult"]
 # Alerts count on the day they first appeared: look back further than the window so an alert raised earlier and
@@ -195,7 +195,41 @@ def verify(
     ueba: bool = False,
     days: int = 14,
 ) -> VerificationReport:
-    """Run the verification queries through ``run(query, timespan)`` and build the report.
+    """Run the verification queries through ``run(query, timespan)`` and build the report (``verify_flow``,
+    each query it asks for answered by ``run``). Raises InvalidInputError for bad arguments (before any query) and
+    whatever ``run`` raises."""
+    flow = verify_flow(
+        incident_providers=incident_providers,
+        alert_products=alert_products,
+        tables=tables,
+        ueba=ueba,
+        days=days,
+    )
+    outcome: Any = None
+    failure: BaseException | None = None
+    while True:
+        try:
+            query, span = flow.send(outcome) if failure is None else flow.throw(failure)
+        except StopIteration as done:
+            report: VerificationReport = done.value
+            return report
+        outcome, failure = None, None
+        try:
+            outcome = run(query, span)
+        except Exception as exc:
+            failure = exc
+
+
+def verify_flow(
+    *,
+    incident_providers: Sequence[str],
+    alert_products: Sequence[str],
+    tables: Sequence[HuntingTable | str],
+    ueba: bool = False,
+    days: int = 14,
+) -> Generator[tuple[Query, timedelta], QueryResult, VerificationReport]:
+    """The verification as a generator: yields each ``(query, timespan)`` to run, receives its ``QueryResult``,
+    returns the report (the sync and async connectors answer the queries; ``verify`` with a callable).
 
     ``incident_providers`` / ``alert_products``: the Defender names (legacy and current, case E3; see
     ``m365sentinel.provider_names()``). ``tables``: the declared hunting tables (the events line sums them).
@@ -215,14 +249,14 @@ def verify(
     window = timedelta(days=days)
 
     q_inc = kql.incident_timechart(incident_providers, days=days, legend="Incidents")
-    incidents = _count_line("Incidents", "incidents", q_inc, run(q_inc, window), "incidents created", days)
+    incidents = _count_line("Incidents", "incidents", q_inc, (yield q_inc, window), "incidents created", days)
     q_al = kql.alert_timechart(alert_products, days=days, legend="Alerts")
-    alerts = _count_line("Alerts", "alerts", q_al, run(q_al, window * ALERT_LOOKBACK_FACTOR), "new alerts", days)
+    alerts = _count_line("Alerts", "alerts", q_al, (yield q_al, window * ALERT_LOOKBACK_FACTOR), "new alerts", days)
     lines = [incidents, alerts]
     if declared:
         source = kql.union(*(t.value for t in declared), isfuzzy=True)
         q_ev = kql.timechart(source, days=days, legend="Events")
-        lines.append(_count_line("Events", "events", q_ev, run(q_ev, window), "events", days))
+        lines.append(_count_line("Events", "events", q_ev, (yield q_ev, window), "events", days))
     else:
         from .models import TimeSeries
 
@@ -240,7 +274,7 @@ def verify(
 
     usage_tables = [t.value for t in HuntingTable] + (list(UEBA_TABLES) if ueba else [])
     q_use = usage_by_table_query(usage_tables, days=days)
-    usage = run(q_use, window)
+    usage = yield q_use, window
     ingestion = ingestion_from_usage(usage, usage_tables)
     use_kql = q_use.to_kql()
     for t in declared:

@@ -1,5 +1,16 @@
 """Session-wide fixtures for every test folder (tests/ is on sys.path: see pytest's pythonpath in pyproject)."""
 
+import pytest
 from kqlparser.fixture import kql_parser
 
-__all__ = ["kql_parser"]
+from bench.faces import Face
+
+__all__ = ["face", "kql_parser"]
+
+
+@pytest.fixture(params=["sync", "async"])
+def face(request):
+    """The face under test (see bench/faces.py): a test taking it runs once per face, with the same body."""
+    f = Face(request.param)
+    yield f
+    f.close()

@@ -1,12 +1,12 @@
 """The connector's content as code: the Microsoft Defender XDR solution, analytics rule templates and rules, and
-the connector's sample queries. Pure rules live in the submodules; ``read_content`` is the thin I/O shell."""
+the connector's sample queries. Pure rules live in the submodules; ``read_solution`` and ``plan_content`` are flows that both faces drive."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._transport import RequestSpec
+from .._transport._flow import Flow, list_items, send_json
 from ._plan import SOLUTION_ID, SOLUTION_NAME, ContentObserved, rule_changes, solution_changes, templates_to_fetch
 from ._routes import CONTENT_TYPES, NRT, SCHEDULED, ContentRoutes
 from ._rules import MTP_CONNECTOR_ID, AnalyticsRule, RuleTemplate, parse_duration
@@ -37,20 +37,19 @@ __all__ = [
 ]
 
 
-def read_solution(
-    routes: ContentRoutes,
-    list_items: Callable[[RequestSpec], list[dict[str, Any]]],
-    get_json: Callable[[RequestSpec], Any],
-) -> tuple[ContentObserved, dict[str, Any]]:
-    """Read content hub for ``solution_changes``: the catalogue and what is installed (four lists), then the full
-    form of each catalogue template that is not installed at its version (GET contentProductTemplates/{name})."""
+def read_solution(routes: ContentRoutes) -> Flow[tuple[ContentObserved, dict[str, Any]]]:
+    """Read content hub for ``solution_changes`` (a flow: both faces drive it): the catalogue and what is installed
+    (four lists), then the full form of each catalogue template that is not installed at its version
+    (GET contentProductTemplates/{name})."""
     observed = ContentObserved(
-        tuple(list_items(routes.collection("contentProductPackages"))),
-        tuple(list_items(routes.collection("contentProductTemplates"))),
-        tuple(list_items(routes.collection("contentPackages"))),
-        tuple(list_items(routes.collection("contentTemplates"))),
+        tuple((yield from list_items(routes.collection("contentProductPackages")))),
+        tuple((yield from list_items(routes.collection("contentProductTemplates")))),
+        tuple((yield from list_items(routes.collection("contentPackages")))),
+        tuple((yield from list_items(routes.collection("contentTemplates")))),
     )
-    full = {name: get_json(routes.get("contentProductTemplates", name)) for name in templates_to_fetch(observed)}
+    full = {}
+    for name in templates_to_fetch(observed):
+        full[name] = yield from send_json(routes.get("contentProductTemplates", name))
     return observed, full
 
 
@@ -59,16 +58,14 @@ def plan_content(
     rules: Sequence[AnalyticsRule] | None,
     existing_rules: Sequence[AlertRule],
     routes: ContentRoutes,
-    list_items: Callable[[RequestSpec], list[dict[str, Any]]],
-    get_json: Callable[[RequestSpec], Any],
-) -> tuple[list[Change], list[str], list[str]]:
+) -> Flow[tuple[list[Change], list[str], list[str]]]:
     """``(changes, notes, blockers)`` of ``solution()`` and ``analytics_rules()``: the solution first (package, then
-    templates), then the rules. Reads content hub only when the solution is desired."""
+    templates), then the rules. Reads content hub only when the solution is desired (a flow)."""
     changes: list[Change] = []
     notes: list[str] = []
     blockers: list[str] = []
     if solution:
-        observed, full = read_solution(routes, list_items, get_json)
+        observed, full = yield from read_solution(routes)
         changes, blockers = solution_changes(observed, full)
     if rules is not None:
         more, notes, rule_blockers = rule_changes(rules, existing_rules)

@@ -39,6 +39,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .._errors import QueryError
+from .._transport._flow import Flow, done, run_local, send_query
 from ..models import Entity, IncidentAlert, QueryResult
 from ..models._time import format_datetime, shift
 from ._entity_shape import arm_entities
@@ -223,11 +224,18 @@ def halves_to_retry(names: Sequence[str], result: QueryResult) -> list[Sequence[
 def query_rows(send: Callable[[Sequence[str]], QueryResult], names: Sequence[str]) -> list[dict[str, Any]]:
     """The rows of the bulk query for ``names``, whole (``halves_to_retry`` decides; at most ``2 * len(names) - 1``
     queries, in order). Raises QueryError as ``halves_to_retry`` does."""
+    return run_local(query_rows_flow(lambda batch: done(send(batch)), names))
+
+
+def query_rows_flow(
+    send: Callable[[Sequence[str]], Flow[QueryResult]], names: Sequence[str]
+) -> Flow[list[dict[str, Any]]]:
+    """``query_rows`` as a flow: ``send(batch)`` is the flow that runs the query for ``batch``."""
     rows: list[dict[str, Any]] = []
     todo: list[Sequence[str]] = [names]
     while todo:
         batch = todo.pop()
-        result = send(batch)
+        result = yield from send(batch)
         halves = halves_to_retry(batch, result)
         if halves:
             todo.extend(reversed(halves))
@@ -259,33 +267,33 @@ def lagging_incidents(incidents: Sequence[Incident], rows: Iterable[Mapping[str,
 
 
 def bulk_related(
-    http: Any,
     requests: IncidentRequests,
     customer_id: str,
     incidents: Sequence[Incident],
     *,
     now: datetime,
-    per_incident: Callable[[Sequence[Incident], str], dict[str, tuple[Any, ...]]],
+    per_incident: Callable[[Sequence[Incident], str], Flow[dict[str, tuple[Any, ...]]]],
     alerts: bool,
     entities: bool,
-) -> tuple[dict[str, tuple[IncidentAlert, ...]], dict[str, tuple[Entity, ...]]]:
+) -> Flow[tuple[dict[str, tuple[IncidentAlert, ...]], dict[str, tuple[Entity, ...]]]]:
     """Alerts and entities of a page of incidents (keyed by lower-case incident name), complete or not at all.
 
     One Log Analytics query (``POST /v1/workspaces/{id}/query``, ``SecurityIncident.AlertIds`` joined to
     ``SecurityAlert``), split on the size limit (``query_rows``); incidents that Log Analytics does not show whole
     yet (``lagging_incidents``) get theirs from ``per_incident(incidents, "alerts" | "entities")`` (the ARM
-    per-incident calls) for what was asked (``alerts``, ``entities``). Raises QueryError (partial answers), and
-    whatever the HTTP client raises."""
+    per-incident calls) for what was asked (``alerts``, ``entities``). A flow (``_transport._flow``). Raises
+    QueryError (partial answers), and whatever the HTTP client raises."""
     created = [i.created_time_utc for i in incidents if i.created_time_utc is not None]
     modified = [i.last_modified_time_utc for i in incidents if i.last_modified_time_utc is not None]
     start = shift(min(created or modified or [now]), -timedelta(days=1))  # clamped: year 1 and 9999 do not overflow
     end = shift(max([*modified, now]), timedelta(days=1))
 
-    def send(names: Sequence[str]) -> QueryResult:
-        return QueryResult.from_json(http.send(requests.bulk_alerts(customer_id, names, start, end)).content)
+    def send(names: Sequence[str]) -> Flow[QueryResult]:
+        body = yield from send_query(requests.bulk_alerts(customer_id, names, start, end))
+        return QueryResult.from_json(body)
 
     names = [i.name for i in incidents if i.name]
-    rows = query_rows(send, names) if names else []
+    rows = (yield from query_rows_flow(send, names)) if names else []
     by_alerts, by_entities = alerts_and_entities_from_rows(rows)
     lagging = lagging_incidents(incidents, rows)
     if lagging:
@@ -296,7 +304,7 @@ def bulk_related(
             len(incidents),
         )
         if alerts:
-            by_alerts.update(per_incident(lagging, "alerts"))
+            by_alerts.update((yield from per_incident(lagging, "alerts")))
         if entities:
-            by_entities.update(per_incident(lagging, "entities"))
+            by_entities.update((yield from per_incident(lagging, "entities")))
     return by_alerts, by_entities

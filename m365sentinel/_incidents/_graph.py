@@ -21,7 +21,7 @@ service ignoring the filter) are dropped.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, urlsplit
 from .._errors import BadRequestError, InvalidInputError, SerializationError, ServerError
 from .._inputs import check_json
 from .._transport import Pager, RequestSpec, next_link_of
+from .._transport._flow import Flow, send_json
 from ..models import GraphAlert, GraphIncident
 from ..models._time import parse_datetime
 from ._filters import render_graph_cursor_filter
@@ -68,21 +69,22 @@ class DefenderIncidents:
 
         GET /v1.0/security/incidents?$filter=lastUpdateDateTime ge ...&$orderby=lastUpdateDateTime asc&$top=N
         [&$expand=alerts]. Raises APIStatusError subclasses, TransportError, SerializationError."""
-        for item in self._iterate("incidents", since, with_alerts):
-            yield GraphIncident.from_json(item)
+        return self._session.http.iterate(self._iterate("incidents", since, with_alerts, GraphIncident.from_json))  # type: ignore[no-any-return]
 
     def alerts(self, *, since: datetime | None = None) -> Iterator[GraphAlert]:
         """Alerts (``/security/alerts_v2``) updated at or after ``since``, each change once (order as for
         ``incidents``)."""
-        for item in self._iterate("alerts_v2", since, False):
-            yield GraphAlert.from_json(item)
+        return self._session.http.iterate(self._iterate("alerts_v2", since, False, GraphAlert.from_json))  # type: ignore[no-any-return]
 
     def get(self, incident_id: str, *, with_alerts: bool = False) -> GraphIncident:
         """GET /v1.0/security/incidents/{id}[?$expand=alerts] (an ``alerts@odata.nextLink`` followed to its end)."""
+        return self._session.run(self._get(incident_id, with_alerts))  # type: ignore[no-any-return]
+
+    def _get(self, incident_id: str, with_alerts: bool) -> Flow[GraphIncident]:
         spec = self._reqs.graph_get(incident_id, expand_alerts=with_alerts)
-        item = self._session.http.send_json(spec)
+        item = yield from send_json(spec)
         if with_alerts:
-            self._complete_alerts(spec, item)
+            yield from self._complete_alerts(spec, item)
         return GraphIncident.from_json(item)
 
     def patch(self, incident_id: str, body: Mapping[str, Any]) -> GraphIncident:
@@ -93,11 +95,16 @@ class DefenderIncidents:
         if not body:
             raise InvalidInputError("nothing to change: the PATCH body is empty")
         check_json(body, "body")
-        self._session.http.send_json(self._reqs.graph_patch(incident_id, body))
-        return self.get(incident_id)
+        return self._session.run(self._patch(incident_id, body))  # type: ignore[no-any-return]
 
-    def _iterate(self, collection: str, since: datetime | None, expand: bool) -> Iterator[dict[str, Any]]:
-        http = self._session.http
+    def _patch(self, incident_id: str, body: Mapping[str, Any]) -> Flow[GraphIncident]:
+        yield from send_json(self._reqs.graph_patch(incident_id, body))
+        return (yield from self._get(incident_id, False))
+
+    def _iterate(
+        self, collection: str, since: datetime | None, expand: bool, typed: Callable[[Any], Any]
+    ) -> Generator[Any, Any, None]:
+        """The listing flow behind ``incidents``/``alerts``: yields its requests and each item, typed."""
         by_incident = False  # alerts fetched per incident (after a failed $expand)
         yielded: dict[str, str] = {}  # id -> lastUpdateDateTime text: each change once
         ranges: list[tuple[datetime | None, datetime | None]] = [(since, None)]
@@ -114,7 +121,7 @@ class DefenderIncidents:
             spec: RequestSpec | None = first
             while spec is not None:
                 try:
-                    page = http.send_json(spec)
+                    page = yield from send_json(spec)
                 except (ServerError, BadRequestError) as exc:
                     if not expand:
                         raise
@@ -138,11 +145,11 @@ class DefenderIncidents:
                     if yielded.get(ident) == str(text):
                         continue
                     if expand:
-                        self._complete_alerts(spec, item)
+                        yield from self._complete_alerts(spec, item)
                     elif by_incident:
-                        item["alerts"] = self._alerts_of(ident)
+                        item["alerts"] = yield from self._alerts_of(ident)
                     yielded[ident] = str(text)
-                    yield item
+                    yield typed(item)
                 if link is not None and crosses_skip_limit(link, self._limit):
                     rest = window.rest(collection, self._page * max(1, self._limit // self._page), self._limit)
                     split = split or len(rest) > 1
@@ -153,7 +160,7 @@ class DefenderIncidents:
                     break
                 spec = pager.follow(page)
 
-    def _complete_alerts(self, spec: RequestSpec, item: Any) -> None:
+    def _complete_alerts(self, spec: RequestSpec, item: Any) -> Flow[None]:
         """Follow an expanded ``alerts`` collection's ``alerts@odata.nextLink`` to its end, in place (``spec``: the
         request that returned ``item``)."""
         if not isinstance(item, dict) or next_link_of(item, _ALERTS_LINK) is None:
@@ -166,7 +173,7 @@ class DefenderIncidents:
         pager = pager.continued(link_key="@odata.nextLink", items_key="value")
         rest: list[Any] = []
         while following is not None:
-            page = self._session.http.send_json(following)
+            page = yield from send_json(following)
             values = page.get("value") if isinstance(page, dict) else None
             if not isinstance(values, list):
                 raise SerializationError(f"Graph incident {item.get('id')!r}: an alerts page has no 'value' array")
@@ -175,21 +182,20 @@ class DefenderIncidents:
         item["alerts"] = alerts + rest
         del item[_ALERTS_LINK]
 
-    def _alerts_of(self, incident_id: str) -> list[dict[str, Any]]:
+    def _alerts_of(self, incident_id: str) -> Flow[list[dict[str, Any]]]:
         """GET /security/alerts_v2?$filter=incidentId eq '<id>', every page; alerts of another incident dropped."""
         first = self._reqs.graph_alerts_of(incident_id, top=self._page)
         pager = Pager(first, link_key="@odata.nextLink")
         spec: RequestSpec | None = first
         out: list[dict[str, Any]] = []
         while spec is not None:
-            page = self._session.http.send_json(spec)
+            page = yield from send_json(spec)
             values = page.get("value") if isinstance(page, dict) else None
             if not isinstance(values, list):
                 raise SerializationError("Graph alerts_v2 page has no 'value' array")
             out.extend(a for a in values if isinstance(a, dict) and str(a.get("incidentId")) == incident_id)
             spec = pager.follow(page)
         return out
-
 
 
 class ListWindow:

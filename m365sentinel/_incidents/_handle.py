@@ -13,6 +13,8 @@ import attrs
 
 from .._errors import ConflictError, InvalidInputError, PreconditionFailedError
 from .._inputs import check_text
+from .._transport import RequestSpec
+from .._transport._flow import Flow, PageReader, send_json
 from ..models._converter import thaw
 from ._filters import Filters
 from ._mapping import check_close_rule, defender_fields_of, defender_patch_for, differences, sentinel_fields_of
@@ -224,9 +226,12 @@ class IncidentHandle:
 
     def get(self) -> Incident:
         """GET {ws}/incidents/{id}. Raises NotFoundError, APIStatusError, TransportError."""
+        return self._session.run(self._get())  # type: ignore[no-any-return]
+
+    def _get(self) -> Flow[Incident]:
         from ..models import Incident
 
-        return Incident.from_json(self._session.http.send_json(self._reqs.get(self._id)))
+        return Incident.from_json((yield from send_json(self._reqs.get(self._id))))
 
     def update(
         self,
@@ -264,6 +269,44 @@ class IncidentHandle:
         (``providerIncidentId``) and read back. Calls GET/PUT {ws}/incidents/{id} (2025-09-01), Graph PATCH/GET
         /v1.0/security/incidents/{id}.
         """
+        return self._session.run(  # type: ignore[no-any-return]
+            self._update(
+                title=title,
+                description=description,
+                severity=severity,
+                status=status,
+                owner=owner,
+                labels=labels,
+                add_labels=add_labels,
+                remove_labels=remove_labels,
+                classification=classification,
+                reason=reason,
+                comment=comment,
+                base=base,
+                mirror_to_defender=mirror_to_defender,
+                max_attempts=max_attempts,
+            )
+        )
+
+    def _update(
+        self,
+        *,
+        title: Any,
+        description: Any,
+        severity: Any,
+        status: Any,
+        owner: Any,
+        labels: Any,
+        add_labels: Iterable[str],
+        remove_labels: Iterable[str],
+        classification: Any,
+        reason: Any,
+        comment: Any,
+        base: Incident | None,
+        mirror_to_defender: bool,
+        max_attempts: int,
+    ) -> Flow[UpdateResult]:
+        """``update`` as a flow; its arguments are checked before the first request."""
         change = IncidentChange(
             title=title,
             description=description,
@@ -285,30 +328,29 @@ class IncidentHandle:
 
         if base is not None and not isinstance(base, Incident):
             raise InvalidInputError(f"base={base!r}: expected an Incident read earlier (handle.get()) or None")
-        http = self._session.http
         current = base
         if base is not None and change.is_noop(base):
             current = None  # a caller's earlier read may be stale: decide on a fresh one
         last: ConflictError | PreconditionFailedError | None = None
         for attempt in range(1, max_attempts + 1):
             if current is None:
-                current = self.get()
+                current = yield from self._get()
             if change.is_noop(current):
                 # Idempotent: the incident already is as asked; no PUT (``attempts`` counts the PUTs sent).
                 result = UpdateResult(current, attempt - 1)
-                return self._mirror(result, change.fields()) if mirror_to_defender else result
+                return (yield from self._mirror(result, change.fields())) if mirror_to_defender else result
             props = change.apply(current.raw.get("properties") or {})
             body: dict[str, Any] = {"properties": props}
             if current.etag is not None:
                 body["etag"] = current.etag
             try:
-                written = Incident.from_json(http.send_json(self._reqs.put(self._id, body)))
+                written = Incident.from_json((yield from send_json(self._reqs.put(self._id, body))))
             except (ConflictError, PreconditionFailedError) as exc:
                 last, current = exc, None
                 continue
             result = UpdateResult(written, attempt)
             if mirror_to_defender:
-                result = self._mirror(result, change.fields())
+                result = yield from self._mirror(result, change.fields())
             return result
         assert last is not None
         raise ConflictError(
@@ -344,43 +386,56 @@ class IncidentHandle:
 
     def alerts(self) -> tuple[IncidentAlert, ...]:
         """POST {ws}/incidents/{id}/alerts (rate-limited by the service; retried on 429 as a read)."""
+        return self._session.run(self._alerts())  # type: ignore[no-any-return]
+
+    def _alerts(self) -> Flow[tuple[IncidentAlert, ...]]:
         from ..models import IncidentAlert
 
-        return IncidentAlert.list_from_json(self._session.http.send_json(self._reqs.alerts(self._id)) or {"value": []})
+        return IncidentAlert.list_from_json((yield from send_json(self._reqs.alerts(self._id))) or {"value": []})
 
     def entities(self) -> tuple[Entity, ...]:
         """POST {ws}/incidents/{id}/entities."""
+        return self._session.run(self._entities())  # type: ignore[no-any-return]
+
+    def _entities(self) -> Flow[tuple[Entity, ...]]:
         from ..models import IncidentEntities
 
-        return IncidentEntities.from_json(self._session.http.send_json(self._reqs.entities(self._id)) or {}).entities
+        return IncidentEntities.from_json((yield from send_json(self._reqs.entities(self._id))) or {}).entities
 
     def comments(self) -> tuple[IncidentComment, ...]:
         """GET {ws}/incidents/{id}/comments, every page."""
+        return self._session.run(self._comments())  # type: ignore[no-any-return]
+
+    def _comments(self) -> Flow[tuple[IncidentComment, ...]]:
         from ..models import IncidentComment
 
         out: list[IncidentComment] = []
-        for page in self._session.http.iter_pages(self._reqs.comments(self._id)):
-            out.extend(IncidentComment.list_from_json(page))
+        reader = PageReader(self._reqs.comments(self._id))
+        while (got := (yield from reader.next())) is not None:
+            out.extend(IncidentComment.list_from_json(got[0]))
         return tuple(out)
 
     def add_comment(self, message: str, *, comment_id: str | None = None) -> IncidentComment:
         """PUT {ws}/incidents/{id}/comments/{commentId} (a new GUID unless given: repeat it to stay idempotent)."""
-        from ..models import IncidentComment
-
         check_text(message, "message", expected="comment text", multiline=True)
         spec = self._reqs.put_comment(self._id, comment_id or str(uuid.uuid4()), message)
-        return IncidentComment.from_json(self._session.http.send_json(spec))
+        return self._session.run(self._add_comment(spec))  # type: ignore[no-any-return]
 
-    def _mirror(self, result: UpdateResult, fields: set[str]) -> UpdateResult:
+    def _add_comment(self, spec: RequestSpec) -> Flow[IncidentComment]:
+        from ..models import IncidentComment
+
+        return IncidentComment.from_json((yield from send_json(spec)))
+
+    def _mirror(self, result: UpdateResult, fields: set[str]) -> Flow[UpdateResult]:
         from ._graph import DefenderIncidents
 
         incident = result.incident
         if not fields or not incident.provider_incident_id:
             return result
         graph = DefenderIncidents(self._session)
-        before = graph.get(incident.provider_incident_id)
+        before = yield from graph._get(incident.provider_incident_id, False)
         wanted = sentinel_fields_of(incident)
         body = defender_patch_for(wanted, fields, current=defender_fields_of(before))
-        after = graph.patch(incident.provider_incident_id, body) if body else before
+        after = (yield from graph._patch(incident.provider_incident_id, body)) if body else before
         left = tuple(d for d in differences(wanted, defender_fields_of(after)) if d[0] in fields)
         return attrs.evolve(result, defender=after, defender_differences=left)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .._errors import InvalidInputError
+from .._transport._flow import Flow, collect
 from ..models._time import shift
 from ._checkpoint import Checkpoint
 from ._mapping import defender_fields_of, defender_patch_for, differences, sentinel_fields_of
@@ -61,13 +62,25 @@ class ReconcileReport:
 
 def reconcile(stream: IncidentStream, *, grace: timedelta, repair: bool = False) -> ReconcileReport:
     """Compare every incident of ``stream`` (its filters; one full pass, no checkpoint) with Graph's listing."""
+    return stream.session.run(reconcile_flow(stream, grace=grace, repair=repair))  # type: ignore[no-any-return]
+
+
+def reconcile_flow(stream: IncidentStream, *, grace: timedelta, repair: bool = False) -> Flow[ReconcileReport]:
+    """``reconcile`` as a flow (either face drives it)."""
+    from ..models import GraphIncident
+    from ._stream import RunState, _Committer
+
     if not isinstance(grace, timedelta) or grace < timedelta(0):
         raise InvalidInputError(f"grace={grace!r}: expected a non-negative timedelta")
     now = stream.clock_()
     cutoff = shift(now, -grace)
-    sentinel = [item.incident for item in attrs.evolve(stream.since(Checkpoint()), limit=None)]
+    full = attrs.evolve(stream.since(Checkpoint()), limit=None)
+    committer = _Committer(None)
+    start = full._start_checkpoint(committer)
+    sentinel = [item.incident for item in (yield from collect(full._pass(start, committer, RunState(start))))]
     graph = stream.defender()
-    by_id = {g.id: g for g in graph.incidents() if g.id}
+    listed = yield from collect(graph._iterate("incidents", None, False, GraphIncident.from_json))
+    by_id = {g.id: g for g in listed if g.id}
     drift: list[Drift] = []
     in_grace: list[str] = []
     missing: list[str] = []
@@ -93,7 +106,7 @@ def reconcile(stream: IncidentStream, *, grace: timedelta, repair: bool = False)
         if repair:
             body = defender_patch_for(s_fields, {f for f, _, _ in diff}, current=defender_fields_of(g))
             if body:
-                after = graph.patch(pid, body)
+                after = yield from graph._patch(pid, body)
                 diff = differences(s_fields, defender_fields_of(after))
                 repaired = not diff
         drift.append(Drift(inc.name or "", pid, diff, repaired))

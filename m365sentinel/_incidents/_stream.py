@@ -32,12 +32,13 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import attrs
 
 from .._errors import CheckpointError, InvalidInputError, SerializationError
 from .._providers import provider_names
+from .._transport._flow import Flow, PageReader, Sleep, send_json, send_query
 from ._checkpoint import (
     DEFAULT_LAG,
     Checkpoint,
@@ -139,7 +140,22 @@ class _Committer:
         self.last_committed = checkpoint
 
 
-class IncidentRun(Iterator[StreamedIncident]):
+class RunState:
+    """Where one pass stands (shared by both faces' runs): the position the caller came back from, how many items
+    it covers, whether ``max_items`` cut the pass short."""
+
+    def __init__(self, start: Checkpoint) -> None:
+        self._position: Checkpoint | Snapshot = start
+        self.stopped_early = False
+        self.delivered = 0
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        p = self._position
+        return p if isinstance(p, Checkpoint) else p.checkpoint()
+
+
+class IncidentRun(RunState, Iterator[StreamedIncident]):
     """One iteration over the stream (``iter(stream)``): yields ``StreamedIncident``.
 
     ``checkpoint`` is where the next run starts: the pass-end checkpoint once the run ends, else the checkpoint of
@@ -150,23 +166,14 @@ class IncidentRun(Iterator[StreamedIncident]):
     """
 
     def __init__(self, stream: IncidentStream, committer: _Committer, start: Checkpoint) -> None:
-        self._stream = stream
-        self._committer = committer
-        self._position: Checkpoint | Snapshot = start
-        self.stopped_early = False
-        self.delivered = 0
-        self._gen: Generator[StreamedIncident, None, None] = stream._pass(start, committer, self)
-
-    @property
-    def checkpoint(self) -> Checkpoint:
-        p = self._position
-        return p if isinstance(p, Checkpoint) else p.checkpoint()
+        super().__init__(start)
+        self._gen: Iterator[StreamedIncident] = stream.session.http.iterate(stream._pass(start, committer, self))
 
     def __next__(self) -> StreamedIncident:
         return next(self._gen)
 
     def close(self) -> None:
-        self._gen.close()
+        self._gen.close()  # type: ignore[attr-defined]
 
 
 def _since_value(value: object) -> tuple[Checkpoint | None, CheckpointStore | None]:
@@ -226,7 +233,7 @@ class IncidentStream:
     audit_: bool = False
 
     @classmethod
-    def for_session(cls, session: Any) -> IncidentStream:
+    def for_session(cls, session: Any) -> Self:
         """The default stream of a Connector session: Defender XDR provider names, from the beginning."""
         return cls(session=session, filters=Filters(providers=provider_names().incident_providers))
 
@@ -390,17 +397,7 @@ class IncidentStream:
         ``stop`` is checked after every item and between passes; waiting on an Event wakes up as soon as it is
         set. ``sleep`` (seconds) replaces the wait, e.g. in tests. Arguments are checked here, before any request
         (InvalidInputError)."""
-        if (
-            isinstance(interval, bool)
-            or not isinstance(interval, int | float)
-            or not math.isfinite(interval)
-            or interval < 0
-        ):
-            raise InvalidInputError(f"interval={interval!r}: expected a finite number of seconds >= 0")
-        if stop is not None and not isinstance(stop, threading.Event) and not callable(stop):
-            raise InvalidInputError(f"stop={stop!r}: expected a threading.Event or a callable returning a bool")
-        if sleep is not None and not callable(sleep):
-            raise InvalidInputError(f"sleep={sleep!r}: expected a callable taking seconds")
+        check_follow_args(interval, stop, sleep, threading.Event)
         return self._follow(float(interval), stop, sleep)
 
     def _follow(
@@ -409,30 +406,31 @@ class IncidentStream:
         stop: threading.Event | Callable[[], bool] | None,
         sleep: Callable[[float], None] | None,
     ) -> Iterator[StreamedIncident]:
+        def wait(seconds: float) -> None:
+            if sleep is not None:
+                sleep(seconds)
+            elif isinstance(stop, threading.Event):
+                stop.wait(seconds)
+            else:
+                time.sleep(seconds)
+
         committer = _Committer(self.store)
-        checkpoint = self._start_checkpoint(committer)
+        flow = self._follow_flow(committer, self._start_checkpoint(committer), interval, _stopper(stop))
+        return self.session.http.iterate(flow, wait=wait)  # type: ignore[no-any-return]
 
-        def stopped() -> bool:
-            if stop is None:
-                return False
-            return stop.is_set() if isinstance(stop, threading.Event) else bool(stop())
-
+    def _follow_flow(
+        self, committer: _Committer, checkpoint: Checkpoint, interval: float, stopped: Callable[[], bool]
+    ) -> Generator[Any, Any, None]:
+        """``follow`` as a listing flow: passes until ``stopped()`` (checked after every item and between passes),
+        a ``Sleep(interval)`` between them (the face waits, waking early on its stop event)."""
         while not stopped():
-            run = IncidentRun(self, committer, checkpoint)
-            for item in run:
-                yield item
-                if stopped():  # mid-pass: what was committed (or run.checkpoint) is where the next start resumes
-                    run.close()
-                    return
+            run = RunState(checkpoint)
+            if (yield from self._pass(checkpoint, committer, run, stopped)):
+                return  # stopped mid-pass: what was committed is where the next start resumes
             checkpoint = run.checkpoint
             if run.stopped_early or stopped():
                 return
-            if sleep is not None:
-                sleep(interval)
-            elif isinstance(stop, threading.Event):
-                stop.wait(interval)
-            else:
-                time.sleep(interval)
+            yield Sleep(interval)
 
     def get(self, incident_id: str) -> IncidentHandle:
         """A handle on one incident (no request yet): ``update``, ``close``, ``alerts``, ``entities``, ``comments``."""
@@ -471,15 +469,17 @@ class IncidentStream:
         return self._requests().list(filter=flt, orderby=_ORDER, top=self.page_size)
 
     def _pass(
-        self, start: Checkpoint, committer: _Committer, run: IncidentRun
-    ) -> Generator[StreamedIncident, None, None]:
+        self, start: Checkpoint, committer: _Committer, run: RunState, stopped: Callable[[], bool] | None = None
+    ) -> Generator[Any, Any, bool]:
+        """One pass as a listing flow (``_transport._flow``): yields its requests and the ``StreamedIncident``s;
+        returns True when ``stopped()`` said so after an item (the pass ends there, its end not committed)."""
         from ..models import Incident
 
         now = self.clock_()
         if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
             raise InvalidInputError(f"the stream's clock must return an aware datetime, got {now!r}")
         state = PassState.begin(start, now, self.lag_, audit=self.audit_)
-        http = self.session.http
+        halted = False
         commit_fn = committer.commit if committer.store is not None else None
         matches = self.filters.matcher()
         from_json = Incident.from_json
@@ -499,15 +499,16 @@ class IncidentStream:
 
         def deliver(
             fresh: Iterator[tuple[Incident, tuple[str, datetime, str | None]]], more: bool
-        ) -> Generator[StreamedIncident, None, bool]:
+        ) -> Generator[Any, Any, bool]:
             """Yield ``fresh`` items (with their related data); True when ``max_items`` cut the pass short
-            (``more``: whether anything is left to read after them)."""
+            (``more``: whether anything is left to read after them) or ``stopped()`` said so."""
+            nonlocal halted
             alerts: dict[str, tuple[IncidentAlert, ...]] | None = None
             entities: dict[str, tuple[Entity, ...]] | None = None
             if related:
                 remaining = None if self.limit is None else self.limit - run.delivered
                 batch = list(itertools.islice(fresh, remaining))  # related data only for what can be delivered
-                alerts, entities = self._related([inc for inc, _ in batch])
+                alerts, entities = yield from self._related([inc for inc, _ in batch])
                 fresh = itertools.chain(batch, fresh)
             for inc, key in fresh:
                 if related and not state.should_deliver(*key):
@@ -524,6 +525,9 @@ class IncidentStream:
                 # The caller came back for more: this item is handled, and the run's checkpoint may pass it.
                 run._position = position
                 run.delivered += 1
+                if stopped is not None and stopped():
+                    halted = True
+                    return True
                 # Cut short only if something is left: the rest of this batch, or more to read.
                 if self.limit is not None and run.delivered >= self.limit and (next(fresh, None) is not None or more):
                     run.stopped_early = True
@@ -531,8 +535,10 @@ class IncidentStream:
                     return True
             return False
 
-        def listing() -> Generator[StreamedIncident, None, bool]:
-            for page, response in http.iter_page_responses(self.list_spec(state), prefetch=next_page_needed):
+        def listing() -> Generator[Any, Any, bool]:
+            reader = PageReader(self.list_spec(state))
+            while (got := (yield from reader.next(next_page_needed))) is not None:
+                page, response = got
                 state.page(service_time(response.headers))
                 if state.pages == 1:  # before the first delivery: a watermark ahead of the service's clock skips
                     start.check_clock(service_time(response.headers) or now)
@@ -544,7 +550,7 @@ class IncidentStream:
             return False
 
         if (yield from listing()):
-            return
+            return halted
         if state.refuted:
             LOGGER.warning(
                 "incident stream: a resumed pass found the list out of order, so the position it resumed from is "
@@ -552,11 +558,11 @@ class IncidentStream:
             )
             state.drop_position()
             if (yield from listing()):
-                return
+                return halted
         if self.audit_:
-            found = self._audit(state)
+            found = yield from self._audit(state)
             if (yield from deliver(candidates(found), False)):
-                return
+                return halted
         if state.out_of_order and not state.audited:
             LOGGER.warning(
                 "incident stream: the service did not serve the list newest first; the watermark stays at %s "
@@ -569,8 +575,9 @@ class IncidentStream:
         if committer.store is not None and (run.delivered == 0 or committer.last_committed is _built(run._position)):
             committer.commit(done)
         run._position = done
+        return False
 
-    def _audit(self, state: PassState) -> list[Any]:
+    def _audit(self, state: PassState) -> Flow[list[Any]]:
         """The completeness audit (``_audit``): one Log Analytics query, then GET each incident the list missed.
         Marks ``state.audited`` when the audit source vouches for the whole window."""
         from .._errors import NotFoundError
@@ -585,8 +592,9 @@ class IncidentStream:
         lower = max(state.lower or upper - _AUDIT_HORIZON, upper - _AUDIT_HORIZON)
         reqs = self._requests()
         span_end = max(upper, state.start_bound or upper) + timedelta(days=1)
-        spec = reqs.audit(self.session.customer_id(), audit_kql(lower, upper), lower, span_end)
-        result = QueryResult.from_json(self.session.http.send(spec).content)
+        customer_id = yield from self.session.customer_id()
+        spec = reqs.audit(customer_id, audit_kql(lower, upper), lower, span_end)
+        result = QueryResult.from_json((yield from send_query(spec)))
         if result.is_partial or not result.tables:
             LOGGER.warning("incident stream audit: partial or empty answer; the watermark stays")
             return []
@@ -594,7 +602,7 @@ class IncidentStream:
         found: list[Any] = []
         for name in verdict.missing:
             try:
-                found.append(self.session.http.send_json(reqs.get(name)))
+                found.append((yield from send_json(reqs.get(name))))
             except NotFoundError:
                 continue  # deleted since: its latest state is gone
         if verdict.unproven:
@@ -611,51 +619,87 @@ class IncidentStream:
 
     def _related(
         self, incidents: Sequence[Incident]
-    ) -> tuple[dict[str, tuple[IncidentAlert, ...]] | None, dict[str, tuple[Entity, ...]] | None]:
+    ) -> Flow[tuple[dict[str, tuple[IncidentAlert, ...]] | None, dict[str, tuple[Entity, ...]] | None]]:
         """Alerts and entities per incident name (lower case), each from its chosen source; None when not asked."""
         bulk_alerts: dict[str, tuple[IncidentAlert, ...]] = {}
         bulk_entities: dict[str, tuple[Entity, ...]] = {}
         if incidents and "log_analytics" in (self.alerts_source, self.entities_source):
-            bulk_alerts, bulk_entities = self._bulk_related(incidents)
-        alerts = entities = None
+            bulk_alerts, bulk_entities = yield from self._bulk_related(incidents)
+        alerts: dict[str, tuple[Any, ...]] | None = None
+        entities: dict[str, tuple[Any, ...]] | None = None
         if self.alerts_source is not None:
-            alerts = bulk_alerts if self.alerts_source == "log_analytics" else self._per_incident(incidents, "alerts")
+            alerts = (
+                bulk_alerts
+                if self.alerts_source == "log_analytics"
+                else (yield from self._per_incident(incidents, "alerts"))
+            )
         if self.entities_source is not None:
             entities = (
-                bulk_entities if self.entities_source == "log_analytics" else self._per_incident(incidents, "entities")
+                bulk_entities
+                if self.entities_source == "log_analytics"
+                else (yield from self._per_incident(incidents, "entities"))
             )
         return alerts, entities
 
-    def _per_incident(self, incidents: Sequence[Incident], what: str) -> dict[str, tuple[Any, ...]]:
+    def _per_incident(self, incidents: Sequence[Incident], what: str) -> Flow[dict[str, tuple[Any, ...]]]:
         """POST .../alerts or .../entities for each incident (rate-limited by the service: about 100 per 5 min)."""
         from ..models import IncidentAlert, IncidentEntities
 
-        reqs, http = self._requests(), self.session.http
+        reqs = self._requests()
         out: dict[str, tuple[Any, ...]] = {}
         for inc in incidents:
             name = inc.name or ""
             if what == "alerts":
-                out[name.lower()] = IncidentAlert.list_from_json(http.send_json(reqs.alerts(name)) or {"value": []})
+                body = yield from send_json(reqs.alerts(name))
+                out[name.lower()] = IncidentAlert.list_from_json(body or {"value": []})
             else:
-                out[name.lower()] = IncidentEntities.from_json(http.send_json(reqs.entities(name)) or {}).entities
+                body = yield from send_json(reqs.entities(name))
+                out[name.lower()] = IncidentEntities.from_json(body or {}).entities
         return out
 
     def _bulk_related(
         self, incidents: Sequence[Incident]
-    ) -> tuple[dict[str, tuple[IncidentAlert, ...]], dict[str, tuple[Entity, ...]]]:
+    ) -> Flow[tuple[dict[str, tuple[IncidentAlert, ...]], dict[str, tuple[Entity, ...]]]]:
         """The alerts (and their entities) of a page of incidents from Log Analytics, complete (``_alerts``)."""
         from ._alerts import bulk_related
 
-        return bulk_related(
-            self.session.http,
-            self._requests(),
-            self.session.customer_id(),
-            incidents,
-            now=self.clock_(),
-            per_incident=self._per_incident,
-            alerts=self.alerts_source == "log_analytics",
-            entities=self.entities_source == "log_analytics",
+        customer_id = yield from self.session.customer_id()
+        return (
+            yield from bulk_related(
+                self._requests(),
+                customer_id,
+                incidents,
+                now=self.clock_(),
+                per_incident=self._per_incident,
+                alerts=self.alerts_source == "log_analytics",
+                entities=self.entities_source == "log_analytics",
+            )
         )
+
+
+def check_follow_args(interval: Any, stop: Any, sleep: Any, *events: type) -> None:
+    """``follow``'s arguments (``events``: the Event types the face accepts), InvalidInputError before any request."""
+    if (
+        isinstance(interval, bool)
+        or not isinstance(interval, int | float)
+        or not math.isfinite(interval)
+        or interval < 0
+    ):
+        raise InvalidInputError(f"interval={interval!r}: expected a finite number of seconds >= 0")
+    if stop is not None and not isinstance(stop, events) and not callable(stop):
+        names = " or ".join(f"{e.__module__.split('.')[0]}.{e.__name__}" for e in events)
+        raise InvalidInputError(f"stop={stop!r}: expected a {names} or a callable returning a bool")
+    if sleep is not None and not callable(sleep):
+        raise InvalidInputError(f"sleep={sleep!r}: expected a callable taking seconds")
+
+
+def _stopper(stop: Any) -> Callable[[], bool]:
+    """``stop`` (None, an Event of either face, or a callable) as a check."""
+    if stop is None:
+        return lambda: False
+    if callable(getattr(stop, "is_set", None)):
+        return stop.is_set  # type: ignore[no-any-return]
+    return lambda: bool(stop())
 
 
 def _source(value: str) -> str:

@@ -9,42 +9,29 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import queue
-import random
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-import tenacity
 
-from .._errors import (
-    APIStatusError,
-    AuthenticationError,
-    ClientClosedError,
-    ConnectError,
-    InvalidInputError,
-    RateLimitedError,
-    RequestTimeout,
-    SentinelError,
-    SerializationError,
-)
-from .._json import loads as decode_json
-from ._auth import check_token_target, parse_token_challenge
+from .._errors import ClientClosedError, CredentialError, InvalidInputError
 from ._clouds import Audience, Cloud
-from ._error_mapping import is_consent_error, map_status_error, parse_service_error
-from ._logging import LOGGER, redact_headers, redact_url
-from ._paging import Pager
+from ._flow import Flow, Prefetch, Send, Sleep, Token, Transmit, json_body, page_flow, request_flow, request_timeout
+from ._logging import log_request, log_response
 from ._requests import RequestSpec
-from ._retry import RetryPolicy, decide_retry, should_retry_transport
+from ._retry import RetryPolicy
 from ._tokens import TokenCache, TokenKey, check_sync_credential
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
-__all__ = ["HttpClient"]
+__all__ = ["HttpClient", "check_client_args", "credential_for"]
+
+T = TypeVar("T")
+_EFFECTS = (Send, Prefetch, Sleep)
 
 
 @functools.cache
@@ -58,67 +45,33 @@ def _user_agent() -> str:
     return f"m365sentinel/{ours} python-httpx/{httpx.__version__}"
 
 
-class _Retryable(Exception):
-    """Internal: one attempt failed in a way the policy retries.
-
-    ``error`` is what the caller gets if attempts run out, ``wait`` the service-advised delay (None: use the
-    backoff), ``cause`` the httpx exception to chain (None for error responses).
-    """
-
-    def __init__(self, error: SentinelError, wait: float | None, cause: BaseException | None) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.wait = wait
-        self.cause = cause
-
-
-class _WaitAdvisedOrBackoff(tenacity.wait.wait_base):
-    """Wait what the service advised (already checked against the ceiling), else the exponential backoff."""
-
-    def __init__(self, policy: RetryPolicy) -> None:
-        self._policy = policy
-
-    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
-        outcome = retry_state.outcome
-        exc = outcome.exception() if outcome is not None and outcome.failed else None
-        if isinstance(exc, _Retryable) and exc.wait is not None:
-            return exc.wait
-        return self._policy.backoff(retry_state.attempt_number, random.random())
+def check_client_args(cloud: Any, credential: Any, check_credential: Callable[[Any], None]) -> None:
+    """InvalidInputError for a cloud that is not a ``Cloud``, a mapping not keyed by ``Audience``, or a credential
+    ``check_credential`` (the face's: sync or async) refuses."""
+    if not isinstance(cloud, Cloud):
+        raise InvalidInputError(f"cloud must be a Cloud (Cloud.resolve(...) or Cloud.custom(...)), got {cloud!r}")
+    if isinstance(credential, Mapping):
+        bad = [k for k in credential if not isinstance(k, Audience)]
+        if bad or not credential:
+            raise InvalidInputError(
+                f"credential mapping keys must be Audience members (ARM, LOG_ANALYTICS, GRAPH), got {bad or '{}'}"
+            )
+        for each in credential.values():
+            check_credential(each)
+    else:
+        check_credential(credential)
 
 
-def _log_retry(retry_state: tenacity.RetryCallState) -> None:
-    # INFO, not WARNING: a retry that then succeeds is normal operation.
-    outcome = retry_state.outcome
-    exc = outcome.exception() if outcome is not None and outcome.failed else None
-    spec = retry_state.args[0] if retry_state.args else None
-    delay = retry_state.next_action.sleep if retry_state.next_action is not None else 0.0
-    what = exc.error if isinstance(exc, _Retryable) else exc
-    reason = f"HTTP {what.status_code}" if isinstance(what, APIStatusError) else type(what).__name__
-    if isinstance(spec, RequestSpec):
-        LOGGER.info(
-            "retrying %s %s in %.2f s after %s (attempt %d done)",
-            spec.method,
-            redact_url(spec.url),
-            delay,
-            reason,
-            retry_state.attempt_number,
-        )
-
-
-def _over_ceiling(error: APIStatusError, advised: float) -> RateLimitedError:
-    if isinstance(error, RateLimitedError):
-        error.retry_after = advised
-        return error
-    return RateLimitedError(
-        error.message,
-        retry_after=advised,
-        status_code=error.status_code,
-        code=error.code,
-        request_id=error.request_id,
-        method=error.method,
-        url=error.url,
-        body=error.body,
-    )
+def credential_for(credential: Any, audience: Audience) -> Any:
+    """The credential for ``audience``: the one given, or its entry in an ``{Audience: credential}`` mapping."""
+    if isinstance(credential, Mapping):
+        try:
+            return credential[audience]
+        except KeyError:
+            raise InvalidInputError(
+                f"no credential given for audience {audience.name}; pass one in the credential mapping"
+            ) from None
+    return credential
 
 
 class HttpClient:
@@ -158,18 +111,7 @@ class HttpClient:
         clock: Callable[[], float] = time.time,
         tenant_id: str | None = None,
     ) -> None:
-        if not isinstance(cloud, Cloud):
-            raise InvalidInputError(f"cloud must be a Cloud (Cloud.resolve(...) or Cloud.custom(...)), got {cloud!r}")
-        if isinstance(credential, Mapping):
-            bad = [k for k in credential if not isinstance(k, Audience)]
-            if bad or not credential:
-                raise InvalidInputError(
-                    f"credential mapping keys must be Audience members (ARM, LOG_ANALYTICS, GRAPH), got {bad or '{}'}"
-                )
-            for each in credential.values():
-                check_sync_credential(each)
-        else:
-            check_sync_credential(credential)
+        check_client_args(cloud, credential, check_sync_credential)
         self._cloud = cloud
         self._credential = credential
         self._policy = retry
@@ -184,14 +126,7 @@ class HttpClient:
             follow_redirects=False,  # a redirect could carry the token elsewhere
             headers={"User-Agent": user_agent, "Accept": "application/json"},
         )
-        self._retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(retry.max_attempts),
-            wait=_WaitAdvisedOrBackoff(retry),
-            retry=tenacity.retry_if_exception_type(_Retryable),
-            reraise=True,
-            sleep=sleep,
-            before_sleep=_log_retry,
-        )
+        self._sleep = sleep
 
     @property
     def cloud(self) -> Cloud:
@@ -210,27 +145,106 @@ class HttpClient:
 
         Retries per the RetryPolicy (429/5xx/connection errors/timeouts; POST only when ``spec.retry_post``),
         refreshes the token once on a genuine token error, and keeps one ``x-ms-client-request-id`` across
-        attempts. Raises UnsafeRequestError (before sending) when the URL is not one of the cloud's endpoints
-        for the audience or is plain http off loopback; APIStatusError subclasses for error statuses;
-        RateLimitedError at once when Retry-After exceeds the ceiling; ConnectError / RequestTimeout when no
-        response came; CredentialError (the credential's exception chained) when a token could not be had.
+        attempts (the decisions: ``_flow.request_flow``, shared with the async client). Raises UnsafeRequestError
+        (before sending) when the URL is not one of the cloud's endpoints for the audience or is plain http off
+        loopback; APIStatusError subclasses for error statuses; RateLimitedError at once when Retry-After exceeds
+        the ceiling; ConnectError / RequestTimeout when no response came; CredentialError when the credential
+        fails.
         """
         if self._client.is_closed:
             raise ClientClosedError("the client is closed (close() or the end of its with block); create a new one")
-        check_token_target(self._cloud, spec.audience, spec.url)
-        client_request_id = str(uuid.uuid4())
-        try:
-            response: httpx.Response = self._retrying.copy()(self._attempt, spec, client_request_id)
-        except _Retryable as exc:
-            raise exc.error from exc.cause
-        return response
+        flow = request_flow(spec, self._cloud, self._policy, self._clock)
+        outcome: Any = None
+        failure: BaseException | None = None
+        while True:
+            try:
+                effect = flow.send(outcome) if failure is None else flow.throw(failure)
+            except StopIteration as done:
+                response: httpx.Response = done.value
+                return response
+            outcome, failure = None, None
+            try:
+                if isinstance(effect, Transmit):
+                    outcome = self._transmit(effect)
+                elif isinstance(effect, Token):
+                    credential = credential_for(self._credential, effect.audience)
+                    key = TokenKey.of(credential, effect.scope, tenant_id=self._tenant_id)
+                    if effect.rejected is None:
+                        outcome = self._tokens.get(credential, key)
+                    else:
+                        outcome = self._tokens.renew(credential, key, effect.rejected, effect.claims)
+                else:
+                    self._sleep(effect.seconds)
+            except (httpx.TransportError, CredentialError, InvalidInputError) as exc:
+                failure = exc
 
     def send_json(self, spec: RequestSpec) -> Any:
         """``send`` and parse the body as JSON; ``None`` for 204 or an empty body.
 
         Raises SerializationError when the body is not JSON (besides everything ``send`` raises).
         """
-        return _json_body(spec, self.send(spec))
+        return json_body(spec, self.send(spec))
+
+    def run(self, flow: Flow[T]) -> T:
+        """Drive a flow (``_flow``) that only sends: each ``Send`` through ``send``; its return value."""
+        outcome: Any = None
+        failure: BaseException | None = None
+        while True:
+            try:
+                effect = flow.send(outcome) if failure is None else flow.throw(failure)
+            except StopIteration as done:
+                result: T = done.value
+                return result
+            outcome, failure = None, None
+            if isinstance(effect, Send):
+                try:
+                    outcome = self.send(effect.spec)
+                except Exception as exc:  # thrown in: the flow sees it where it asked, as a call would
+                    failure = exc
+            elif not isinstance(effect, Prefetch):
+                raise TypeError(f"a flow run by HttpClient.run yielded an item: {effect!r}")
+
+    def iterate(self, flow: Generator[Any, Any, Any], *, wait: Callable[[float], None] | None = None) -> Iterator[Any]:
+        """Drive a listing flow: each ``Send`` through ``send``, each ``Prefetch`` in a worker thread while the
+        caller handles the items before it; every other value yielded is an item for the caller.
+
+        A prefetched outcome is delivered exactly where it would have been without prefetching (an error is raised
+        at the ``Send`` that asks for it); closing the iterator early abandons it (a request in flight completes in
+        the background and is discarded)."""
+        pending: tuple[RequestSpec, concurrent.futures.Future[httpx.Response]] | None = None
+        prefetcher: _Prefetcher | None = None
+        outcome: Any = None
+        failure: BaseException | None = None
+        try:
+            while True:
+                try:
+                    effect = flow.send(outcome) if failure is None else flow.throw(failure)
+                except StopIteration:
+                    return
+                outcome, failure = None, None
+                if not isinstance(effect, _EFFECTS):  # an item (the common case: checked once)
+                    yield effect
+                elif isinstance(effect, Send):
+                    try:
+                        if pending is not None and pending[0] is effect.spec and not self._client.is_closed:
+                            future, pending = pending[1], None
+                            outcome = future.result()
+                        else:  # no prefetch, or the client was closed meanwhile: ClientClosedError, as without one
+                            pending = None
+                            outcome = self.send(effect.spec)
+                    except Exception as exc:
+                        failure = exc
+                elif isinstance(effect, Sleep):  # between polls (follow): the caller's wait
+                    (wait or time.sleep)(effect.seconds)
+                elif isinstance(effect, Prefetch):
+                    prefetcher = prefetcher or _Prefetcher(self.send)
+                    pending = (effect.spec, prefetcher.submit(effect.spec))
+        finally:
+            flow.close()
+            if pending is not None:
+                pending[1].cancel()
+            if prefetcher is not None:
+                prefetcher.stop()
 
     def iter_pages(self, spec: RequestSpec, *, next_link_key: str = "nextLink") -> Iterator[dict[str, Any]]:
         """Each page's JSON object, fetched lazily: ``spec`` first, then the link under ``next_link_key``
@@ -257,45 +271,7 @@ class HttpClient:
         asked for); closing the iterator early abandons it (a request in flight completes in the background and
         is discarded).
         """
-        pager = Pager(spec, link_key=next_link_key)
-        current = spec
-        fetched = self._fetch_page(current)
-        pending: concurrent.futures.Future[tuple[Any, httpx.Response]] | None = None
-        prefetcher: _Prefetcher | None = None
-        try:
-            while True:
-                page, response = fetched
-                following: RequestSpec | None = None
-                problem: SentinelError | None = None
-                try:  # checked now, raised after this page is handled (as without prefetch)
-                    following = pager.follow(page)
-                except SentinelError as exc:
-                    if not isinstance(page, dict):
-                        raise
-                    problem = exc
-                if following is not None and (prefetch(page) if callable(prefetch) else prefetch):
-                    prefetcher = prefetcher or _Prefetcher(self._fetch_page)
-                    pending = prefetcher.submit(following)
-                yield page, response
-                if problem is not None:
-                    raise problem
-                if following is None:
-                    return
-                current = following
-                if pending is not None and not self._client.is_closed:
-                    fetched, pending = pending.result(), None
-                else:  # no prefetch, or the client was closed meanwhile: ClientClosedError, as without prefetch
-                    pending = None
-                    fetched = self._fetch_page(current)
-        finally:
-            if pending is not None:
-                pending.cancel()
-            if prefetcher is not None:
-                prefetcher.stop()
-
-    def _fetch_page(self, spec: RequestSpec) -> tuple[Any, httpx.Response]:
-        response = self.send(spec)
-        return _json_body(spec, response), response
+        return self.iterate(page_flow(spec, next_link_key=next_link_key, prefetch=prefetch))
 
     def close(self) -> None:
         """Close the pooled connections. The client cannot be used afterwards (ClientClosedError).
@@ -315,92 +291,19 @@ class HttpClient:
     def __repr__(self) -> str:
         return f"HttpClient(cloud={self._cloud.name!r})"
 
-    # -- one attempt ----------------------------------------------------------------------------------------
+    # -- one exchange (the I/O of request_flow's Transmit) -----------------------------------------------------
 
-    def _credential_for(self, audience: Audience) -> TokenCredential:
-        if isinstance(self._credential, Mapping):
-            try:
-                return self._credential[audience]
-            except KeyError:
-                raise InvalidInputError(
-                    f"no credential given for audience {audience.name}; pass one in the credential mapping"
-                ) from None
-        return self._credential
-
-    def _attempt(self, spec: RequestSpec, client_request_id: str) -> httpx.Response:
-        response = self._exchange(spec, client_request_id)
-        if response.is_success:
-            return response
-        now = self._clock()
-        error = map_status_error(
-            response.status_code,
-            response.headers,
-            response.content,
-            method=spec.method,
-            url=spec.url,
-            reason=response.reason_phrase,
-            request_json=spec.json,
-            now=now,
+    def _transmit(self, effect: Transmit) -> httpx.Response:
+        spec = effect.spec
+        request = self._client.build_request(
+            spec.method,
+            spec.url,
+            json=spec.json,
+            headers=effect.headers,
+            timeout=request_timeout(self._timeout, spec),
         )
-        decision = decide_retry(response.status_code, response.headers, spec.method, spec.retry_post, now, self._policy)
-        if decision.over_ceiling and decision.advised is not None:
-            raise _over_ceiling(error, decision.advised)
-        if decision.retry:
-            raise _Retryable(error, decision.wait, None)
-        raise error
-
-    def _exchange(self, spec: RequestSpec, client_request_id: str) -> httpx.Response:
-        """Send once; on a genuine token error (not licence/consent) fetch a fresh token and send once more."""
-        credential = self._credential_for(spec.audience)
-        key = TokenKey.of(credential, self._cloud.scope(spec.audience), tenant_id=self._tenant_id)
-        token = self._tokens.get(credential, key)
-        response = self._send_once(spec, client_request_id, token)
-        if response.status_code != 401:
-            return response
-        challenge = parse_token_challenge(response.headers)
-        if challenge is None:
-            return response
-        service_error = parse_service_error(response.content)
-        if is_consent_error(service_error.code, service_error.message):
-            return response
-        LOGGER.info(
-            "token rejected (%s); fetching a fresh one and retrying once", challenge.error or "claims challenge"
-        )
-        fresh = self._tokens.renew(credential, key, token, challenge.claims)
-        if fresh == token:
-            rejected = map_status_error(
-                401,
-                response.headers,
-                response.content,
-                method=spec.method,
-                url=spec.url,
-                reason=response.reason_phrase,
-            )
-            raise AuthenticationError(
-                f"{rejected.message} (the credential returned the same rejected token)", **_status_fields(rejected)
-            )
-        return self._send_once(spec, client_request_id, fresh)
-
-    def _send_once(self, spec: RequestSpec, client_request_id: str, token: str) -> httpx.Response:
-        headers = {"x-ms-client-request-id": client_request_id}
-        if spec.audience is Audience.GRAPH:
-            headers["client-request-id"] = client_request_id
-        headers.update(spec.headers)
-        timeout = self._timeout
-        if spec.timeout is not None:
-            read = None if self._timeout.read is None else max(self._timeout.read, spec.timeout)
-            timeout = httpx.Timeout(
-                connect=self._timeout.connect, read=read, write=self._timeout.write, pool=self._timeout.pool
-            )
-        request = self._client.build_request(spec.method, spec.url, json=spec.json, headers=headers, timeout=timeout)
-        if LOGGER.isEnabledFor(10):  # DEBUG; the header dict is only built when it will be shown
-            LOGGER.debug(
-                "HTTP request: %s %s headers=%s",
-                spec.method,
-                redact_url(request.url),
-                redact_headers(request.headers.items()),
-            )
-        request.headers["Authorization"] = f"Bearer {token}"  # after logging; never logged
+        log_request(spec.method, request)
+        request.headers["Authorization"] = f"Bearer {effect.token}"  # after logging; never logged
         started = time.perf_counter()
         try:
             response = self._client.send(request)
@@ -408,39 +311,9 @@ class HttpClient:
             if self._client.is_closed:  # closed by another thread between our check and this send
                 raise ClientClosedError("the client was closed while this request was being sent") from exc
             raise
-        except httpx.TimeoutException as exc:
-            sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
-            timeout_error = RequestTimeout(
-                f"{spec.method} {redact_url(spec.url)} timed out ({type(exc).__name__}) "
-                f"[client request id {client_request_id}]"
-            )
-            if should_retry_transport(spec.method, spec.retry_post, request_sent=sent):
-                raise _Retryable(timeout_error, None, exc) from exc
-            raise timeout_error from exc
-        except httpx.TransportError as exc:
-            sent = not isinstance(exc, httpx.ConnectError)
-            connect_error = ConnectError(
-                f"{spec.method} {redact_url(spec.url)} got no response ({type(exc).__name__}: {exc}) "
-                f"[client request id {client_request_id}]"
-            )
-            if should_retry_transport(spec.method, spec.retry_post, request_sent=sent):
-                raise _Retryable(connect_error, None, exc) from exc
-            raise connect_error from exc
-        elapsed_ms = (time.perf_counter() - started) * 1000.0
-        request_id = next(
-            (response.headers[h] for h in ("x-ms-request-id", "request-id") if h in response.headers), None
+        log_response(
+            spec.method, spec.url, response, (time.perf_counter() - started) * 1000.0, effect.client_request_id
         )
-        LOGGER.info(
-            "HTTP response: %s %s -> %d in %.0f ms (request id %s, client request id %s)",
-            spec.method,
-            redact_url(spec.url),
-            response.status_code,
-            elapsed_ms,
-            request_id,
-            client_request_id,
-        )
-        if LOGGER.isEnabledFor(10):
-            LOGGER.debug("HTTP response headers: %s", redact_headers(response.headers.items()))
         # httpx binds the (fully read, closed) body stream back to its response: a reference cycle that keeps each
         # page's body alive until a full garbage collection. A plain stream over the same bytes breaks it.
         response.stream = httpx.ByteStream(response.content)
@@ -455,13 +328,13 @@ class _Prefetcher:
     page (a thread per page spreads the pages' memory over many allocator arenas).
     """
 
-    def __init__(self, fetch: Callable[[RequestSpec], tuple[Any, httpx.Response]]) -> None:
+    def __init__(self, fetch: Callable[[RequestSpec], httpx.Response]) -> None:
         self._fetch = fetch
         self._jobs: queue.SimpleQueue[tuple[concurrent.futures.Future[Any], RequestSpec] | None] = queue.SimpleQueue()
         threading.Thread(target=self._work, name="m365sentinel-prefetch", daemon=True).start()
 
-    def submit(self, spec: RequestSpec) -> concurrent.futures.Future[tuple[Any, httpx.Response]]:
-        future: concurrent.futures.Future[tuple[Any, httpx.Response]] = concurrent.futures.Future()
+    def submit(self, spec: RequestSpec) -> concurrent.futures.Future[httpx.Response]:
+        future: concurrent.futures.Future[httpx.Response] = concurrent.futures.Future()
         self._jobs.put((future, spec))
         return future
 
@@ -477,26 +350,3 @@ class _Prefetcher:
                 future.set_result(self._fetch(spec))
             except BaseException as exc:  # delivered to the iterator, raised where the page is asked for
                 future.set_exception(exc)
-
-
-def _json_body(spec: RequestSpec, response: httpx.Response) -> Any:
-    if response.status_code == 204 or not response.content.strip():
-        return None
-    try:
-        return decode_json(response.content)
-    except ValueError as exc:
-        raise SerializationError(
-            f"{spec.method} {redact_url(spec.url)} answered {response.status_code} with a body that is not JSON"
-        ) from exc
-
-
-def _status_fields(error: APIStatusError) -> dict[str, Any]:
-    return {
-        "status_code": error.status_code,
-        "code": error.code,
-        "request_id": error.request_id,
-        "method": error.method,
-        "url": error.url,
-        "body": error.body,
-        "remediation": error.remediation,
-    }

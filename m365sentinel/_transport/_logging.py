@@ -135,3 +135,27 @@ def install_redaction() -> None:
 
 
 install_redaction()
+
+
+def log_request(method: str, request: httpx.Request) -> None:
+    """DEBUG line for a request about to be sent (before the Authorization header is set)."""
+    if LOGGER.isEnabledFor(logging.DEBUG):  # the header dict is only built when it will be shown
+        LOGGER.debug(
+            "HTTP request: %s %s headers=%s", method, redact_url(request.url), redact_headers(request.headers.items())
+        )
+
+
+def log_response(method: str, url: str, response: httpx.Response, elapsed_ms: float, client_request_id: str) -> None:
+    """INFO line for a response (status, time, both request ids); its headers at DEBUG."""
+    request_id = next((response.headers[h] for h in ("x-ms-request-id", "request-id") if h in response.headers), None)
+    LOGGER.info(
+        "HTTP response: %s %s -> %d in %.0f ms (request id %s, client request id %s)",
+        method,
+        redact_url(url),
+        response.status_code,
+        elapsed_ms,
+        request_id,
+        client_request_id,
+    )
+    if LOGGER.isEnabledFor(logging.DEBUG):
+        LOGGER.debug("HTTP response headers: %s", redact_headers(response.headers.items()))

@@ -1,4 +1,4 @@
-"""Retry decisions (pure, shared by the sync client and its async twin) and the retry policy value.
+"""Retry decisions (pure; both clients use them through ``_flow.request_flow``) and the retry policy value.
 
 What is retried: 429, 500, 502, 503, 504, connection errors and timeouts; for GET/PUT/DELETE/PATCH/HEAD
 always, for POST only when the request is a read (``retry_post``). Never other 4xx (400, 401, 403, 404,
@@ -175,7 +175,7 @@ def decide_retry(
     status: int, headers: Mapping[str, str], method: str, retry_post: bool, now: float, policy: RetryPolicy
 ) -> RetryDecision:
     """Combine ``should_retry`` and ``retry_after_seconds`` with the policy's ceiling (attempt counting is
-    the caller's: tenacity's stop condition)."""
+    the caller's: ``_flow.request_flow``)."""
     advised = retry_after_seconds(headers, now)
     if not should_retry(status, headers, method, retry_post):
         return RetryDecision(retry=False, wait=None, advised=advised)

@@ -12,7 +12,15 @@ from azure.core.credentials import AccessToken, AccessTokenInfo
 
 from m365sentinel.emulator._clock import Clock
 
-__all__ = ["ARM", "GRAPH", "LOG_ANALYTICS", "AuthFailure", "EmulatorCredential", "TokenStore"]
+__all__ = [
+    "ARM",
+    "GRAPH",
+    "LOG_ANALYTICS",
+    "AuthFailure",
+    "EmulatorAsyncCredential",
+    "EmulatorCredential",
+    "TokenStore",
+]
 
 ARM = "https://management.azure.com"
 LOG_ANALYTICS = "https://api.loganalytics.io"
@@ -119,3 +127,33 @@ class EmulatorCredential:
 
     def __repr__(self) -> str:
         return "EmulatorCredential()"
+
+
+class EmulatorAsyncCredential:
+    """azure-identity's async ``AsyncTokenCredential`` (and ``AsyncSupportsTokenInfo``) over the same token store
+    as ``EmulatorCredential``: for ``m365sentinel.aio`` and other ``azure.identity.aio`` users."""
+
+    def __init__(self, store: TokenStore) -> None:
+        self._store = store
+
+    async def get_token(
+        self, *scopes: str, claims: str | None = None, tenant_id: str | None = None, **kwargs: Any
+    ) -> AccessToken:
+        token, expires_on = self._store.issue(scopes)
+        return AccessToken(token, expires_on)
+
+    async def get_token_info(self, *scopes: str, options: Any = None) -> AccessTokenInfo:
+        token, expires_on = self._store.issue(scopes)
+        return AccessTokenInfo(token, expires_on)
+
+    async def close(self) -> None:
+        """Nothing to release (present for the credential protocol's ``async with`` users)."""
+
+    async def __aenter__(self) -> EmulatorAsyncCredential:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return "EmulatorAsyncCredential()"

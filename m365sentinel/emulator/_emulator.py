@@ -11,7 +11,7 @@ from typing import Any
 
 from m365sentinel._errors import InvalidInputError
 from m365sentinel._inputs import check_int, check_number, check_text
-from m365sentinel.emulator._auth import EmulatorCredential, TokenStore, audience_of_scope
+from m365sentinel.emulator._auth import EmulatorAsyncCredential, EmulatorCredential, TokenStore, audience_of_scope
 from m365sentinel.emulator._clock import Clock, as_utc
 from m365sentinel.emulator._content_hub import ContentHub
 from m365sentinel.emulator._control import IncidentControl
@@ -119,9 +119,9 @@ class Emulator:
     "Microsoft XDR", no Microsoft incident creation rules, the MicrosoftThreatProtection connector present.
     ``xdr_share`` (0..1) names only the newest share of incidents "Microsoft XDR" (default 0, or 1 when unified).
 
-    Use ``credential()`` for tokens, ``transport()``/``async_transport()`` for httpx, ``serve()`` for a
-    loopback server; ``faults`` injects failures; ``requests`` logs every request; ``incident_control()`` scripts
-    incident activity (create, modify, Defender-side drift).
+    Use ``credential()``/``async_credential()`` for tokens, ``transport()``/``async_transport()`` for httpx,
+    ``serve()`` for a loopback server; ``faults`` injects failures; ``requests`` logs every request;
+    ``incident_control()`` scripts incident activity (create, modify, Defender-side drift).
     """
 
     def __init__(
@@ -233,6 +233,11 @@ class Emulator:
     def credential(self) -> EmulatorCredential:
         """A TokenCredential: ``get_token(scope)`` -> ``AccessToken("emu-<audience host>-<n>", now + 1 h)``."""
         return EmulatorCredential(self._tokens)
+
+    def async_credential(self) -> EmulatorAsyncCredential:
+        """An ``azure.identity.aio``-style credential (``await get_token(scope)``) over the same tokens, for
+        ``m365sentinel.aio`` with ``async_transport()``."""
+        return EmulatorAsyncCredential(self._tokens)
 
     def transport(self) -> EmulatorTransport:
         """An ``httpx.BaseTransport`` answering every route in-process (host-agnostic)."""

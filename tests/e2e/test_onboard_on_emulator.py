@@ -47,8 +47,9 @@ def sleeps():
 
 
 @pytest.fixture
-def connector(emu, sleeps):
-    with Connector(emu.workspace_resource_id, credential=emu.credential(), transport=emu.transport(), sleep=sleeps) as c:
+def connector(emu, sleeps, face):
+    """The tests taking it run on both faces (bench/faces.py): the same bodies drive the async Connector too."""
+    with face.connector(emu.workspace_resource_id, emu=emu, sleep=sleeps) as c:
         yield c
 
 

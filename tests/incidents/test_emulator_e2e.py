@@ -14,6 +14,13 @@ from m365sentinel._incidents import Checkpoint, MemoryCheckpointStore
 from .conftest import NOW
 
 
+@pytest.fixture
+def emu_connector(emu, sleeps, face):
+    """This module's tests run on both faces (bench/faces.py): the same bodies drive the async stream too."""
+    with face.connector(emu.workspace_resource_id, emu=emu, sleep=sleeps) as c:
+        yield c
+
+
 def s(emu_connector, emu):
     return emu_connector.incidents().clock(emu.clock.now)
 

@@ -1,0 +1,243 @@
+"""The asynchronous HTTP client: the async shell over the same flows as ``HttpClient`` (``_flow``).
+
+It holds no decision of its own: the retry loop, token refresh, error mapping and paging are ``_flow``'s
+generators; this module performs their effects with ``httpx.AsyncClient``, an ``azure.identity.aio`` credential
+and ``asyncio`` (a ``Prefetch`` becomes a task).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from .._errors import ClientClosedError, CredentialError, InvalidInputError
+from ._atokens import AsyncTokenCache
+from ._client import _user_agent, check_client_args, credential_for
+from ._clouds import Cloud
+from ._flow import Flow, Prefetch, Send, Sleep, Token, Transmit, json_body, request_flow, request_timeout
+from ._logging import log_request, log_response
+from ._requests import RequestSpec
+from ._retry import RetryPolicy
+from ._tokens import TokenKey, is_async_credential
+
+__all__ = ["AsyncHttpClient", "check_async_credential"]
+
+T = TypeVar("T")
+_EFFECTS = (Send, Prefetch, Sleep)
+
+
+def check_async_credential(credential: Any) -> None:
+    """InvalidInputError unless ``credential`` is an async credential (``azure.identity.aio``: ``get_token`` a
+    coroutine function). A sync credential would block the event loop on every token (the Azure CLI one runs a
+    subprocess). The mirror of ``_tokens.check_sync_credential``."""
+    if not is_async_credential(credential):
+        raise InvalidInputError(
+            f"the async face needs an async credential (azure.identity.aio, e.g. "
+            f"azure.identity.aio.DefaultAzureCredential), got the sync {type(credential).__name__}; use the sync "
+            "m365sentinel.Connector with it, or its azure.identity.aio counterpart here"
+        )
+
+
+class AsyncHttpClient:
+    """One pooled ``httpx.AsyncClient`` for ARM, Log Analytics and Graph: ``HttpClient``'s async twin.
+
+    Parameters as ``HttpClient``'s (tokens cached the same way, ``_atokens``), except: ``credential`` is an
+    ``azure.identity.aio`` credential (or a mapping
+    ``{Audience: credential}`` of them; a sync one is InvalidInputError), ``transport`` an
+    ``httpx.AsyncBaseTransport``, and ``sleep`` may return an awaitable (default ``asyncio.sleep``);
+    ``close_credential``: close the credential with the client (for one the SDK created).
+
+    Usage::
+
+        async with AsyncHttpClient(Cloud.resolve("AzureCloud"), DefaultAzureCredential()) as http:
+            workspace = await http.send_json(arm_request(cloud, "GET", ws_path, "2023-09-01"))
+    """
+
+    def __init__(
+        self,
+        cloud: Cloud,
+        credential: Any,
+        *,
+        retry: RetryPolicy = RetryPolicy(),  # noqa: B008 (frozen value object, safe as a default)
+        timeout: httpx.Timeout | float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None] | None] = asyncio.sleep,
+        user_agent_suffix: str | None = None,
+        clock: Callable[[], float] = time.time,
+        tenant_id: str | None = None,
+        close_credential: bool = False,
+    ) -> None:
+        check_client_args(cloud, credential, check_async_credential)
+        self._cloud = cloud
+        self._credential = credential
+        self._policy = retry
+        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self._clock = clock
+        self._tenant_id = tenant_id
+        self._tokens = AsyncTokenCache(clock)
+        self._sleep = sleep
+        self._close_credential = close_credential
+        user_agent = _user_agent() + (f" {user_agent_suffix}" if user_agent_suffix else "")
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            timeout=self._timeout,
+            follow_redirects=False,  # a redirect could carry the token elsewhere
+            headers={"User-Agent": user_agent, "Accept": "application/json"},
+        )
+
+    @property
+    def cloud(self) -> Cloud:
+        """The endpoints this client talks to."""
+        return self._cloud
+
+    @property
+    def closed(self) -> bool:
+        """True once ``aclose()`` ran."""
+        return self._client.is_closed
+
+    async def send(self, spec: RequestSpec) -> httpx.Response:
+        """``HttpClient.send``, awaited: the 2xx response for ``spec`` (same retries, token refresh, errors)."""
+        if self._client.is_closed:
+            raise ClientClosedError("the client is closed (aclose() or the end of its async with); create a new one")
+        flow = request_flow(spec, self._cloud, self._policy, self._clock)
+        outcome: Any = None
+        failure: BaseException | None = None
+        while True:
+            try:
+                effect = flow.send(outcome) if failure is None else flow.throw(failure)
+            except StopIteration as done:
+                response: httpx.Response = done.value
+                return response
+            outcome, failure = None, None
+            try:
+                if isinstance(effect, Transmit):
+                    outcome = await self._transmit(effect)
+                elif isinstance(effect, Token):
+                    credential = credential_for(self._credential, effect.audience)
+                    key = TokenKey.of(credential, effect.scope, tenant_id=self._tenant_id)
+                    if effect.rejected is None:
+                        outcome = await self._tokens.get(credential, key)
+                    else:
+                        outcome = await self._tokens.renew(credential, key, effect.rejected, effect.claims)
+                else:
+                    waited = self._sleep(effect.seconds)
+                    if inspect.isawaitable(waited):
+                        await waited
+            except (httpx.TransportError, CredentialError, InvalidInputError) as exc:
+                failure = exc
+
+    async def send_json(self, spec: RequestSpec) -> Any:
+        """``send`` and parse the body as JSON; ``None`` for 204 or an empty body."""
+        return json_body(spec, await self.send(spec))
+
+    async def run(self, flow: Flow[T]) -> T:
+        """Drive a flow that only sends (``HttpClient.run``'s twin); its return value."""
+        outcome: Any = None
+        failure: BaseException | None = None
+        while True:
+            try:
+                effect = flow.send(outcome) if failure is None else flow.throw(failure)
+            except StopIteration as done:
+                result: T = done.value
+                return result
+            outcome, failure = None, None
+            if isinstance(effect, Send):
+                try:
+                    outcome = await self.send(effect.spec)
+                except Exception as exc:  # thrown in: the flow sees it where it asked, as a call would
+                    failure = exc
+            elif not isinstance(effect, Prefetch):
+                raise TypeError(f"a flow run by AsyncHttpClient.run yielded an item: {effect!r}")
+
+    async def iterate(
+        self, flow: Generator[Any, Any, Any], *, wait: Callable[[float], Awaitable[None]] | None = None
+    ) -> AsyncIterator[Any]:
+        """Drive a listing flow (``HttpClient.iterate``'s twin): a ``Prefetch`` runs as a task while the caller
+        handles the items before it; its outcome (or error) is delivered at the ``Send`` that asks for it."""
+        pending: tuple[RequestSpec, asyncio.Task[httpx.Response]] | None = None
+        handed = 0
+        outcome: Any = None
+        failure: BaseException | None = None
+        try:
+            while True:
+                try:
+                    effect = flow.send(outcome) if failure is None else flow.throw(failure)
+                except StopIteration:
+                    return
+                outcome, failure = None, None
+                if not isinstance(effect, _EFFECTS):  # an item (the common case: checked once)
+                    yield effect
+                    handed += 1
+                    if pending is not None and handed % 16 == 0 and not pending[1].done():
+                        await asyncio.sleep(0)  # let the prefetch read its response while the caller handles items
+                elif isinstance(effect, Send):
+                    try:
+                        if pending is not None and pending[0] is effect.spec and not self._client.is_closed:
+                            task, pending = pending[1], None
+                            outcome = await task
+                        else:
+                            if pending is not None:
+                                pending[1].cancel()
+                            pending = None
+                            outcome = await self.send(effect.spec)
+                    except Exception as exc:
+                        failure = exc
+                elif isinstance(effect, Sleep):  # between polls (follow): the caller's wait
+                    await (wait or asyncio.sleep)(effect.seconds)
+                elif isinstance(effect, Prefetch):
+                    pending = (effect.spec, asyncio.ensure_future(self.send(effect.spec)))
+                    await asyncio.sleep(0)  # let the task send its request: the service works while we hand out items
+        finally:
+            flow.close()
+            if pending is not None:
+                pending[1].cancel()
+
+    async def aclose(self) -> None:
+        """Close the pooled connections (and the credential when ``close_credential``: one this SDK created); the
+        client cannot be used afterwards (ClientClosedError)."""
+        await self._client.aclose()
+        if self._close_credential:
+            close = getattr(self._credential, "close", None)
+            if close is not None:
+                await close()
+
+    async def __aenter__(self) -> AsyncHttpClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"AsyncHttpClient(cloud={self._cloud.name!r})"
+
+    async def _transmit(self, effect: Transmit) -> httpx.Response:
+        spec = effect.spec
+        request = self._client.build_request(
+            spec.method,
+            spec.url,
+            json=spec.json,
+            headers=effect.headers,
+            timeout=request_timeout(self._timeout, spec),
+        )
+        log_request(spec.method, request)
+        request.headers["Authorization"] = f"Bearer {effect.token}"  # after logging; never logged
+        started = time.perf_counter()
+        try:
+            response = await self._client.send(request)
+        except RuntimeError as exc:
+            if self._client.is_closed:
+                raise ClientClosedError("the client was closed while this request was being sent") from exc
+            raise
+        log_response(
+            spec.method, spec.url, response, (time.perf_counter() - started) * 1000.0, effect.client_request_id
+        )
+        response.stream = httpx.ByteStream(response.content)  # see HttpClient._transmit: no reference cycle
+        return response

@@ -1,0 +1,130 @@
+"""``m365sentinel.aio.Session``: the async mirror of ``m365sentinel.Session`` (one ``httpx.AsyncClient`` pool and
+one async token cache shared by every ``aio.Connector`` made from it); its checks are the sync session's."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from .._errors import ClientClosedError, MissingExtraError
+from .._ids import validate_guid
+from .._session import _check_options, resolve_cloud
+from .._transport import Cloud, RetryPolicy
+from .._transport._aclient import AsyncHttpClient, check_async_credential
+
+if TYPE_CHECKING:
+    from .._api_versions import ApiVersions
+    from .._ids import WorkspaceId
+    from ._connector import Connector
+
+__all__ = ["Session", "default_credential"]
+
+
+def default_credential(cloud: Cloud) -> Any:
+    """``azure.identity.aio.DefaultAzureCredential`` signing in at the cloud's authority (as the sync
+    ``default_credential``). It needs aiohttp (azure-core's async transport): MissingExtraError without it."""
+    from azure.identity.aio import DefaultAzureCredential  # imported only when used (import cost)
+
+    try:
+        return DefaultAzureCredential(authority=cloud.authority)
+    except ImportError as exc:
+        raise MissingExtraError(
+            "m365sentinel.aio's default credential (azure.identity.aio.DefaultAzureCredential)", "aio", "aiohttp"
+        ) from exc
+
+
+class Session:
+    """One async HTTP pool and one token cache shared by every ``aio.Connector`` made from it.
+
+    ::
+
+        from m365sentinel import aio
+
+        async with aio.Session(cloud="AzureCloud") as session:
+            for workspace in workspaces:
+                print(await session.connector(workspace).status())
+
+    Parameters as ``m365sentinel.Session``'s, except: ``credential`` is an ``azure.identity.aio`` credential (or
+    ``{Audience: credential}``; a sync one is InvalidInputError; ``None``: ``default_credential(cloud)``, closed
+    with the session), ``transport`` an ``httpx.AsyncBaseTransport``, ``sleep`` may return an awaitable.
+    ``await close()`` (or the end of ``async with``) closes the pool.
+    """
+
+    __slots__ = ("_http",)
+
+    def __init__(
+        self,
+        *,
+        credential: Any = None,
+        tenant_id: str | None = None,
+        cloud: str | Cloud = "AzureCloud",
+        graph: str | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        transport: Any = None,
+        sleep: Callable[[float], Awaitable[None] | None] | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        tenant = validate_guid(tenant_id, "tenant_id") if tenant_id is not None else None
+        _check_options(
+            credential,
+            retry,
+            timeout,
+            transport,
+            sleep,
+            clock,
+            check_credential=check_async_credential,
+            transport_type=httpx.AsyncBaseTransport,
+        )
+        resolved = resolve_cloud(cloud, graph)
+        self._http = AsyncHttpClient(
+            resolved,
+            default_credential(resolved) if credential is None else credential,
+            retry=retry or RetryPolicy(),
+            timeout=timeout,
+            transport=transport,
+            sleep=asyncio.sleep if sleep is None else sleep,
+            clock=time.time if clock is None else clock,
+            tenant_id=tenant,
+            close_credential=credential is None,
+        )
+
+    @property
+    def cloud(self) -> Cloud:
+        """The endpoints every connector of this session talks to."""
+        return self._http.cloud
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` ran (or its ``async with`` block ended)."""
+        return self._http.closed
+
+    def connector(
+        self, workspace: str | WorkspaceId, *, tenant_id: str | None = None, api_versions: ApiVersions | None = None
+    ) -> Connector:
+        """An ``aio.Connector`` sharing this session's pool and tokens; cheap (no I/O, no new client). Raises
+        ClientClosedError when the session is closed, InvalidInputError for bad input."""
+        if self.closed:
+            raise ClientClosedError("the session is closed (close() or the end of its async with); create a new one")
+        from ._connector import Connector  # deferred: _connector imports this module
+
+        return Connector._of_session(self._http, workspace, tenant_id, api_versions)
+
+    async def close(self) -> None:
+        """Close the pooled connections; the session's connectors cannot send afterwards (ClientClosedError)."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"Session(cloud={self.cloud.name!r}{', closed' if self.closed else ''})"
+
+
