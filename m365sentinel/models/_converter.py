@@ -321,6 +321,9 @@ def _fast_structure_factory(conv: cattrs.Converter, cls: type) -> Callable[[Any,
         elif isinstance(member, type) and issubclass(member, OpenEnum):
             ns[f"e{n}"] = member
             lines.append(f"        if v is not None:\n            v = structure_enum(v, e{n})")
+        elif member is not None and attrs.has(member):  # an optional nested model: its own function, no wrapper
+            ns[f"h{n}"], ns[f"t{n}"] = conv.get_structure_hook(member), member
+            lines.append(f"        if v is not None:\n            v = h{n}(v, t{n})")
         else:
             ns[f"h{n}"], ns[f"t{n}"] = conv.get_structure_hook(a.type), a.type
             lines.append(f"        v = h{n}(v, t{n})")
