@@ -10,6 +10,10 @@ Rules live here, not on the model classes (cattrs' own advice):
   intended changes into exactly what was read and unknown fields survive a PUT.
 - ``datetime`` uses ``parse_datetime``; ``timedelta`` uses ``parse_timespan``; ``OpenEnum`` keeps unknown values.
 - Extra keys are ignored (responses grow without notice). Failures raise ``SerializationError`` naming the path.
+
+Two converters apply these rules: documents are structured by one generated function per model (the fast path:
+keys read in place, no per-field error bookkeeping); only a document that fails there is structured again by cattrs'
+detailed converter, which names every failing path.
 """
 
 from __future__ import annotations

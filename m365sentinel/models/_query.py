@@ -3,8 +3,11 @@
 Shape read: ``{"tables": [{"name", "columns": [{"name", "type"}], "rows": [[...]]}], "statistics"?, "render"?,
 "error"?}`` (also the PascalCase ``Tables/Columns/ColumnName/DataType/Rows`` shape of the ARM-routed API).
 
-Cells are converted column by column with one converter picked per column type, in place, so a large result
-costs little more than ``json.loads`` itself (see ``bench/query_result.py``):
+A table is stored column by column: the decoded rows are read once into one list per column, each converted
+with one comprehension picked by the column type (see ``bench/query_result.py``). Conversions that can fail run
+while parsing, so a bad cell is a ``SerializationError`` before anything is handed out; dynamic cells (which cannot
+fail) are decoded the first time their column is read. ``rows`` builds each row's tuple as it is read (nothing is
+stored per row), ``column(name)`` is one copy of a stored column.
 
 ==========  ==================================================================================================
 datetime    aware UTC ``datetime`` (``parse_datetime``); null or ``""`` -> ``None`` (case D3)
@@ -15,9 +18,9 @@ decimal     ``decimal.Decimal`` (from its string form, no float rounding)
 bool        ``bool``; also from ``"true"``/``"false"`` (any case) and ``1``/``0``
 guid        ``str`` as sent (not ``uuid.UUID``: parsing every id costs about 1 µs per cell and most callers
             compare or print ids; use ``uuid.UUID(cell)`` where needed)
-dynamic     decoded JSON (dict, list, number, ...). Cells that arrive as JSON text are decoded lazily, the first
-            time the column is read; text that is not JSON stays a string. Decoded values are plain mutable
-            Python objects.
+dynamic     decoded JSON (dict, list, number, ...). Cells that arrive as JSON text are decoded (orjson) once, the
+            first time the column is read (``rows``, iteration or ``column``), then kept; text that is not JSON
+            stays a string. Decoded values are plain mutable Python objects.
 string      ``str`` as sent
 other       unchanged
 ==========  ==================================================================================================
@@ -505,8 +508,8 @@ class QueryResult:
     def from_json(cls, data: bytes | bytearray | str | Mapping[str, Any]) -> QueryResult:
         """Parse the body of a query answer: raw bytes/str (decoded here with ``_json.loads``) or a decoded dict.
 
-        A dict is taken over, not copied: its row lists are converted in place (this is what keeps a 100 MB
-        result within about 1.2x the memory of ``json.loads`` alone).
+        A dict is read, not modified: its cells are taken into per-column lists (references, not copies), so a
+        100 MB result costs about the memory of ``json.loads`` alone.
 
         Raises:
             SerializationError: not JSON, not the documented shape, or a cell that does not fit its column type
