@@ -306,6 +306,13 @@ class _State:
         self.pending = pending
         self.lock = threading.Lock()
 
+    def __getstate__(self) -> tuple[int, list[int]]:  # a result pickles (the lock is recreated, not copied)
+        return self.length, list(self.pending)
+
+    def __setstate__(self, state: tuple[int, list[int]]) -> None:
+        self.length, self.pending = state
+        self.lock = threading.Lock()
+
 
 class _RowsView(Sequence[tuple[Any, ...]]):
     """Read-only view of a table's rows as tuples, built from the columns as they are read (not stored)."""

@@ -292,3 +292,15 @@ def test_rows_view_indexes_slices_and_a_table_without_columns() -> None:
         ((),),
         [{}, {}],
     )
+
+
+def test_a_result_pickles_before_and_after_its_dynamic_cells_are_read() -> None:
+    import pickle
+
+    result = QueryResult.from_json(
+        answer([("d", "dynamic"), ("t", "datetime")], [['{"a": 1}', "2024-01-01T00:00:00Z"]])
+    )
+    expected = [({"a": 1}, datetime(2024, 1, 1, tzinfo=UTC))]
+    assert list(pickle.loads(pickle.dumps(result)).primary) == expected
+    assert list(result.primary) == expected
+    assert list(pickle.loads(pickle.dumps(result)).primary) == expected
