@@ -278,11 +278,24 @@ def _fast_structure_factory(conv: cattrs.Converter, cls: type) -> Callable[[Any,
         f"        raise TypeError(f'expected a JSON object for {cls.__name__}, got {{type(data).__name__}}')",
     ]
     if envelope:
+        # Properties' fields are read from ``q``: ``properties`` itself when the top level holds only envelope keys
+        # (every ARM response), else the flattened document (top-level keys win, as in the detailed path).
+        ns["TOP"] = frozenset((*_ENVELOPE_KEYS, "properties"))
         lines += [
             "    p = o.get('properties')",
             "    if p.__class__ is not dict:",
             "        p = dict(p) if isinstance(p, Mapping) else {}",
+            "    q = p if o.keys() <= TOP else {**p, **o}",
         ]
+
+    def lookup(key: str, missing: str, indent: str) -> list[str]:
+        """Lines setting ``v`` to the document's value for ``key`` (``missing`` when absent)."""
+        if not envelope:
+            return [f"{indent}v = o.get({key!r}, {missing})"]
+        if key not in _ENVELOPE_KEYS:
+            return [f"{indent}v = q.get({key!r}, {missing})"]
+        return [f"{indent}v = o.get({key!r}, M)", f"{indent}if v is M:", f"{indent}    v = p.get({key!r}, {missing})"]
+
     args = []
     for n, a in enumerate(attrs.fields(cls)):
         if not a.init:
@@ -294,44 +307,44 @@ def _fast_structure_factory(conv: cattrs.Converter, cls: type) -> Callable[[Any,
         key = a.metadata.get("key", camel(a.name))
         if envelope and key == "properties":
             raise TypeError(f"{cls.__name__}: an ARM envelope model cannot have a field read from 'properties'")
-        lines.append(f"    v = o.get({key!r}, M)")
-        if envelope:
-            lines.append(f"    if v is M:\n        v = p.get({key!r}, M)")
-        if "alt" in a.metadata:
-            alt = a.metadata["alt"]
-            lines.append(f"    if v is M:\n        v = o.get({alt!r}, M)")
-            if envelope:
-                lines.append(f"    if v is M:\n        v = p.get({alt!r}, M)")
-        lines.append("    if v is M:")
-        if a.default is attrs.NOTHING:
-            lines.append(f"        raise KeyError({key!r})")
-        elif isinstance(a.default, attrs.Factory):  # type: ignore[arg-type]
-            if a.default.takes_self:
-                raise TypeError(f"{cls.__name__}.{a.name}: a default that takes self is not supported")
-            ns[f"f{n}"] = a.default.factory
-            lines.append(f"        a{n} = f{n}()")
-        else:
-            ns[f"d{n}"] = a.default
-            lines.append(f"        a{n} = d{n}")
-        lines.append("    else:")
         member = _optional_of(a.type)
+        # An optional field defaulting to None: absent and null give the same None, so no separate branch.
+        absent_is_null = member is not None and a.default is None and "alt" not in a.metadata
+        lines += lookup(key, "None" if absent_is_null else "M", "    ")
+        if "alt" in a.metadata:
+            lines += ["    if v is M:", *lookup(a.metadata["alt"], "M", "        ")]
+        ind = "    "
+        if not absent_is_null:
+            lines.append("    if v is M:")
+            if a.default is attrs.NOTHING:
+                lines.append(f"        raise KeyError({key!r})")
+            elif isinstance(a.default, attrs.Factory):  # type: ignore[arg-type]
+                if a.default.takes_self:
+                    raise TypeError(f"{cls.__name__}.{a.name}: a default that takes self is not supported")
+                ns[f"f{n}"] = a.default.factory
+                lines.append(f"        a{n} = f{n}()")
+            else:
+                ns[f"d{n}"] = a.default
+                lines.append(f"        a{n} = d{n}")
+            lines.append("    else:")
+            ind = "        "
         if a.type in _SCALARS or member in _SCALARS:
             t = a.type if a.type in _SCALARS else member
             ns[f"h{n}"], ns[f"t{n}"] = conv.get_structure_hook(t), t
             none = "v is not None and " if member is not None else ""
-            lines.append(f"        if {none}v.__class__ is not t{n}:\n            v = h{n}(v, t{n})")
+            lines.append(f"{ind}if {none}v.__class__ is not t{n}:\n{ind}    v = h{n}(v, t{n})")
         elif member is datetime:
-            lines.append("        if v is not None:\n            v = parse_datetime(v)")
+            lines.append(f"{ind}if v is not None:\n{ind}    v = parse_datetime(v)")
         elif isinstance(member, type) and issubclass(member, OpenEnum):
             ns[f"e{n}"] = member
-            lines.append(f"        if v is not None:\n            v = structure_enum(v, e{n})")
-        elif member is not None and attrs.has(member):  # an optional nested model: its own function, no wrapper
+            lines.append(f"{ind}if v is not None:\n{ind}    v = structure_enum(v, e{n})")
+        elif member is not None:  # another optional type (a nested model, JSON, a tuple): the member's own hook
             ns[f"h{n}"], ns[f"t{n}"] = conv.get_structure_hook(member), member
-            lines.append(f"        if v is not None:\n            v = h{n}(v, t{n})")
+            lines.append(f"{ind}if v is not None:\n{ind}    v = h{n}(v, t{n})")
         else:
             ns[f"h{n}"], ns[f"t{n}"] = conv.get_structure_hook(a.type), a.type
-            lines.append(f"        v = h{n}(v, t{n})")
-        lines.append(f"        a{n} = v")
+            lines.append(f"{ind}v = h{n}(v, t{n})")
+        lines.append(f"{ind}a{n} = v")
         args.append(f"{a.alias}=a{n}")
     lines.append(f"    return cls({', '.join(args)})")
     source = "\n".join(lines) + "\n"
