@@ -304,3 +304,26 @@ def test_a_result_pickles_before_and_after_its_dynamic_cells_are_read() -> None:
     assert list(pickle.loads(pickle.dumps(result)).primary) == expected
     assert list(result.primary) == expected
     assert list(pickle.loads(pickle.dumps(result)).primary) == expected
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_collector_paused_while_decoding_and_restored_after(monkeypatch: pytest.MonkeyPatch, enabled: bool) -> None:
+    import gc
+
+    from m365sentinel.models import _query
+
+    seen: list[bool] = []
+
+    def recording(data: Any) -> Any:
+        seen.append(gc.isenabled())
+        return json.loads(data)
+
+    monkeypatch.setattr(_query, "decode_json", recording)
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        table = QueryResult.from_json(json.dumps(answer([("d", "dynamic")], [['{"a": 1}'], ["[2]"]]))).primary
+        assert table.column("d") == ({"a": 1}, [2])
+        assert (seen, gc.isenabled()) == ([False, False, False], enabled)  # the body, then two cells
+    finally:
+        (gc.enable if was else gc.disable)()
