@@ -10,6 +10,8 @@ import statistics
 import subprocess
 import sys
 
+from bench._measure import verdict
+
 RUNS = 11  # interleaved, so background load hits both sides alike
 
 _TIMED = "import time; t = time.perf_counter(); import {}; print(time.perf_counter() - t)"
@@ -48,7 +50,8 @@ def main() -> dict[str, float]:
     ).stdout.strip()
     print(f"import httpx+attrs+cattrs: {deps * 1000:7.1f} ms (median of {RUNS} fresh interpreters)")
     print(f"import m365sentinel:                {ours * 1000:7.1f} ms")
-    print(f"ratio: {ours / deps:.2f}x (target <= 1.2x); heavy modules imported eagerly: {heavy}")
+    verdict("import m365sentinel", ours * 1000, deps * 1000, 1.2, "ms")
+    print(f"  heavy modules imported eagerly: {heavy}")
     return {"deps_ms": deps * 1000, "ours_ms": ours * 1000, "ratio": ours / deps}
 
 

@@ -1,5 +1,6 @@
 """The connector's content as code: the Microsoft Defender XDR solution, analytics rule templates and rules, and
-the connector's sample queries. Pure rules live in the submodules; ``read_solution`` and ``plan_content`` are flows that both faces drive."""
+the connector's sample queries. Pure rules live in the submodules; ``read_solution`` and ``plan_content`` are
+flows that both faces drive."""
 
 from __future__ import annotations
 

@@ -10,6 +10,10 @@ Rules live here, not on the model classes (cattrs' own advice):
   intended changes into exactly what was read and unknown fields survive a PUT.
 - ``datetime`` uses ``parse_datetime``; ``timedelta`` uses ``parse_timespan``; ``OpenEnum`` keeps unknown values.
 - Extra keys are ignored (responses grow without notice). Failures raise ``SerializationError`` naming the path.
+
+Two converters apply these rules: documents are structured by one generated function per model (the fast path:
+keys read in place, no per-field error bookkeeping); only a document that fails there is structured again by cattrs'
+detailed converter, which names every failing path.
 """
 
 from __future__ import annotations
@@ -239,6 +243,116 @@ def _tuple_factory(conv: cattrs.Converter, t: Any) -> Callable[[Any, Any], Any]:
     return structure_tuple
 
 
+_MISSING = object()
+_SCALARS = (str, int, float, bool)
+
+
+def _fast_structure_factory(conv: cattrs.Converter, cls: type) -> Callable[[Any, Any], Any]:
+    """The fast converter's structure function for an attrs model: the rules above in one generated function.
+
+    It reads each field's key straight from the decoded dict (an ARM envelope: the top level first, then
+    ``properties``; then the ``alt`` key), converts it with the same hook the detailed converter uses (scalars,
+    datetimes and open enums inline) and calls the class once. No flattened copy of the document, no dict of
+    keyword arguments per item: this is the hot path of listing incidents. Whatever it raises makes ``structure``
+    retry with the detailed converter, which names the failing path.
+    """
+    attrs.resolve_types(cls)
+    envelope = bool(getattr(cls, "_ENVELOPE", False))
+    ns: dict[str, Any] = {
+        "cls": cls,
+        "M": _MISSING,
+        "FrozenJson": FrozenJson,
+        "Mapping": Mapping,
+        "parse_datetime": parse_datetime,
+        "structure_enum": _structure_enum,
+    }
+    lines = [
+        "def structure(data, _):",
+        "    if data.__class__ is dict:",
+        "        o = data",
+        "    elif isinstance(data, FrozenJson):",
+        "        o = data._data",
+        "    elif isinstance(data, Mapping):",
+        "        o = dict(data)",
+        "    else:",
+        f"        raise TypeError(f'expected a JSON object for {cls.__name__}, got {{type(data).__name__}}')",
+    ]
+    if envelope:
+        # Properties' fields are read from ``q``: ``properties`` itself when the top level holds only envelope keys
+        # (every ARM response), else the flattened document (top-level keys win, as in the detailed path).
+        ns["TOP"] = frozenset((*_ENVELOPE_KEYS, "properties"))
+        lines += [
+            "    p = o.get('properties')",
+            "    if p.__class__ is not dict:",
+            "        p = dict(p) if isinstance(p, Mapping) else {}",
+            "    q = p if o.keys() <= TOP else {**p, **o}",
+        ]
+
+    def lookup(key: str, missing: str, indent: str) -> list[str]:
+        """Lines setting ``v`` to the document's value for ``key`` (``missing`` when absent)."""
+        if not envelope:
+            return [f"{indent}v = o.get({key!r}, {missing})"]
+        if key not in _ENVELOPE_KEYS:
+            return [f"{indent}v = q.get({key!r}, {missing})"]
+        return [f"{indent}v = o.get({key!r}, M)", f"{indent}if v is M:", f"{indent}    v = p.get({key!r}, {missing})"]
+
+    args = []
+    for n, a in enumerate(attrs.fields(cls)):
+        if not a.init:
+            continue
+        if a.name == "raw":
+            lines.append(f"    a{n} = data if isinstance(data, FrozenJson) else FrozenJson(o)")
+            args.append(f"{a.alias}=a{n}")
+            continue
+        key = a.metadata.get("key", camel(a.name))
+        if envelope and key == "properties":
+            raise TypeError(f"{cls.__name__}: an ARM envelope model cannot have a field read from 'properties'")
+        member = _optional_of(a.type)
+        # An optional field defaulting to None: absent and null give the same None, so no separate branch.
+        absent_is_null = member is not None and a.default is None and "alt" not in a.metadata
+        lines += lookup(key, "None" if absent_is_null else "M", "    ")
+        if "alt" in a.metadata:
+            lines += ["    if v is M:", *lookup(a.metadata["alt"], "M", "        ")]
+        ind = "    "
+        if not absent_is_null:
+            lines.append("    if v is M:")
+            if a.default is attrs.NOTHING:
+                lines.append(f"        raise KeyError({key!r})")
+            elif isinstance(a.default, attrs.Factory):  # type: ignore[arg-type]
+                if a.default.takes_self:
+                    raise TypeError(f"{cls.__name__}.{a.name}: a default that takes self is not supported")
+                ns[f"f{n}"] = a.default.factory
+                lines.append(f"        a{n} = f{n}()")
+            else:
+                ns[f"d{n}"] = a.default
+                lines.append(f"        a{n} = d{n}")
+            lines.append("    else:")
+            ind = "        "
+        if a.type in _SCALARS or member in _SCALARS:
+            t = a.type if a.type in _SCALARS else member
+            ns[f"h{n}"], ns[f"t{n}"] = conv.get_structure_hook(t), t
+            none = "v is not None and " if member is not None else ""
+            lines.append(f"{ind}if {none}v.__class__ is not t{n}:\n{ind}    v = h{n}(v, t{n})")
+        elif member is datetime:
+            lines.append(f"{ind}if v is not None:\n{ind}    v = parse_datetime(v)")
+        elif isinstance(member, type) and issubclass(member, OpenEnum):
+            ns[f"e{n}"] = member
+            lines.append(f"{ind}if v is not None:\n{ind}    v = structure_enum(v, e{n})")
+        elif member is not None:  # another optional type (a nested model, JSON, a tuple): the member's own hook
+            ns[f"h{n}"], ns[f"t{n}"] = conv.get_structure_hook(member), member
+            lines.append(f"{ind}if v is not None:\n{ind}    v = h{n}(v, t{n})")
+        else:
+            ns[f"h{n}"], ns[f"t{n}"] = conv.get_structure_hook(a.type), a.type
+            lines.append(f"{ind}v = h{n}(v, t{n})")
+        lines.append(f"{ind}a{n} = v")
+        args.append(f"{a.alias}=a{n}")
+    lines.append(f"    return cls({', '.join(args)})")
+    source = "\n".join(lines) + "\n"
+    exec(compile(source, f"<m365sentinel structure {cls.__qualname__}>", "exec"), ns)
+    fn: Callable[[Any, Any], Any] = ns["structure"]
+    return fn
+
+
 def _make_converter(*, detailed: bool) -> cattrs.Converter:
     """The SDK's conversion rules on a cattrs Converter (camelCase, ARM envelopes, UTC datetimes, timespans, open
     enums, read-only JSON views)."""
@@ -254,7 +368,10 @@ def _make_converter(*, detailed: bool) -> cattrs.Converter:
     conv.register_structure_hook_factory(lambda t: _optional_of(t) is not None, lambda t: _optional_factory(conv, t))
     if not detailed:  # cattrs' own tuple hook names the failing index, which the detailed converter must report
         conv.register_structure_hook_factory(_is_homogeneous_tuple, lambda t: _tuple_factory(conv, t))
-    conv.register_structure_hook_factory(attrs.has, lambda cls: _structure_factory(conv, cls))
+    if detailed:
+        conv.register_structure_hook_factory(attrs.has, lambda cls: _structure_factory(conv, cls))
+    else:
+        conv.register_structure_hook_factory(attrs.has, lambda cls: _fast_structure_factory(conv, cls))
     conv.register_unstructure_hook_factory(attrs.has, lambda cls: _unstructure_factory(conv, cls))
     return conv
 

@@ -3,8 +3,11 @@
 Shape read: ``{"tables": [{"name", "columns": [{"name", "type"}], "rows": [[...]]}], "statistics"?, "render"?,
 "error"?}`` (also the PascalCase ``Tables/Columns/ColumnName/DataType/Rows`` shape of the ARM-routed API).
 
-Cells are converted column by column with one converter picked per column type, in place, so a large result
-costs little more than ``json.loads`` itself (see ``bench/query_result.py``):
+A table is stored column by column: the decoded rows are read once into one list per column, each converted
+with one comprehension picked by the column type (see ``bench/query_result.py``). Conversions that can fail run
+while parsing, so a bad cell is a ``SerializationError`` before anything is handed out; dynamic cells (which cannot
+fail) are decoded the first time their column is read. ``rows`` builds each row's tuple as it is read (nothing is
+stored per row), ``column(name)`` is one copy of a stored column.
 
 ==========  ==================================================================================================
 datetime    aware UTC ``datetime`` (``parse_datetime``); null or ``""`` -> ``None`` (case D3)
@@ -15,9 +18,9 @@ decimal     ``decimal.Decimal`` (from its string form, no float rounding)
 bool        ``bool``; also from ``"true"``/``"false"`` (any case) and ``1``/``0``
 guid        ``str`` as sent (not ``uuid.UUID``: parsing every id costs about 1 µs per cell and most callers
             compare or print ids; use ``uuid.UUID(cell)`` where needed)
-dynamic     decoded JSON (dict, list, number, ...). Cells that arrive as JSON text are decoded lazily, the first
-            time the column is read; text that is not JSON stays a string. Decoded values are plain mutable
-            Python objects.
+dynamic     decoded JSON (dict, list, number, ...). Cells that arrive as JSON text are decoded (orjson) once, the
+            first time the column is read (``rows``, iteration or ``column``), then kept; text that is not JSON
+            stays a string. Decoded values are plain mutable Python objects.
 string      ``str`` as sent
 other       unchanged
 ==========  ==================================================================================================
@@ -31,7 +34,10 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import json
+import gc
+import itertools
+import operator
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -156,43 +162,36 @@ def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-# --- per-type cell converters ----------------------------------------------------------------------------------
-# Each converts one column of ``rows`` in place. The loops are written out per type because a per-cell
-# Python call is the dominant cost at 10^6 cells: cells already of the right type are skipped with one check.
+# --- per-type column converters --------------------------------------------------------------------------------
+# Each takes one column's cells (a list) and returns the converted list. A comprehension per type, because a
+# per-cell Python call is the dominant cost at 10^6 cells: cells already of the right type are kept with one check.
 
 
 def _bad(kind: str, value: Any) -> InvalidInputError:
     return InvalidInputError(f"expected a {kind} cell, got {value!r:.100}")
 
 
-def _conv_datetime(rows: list[list[Any]], i: int) -> None:
+def _conv_datetime(col: list[Any]) -> list[Any]:
     parse = parse_datetime
     try:
-        for row in rows:
-            v = row[i]
-            if v is not None:
-                row[i] = parse(v)
+        return [None if v is None else parse(v) for v in col]
     except SentinelError:
-        _conv_slow(rows, i, parse_datetime, datetime)
+        return [_parse_or_null(v, parse_datetime, datetime) for v in col]
 
 
-def _conv_timespan(rows: list[list[Any]], i: int) -> None:
+def _conv_timespan(col: list[Any]) -> list[Any]:
+    parse = parse_timespan
     try:
-        for row in rows:
-            v = row[i]
-            if v is not None:
-                row[i] = parse_timespan(v)
+        return [None if v is None else parse(v) for v in col]
     except SentinelError:
-        _conv_slow(rows, i, parse_timespan, timedelta)
+        return [_parse_or_null(v, parse_timespan, timedelta) for v in col]
 
 
-def _conv_slow(rows: list[list[Any]], i: int, parse: Callable[[Any], Any], done: type) -> None:
-    # Second pass after a failure: "" means null; cells converted by the fast pass are kept; the rest must parse.
-    for row in rows:
-        v = row[i]
-        if v is None or isinstance(v, done):
-            continue
-        row[i] = None if v == "" else parse(v)
+def _parse_or_null(v: Any, parse: Callable[[Any], Any], done: type) -> Any:
+    # The second pass after a failure: "" means null, typed cells are kept, the rest must parse.
+    if v is None or isinstance(v, done):
+        return v
+    return None if v == "" else parse(v)
 
 
 def _to_int(v: Any) -> int | None:
@@ -220,11 +219,8 @@ def _to_int(v: Any) -> int | None:
     raise _bad("long", v)
 
 
-def _conv_int(rows: list[list[Any]], i: int) -> None:
-    for row in rows:
-        v = row[i]
-        if v.__class__ is not int and v is not None:
-            row[i] = _to_int(v)
+def _conv_int(col: list[Any]) -> list[Any]:
+    return [v if v.__class__ is int or v is None else _to_int(v) for v in col]
 
 
 def _to_float(v: Any) -> float | None:
@@ -238,11 +234,8 @@ def _to_float(v: Any) -> float | None:
     raise _bad("real", v)
 
 
-def _conv_real(rows: list[list[Any]], i: int) -> None:
-    for row in rows:
-        v = row[i]
-        if v.__class__ is not float and v is not None:
-            row[i] = _to_float(v)
+def _conv_real(col: list[Any]) -> list[Any]:
+    return [v if v.__class__ is float or v is None else _to_float(v) for v in col]
 
 
 def _to_decimal(v: Any) -> Decimal | None:
@@ -259,11 +252,8 @@ def _to_decimal(v: Any) -> Decimal | None:
         raise _bad("decimal", v) from None
 
 
-def _conv_decimal(rows: list[list[Any]], i: int) -> None:
-    for row in rows:
-        v = row[i]
-        if v is not None:
-            row[i] = _to_decimal(v)
+def _conv_decimal(col: list[Any]) -> list[Any]:
+    return [None if v is None else _to_decimal(v) for v in col]
 
 
 _BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False}
@@ -282,32 +272,40 @@ def _to_bool(v: Any) -> bool | None:
     raise _bad("bool", v)
 
 
-def _conv_bool(rows: list[list[Any]], i: int) -> None:
-    for row in rows:
-        v = row[i]
-        if v.__class__ is not bool and v is not None:
-            row[i] = _to_bool(v)
+def _conv_bool(col: list[Any]) -> list[Any]:
+    return [v if v.__class__ is bool or v is None else _to_bool(v) for v in col]
 
 
-def _decode_dynamic(v: Any) -> Any:
-    if v.__class__ is str:
-        try:
-            return json.loads(v)
-        except ValueError:
-            return v  # plain text in a dynamic column stays text
-    return v
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a bulk decode builds values that are all kept.
+
+    Each collection would re-scan every container decoded so far (at 200,000 rows that was most of the cost of
+    reading a dynamic column), and none of them can be cyclic garbage: decoded JSON is a tree, and it is all kept.
+    The collector is restored at the end, and only if it was on; no caller code runs inside.
+    """
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
-def _conv_dynamic(rows: list[list[Any]], i: int) -> None:
-    loads = json.loads
-    for row in rows:
-        v = row[i]
-        if v.__class__ is str:
-            with contextlib.suppress(ValueError):
-                row[i] = loads(v)
+def _decode_dynamic(col: list[Any]) -> None:
+    """Decode a dynamic column's JSON text cells in place (each text is freed as soon as it is decoded)."""
+    with _collector_paused():
+        for n, v in enumerate(col):
+            if v.__class__ is str:
+                try:  # noqa: SIM105 (contextlib.suppress costs a context manager per cell)
+                    col[n] = decode_json(v)
+                except ValueError:
+                    pass  # plain text in a dynamic column stays text
 
 
-_EAGER: dict[str, Callable[[list[list[Any]], int], None]] = {
+_EAGER: dict[str, Callable[[list[Any]], list[Any]]] = {
     "datetime": _conv_datetime,
     "timespan": _conv_timespan,
     "long": _conv_int,
@@ -319,21 +317,32 @@ _EAGER: dict[str, Callable[[list[list[Any]], int], None]] = {
 
 
 class _State:
-    """The mutable inside of a frozen ``Table``: which dynamic columns still hold JSON text."""
+    """The mutable inside of a frozen ``Table``: its row count and the dynamic columns still holding JSON text
+    (decoded once, under the lock, the first time they are read)."""
 
-    __slots__ = ("pending",)
+    __slots__ = ("length", "lock", "pending")
 
-    def __init__(self, pending: list[int] | None) -> None:
+    def __init__(self, length: int, pending: list[int]) -> None:
+        self.length = length
         self.pending = pending
+        self.lock = threading.Lock()
+
+    def __getstate__(self) -> tuple[int, list[int]]:  # a result pickles (the lock is recreated, not copied)
+        return self.length, list(self.pending)
+
+    def __setstate__(self, state: tuple[int, list[int]]) -> None:
+        self.length, self.pending = state
+        self.lock = threading.Lock()
 
 
 class _RowsView(Sequence[tuple[Any, ...]]):
-    """Read-only view of a table's rows as tuples."""
+    """Read-only view of a table's rows as tuples, built from the columns as they are read (not stored)."""
 
-    __slots__ = ("_rows",)
+    __slots__ = ("_columns", "_length")
 
-    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
-        self._rows = rows
+    def __init__(self, columns: list[list[Any]], length: int) -> None:
+        self._columns = columns
+        self._length = length
 
     @overload
     def __getitem__(self, index: int) -> tuple[Any, ...]: ...
@@ -341,17 +350,22 @@ class _RowsView(Sequence[tuple[Any, ...]]):
     def __getitem__(self, index: slice) -> Sequence[tuple[Any, ...]]: ...
     def __getitem__(self, index: int | slice) -> tuple[Any, ...] | Sequence[tuple[Any, ...]]:
         if isinstance(index, slice):
-            return tuple(self._rows[index])
-        return self._rows[index]
+            if not self._columns:
+                return ((),) * len(range(self._length)[index])
+            return tuple(zip(*[c[index] for c in self._columns], strict=True))
+        n = range(self._length)[index]  # IndexError beyond the rows; negative indexes count from the end
+        return tuple([c[n] for c in self._columns])
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return self._length
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
-        return iter(self._rows)
+        if not self._columns:
+            return itertools.repeat((), self._length)
+        return zip(*self._columns, strict=True)
 
     def __repr__(self) -> str:
-        return f"<{len(self._rows)} rows>"
+        return f"<{self._length} rows>"
 
 
 @attrs.frozen(eq=False)
@@ -360,16 +374,17 @@ class Table:
 
     Access: ``table.rows`` (sequence of tuples), ``table.to_dicts()``, ``table.iter_dicts()``,
     ``table.column("Count")`` (one column's values), ``table.index("Count")``, ``len(table)``, iteration.
+    Stored column by column: ``column()`` costs one copy of that column, ``rows`` builds each tuple as it is read.
     """
 
     name: str
     columns: tuple[Column, ...]
-    _data: list[Any] = attrs.field(repr=False, alias="_data")
+    _data: list[list[Any]] = attrs.field(repr=False, alias="_data")  # one list of cells per column
     _state: _State = attrs.field(repr=False, alias="_state")
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, path: str = "table") -> Table:
-        """Build a table from one decoded ``table`` object. Its row lists are converted in place (no copy)."""
+        """Build a table from one decoded ``table`` object (read, not modified: cells are taken per column)."""
         if not isinstance(data, Mapping):
             raise SerializationError(f"cannot parse {path}: expected an object, got {type(data).__name__}")
         name = data.get("name", data.get("TableName"))
@@ -387,11 +402,14 @@ class Table:
                 raise SerializationError(f"cannot parse {path}.columns[{n}]: needs string 'name' and 'type'")
             columns.append(Column(cname, _kusto_type(ctype)))
         width = len(columns)
-        for r, row in enumerate(rows):
-            if row.__class__ is not list or len(row) != width:
-                raise SerializationError(
-                    f"cannot parse {path}.rows[{r}]: expected an array of {width} cells, got {row!r:.200}"
-                )
+        # Two passes in C over the rows; the loop that names the bad row runs only when one is bad.
+        if rows and (set(map(type, rows)) != {list} or set(map(len, rows)) != {width}):
+            for r, row in enumerate(rows):
+                if row.__class__ is not list or len(row) != width:
+                    raise SerializationError(
+                        f"cannot parse {path}.rows[{r}]: expected an array of {width} cells, got {row!r:.200}"
+                    )
+        cells = [list(map(operator.itemgetter(i), rows)) for i in range(width)]
         pending: list[int] = []
         for i, col in enumerate(columns):
             if col.type == "dynamic":
@@ -401,35 +419,35 @@ class Table:
             if conv is None:
                 continue
             try:
-                conv(rows, i)
+                cells[i] = conv(cells[i])
             except SentinelError as exc:
-                raise SerializationError(_cell_error(path, col, rows, i, exc)) from exc
-        return cls(str(name) if name is not None else "", tuple(columns), _data=rows, _state=_State(pending))
+                raise SerializationError(_cell_error(path, col, cells[i], exc)) from exc
+        name = str(name) if name is not None else ""
+        return cls(name, tuple(columns), _data=cells, _state=_State(len(rows), pending))
 
     # --- access ---------------------------------------------------------------------------------------------
 
-    def _ready(self) -> list[Any]:
-        """Decode pending dynamic columns, then freeze rows as tuples (once)."""
+    def _decoded(self, pending: list[int]) -> list[list[Any]]:
+        """The columns, with the dynamic ones among ``pending`` decoded (once)."""
         state = self._state
-        rows = self._data
-        if state.pending is not None:
-            for i in state.pending:
-                _conv_dynamic(rows, i)
-            for n, row in enumerate(rows):
-                rows[n] = tuple(row)
-            state.pending = None
-        return rows
+        if pending:
+            with state.lock:
+                for i in tuple(pending):  # a copy: ``pending`` may be ``state.pending`` itself
+                    if i in state.pending:
+                        _decode_dynamic(self._data[i])
+                        state.pending.remove(i)
+        return self._data
 
     @property
     def rows(self) -> Sequence[tuple[Any, ...]]:
         """All rows as tuples, in service order (dynamic cells decoded on first access)."""
-        return _RowsView(self._ready())
+        return _RowsView(self._decoded(self._state.pending), self._state.length)
 
     def __len__(self) -> int:
-        return len(self._data)
+        return self._state.length
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
-        return iter(self._ready())
+        return iter(self.rows)
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -449,15 +467,12 @@ class Table:
     def column(self, name: str) -> tuple[Any, ...]:
         """All values of column ``name``, in row order."""
         i = self.index(name)
-        state = self._state
-        if state.pending is not None and i in state.pending:
-            return tuple(_decode_dynamic(row[i]) for row in self._data)
-        return tuple(row[i] for row in self._data)
+        return tuple(self._decoded([i] if i in self._state.pending else [])[i])
 
     def iter_dicts(self) -> Iterator[dict[str, Any]]:
         """Rows as ``{column name: value}`` dicts, one at a time."""
         names = self.column_names
-        for row in self._ready():
+        for row in self.rows:
             yield dict(zip(names, row, strict=True))
 
     def to_dicts(self) -> list[dict[str, Any]]:
@@ -466,7 +481,7 @@ class Table:
 
     def __repr__(self) -> str:
         cols = ", ".join(f"{c.name}:{c.type}" for c in self.columns)
-        return f"Table(name={self.name!r}, columns=[{cols}], rows={len(self._data)})"
+        return f"Table(name={self.name!r}, columns=[{cols}], rows={len(self)})"
 
     def __str__(self) -> str:
         """A text preview: the column names and the first 10 rows (cells cut at 40 characters), then a count."""
@@ -475,8 +490,8 @@ class Table:
         widths = [max([len(n), *(len(r[i]) for r in shown)]) for i, n in enumerate(names)]
         lines = ["  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True)).rstrip()]
         lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in shown]
-        more = len(self._data) - len(shown)
-        lines.append(f"({len(self._data)} rows{f', {more} more not shown' if more else ''})")
+        more = len(self) - len(shown)
+        lines.append(f"({len(self)} rows{f', {more} more not shown' if more else ''})")
         return "\n".join(lines)
 
 
@@ -491,11 +506,11 @@ def _cell_text(value: Any) -> str:
     return text if len(text) <= 40 else text[:39] + "…"
 
 
-def _cell_error(path: str, col: Column, rows: list[list[Any]], i: int, exc: Exception) -> str:
+def _cell_error(path: str, col: Column, cells: list[Any], exc: Exception) -> str:
     # Find the first bad row to name it; only runs on failure.
-    for r, row in enumerate(rows):
+    for r, v in enumerate(cells):
         try:
-            _EAGER[col.type]([list(row)], i)
+            _EAGER[col.type]([v])
         except SentinelError:
             return f"cannot parse {path}.rows[{r}] column {col.name!r} ({col.type}): {exc}"
     return f"cannot parse {path} column {col.name!r} ({col.type}): {exc}"
@@ -521,8 +536,8 @@ class QueryResult:
     def from_json(cls, data: bytes | bytearray | str | Mapping[str, Any]) -> QueryResult:
         """Parse the body of a query answer: raw bytes/str (decoded here with ``_json.loads``) or a decoded dict.
 
-        A dict is taken over, not copied: its row lists are converted in place (this is what keeps a 100 MB
-        result within about 1.2x the memory of ``json.loads`` alone).
+        A dict is read, not modified: its cells are taken into per-column lists (references, not copies), so a
+        100 MB result costs about the memory of ``json.loads`` alone.
 
         Raises:
             SerializationError: not JSON, not the documented shape, or a cell that does not fit its column type
@@ -530,7 +545,8 @@ class QueryResult:
         """
         if isinstance(data, (bytes, bytearray, str)):
             try:
-                doc = decode_json(data)
+                with _collector_paused():
+                    doc = decode_json(data)
             except ValueError as exc:
                 raise SerializationError(f"cannot parse QueryResult: body is not JSON ({exc})") from exc
         else:

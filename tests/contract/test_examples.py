@@ -329,3 +329,17 @@ def test_graph_expand_alerts_evidence() -> None:
     assert [e.evidence_kind for e in alert.evidence] == ["deviceEvidence", "fileEvidence", "processEvidence"]
     assert all(e.verdict is not None and e.verdict.name == "UNKNOWN_VERDICT" for e in alert.evidence)
     assert alert.evidence[0].raw["deviceDnsName"] == "tempDns"
+
+
+@pytest.mark.parametrize("path", ARM_FILES, ids=lambda p: p.relative_to(REF).as_posix())
+def test_fast_structure_path_equals_the_detailed_converter(path: Path) -> None:
+    # The generated fast functions (issue 17) must give exactly what cattrs' detailed converter gives.
+    from m365sentinel.models import converter
+    from m365sentinel.models._converter import _fast_hook
+
+    for _code, body in _bodies(json.loads(path.read_text(encoding="utf-8"))):
+        for doc in body["value"] if isinstance(body.get("value"), list) else [body]:
+            cls = type(_model_for(path).from_json(doc))
+            fast, detailed = _fast_hook(cls)(doc, cls), converter.structure(doc, cls)
+            assert fast == detailed and repr(fast) == repr(detailed)
+            assert fast.raw == detailed.raw

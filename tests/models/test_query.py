@@ -262,3 +262,68 @@ def test_str_previews_the_first_rows_and_says_how_many_more():
     assert lines[3] == "2025-11-20T01:00:00.0000000Z  1      x"
     assert lines[12] == "(12 rows, 2 more not shown)"
     assert lines[-1] == "PARTIAL: PartialError: limits reached"
+
+
+def test_a_decoded_dict_is_read_not_modified() -> None:
+    body = answer([("t", "datetime"), ("n", "long")], [["2024-01-01T00:00:00Z", "3"]])
+    t = QueryResult.from_json(body).primary
+    assert body["tables"][0]["rows"] == [["2024-01-01T00:00:00Z", "3"]]
+    assert t.rows[0] == (datetime(2024, 1, 1, tzinfo=UTC), 3)
+
+
+def test_dynamic_column_decoded_once_for_rows_and_column_alike() -> None:
+    t = QueryResult.from_json(answer([("d", "dynamic"), ("n", "long")], [['{"a": 1}', 1], ["[2]", 2]])).primary
+    first = t.column("d")
+    assert first == ({"a": 1}, [2])
+    assert first[0] is t.column("d")[0] is t.rows[0][0] is next(iter(t))[0]
+    assert t.column("n") == (1, 2)
+
+
+def test_rows_view_indexes_slices_and_a_table_without_columns() -> None:
+    t = QueryResult.from_json(answer([("a", "long"), ("b", "string")], [[1, "x"], [2, "y"], [3, "z"]])).primary
+    assert t.rows[-3] == (1, "x") and t.rows[::2] == ((1, "x"), (3, "z")) and t.rows[5:] == ()
+    with pytest.raises(IndexError):
+        t.rows[3]
+    empty = QueryResult.from_json({"tables": [{"name": "t", "columns": [], "rows": [[], []]}]}).primary
+    assert (len(empty), list(empty), empty.rows[1], empty.rows[:1], empty.to_dicts()) == (
+        2,
+        [(), ()],
+        (),
+        ((),),
+        [{}, {}],
+    )
+
+
+def test_a_result_pickles_before_and_after_its_dynamic_cells_are_read() -> None:
+    import pickle
+
+    result = QueryResult.from_json(
+        answer([("d", "dynamic"), ("t", "datetime")], [['{"a": 1}', "2024-01-01T00:00:00Z"]])
+    )
+    expected = [({"a": 1}, datetime(2024, 1, 1, tzinfo=UTC))]
+    assert list(pickle.loads(pickle.dumps(result)).primary) == expected
+    assert list(result.primary) == expected
+    assert list(pickle.loads(pickle.dumps(result)).primary) == expected
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_collector_paused_while_decoding_and_restored_after(monkeypatch: pytest.MonkeyPatch, enabled: bool) -> None:
+    import gc
+
+    from m365sentinel.models import _query
+
+    seen: list[bool] = []
+
+    def recording(data: Any) -> Any:
+        seen.append(gc.isenabled())
+        return json.loads(data)
+
+    monkeypatch.setattr(_query, "decode_json", recording)
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        table = QueryResult.from_json(json.dumps(answer([("d", "dynamic")], [['{"a": 1}'], ["[2]"]]))).primary
+        assert table.column("d") == ({"a": 1}, [2])
+        assert (seen, gc.isenabled()) == ([False, False, False], enabled)  # the body, then two cells
+    finally:
+        (gc.enable if was else gc.disable)()
