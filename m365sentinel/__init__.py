@@ -55,9 +55,11 @@ __all__ = [
     "Action",
     "ApiVersions",
     "ApplyResult",
+    "AsyncBlobCheckpointStore",
     "Audience",
     "AuthenticationError",
     "BadRequestError",
+    "BlobCheckpointStore",
     "Change",
     "Checkpoint",
     "CheckpointConflictError",
@@ -127,6 +129,8 @@ if _TYPE_CHECKING:
     from ._entities import EntitySync, Prerequisite
     from ._hunting import HuntingTable, TableIngestion
     from ._incidents import (
+        AsyncBlobCheckpointStore,
+        BlobCheckpointStore,
         Checkpoint,
         CheckpointStore,
         DefenderIncidents,
@@ -167,6 +171,8 @@ _LAZY = {
     "MemoryCheckpointStore": "._incidents",
     "FileCheckpointStore": "._incidents",
     "SQLiteCheckpointStore": "._incidents",
+    "BlobCheckpointStore": "._incidents",
+    "AsyncBlobCheckpointStore": "._incidents",
     "DefenderIncidents": "._incidents",
     "ReconcileReport": "._incidents",
 }
