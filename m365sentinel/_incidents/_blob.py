@@ -43,6 +43,7 @@ LEASE_SECONDS = (15, 60)  # what Lease Blob accepts for a finite lease
 _CONTAINER = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _CONTENT_TYPE = "application/json"
+WRITE_ID = "m365sentinelwrite"  # blob metadata: the id of the Put that wrote the blob
 
 
 def azure_blob(feature: str = "BlobCheckpointStore") -> Any:
@@ -113,12 +114,13 @@ def check_account_url(account_url: object) -> str:
 @attrs.frozen
 class Read:
     """The blob as last read or written: ``etag`` None when absent; ``stored`` None when absent or the
-    placeholder; ``number`` the document's store version (0 for none); ``body`` the bytes."""
+    placeholder; ``number`` the document's store version (0 for none); ``write_id`` the id of the Put that wrote
+    it (blob metadata)."""
 
     etag: str | None
     number: int
     stored: StoredCheckpoint | None
-    body: bytes = b""
+    write_id: str | None = None
 
     @property
     def version(self) -> str | None:
@@ -129,21 +131,28 @@ class Read:
 ABSENT = Read(None, 0, None)
 
 
-def parse_blob(where: str, body: bytes, etag: str) -> Read:
+def parse_blob(where: str, body: bytes, etag: str, write_id: str | None) -> Read:
     """A downloaded blob, checked like a checkpoint file (CheckpointError naming ``where``)."""
     stored = _parse_document(where, body)
     if stored is None:
-        return Read(etag, 0, None, body)
-    return Read(etag, int(stored.version), StoredCheckpoint(stored.checkpoint, etag), body)
+        return Read(etag, 0, None, write_id)
+    return Read(etag, int(stored.version), StoredCheckpoint(stored.checkpoint, etag), write_id)
+
+
+def new_write_id() -> str:
+    """Names one Put (its retries send the same): after a 409/412, a blob carrying it is this store's own write
+    (its first attempt landed), not another consumer's, even with the same content."""
+    return uuid.uuid4().hex
 
 
 def next_body(current: Read, checkpoint: Checkpoint) -> bytes:
     return _render_document(current.number + 1, checkpoint)
 
 
-def written(current: Read, body: bytes, checkpoint: Checkpoint, etag: str) -> Read:
+def written(current: Read, write_id: str, checkpoint: Checkpoint, etag: str) -> Read:
     """The blob after this store's successful Put (the checkpoint copied, as the memory store does)."""
-    return Read(etag, current.number + 1, StoredCheckpoint(Checkpoint.from_json(checkpoint.to_json()), etag), body)
+    stored = StoredCheckpoint(Checkpoint.from_json(checkpoint.to_json()), etag)
+    return Read(etag, current.number + 1, stored, write_id)
 
 
 PLACEHOLDER = _render_document(0, None)
@@ -313,14 +322,14 @@ class BlobCheckpointStore:
             current = last if last is not None and last.version == expected_version else self._read()
             if current.version != expected_version:
                 raise conflict(self._where, expected_version, current.version)
-            body = next_body(current, checkpoint)
+            body, write_id = next_body(current, checkpoint), new_write_id()
             try:
-                etag = self._put(body, current.etag)
+                etag = self._put(body, current.etag, write_id)
             except AzureError as exc:
                 if not is_conflict(exc):
                     raise failure(self._where, "Put Blob", exc) from None
                 now = self._read()
-                if now.body == body and now.etag is not None:  # a retried Put whose first attempt landed
+                if now.etag is not None and now.write_id == write_id:  # a retried Put whose first attempt landed
                     self._last = now
                     return now.etag
                 self._last = now
@@ -328,7 +337,7 @@ class BlobCheckpointStore:
                     self._lease.lost()
                     raise lease_lost(self._where, expected_version, now.version) from None
                 raise conflict(self._where, expected_version, now.version) from None
-            self._last = written(current, body, checkpoint, etag)
+            self._last = written(current, write_id, checkpoint, etag)
             return etag
 
     def release(self) -> None:
@@ -366,11 +375,12 @@ class BlobCheckpointStore:
             if absent(exc):
                 return ABSENT
             raise failure(self._where, "Get Blob", exc) from None
-        return parse_blob(self._where, body, downloader.properties.etag)
+        properties = downloader.properties
+        return parse_blob(self._where, body, properties.etag, (properties.metadata or {}).get(WRITE_ID))
 
-    def _put(self, body: bytes, etag: str | None, *, leased: bool = True) -> str:
+    def _put(self, body: bytes, etag: str | None, write_id: str, *, leased: bool = True) -> str:
         lease_id = self._lease.lease_id if self._lease is not None and leased else None
-        result = self._client.upload_blob(body, **put_options(body, etag, lease_id))
+        result = self._client.upload_blob(body, **put_options(body, etag, lease_id, write_id))
         return str(result["etag"])
 
     def _lease_client(self) -> Any:
@@ -401,13 +411,13 @@ class BlobCheckpointStore:
     def _create_placeholder(self) -> None:
         """The lease needs a blob: write the placeholder unless one exists (a 409/412 says it does)."""
         try:
-            self._put(PLACEHOLDER, None, leased=False)
+            self._put(PLACEHOLDER, None, new_write_id(), leased=False)
         except AzureError as exc:
             if not is_conflict(exc):
                 raise failure(self._where, "Put Blob (placeholder)", exc) from None
 
 
-def put_options(body: bytes, etag: str | None, lease_id: str | None) -> dict[str, Any]:
+def put_options(body: bytes, etag: str | None, lease_id: str | None, write_id: str) -> dict[str, Any]:
     """Keyword arguments of ``upload_blob`` for a conditional Put Blob of ``body`` (one request: the body is far
     below the single-put size)."""
     from azure.core import MatchConditions
@@ -416,6 +426,7 @@ def put_options(body: bytes, etag: str | None, lease_id: str | None) -> dict[str
         "overwrite": True,
         "length": len(body),
         "content_settings": azure_blob().ContentSettings(content_type=_CONTENT_TYPE),
+        "metadata": {WRITE_ID: write_id},
     }
     if etag is None:
         options["match_condition"] = MatchConditions.IfMissing  # If-None-Match: *

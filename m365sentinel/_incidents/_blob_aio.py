@@ -14,6 +14,7 @@ from .._errors import MissingExtraError
 from ._blob import (
     ABSENT,
     PLACEHOLDER,
+    WRITE_ID,
     LeaseClock,
     Read,
     Target,
@@ -27,6 +28,7 @@ from ._blob import (
     is_conflict,
     lease_error,
     lease_lost,
+    new_write_id,
     next_body,
     parse_blob,
     put_options,
@@ -110,21 +112,21 @@ class AsyncBlobCheckpointStore:
             current = last if last is not None and last.version == expected_version else await self._read()
             if current.version != expected_version:
                 raise conflict(self._where, expected_version, current.version)
-            body = next_body(current, checkpoint)
+            body, write_id = next_body(current, checkpoint), new_write_id()
             try:
-                etag = await self._put(body, current.etag)
+                etag = await self._put(body, current.etag, write_id)
             except AzureError as exc:
                 if not is_conflict(exc):
                     raise failure(self._where, "Put Blob", exc) from None
                 now = await self._read()
                 self._last = now
-                if now.body == body and now.etag is not None:  # a retried Put whose first attempt landed
+                if now.etag is not None and now.write_id == write_id:  # a retried Put whose first attempt landed
                     return now.etag
                 if lease_error(exc) and self._lease is not None:
                     self._lease.lost()
                     raise lease_lost(self._where, expected_version, now.version) from None
                 raise conflict(self._where, expected_version, now.version) from None
-            self._last = written(current, body, checkpoint, etag)
+            self._last = written(current, write_id, checkpoint, etag)
             return etag
 
     async def release(self) -> None:
@@ -162,11 +164,12 @@ class AsyncBlobCheckpointStore:
             if absent(exc):
                 return ABSENT
             raise failure(self._where, "Get Blob", exc) from None
-        return parse_blob(self._where, body, downloader.properties.etag)
+        properties = downloader.properties
+        return parse_blob(self._where, body, properties.etag, (properties.metadata or {}).get(WRITE_ID))
 
-    async def _put(self, body: bytes, etag: str | None, *, leased: bool = True) -> str:
+    async def _put(self, body: bytes, etag: str | None, write_id: str, *, leased: bool = True) -> str:
         lease_id = self._lease.lease_id if self._lease is not None and leased else None
-        result = await self._client.upload_blob(body, **put_options(body, etag, lease_id))
+        result = await self._client.upload_blob(body, **put_options(body, etag, lease_id, write_id))
         return str(result["etag"])
 
     def _lease_client(self) -> Any:
@@ -184,7 +187,7 @@ class AsyncBlobCheckpointStore:
         if action == "acquire":
             lease.lost()
             try:
-                await self._put(PLACEHOLDER, None, leased=False)
+                await self._put(PLACEHOLDER, None, new_write_id(), leased=False)
             except AzureError as exc:
                 if not is_conflict(exc):
                     raise failure(self._where, "Put Blob (placeholder)", exc) from None
