@@ -184,6 +184,7 @@ def status_of(exc: BaseException) -> tuple[int | None, str | None]:
     """(HTTP status, storage error code) of an azure-core error; (None, None) without a response."""
     status = getattr(exc, "status_code", None)
     code = getattr(exc, "error_code", None)
+    code = getattr(code, "value", code)  # a StorageErrorCode member, or the header's text
     return (status if isinstance(status, int) else None), (str(code) if code else None)
 
 
