@@ -273,8 +273,7 @@ class BlobCheckpointStore:
     ) -> None:
         target = check_target(container, blob, lease_seconds)
         url = check_account_url(account_url)
-        client = azure_blob().BlobClient(url, target.container, target.blob, credential=credential)
-        self._setup(client, target)
+        self._setup(client_from_url(azure_blob().BlobClient, url, target, credential), target)
 
     @classmethod
     def from_connection_string(
@@ -439,6 +438,16 @@ def put_options(body: bytes, etag: str | None, lease_id: str | None, write_id: s
     return options
 
 
+def client_from_url(factory: Any, account_url: str, target: Target, credential: Any) -> Any:
+    """``factory(account_url, container, blob, credential=)``; a URL the SDK refuses is InvalidInputError."""
+    try:
+        return factory(account_url, target.container, target.blob, credential=credential)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInputError(
+            f"account_url={account_url!r} or credential refused by azure-storage-blob: {exc}"
+        ) from None
+
+
 def client_from_connection_string(factory: Any, connection_string: object, target: Target) -> Any:
     """``factory.from_connection_string`` with the string checked; errors never echo it (it holds the key)."""
     expected = "a storage connection string ('AccountName=...;AccountKey=...' or with 'BlobEndpoint=...')"
@@ -447,7 +456,7 @@ def client_from_connection_string(factory: Any, connection_string: object, targe
         raise InvalidInputError(f"connection_string ({shown}): expected {expected}")
     try:
         client = factory.from_connection_string(connection_string, target.container, target.blob)
-    except (ValueError, TypeError, KeyError, AttributeError):
+    except Exception:  # the SDK's parser: ValueError mostly, whatever else a malformed string provokes
         raise InvalidInputError(
             f"connection_string (not shown: it may hold a key) is malformed: expected {expected}"
         ) from None

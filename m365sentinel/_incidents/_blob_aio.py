@@ -23,6 +23,7 @@ from ._blob import (
     check_account_url,
     check_target,
     client_from_connection_string,
+    client_from_url,
     conflict,
     failure,
     is_conflict,
@@ -66,7 +67,7 @@ class AsyncBlobCheckpointStore:
     ) -> None:
         target = check_target(container, blob, lease_seconds)
         url = check_account_url(account_url)
-        self._setup(_aio().BlobClient(url, target.container, target.blob, credential=credential), target)
+        self._setup(client_from_url(_aio().BlobClient, url, target, credential), target)
 
     @classmethod
     def from_connection_string(
