@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from azure.core.exceptions import ResourceModifiedError
-from azure.storage.blob import BlobClient
+from azure.storage.blob import BlobClient, BlobLeaseClient
 
 from m365sentinel import (
     AsyncBlobCheckpointStore,
@@ -146,9 +146,6 @@ def test_a_lease_lost_between_renewals_fences_the_next_write(azurite, blob_conta
     owner = _store(azurite, blob_container, lease_seconds=15)
     v1 = owner.compare_and_swap(None, CP)
     with _raw(azurite, blob_container) as raw:  # the lease is broken behind the owner's back, another one taken
-        raw_lease = raw.acquire_lease  # noqa: F841 - kept for clarity of the next two lines
-        from azure.storage.blob import BlobLeaseClient
-
         BlobLeaseClient(raw, lease_id=owner._lease.lease_id).break_lease(lease_break_period=0)
         BlobLeaseClient(raw).acquire(lease_duration=15)
     with pytest.raises(CheckpointConflictError, match="leased by another consumer") as exc:
