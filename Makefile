@@ -7,6 +7,8 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 KQLP := tests/kqlparser
+# Azurite, the Azure Storage emulator, for the BlobCheckpointStore tests (pinned in its package.json).
+AZURITE := tests/azurite
 # Build and resolver tools, kept out of the project's own environments.
 TOOLS := .venv-tools/bin
 LOWEST := .venv-lowest/bin
@@ -17,11 +19,15 @@ export UV_PYTHON_DOWNLOADS := never
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[emulator,charts,test]'
+	$(BIN)/pip install --quiet -e '.[emulator,charts,blob,test]'
 	touch $@
 
 $(KQLP)/node_modules/.installed: $(KQLP)/package.json $(KQLP)/package-lock.json
 	cd $(KQLP) && npm ci --silent --no-audit --no-fund
+	touch $@
+
+$(AZURITE)/node_modules/.installed: $(AZURITE)/package.json $(AZURITE)/package-lock.json
+	cd $(AZURITE) && npm ci --silent --no-audit --no-fund
 	touch $@
 
 $(TOOLS)/.installed:
@@ -34,19 +40,19 @@ $(TOOLS)/.installed:
 $(LOWEST)/.installed: pyproject.toml $(TOOLS)/.installed
 	rm -rf .venv-lowest
 	$(TOOLS)/uv venv --quiet --python $(PY) .venv-lowest
-	$(TOOLS)/uv pip install --quiet --python $(LOWEST)/python --resolution lowest-direct -e '.[emulator,charts,test]'
+	$(TOOLS)/uv pip install --quiet --python $(LOWEST)/python --resolution lowest-direct -e '.[emulator,charts,blob,test]'
 	touch $@
 
 demo: $(BIN)/.installed
 	$(BIN)/m365sentinel onboard --emulator
 
-test: $(BIN)/.installed $(KQLP)/node_modules/.installed
+test: $(BIN)/.installed $(KQLP)/node_modules/.installed $(AZURITE)/node_modules/.installed
 	$(BIN)/ruff check m365sentinel tests bench
 	$(BIN)/mypy
 	$(BIN)/python .ci/type_completeness.py
 	$(BIN)/pytest
 
-test-lowest: $(LOWEST)/.installed $(KQLP)/node_modules/.installed
+test-lowest: $(LOWEST)/.installed $(KQLP)/node_modules/.installed $(AZURITE)/node_modules/.installed
 	$(LOWEST)/python .ci/direct_versions.py
 	$(LOWEST)/ruff check m365sentinel tests bench
 	$(LOWEST)/mypy --cache-dir .mypy_cache/lowest
@@ -54,7 +60,7 @@ test-lowest: $(LOWEST)/.installed $(KQLP)/node_modules/.installed
 	$(LOWEST)/pytest
 
 # The suite on Python 3.12 and 3.13 where the machine has them (a line says when one is skipped).
-test-pythons: $(TOOLS)/.installed $(KQLP)/node_modules/.installed
+test-pythons: $(TOOLS)/.installed $(KQLP)/node_modules/.installed $(AZURITE)/node_modules/.installed
 	.ci/suite_on.sh 3.12 3.13
 
 dist: $(TOOLS)/.installed
@@ -69,4 +75,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .venv-tools .venv-lowest .venv-3.* dist $(KQLP)/node_modules
+	rm -rf $(VENV) .venv-tools .venv-lowest .venv-3.* dist $(KQLP)/node_modules $(AZURITE)/node_modules

@@ -31,6 +31,7 @@ assert text == 'SecurityIncident\n| where Severity == "High"', text
 for what, extra, probe in (
     ("emulator", "emulator", lambda: __import__("m365sentinel.emulator")),
     ("charts", "charts", lambda: __import__("m365sentinel._charts", fromlist=["x"]).write_png(None, "x.png")),
+    ("blob store", "blob", lambda: m365sentinel.BlobCheckpointStore.from_connection_string("UseDevelopmentStorage=true", "cp")),
 ):
     try:
         probe()

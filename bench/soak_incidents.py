@@ -4,7 +4,8 @@ Run: ``python -m bench.soak_incidents [--incidents 5000] [--seed 4]``; CI runs `
 (tests/incidents/test_soak.py).
 
 A fixed-seed driver creates ``incidents`` Defender incidents and modifies them while a consumer streams them with a
-SQLite checkpoint store, committing after handling each item. Injected: 429s (with and without Retry-After), 5xx,
+SQLite checkpoint store (or the one given: the tests also soak a ``BlobCheckpointStore`` on Azurite), committing
+after handling each item. Injected: 429s (with and without Retry-After), 5xx,
 dropped connections, one token expiry; and, with ``misbehave=True`` (the default), the service misbehaving in random
 combinations switched on and off along the way (issue 10): lists ignoring ``$orderby`` or ``$filter``, incidents
 deleted during a pass, no ``Date`` header or a skewed one, a ``nextLink`` back to itself, Log Analytics results cut
@@ -33,7 +34,7 @@ from pathlib import Path
 
 from bench.faces import Face
 from m365sentinel._errors import SentinelError
-from m365sentinel._incidents import SQLiteCheckpointStore
+from m365sentinel._incidents import CheckpointStore, SQLiteCheckpointStore
 from m365sentinel.emulator import Emulator
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -88,17 +89,21 @@ def run(
     misbehave: bool = True,
     prefetch: bool = True,
     face: str = "sync",
+    store: CheckpointStore | None = None,
 ) -> SoakReport:
     """One soak. ``prefetch=False`` makes a seed replay exactly: with it on, the next page is fetched in a worker
     thread while the driver edits incidents, so which edits a page sees depends on thread timing. ``face``:
-    ``"sync"`` or ``"async"`` (``m365sentinel.aio`` driven through ``bench.faces``: the same consumer code)."""
+    ``"sync"`` or ``"async"`` (``m365sentinel.aio`` driven through ``bench.faces``: the same consumer code).
+    ``store``: the checkpoint store to soak (empty; e.g. a ``BlobCheckpointStore``), a SQLite one in ``db`` by
+    default."""
     rng = random.Random(seed)
     started = time.perf_counter()
     emu = Emulator(now=NOW, seed=seed, dataset=False)
     ctl = emu.incident_control()
     ctl.graph.rate_limit.enabled = False
-    tmp = tempfile.TemporaryDirectory() if db is None else None
-    store = SQLiteCheckpointStore(db or str(Path(tmp.name) / "soak.sqlite3"), synchronous="NORMAL")  # type: ignore[union-attr]
+    tmp = tempfile.TemporaryDirectory() if db is None and store is None else None
+    if store is None:
+        store = SQLiteCheckpointStore(db or str(Path(tmp.name) / "soak.sqlite3"), synchronous="NORMAL")  # type: ignore[union-attr]
     faces = Face(face)
     connector = faces.connector(emu.workspace_resource_id, emu=emu, sleep=lambda s: None)
     stream = connector.incidents().since(store).page(page).clock(emu.clock.now).prefetch(prefetch)

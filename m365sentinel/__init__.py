@@ -58,9 +58,11 @@ __all__ = [
     "AnalyticsRule",
     "ApiVersions",
     "ApplyResult",
+    "AsyncBlobCheckpointStore",
     "Audience",
     "AuthenticationError",
     "BadRequestError",
+    "BlobCheckpointStore",
     "Change",
     "ChartsUnavailableError",
     "Checkpoint",
@@ -140,6 +142,8 @@ if _TYPE_CHECKING:
     from ._entities import EntitySync, Prerequisite
     from ._hunting import HuntingTable, TableIngestion
     from ._incidents import (
+        AsyncBlobCheckpointStore,
+        BlobCheckpointStore,
         Checkpoint,
         CheckpointStore,
         DefenderIncidents,
@@ -180,6 +184,8 @@ _LAZY = {
     "MemoryCheckpointStore": "._incidents",
     "FileCheckpointStore": "._incidents",
     "SQLiteCheckpointStore": "._incidents",
+    "BlobCheckpointStore": "._incidents",
+    "AsyncBlobCheckpointStore": "._incidents",
     "DefenderIncidents": "._incidents",
     "ReconcileReport": "._incidents",
     "AnalyticsRule": "._content",

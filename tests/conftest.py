@@ -1,11 +1,12 @@
 """Session-wide fixtures for every test folder (tests/ is on sys.path: see pytest's pythonpath in pyproject)."""
 
 import pytest
+from azurite.fixture import azurite, blob_container
 from kqlparser.fixture import kql_parser
 
 from bench.faces import Face
 
-__all__ = ["face", "kql_parser"]
+__all__ = ["azurite", "blob_container", "face", "kql_parser"]
 
 
 @pytest.fixture(params=["sync", "async"])

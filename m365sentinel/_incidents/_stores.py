@@ -83,6 +83,32 @@ def _stored(path: str, version: Any, body: Any) -> StoredCheckpoint:
     return StoredCheckpoint(checkpoint, str(version))
 
 
+def _parse_document(where: str, raw: bytes) -> StoredCheckpoint | None:
+    """The document ``{"version": n, "checkpoint": {...}}`` of the file and blob stores, checked (CheckpointError
+    naming ``where`` otherwise). ``{"version": 0, "checkpoint": null}`` is None: a placeholder that holds no
+    checkpoint yet (the blob store writes one to lease a stream that has none)."""
+    if not raw.strip():
+        raise _bad(where, "is empty (a checkpoint is never written empty: truncated or overwritten?)")
+    try:
+        doc = json.loads(raw.decode("utf-8-sig"), parse_constant=_no_constant)  # tolerate an editor's BOM
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise _bad(where, f"is not JSON text ({exc})") from exc
+    if not isinstance(doc, dict) or set(doc) != {"version", "checkpoint"}:
+        shape = sorted(doc) if isinstance(doc, dict) else type(doc).__name__
+        raise _bad(where, f'expected {{"version": n, "checkpoint": {{...}}}}, found {shape}')
+    if doc["checkpoint"] is None and doc["version"] == 0 and not isinstance(doc["version"], bool | float):
+        return None
+    if not isinstance(doc["checkpoint"], dict):
+        raise _bad(where, f"checkpoint is {type(doc['checkpoint']).__name__}, expected a JSON object")
+    return _stored(where, doc["version"], doc["checkpoint"])
+
+
+def _render_document(version: int, checkpoint: Checkpoint | None) -> bytes:
+    """What ``_parse_document`` reads: store version ``version`` holding ``checkpoint`` (None: the placeholder)."""
+    body = None if checkpoint is None else checkpoint.to_json()
+    return json.dumps({"version": version, "checkpoint": body}, separators=(",", ":")).encode()
+
+
 def _existing_folder(path: Path, expected: str = "a checkpoint file path") -> None:
     """The folder must exist (no store creates one: a typo must not start a new stream), and ``path`` not be one."""
     folder = path.parent
@@ -152,18 +178,10 @@ class FileCheckpointStore:
             return None
         except OSError as exc:
             raise _bad(where, f"cannot be read ({exc.strerror or exc})") from exc
-        if not raw.strip():
-            raise _bad(where, "is empty (a checkpoint file is never written empty: truncated or overwritten?)")
-        try:
-            doc = json.loads(raw.decode("utf-8-sig"), parse_constant=_no_constant)  # tolerate an editor's BOM
-        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            raise _bad(where, f"is not JSON text ({exc})") from exc
-        if not isinstance(doc, dict) or set(doc) != {"version", "checkpoint"}:
-            shape = sorted(doc) if isinstance(doc, dict) else type(doc).__name__
-            raise _bad(where, f'expected {{"version": n, "checkpoint": {{...}}}}, found {shape}')
-        if not isinstance(doc["checkpoint"], dict):
-            raise _bad(where, f"checkpoint is {type(doc['checkpoint']).__name__}, expected a JSON object")
-        return _stored(where, doc["version"], doc["checkpoint"])
+        stored = _parse_document(where, raw)
+        if stored is None:  # the blob store's placeholder has no business in a file
+            raise _bad(where, "store version 0 is not a positive integer (the file was edited or corrupted)")
+        return stored
 
     def load(self) -> StoredCheckpoint | None:
         return self._read()
@@ -188,7 +206,7 @@ class FileCheckpointStore:
         if actual != expected_version:
             raise _conflict(expected_version, actual, str(self._path))
         version = str(int(actual or 0) + 1)
-        text = json.dumps({"version": int(version), "checkpoint": checkpoint.to_json()}, separators=(",", ":"))
+        text = _render_document(int(version), checkpoint).decode()
         fd, tmp = tempfile.mkstemp(dir=self._path.parent, prefix=self._path.name + ".", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:

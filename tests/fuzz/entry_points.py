@@ -11,6 +11,7 @@ The rule checked (issue 10): nothing but a ``SentinelError`` subclass escapes, a
 
 from __future__ import annotations
 
+import asyncio
 import decimal
 import itertools
 import math
@@ -278,6 +279,16 @@ def _cas(store: Any, v: Any, which: str) -> Any:
     return store.compare_and_swap(v, cp) if which == "expected" else store.compare_and_swap(version, v)
 
 
+BLOB_URLS = ("https://myaccount.blob.core.windows.net", "http://127.0.0.1:10000/devstoreaccount1")
+
+
+def _blob(cls: Any, url: Any, container: Any, blob: Any = "c.json", **kw: Any) -> None:
+    store = cls(url, container, blob, **kw)
+    closing = store.close()
+    if closing is not None:  # the async store
+        asyncio.run(closing)
+
+
 GUIDS = ("d0cfe6b2-9ac0-4464-9919-dccaee2e48c0", "{D0CFE6B2-9AC0-4464-9919-DCCAEE2E48C0}")
 AWARE = (datetime(2025, 11, 1, tzinfo=UTC), datetime(2025, 11, 19, tzinfo=UTC))
 TABLES = ("DeviceProcessEvents", "SecurityIncident", "DeviceEvents")
@@ -357,6 +368,21 @@ def catalogue() -> tuple[EntryPoint, ...]:
             "SQLiteCheckpointStore.compare_and_swap(expected)",
             lambda w, v: _cas(ms.SQLiteCheckpointStore(w.tmp / "cp.db"), v, "expected"),
         ),
+        # Blob stores (issue 14): constructed and closed only, no request (a valid value would reach out).
+        E("BlobCheckpointStore(account_url)", lambda w, v: _blob(ms.BlobCheckpointStore, v, "cp", "c.json"), BLOB_URLS),
+        E("BlobCheckpointStore(container)", lambda w, v: _blob(ms.BlobCheckpointStore, BLOB_URLS[0], v, "c.json")),
+        E("BlobCheckpointStore(blob)", lambda w, v: _blob(ms.BlobCheckpointStore, BLOB_URLS[0], "cp", v)),
+        E(
+            "BlobCheckpointStore(lease_seconds)",
+            lambda w, v: _blob(ms.BlobCheckpointStore, BLOB_URLS[0], "cp", "c.json", lease_seconds=v),
+            (None, 15, 60),
+        ),
+        E(
+            "BlobCheckpointStore.from_connection_string(connection_string)",
+            lambda w, v: ms.BlobCheckpointStore.from_connection_string(v, "cp").close(),
+            ("UseDevelopmentStorage=true",),
+        ),
+        E("AsyncBlobCheckpointStore(container)", lambda w, v: _blob(ms.AsyncBlobCheckpointStore, BLOB_URLS[0], v)),
         # --- Connector: fluent desired state, plan/apply, reads ---------------------------------------------
         E(
             "Connector.incidents_and_alerts(turn_off)",

@@ -11,6 +11,7 @@ import pytest
 from m365sentinel._errors import InvalidInputError
 from m365sentinel._incidents import (
     DEFAULT_LAG,
+    BlobCheckpointStore,
     Checkpoint,
     CheckpointConflictError,
     FileCheckpointStore,
@@ -103,9 +104,16 @@ def test_watermark_never_moves_back_when_polling_faster_than_the_lag():
     assert PassState.begin(cp, at(32), timedelta(minutes=5)).next_watermark == at(30)
 
 
-@pytest.fixture(params=["memory", "file", "sqlite"])
+@pytest.fixture(params=["memory", "file", "sqlite", "blob", "blob-leased"])
 def store(request, tmp_path):
-    if request.param == "memory":
+    if request.param.startswith("blob"):  # Azurite, started once per session (tests/azurite)
+        azurite = request.getfixturevalue("azurite")
+        lease = 15 if request.param == "blob-leased" else None
+        with BlobCheckpointStore.from_connection_string(
+            azurite.connection_string, azurite.new_container(), "incidents.json", lease_seconds=lease
+        ) as blob:
+            yield blob
+    elif request.param == "memory":
         yield MemoryCheckpointStore()
     elif request.param == "file":
         (tmp_path / "cp").mkdir()  # the store never creates folders

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bench.soak_incidents import run
+from m365sentinel import BlobCheckpointStore
 
 
 @pytest.mark.parametrize("face", ["sync", "async"])
@@ -28,6 +29,18 @@ def test_soak_with_prefetch_racing_the_edits_keeps_the_guarantees():
     report = run(500, seed=5)
     assert report.incidents == 500
     assert report.kills >= 1 and report.faults_injected >= 5
+    assert report.missing_latest == []
+    assert report.redelivered_after_commit == []
+    assert report.in_flight_lost == []
+    assert report.ok
+
+
+def test_soak_500_incidents_with_a_blob_checkpoint_store_on_azurite(azurite):
+    # Issue 14: the same soak, the checkpoint in a blob (conditional Put Blob per commit).
+    with BlobCheckpointStore.from_connection_string(azurite.connection_string, azurite.new_container()) as store:
+        report = run(500, seed=4, prefetch=False, store=store)
+    assert report.incidents == 500
+    assert report.kills >= 5 and report.faults_injected >= 20
     assert report.missing_latest == []
     assert report.redelivered_after_commit == []
     assert report.in_flight_lost == []
