@@ -17,7 +17,7 @@ export UV_PYTHON_DOWNLOADS := never
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[emulator,charts,test]'
+	$(BIN)/pip install --quiet -e '.[emulator,charts,pandas,polars,test]'
 	touch $@
 
 $(KQLP)/node_modules/.installed: $(KQLP)/package.json $(KQLP)/package-lock.json
@@ -34,7 +34,7 @@ $(TOOLS)/.installed:
 $(LOWEST)/.installed: pyproject.toml $(TOOLS)/.installed
 	rm -rf .venv-lowest
 	$(TOOLS)/uv venv --quiet --python $(PY) .venv-lowest
-	$(TOOLS)/uv pip install --quiet --python $(LOWEST)/python --resolution lowest-direct -e '.[emulator,charts,test]'
+	$(TOOLS)/uv pip install --quiet --python $(LOWEST)/python --resolution lowest-direct -e '.[emulator,charts,pandas,polars,test]'
 	touch $@
 
 demo: $(BIN)/.installed

@@ -3,3 +3,4 @@
 from kqlparser.fixture import kql_parser
 
 __all__ = ["kql_parser"]
+pytest_plugins = ["pytester"]  # tests/plugin runs users' test files through the m365sentinel plugin

@@ -70,6 +70,9 @@ if _TYPE_CHECKING:
         OpenEnum,
         OwnerType,
     )
+    from ._export import (
+        incidents_table,
+    )
     from ._graph import (
         GraphAlert,
         GraphAlertComment,
@@ -150,6 +153,7 @@ _WHERE: dict[str, tuple[str, ...]] = {
         "OpenEnum",
         "OwnerType",
     ),
+    "._export": ("incidents_table",),
     "._graph": (
         "GraphAlert",
         "GraphAlertComment",
@@ -236,6 +240,7 @@ __all__ = [
     "format_datetime",
     "format_iso_duration",
     "freeze",
+    "incidents_table",
     "parse_datetime",
     "parse_timespan",
     "structure",

@@ -1,0 +1,92 @@
+"""The pytest plugin as a user meets it: loaded by its entry point, fixtures, markers and indirect parameters."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from m365sentinel import Connector, InvalidInputError
+from m365sentinel.emulator import Emulator
+from m365sentinel.testing.pytest_plugin import ServedEmulator
+
+USER_FILE = Path(__file__).with_name("user_test_file.py")
+
+
+def test_a_users_ten_line_file_runs_the_connector_flow_and_a_faulted_stream(pytester: pytest.Pytester) -> None:
+    # The plugin is not named anywhere: pytest finds it through the installed package's pytest11 entry point.
+    pytester.makepyfile(test_user=USER_FILE.read_text("utf-8"))
+    result = pytester.runpytest("-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
+def test_loading_the_plugin_imports_neither_the_emulator_nor_duckdb() -> None:
+    code = (
+        "import sys\n"
+        "import m365sentinel.testing.pytest_plugin\n"
+        "print(sorted(m for m in ('duckdb', 'duckdb_kql', 'm365sentinel.emulator', 'pandas', 'polars')"
+        " if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout == "[]\n"
+
+
+@pytest.mark.sentinel_emulator(seed=4, incidents=12, unified_portal=True)
+@pytest.mark.sentinel_faults(query_size_limit=3, unordered_lists={"seed": 1})
+def test_markers_configure_the_emulator_and_its_faults(sentinel_emulator: Emulator) -> None:
+    assert sentinel_emulator.state.unified_portal is True
+    assert sentinel_emulator.faults.pending == 0  # switches, not queued one-shot faults
+    with Connector(
+        sentinel_emulator.workspace_resource_id,
+        credential=sentinel_emulator.credential(),
+        transport=sentinel_emulator.transport(),
+    ) as connector:
+        result = connector.query("range x from 1 to 10 step 1", timespan="PT1H")
+    assert (result.is_partial, len(result.primary)) == (True, 3)
+
+
+@pytest.mark.sentinel_faults(server_error={"times": 1, "status": 500})
+@pytest.mark.parametrize(
+    "sentinel_emulator", [{"incidents": 5, "faults": {"server_error": {"times": 2, "status": 503}}}], indirect=True
+)
+def test_an_indirect_parameter_wins_over_the_marker(sentinel_emulator: Emulator, sentinel_connector: Connector) -> None:
+    assert len(sentinel_emulator.incident_control().names()) == 5
+    assert sentinel_emulator.faults.pending == 2
+    sentinel_connector.status()  # both 503s are retried (without waiting)
+    first = sentinel_emulator.requests[:3]
+    assert sentinel_emulator.faults.pending == 0
+    assert [(r.method, r.path) for r in first] == [(first[0].method, first[0].path)] * 3
+
+
+def test_served_emulator_answers_over_a_real_socket(served_sentinel_emulator: ServedEmulator) -> None:
+    assert served_sentinel_emulator.url.startswith("http://127.0.0.1:")
+    with served_sentinel_emulator.connector() as connector:
+        assert connector.incidents_and_alerts().apply().writes == 1
+    assert served_sentinel_emulator.emulator.writes()[0].method == "PUT"
+
+
+def test_an_unknown_fault_names_the_known_ones(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        "import pytest\n"
+        "@pytest.mark.sentinel_faults(no_such_fault=True)\n"
+        "def test_x(sentinel_emulator):\n"
+        "    pass\n"
+    )
+    result = pytester.runpytest("-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*InvalidInputError: sentinel_faults: unknown fault 'no_such_fault'; expected one of [[]*"])
+
+
+def test_a_parameter_that_is_not_a_dict_is_refused(pytester: pytest.Pytester) -> None:
+    assert InvalidInputError  # the type named in the output below
+    pytester.makepyfile(
+        "import pytest\n"
+        "@pytest.mark.parametrize('sentinel_emulator', [3], indirect=True)\n"
+        "def test_x(sentinel_emulator):\n"
+        "    pass\n"
+    )
+    result = pytester.runpytest("-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*InvalidInputError: sentinel_emulator parameter 3: expected a dict*"])
