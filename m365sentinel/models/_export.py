@@ -94,6 +94,7 @@ def table_to_pandas(table: Table) -> pandas.DataFrame:
             return pd.array(values, dtype=pd.StringDtype("python"))
         return objects(values)
 
+    _ = table.rows  # decodes the dynamic columns once, kept on the table (column() alone would decode per call)
     data = {c.name: convert(c.type, table.column(c.name)) for c in table.columns}
     return pd.DataFrame(data, columns=list(table.column_names))
 
