@@ -248,8 +248,12 @@ class Connector:
         cloud: ``"AzureCloud"`` or ``"AzureUSGovernment"``, or a ``Cloud`` (``Cloud.custom(...)`` for private clouds or
             the loopback emulator). ``graph``: the Microsoft 365 environment (``"Global"``, ``"GCC"``, ``"GCCHigh"``,
             ``"DoD"``). Azure China is refused (UnsupportedCloudError).
-        api_versions, retry, timeout (seconds), transport (any httpx transport; the emulator plugs in here),
-        sleep (how retries wait; injectable for tests, default ``time.sleep``).
+        graph: the Microsoft 365 environment of Graph, as above (default: the cloud's own).
+        api_versions: an ``ApiVersions`` overriding the api-version of some routes.
+        retry: a ``RetryPolicy`` (default: ``RetryPolicy()``).
+        timeout: seconds per request.
+        transport: any httpx transport (the emulator plugs in here).
+        sleep: how retries wait; injectable for tests (default ``time.sleep``).
     """
 
     __slots__ = ("_desired", "_session", "_tenant_id", "_workspace")

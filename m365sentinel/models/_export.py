@@ -14,7 +14,7 @@ real        ``Float64`` (nullable; NaN      ``Float64`` (NaN kept)       ``1.5``
 bool        ``boolean`` (nullable)          ``Boolean``                  ``true`` / ``false``
 string,     ``string`` (nullable)           ``String``                   as is
 guid
-decimal     ``object`` (``Decimal``)        ``Decimal`` (inferred)       exact decimal text (a JSON string in JSONL)
+decimal     ``object`` (``Decimal``)        ``Decimal(38, scale)``       exact decimal text (a JSON string in JSONL)
 dynamic,    ``object`` (Python values:      ``Object``                   compact JSON (CSV); nested JSON (JSONL)
 other       dict, list, str, number)
 ==========  ==============================  ===========================  =============================================
@@ -33,7 +33,7 @@ import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Context, Decimal
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -119,8 +119,13 @@ def table_to_polars(table: Table) -> polars.DataFrame:
     series = []
     for c in table.columns:
         values = table.column(c.name)
-        if c.type == "decimal" and any(v is not None for v in values):
-            series.append(pl.Series(c.name, values))  # precision and scale inferred from the values
+        if c.type == "decimal":
+            # Kusto's decimal has at most 34 significant digits: 38 holds any; one scale fits every cell.
+            exponents = [v.as_tuple().exponent for v in values if v is not None]
+            scale = max(0, max((-e for e in exponents if isinstance(e, int)), default=0))
+            step, context = Decimal(1).scaleb(-scale), Context(prec=38)  # polars 1.0 wants one scale in the values
+            values = tuple(None if v is None else context.quantize(v, step) for v in values)
+            series.append(pl.Series(c.name, values, dtype=pl.Decimal(38, scale)))
         else:
             series.append(pl.Series(c.name, values, dtype=types.get(c.type, pl.Object)))
     frame: polars.DataFrame = pl.DataFrame(series)
