@@ -122,7 +122,9 @@ def sentinel_connector(sentinel_emulator: Emulator) -> Iterator[Connector]:
 class ServedEmulator:
     """``served_sentinel_emulator``: the ``emulator``, its loopback ``url`` and ``connector()``, a Connector on it
     over a real socket (for code under test that makes its own HTTP calls, or a subprocess: ``url`` plus
-    ``emulator.workspace_resource_id``; such clients sign in with ``m365sentinel.emulator.LoopbackCredential``)."""
+    ``emulator.workspace_resource_id``; a client in another process signs in with
+    ``m365sentinel.emulator.LoopbackCredential``, accepted under
+    ``@pytest.mark.sentinel_emulator(strict_tokens=False)``)."""
 
     def __init__(self, emulator: Emulator, server: LoopbackServer) -> None:
         self.emulator = emulator

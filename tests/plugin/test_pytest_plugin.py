@@ -6,10 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from m365sentinel import Connector, InvalidInputError
-from m365sentinel.emulator import Emulator
+from m365sentinel.emulator import Emulator, LoopbackCredential
 from m365sentinel.testing.pytest_plugin import ServedEmulator
 
 USER_FILE = Path(__file__).with_name("user_test_file.py")
@@ -61,11 +62,20 @@ def test_an_indirect_parameter_wins_over_the_marker(sentinel_emulator: Emulator,
     assert [(r.method, r.path) for r in first] == [(first[0].method, first[0].path)] * 3
 
 
+@pytest.mark.sentinel_emulator(strict_tokens=False)
 def test_served_emulator_answers_over_a_real_socket(served_sentinel_emulator: ServedEmulator) -> None:
-    assert served_sentinel_emulator.url.startswith("http://127.0.0.1:")
-    with served_sentinel_emulator.connector() as connector:
+    served = served_sentinel_emulator
+    assert served.url.startswith("http://127.0.0.1:")
+    with served.connector() as connector:
         assert connector.incidents_and_alerts().apply().writes == 1
-    assert served_sentinel_emulator.emulator.writes()[0].method == "PUT"
+    assert served.emulator.writes()[0].method == "PUT"
+    # What a client in another process does: its own HTTP client and LoopbackCredential tokens.
+    token = LoopbackCredential().get_token("https://management.azure.com/.default").token
+    answer = httpx.get(
+        f"{served.url}{served.emulator.workspace_resource_id}?api-version=2023-09-01",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert (answer.status_code, answer.json()["properties"]["customerId"]) == (200, served.emulator.customer_id)
 
 
 def test_a_wrong_fault_or_parameter_is_an_invalid_input_error(pytester: pytest.Pytester) -> None:
