@@ -623,6 +623,8 @@ class QueryResult:
     # --- export: the primary table, refused when partial (a partial result written out would pass for whole) ---
 
     def _complete_primary(self, what: str, allow_partial: bool) -> Table:
+        if not isinstance(allow_partial, bool):
+            raise InvalidInputError(f"{what[:-2]}(allow_partial={allow_partial!r}): expected True or False")
         if self.error is not None and not allow_partial:
             raise QueryError(
                 f"{what} of a partial result (the service said {self.error.code}: {self.error.message}); "

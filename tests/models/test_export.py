@@ -103,6 +103,8 @@ def test_a_partial_result_is_not_exported_as_if_whole(tmp_path: Path) -> None:
             export()
         assert info.value.code == "E_QUERY_RESULT_SET_TOO_LARGE"
     assert list(tmp_path.iterdir()) == []
+    with pytest.raises(InvalidInputError, match=r"^to_pandas\(allow_partial='yes'\): expected True or False$"):
+        partial.to_pandas(allow_partial="yes")  # type: ignore[arg-type]
     assert partial.to_csv(tmp_path / "p.csv", allow_partial=True) == 3
     assert len(partial.to_pandas(allow_partial=True)) == 3
 
