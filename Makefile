@@ -14,12 +14,17 @@ TOOLS := .venv-tools/bin
 LOWEST := .venv-lowest/bin
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test test-lowest test-pythons dist smoke lint bench clean
+.PHONY: demo test test-lowest test-pythons dist smoke lint bench docs clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[emulator,charts,blob,test]'
+	$(BIN)/pip install --quiet -e '.[emulator,charts,blob,pandas,polars,test]'
+	touch $@
+
+# The docs site's tools (the `docs` extra) in the project's venv, beside what `make test` installs.
+$(BIN)/.docs-installed: pyproject.toml $(BIN)/.installed
+	$(BIN)/pip install --quiet -e '.[emulator,charts,blob,pandas,polars,test,docs]'
 	touch $@
 
 $(KQLP)/node_modules/.installed: $(KQLP)/package.json $(KQLP)/package-lock.json
@@ -40,7 +45,7 @@ $(TOOLS)/.installed:
 $(LOWEST)/.installed: pyproject.toml $(TOOLS)/.installed
 	rm -rf .venv-lowest
 	$(TOOLS)/uv venv --quiet --python $(PY) .venv-lowest
-	$(TOOLS)/uv pip install --quiet --python $(LOWEST)/python --resolution lowest-direct -e '.[emulator,charts,blob,test]'
+	$(TOOLS)/uv pip install --quiet --python $(LOWEST)/python --resolution lowest-direct -e '.[emulator,charts,blob,pandas,polars,test,docs]'
 	touch $@
 
 demo: $(BIN)/.installed
@@ -58,6 +63,7 @@ test-lowest: $(LOWEST)/.installed $(KQLP)/node_modules/.installed $(AZURITE)/nod
 	$(LOWEST)/mypy --cache-dir .mypy_cache/lowest
 	$(LOWEST)/python .ci/type_completeness.py
 	$(LOWEST)/pytest
+	NO_MKDOCS_2_WARNING=1 $(LOWEST)/mkdocs build --strict --site-dir build/site-lowest
 
 # The suite on Python 3.12 and 3.13 where the machine has them (a line says when one is skipped).
 test-pythons: $(TOOLS)/.installed $(KQLP)/node_modules/.installed $(AZURITE)/node_modules/.installed
@@ -70,6 +76,11 @@ dist: $(TOOLS)/.installed
 
 smoke: dist
 	.ci/smoke_wheel.sh dist
+
+# The docs site (mkdocs.yml) with warnings as errors, into build/site; the examples on its pages run in `make test`
+# (tests/docs). NO_MKDOCS_2_WARNING: Material's notice about MkDocs 2 is not a warning about this site.
+docs: $(BIN)/.docs-installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench

@@ -28,10 +28,13 @@ from m365sentinel import kql  # no extra needed
 
 text = kql.table("SecurityIncident").where(kql.col("Severity") == "High").to_kql()
 assert text == 'SecurityIncident\n| where Severity == "High"', text
+EMPTY = '{"tables": [{"name": "PrimaryResult", "columns": [], "rows": []}]}'
 for what, extra, probe in (
     ("emulator", "emulator", lambda: __import__("m365sentinel.emulator")),
     ("charts", "charts", lambda: __import__("m365sentinel._charts", fromlist=["x"]).write_png(None, "x.png")),
     ("blob store", "blob", lambda: m365sentinel.BlobCheckpointStore.from_connection_string("UseDevelopmentStorage=true", "cp")),
+    ("pandas", "pandas", lambda: m365sentinel.QueryResult.from_json(EMPTY).to_pandas()),
+    ("polars", "polars", lambda: m365sentinel.QueryResult.from_json(EMPTY).to_polars()),
 ):
     try:
         probe()

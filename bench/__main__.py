@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-for name in ("import_time", "query_result", "kql_build", "incident_stream", "session"):  # soak_incidents: run alone
+for name in ("import_time", "query_result", "to_pandas", "kql_build", "incident_stream", "session"):  # soak: alone
     print(f"\n=== bench.{name}")
     try:
         module = importlib.import_module(f"bench.{name}")

@@ -737,10 +737,14 @@ class Connector(ConnectorCore):
         tenant_id: the Defender tenant (GUID). Default: the workspace's home tenant (its subscription's tenant);
             a different one is a preflight blocker.
         cloud: ``"AzureCloud"`` or ``"AzureUSGovernment"``, or a ``Cloud`` (``Cloud.custom(...)`` for private clouds or
-            the loopback emulator). ``graph``: the Microsoft 365 environment (``"Global"``, ``"GCC"``, ``"GCCHigh"``,
-            ``"DoD"``). Azure China is refused (UnsupportedCloudError).
-        api_versions, retry, timeout (seconds), transport (any httpx transport; the emulator plugs in here),
-        sleep (how retries wait; injectable for tests, default ``time.sleep``).
+            the loopback emulator). Azure China is refused (UnsupportedCloudError).
+        graph: the Microsoft 365 environment of Graph (``"Global"``, ``"GCC"``, ``"GCCHigh"``, ``"DoD"``; default:
+            the cloud's own).
+        api_versions: an ``ApiVersions`` overriding the api-version of some routes.
+        retry: a ``RetryPolicy`` (default: ``RetryPolicy()``).
+        timeout: seconds per request.
+        transport: any httpx transport (the emulator plugs in here).
+        sleep: how retries wait; injectable for tests (default ``time.sleep``).
 
     A Connector made alone builds its own HTTP client and token cache (~50-130 ms: the TLS context); many
     connectors share one through ``Session(...).connector(workspace)``.

@@ -7,6 +7,7 @@ from kqlparser.fixture import kql_parser
 from bench.faces import Face
 
 __all__ = ["azurite", "blob_container", "face", "kql_parser"]
+pytest_plugins = ["pytester"]  # tests/plugin runs users' test files through the m365sentinel plugin
 
 
 @pytest.fixture(params=["sync", "async"])

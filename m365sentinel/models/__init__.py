@@ -72,6 +72,9 @@ if _TYPE_CHECKING:
         OpenEnum,
         OwnerType,
     )
+    from ._export import (
+        incidents_table,
+    )
     from ._graph import (
         GraphAlert,
         GraphAlertComment,
@@ -152,6 +155,7 @@ _WHERE: dict[str, tuple[str, ...]] = {
         "OpenEnum",
         "OwnerType",
     ),
+    "._export": ("incidents_table",),
     "._graph": (
         "GraphAlert",
         "GraphAlertComment",
@@ -240,6 +244,7 @@ __all__ = [
     "format_datetime",
     "format_iso_duration",
     "freeze",
+    "incidents_table",
     "parse_datetime",
     "parse_timespan",
     "structure",

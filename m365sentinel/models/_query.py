@@ -41,14 +41,20 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import attrs
 
-from .._errors import InvalidInputError, SentinelError, SerializationError
+from .._errors import InvalidInputError, QueryError, SentinelError, SerializationError
 from .._json import loads as decode_json
 from ._converter import freeze
 from ._time import format_datetime, parse_datetime, parse_timespan
+
+if TYPE_CHECKING:
+    import os
+
+    import pandas
+    import polars
 
 __all__ = ["Column", "QueryErrorDetail", "QueryErrorInfo", "QueryResult", "QueryStatus", "Table", "TimeSeries"]
 
@@ -479,6 +485,38 @@ class Table:
         """Rows as a list of ``{column name: value}`` dicts."""
         return list(self.iter_dicts())
 
+    # --- export (m365sentinel/models/_export.py: column types, text forms) -------------------------------------
+
+    def to_pandas(self) -> pandas.DataFrame:
+        """A pandas DataFrame with one typed column per result column (``pandas`` extra; MissingExtraError
+        without it): aware UTC ``datetime64[us, UTC]``, ``timedelta64[us]``, nullable ``Int64``/``Float64``/
+        ``boolean``/``string``, dynamic cells as Python objects."""
+        from ._export import table_to_pandas
+
+        return table_to_pandas(self)
+
+    def to_polars(self) -> polars.DataFrame:
+        """A polars DataFrame with one typed column per result column (``polars`` extra; MissingExtraError
+        without it): ``Datetime("us", "UTC")``, ``Duration("us")``, ``Int64``, ``Float64``, ``Boolean``,
+        ``String``, dynamic cells as ``Object``."""
+        from ._export import table_to_polars
+
+        return table_to_polars(self)
+
+    def to_csv(self, path: str | os.PathLike[str]) -> int:
+        """Write the rows to ``path`` as UTF-8 CSV with a header row; returns the number of rows written.
+        InvalidInputError when the path's folder is missing or the file cannot be written."""
+        from ._export import table_to_csv
+
+        return table_to_csv(self, path)
+
+    def to_jsonl(self, path: str | os.PathLike[str]) -> int:
+        """Write the rows to ``path`` as JSON Lines (one object per row); returns the number of rows written.
+        InvalidInputError when the path's folder is missing or the file cannot be written."""
+        from ._export import table_to_jsonl
+
+        return table_to_jsonl(self, path)
+
     def __repr__(self) -> str:
         cols = ", ".join(f"{c.name}:{c.type}" for c in self.columns)
         return f"Table(name={self.name!r}, columns=[{cols}], rows={len(self)})"
@@ -597,6 +635,55 @@ class QueryResult:
         if not self.tables:
             raise InvalidInputError("the query result has no tables")
         return self.tables[0]
+
+    # --- export: the primary table, refused when partial (a partial result written out would pass for whole) ---
+
+    def _complete_primary(self, what: str, allow_partial: bool) -> Table:
+        if not isinstance(allow_partial, bool):
+            raise InvalidInputError(f"{what[:-2]}(allow_partial={allow_partial!r}): expected True or False")
+        if self.error is not None and not allow_partial:
+            raise QueryError(
+                f"{what} of a partial result (the service said {self.error.code}: {self.error.message}); "
+                "pass allow_partial=True to export the rows it returned",
+                code=self.error.inner_code,
+            )
+        return self.primary
+
+    def to_pandas(self, *, allow_partial: bool = False) -> pandas.DataFrame:
+        """The primary table as a pandas DataFrame (see ``Table.to_pandas``).
+
+        Raises:
+            QueryError: the result is partial (``is_partial``) and ``allow_partial`` is false.
+            MissingExtraError: pandas is not installed (``pip install 'm365sentinel[pandas]'``).
+        """
+        return self._complete_primary("to_pandas()", allow_partial).to_pandas()
+
+    def to_polars(self, *, allow_partial: bool = False) -> polars.DataFrame:
+        """The primary table as a polars DataFrame (see ``Table.to_polars``).
+
+        Raises:
+            QueryError: the result is partial and ``allow_partial`` is false.
+            MissingExtraError: polars is not installed (``pip install 'm365sentinel[polars]'``).
+        """
+        return self._complete_primary("to_polars()", allow_partial).to_polars()
+
+    def to_csv(self, path: str | os.PathLike[str], *, allow_partial: bool = False) -> int:
+        """Write the primary table to ``path`` as CSV (see ``Table.to_csv``); returns the number of rows written.
+
+        Raises:
+            QueryError: the result is partial and ``allow_partial`` is false (nothing is written).
+            InvalidInputError: the path's folder does not exist or the file cannot be written.
+        """
+        return self._complete_primary("to_csv()", allow_partial).to_csv(path)
+
+    def to_jsonl(self, path: str | os.PathLike[str], *, allow_partial: bool = False) -> int:
+        """Write the primary table to ``path`` as JSON Lines (see ``Table.to_jsonl``); returns the row count.
+
+        Raises:
+            QueryError: the result is partial and ``allow_partial`` is false (nothing is written).
+            InvalidInputError: the path's folder does not exist or the file cannot be written.
+        """
+        return self._complete_primary("to_jsonl()", allow_partial).to_jsonl(path)
 
 
 Number = int | float

@@ -199,14 +199,15 @@ def test_disconnect_then_reconnect(emu, connector):
     assert not connector.status().connected
 
 
-def test_loopback_server_over_a_real_socket(emu):
-    with emu.serve() as server:
-        cloud = Cloud.custom(arm=server.url, log_analytics=server.url, graph=server.url)
-        with Connector(emu.workspace_resource_id, credential=emu.credential(), cloud=cloud) as c:
-            assert c.incidents_and_alerts().apply().writes == 1
-            assert c.incidents_and_alerts().plan().is_empty
-            result = c.query("SecurityIncident | summarize n = dcount(IncidentNumber)", timespan=timedelta(days=14))
-            assert result.primary.rows[0][0] > 200
+@pytest.mark.sentinel_emulator(now=NOW, seed=7)
+def test_loopback_server_over_a_real_socket(served_sentinel_emulator):
+    served = served_sentinel_emulator  # the m365sentinel pytest plugin's fixture: served on loopback, stopped after
+    assert served.cloud == Cloud.custom(arm=served.url, log_analytics=served.url, graph=served.url)
+    with served.connector() as c:
+        assert c.incidents_and_alerts().apply().writes == 1
+        assert c.incidents_and_alerts().plan().is_empty
+        result = c.query("SecurityIncident | summarize n = dcount(IncidentNumber)", timespan=timedelta(days=14))
+        assert result.primary.rows[0][0] > 200
 
 
 def _arm(emu, method, path, **kw):

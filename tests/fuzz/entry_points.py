@@ -611,6 +611,7 @@ def catalogue() -> tuple[EntryPoint, ...]:
         E("models.structure(data)", lambda w, v: ms.models.structure(v, ms.models.Incident), ({"name": "x"},)),
         E("models.freeze(value)", lambda w, v: ms.models.thaw(ms.models.freeze(v)), ({"a": [1]},)),
         E("models.GraphIncident.from_json(data)", lambda w, v: ms.models.GraphIncident.from_json(v), ({"id": "1"},)),
+        E("models.incidents_table(incidents)", lambda w, v: ms.models.incidents_table(v).to_dicts(), ([],)),
         # --- emulator -----------------------------------------------------------------------------------------
         E("Emulator(incidents)", lambda w, v: Emulator(now=NOW, incidents=v, dataset=False).close(), (0,), _small),
         E("Emulator(now)", lambda w, v: Emulator(now=v, dataset=False).close(), AWARE),
