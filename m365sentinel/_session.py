@@ -98,8 +98,12 @@ class Session:
             ``DefaultAzureCredential(authority=<the cloud's sign-in host>)``.
         tenant_id: the tenant tokens are requested for (GUID; passed as ``get_token(tenant_id=)``). ``None``: the
             credential's own.
-        cloud, graph: as ``Connector``. retry, timeout (seconds), transport (any httpx transport), sleep: as
-            ``Connector``; they apply to every connector of the session.
+        cloud: as ``Connector``; applies to every connector of the session, as do the options below.
+        graph: as ``Connector``.
+        retry: a ``RetryPolicy`` (default: ``RetryPolicy()``).
+        timeout: seconds per request.
+        transport: any httpx transport (the emulator plugs in here).
+        sleep: how retries wait (default ``time.sleep``).
         clock: POSIX seconds (UTC) for token expiry and HTTP-date ``Retry-After``; default ``time.time`` (the
             emulator's is ``emu.time``).
 
