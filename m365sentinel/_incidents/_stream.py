@@ -244,7 +244,7 @@ class IncidentStream:
         *,
         initial: datetime | None = None,
         reuse_filters: bool = False,
-    ) -> IncidentStream:
+    ) -> Self:
         """Resume from a ``Checkpoint`` (or its JSON), a ``CheckpointStore`` (loaded at iteration, committed by
         ``item.commit()``), or an aware datetime (changes at or after it). ``None``: from the beginning.
 
@@ -268,30 +268,30 @@ class IncidentStream:
             cp = Checkpoint.starting_at(initial)
         return attrs.evolve(self, start=cp, store=store, reuse_filters_=reuse_filters)
 
-    def with_alerts(self, *, source: str = "log_analytics") -> IncidentStream:
+    def with_alerts(self, *, source: str = "log_analytics") -> Self:
         """Attach each incident's alerts. ``source``: ``"log_analytics"`` (bulk, default) or ``"per_incident"``."""
         return attrs.evolve(self, alerts_source=_source(source))
 
-    def with_entities(self, *, source: str = "log_analytics") -> IncidentStream:
+    def with_entities(self, *, source: str = "log_analytics") -> Self:
         """Attach each incident's entities (from its alerts' ``Entities``, or POST .../entities per incident);
         ``source`` as for ``with_alerts``, chosen independently."""
         return attrs.evolve(self, entities_source=_source(source))
 
-    def severity(self, *values: str) -> IncidentStream:
+    def severity(self, *values: str) -> Self:
         return attrs.evolve(self, filters=attrs.evolve(self.filters, severities=Filters.severities_of(values)))
 
-    def status(self, *values: str) -> IncidentStream:
+    def status(self, *values: str) -> Self:
         return attrs.evolve(self, filters=attrs.evolve(self.filters, statuses=Filters.statuses_of(values)))
 
-    def owner(self, *values: str) -> IncidentStream:
+    def owner(self, *values: str) -> Self:
         """Owner UPN / e-mail, or Entra object id (GUID)."""
         return attrs.evolve(self, filters=attrs.evolve(self.filters, owners=Filters.texts_of(values, "owner")))
 
-    def labels(self, *values: str) -> IncidentStream:
+    def labels(self, *values: str) -> Self:
         """Incidents carrying any of these labels."""
         return attrs.evolve(self, filters=attrs.evolve(self.filters, labels=Filters.texts_of(values, "label")))
 
-    def provider(self, *names: str | None) -> IncidentStream:
+    def provider(self, *names: str | None) -> Self:
         """Provider names (default: ``m365sentinel.provider_names().incident_providers``); ``provider(None)``: all."""
         if names == (None,):
             return attrs.evolve(self, filters=attrs.evolve(self.filters, providers=()))
@@ -300,34 +300,34 @@ class IncidentStream:
         texts = Filters.texts_of(names, "provider name")  # type: ignore[arg-type]  # None excluded just above
         return attrs.evolve(self, filters=attrs.evolve(self.filters, providers=texts))
 
-    def created_between(self, start: datetime | None, end: datetime | None) -> IncidentStream:
+    def created_between(self, start: datetime | None, end: datetime | None) -> Self:
         """``createdTimeUtc`` in ``[start, end)`` (aware datetimes; either may be None)."""
         window = Filters.window_of(start, end, "created_between")
         return attrs.evolve(self, filters=attrs.evolve(self.filters, created=window))
 
-    def modified_between(self, start: datetime | None, end: datetime | None) -> IncidentStream:
+    def modified_between(self, start: datetime | None, end: datetime | None) -> Self:
         window = Filters.window_of(start, end, "modified_between")
         return attrs.evolve(self, filters=attrs.evolve(self.filters, modified=window))
 
-    def max_items(self, n: int) -> IncidentStream:
+    def max_items(self, n: int) -> Self:
         """Stop after ``n`` items; the run then says so (``IncidentRun.stopped_early``) and logs it."""
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise InvalidInputError(f"max_items={n!r}: expected a positive integer")
         return attrs.evolve(self, limit=n)
 
-    def page(self, size: int) -> IncidentStream:
+    def page(self, size: int) -> Self:
         """``$top`` per request (1..1000; the service may serve smaller pages)."""
         if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= 1000:
             raise InvalidInputError(f"page size {size!r}: expected an integer from 1 to 1000")
         return attrs.evolve(self, page_size=size)
 
-    def lag(self, value: timedelta) -> IncidentStream:
+    def lag(self, value: timedelta) -> Self:
         """The overlap window: how far behind the poll start the watermark stays (the visibility-delay bound)."""
         if not isinstance(value, timedelta) or not timedelta(0) <= value <= _MAX_LAG:
             raise InvalidInputError(f"lag={value!r}: expected a timedelta from 0 to {_MAX_LAG.days} days")
         return attrs.evolve(self, lag_=value)
 
-    def prefetch(self, enabled: bool) -> IncidentStream:
+    def prefetch(self, enabled: bool) -> Self:
         """Request the next page while your code handles this one (default: on). The service's latency then
         overlaps your handling; the guarantees, order, checkpoints and errors are the same either way. A page is
         read one page earlier, so an incident your handler changes may still arrive in the state read before the
@@ -337,7 +337,7 @@ class IncidentStream:
             raise InvalidInputError(f"prefetch={enabled!r}: expected True or False")
         return attrs.evolve(self, prefetch_=enabled)
 
-    def audit(self, enabled: bool = True) -> IncidentStream:
+    def audit(self, enabled: bool = True) -> Self:
         """Audit each pass for completeness (default: off): after the list, one Log Analytics query reads the
         newest ``SecurityIncident`` change of every incident modified in ``[watermark, next watermark)``; an
         incident the list did not serve there (offset pages shifted by a deletion during the pass, or a service
@@ -353,7 +353,7 @@ class IncidentStream:
             raise InvalidInputError(f"audit={enabled!r}: expected True or False")
         return attrs.evolve(self, audit_=enabled)
 
-    def clock(self, now: Callable[[], datetime]) -> IncidentStream:
+    def clock(self, now: Callable[[], datetime]) -> Self:
         """Where the poll start time comes from (default: the system clock, UTC).
 
         The next watermark becomes the earlier of this clock and the service's (the first page's ``Date``
