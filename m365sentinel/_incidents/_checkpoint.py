@@ -357,6 +357,7 @@ Change = tuple[datetime, str | None]
 # lowercase, canonical), an id takes 48 bytes in memory instead of 88, and a change 56 instead of 80.
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _GUID_BITS = 128
+_GUID_MASK = (1 << _GUID_BITS) - 1
 
 
 def _guid_int(text: str) -> int | None:
@@ -378,25 +379,31 @@ def _id(key: str | int) -> str:
 
 
 def _pack(modified: datetime, etag: str | None) -> int | bytes:
-    """(lastModified, etag) as one value: microseconds since year 1 and the etag. An int when the etag is absent
-    (low bit 0) or a quoted GUID (low bit 1, the GUID in the next 128 bits); else bytes: 8 bytes of microseconds,
-    then the etag's UTF-8."""
+    """(lastModified, etag) as one value: microseconds since year 1 and the etag. An int when the etag is a quoted
+    GUID (the microseconds above its 128 bits, >= 0) or absent (-1 - microseconds); else bytes: 8 bytes of
+    microseconds, then the etag's UTF-8."""
     us = (modified - _DAY1) // _US
     if etag is None:
-        return us << 1
-    guid = _guid_int(etag[1:-1]) if len(etag) == 38 and etag[0] == etag[-1] == '"' else None
-    if guid is not None:
-        return (((us << _GUID_BITS) | guid) << 1) | 1
+        return -1 - us
+    if len(etag) == 38 and etag[0] == etag[-1] == '"' and (guid := _guid_int(etag[1:-1])) is not None:
+        return us << _GUID_BITS | guid
     return us.to_bytes(8, "big") + etag.encode()
+
+
+def _micros(value: int | bytes) -> int:
+    """The microseconds of a ``_pack`` value (its lastModified, comparable without unpacking the etag)."""
+    if isinstance(value, bytes):
+        return int.from_bytes(value[:8], "big")
+    return value >> _GUID_BITS if value >= 0 else -1 - value
 
 
 def _unpack(value: int | bytes) -> Change:
     if isinstance(value, bytes):
         us, etag = int.from_bytes(value[:8], "big"), value[8:].decode()
-    elif value & 1:
-        us, etag = value >> (_GUID_BITS + 1), f'"{_guid_text((value >> 1) & ((1 << _GUID_BITS) - 1))}"'
+    elif value >= 0:
+        us, etag = value >> _GUID_BITS, f'"{_guid_text(value & _GUID_MASK)}"'
     else:
-        return _DAY1 + timedelta(microseconds=value >> 1), None
+        return _DAY1 + timedelta(microseconds=-1 - value), None
     return _DAY1 + timedelta(microseconds=us), etag
 
 
@@ -404,21 +411,30 @@ class SeenMap:
     """Incident id -> the newest change delivered, packed (a pass of 100,000 changes holds them all), in
     insertion order, with the log of overwritten values that snapshots need."""
 
-    __slots__ = ("_map", "overwritten")
+    __slots__ = ("_last", "_map", "overwritten")
 
     def __init__(self, changes: tuple[tuple[str, datetime, str | None], ...] = ()) -> None:
         self._map: dict[str | int, int | bytes] = {_key(i): _pack(t, e) for i, t, e in changes}
         self.overwritten: list[tuple[str | int, int | bytes]] = []
+        self._last: tuple[str, str | int] = ("", "")  # the id looked up last and its key: a delivery's get + put
 
     def __len__(self) -> int:
         return len(self._map)
 
+    def _key(self, incident_id: str) -> str | int:
+        last = self._last
+        if last[0] is incident_id:  # the same string object: the same text
+            return last[1]
+        key = _key(incident_id)
+        self._last = (incident_id, key)
+        return key
+
     def get(self, incident_id: str) -> Change | None:
-        value = self._map.get(_key(incident_id))
+        value = self._map.get(self._key(incident_id))
         return None if value is None else _unpack(value)
 
     def put(self, incident_id: str, modified: datetime, etag: str | None) -> None:
-        key = _key(incident_id)
+        key = self._key(incident_id)
         old = self._map.get(key)
         if old is not None:
             self.overwritten.append((key, old))  # dict order keeps the id's first place
@@ -432,9 +448,12 @@ class SeenMap:
                 view[key] = old
         return tuple((_id(k), *_unpack(v)) for k, v in view.items())
 
-    def items(self) -> Iterator[tuple[str, datetime, str | None]]:
+    def items(self, since: datetime | None = None) -> Iterator[tuple[str, datetime, str | None]]:
+        """The entries (those at or after ``since``: compared packed, only those kept are unpacked)."""
+        low = None if since is None else (since - _DAY1) // _US
         for key, value in self._map.items():
-            yield (_id(key), *_unpack(value))
+            if low is None or _micros(value) >= low:
+                yield (_id(key), *_unpack(value))
 
 
 class Snapshot:
@@ -445,42 +464,35 @@ class Snapshot:
     overlap window; once the record is needed, every change delivered since the watermark.
     """
 
-    __slots__ = (
-        "_built",
-        "_compact",
-        "_ids_len",
-        "_log_len",
-        "_overwritten",
-        "_size",
-        "_state",
-        "_upper",
-        "_upper_ids",
-    )
+    __slots__ = ("_built", "_mark", "_state")
 
     def __init__(self, state: PassState) -> None:
         self._state = state
-        self._compact = state.compact
-        self._log_len = len(state.log)
-        self._size = len(state.seen)
-        self._overwritten = len(state.seen.overwritten)
-        self._upper = state.upper
-        self._upper_ids = state.upper_ids  # replaced, never shrunk, when ``upper`` moves
-        self._ids_len = len(state.upper_ids)
+        # One tuple per delivery, of what the mode needs: compact, the overlap log's length and the position
+        # (``upper_ids`` is replaced, never shrunk, when ``upper`` moves); the record, the seen map's sizes.
+        self._mark: tuple[int, datetime | None, list[str], int] | tuple[int, int] = (
+            (len(state.log), state.upper, state.upper_ids, len(state.upper_ids))
+            if state.compact
+            else (len(state.seen), len(state.seen.overwritten))
+        )
         self._built: Checkpoint | None = None
 
     def checkpoint(self) -> Checkpoint:
         if self._built is None:
             state = self._state
             pending = state.resume  # the record mode keeps the position a resumed pass inherited
-            if self._compact:
+            mark = self._mark
+            if len(mark) == 4:  # compact
+                log_len, upper, upper_ids, ids_len = mark
                 seen = {i: (t, e) for i, t, e in state.base}
-                for incident_id, modified, etag in state.log[: self._log_len]:
+                for incident_id, modified, etag in state.log[:log_len]:
                     seen[incident_id] = (modified, etag)
                 changes = tuple((i, t, e) for i, (t, e) in seen.items())
-                if self._upper is not None:
-                    pending = PendingPass(self._upper, tuple(self._upper_ids[: self._ids_len]), state.bound())
+                if upper is not None:
+                    pending = PendingPass(upper, tuple(upper_ids[:ids_len]), state.bound())
             else:
-                changes = state.seen.as_of(self._size, self._overwritten)
+                size, overwritten = mark
+                changes = state.seen.as_of(size, overwritten)
             if pending is not None:
                 pending = attrs.evolve(pending, next_watermark=state.bound())
             self._built = Checkpoint(watermark=state.lower, seen=changes, pending=pending, identity=state.identity)
@@ -677,5 +689,5 @@ class PassState:
     def finished(self) -> Checkpoint:
         """The checkpoint after a complete pass: the next watermark, ``seen`` pruned to the changes at or after it."""
         nxt = self.next_watermark
-        keep = tuple((i, t, e) for i, t, e in self.seen.items() if nxt is None or t >= nxt)
+        keep = tuple(self.seen.items(since=nxt))
         return Checkpoint(watermark=nxt, seen=keep, pending=None, identity=self.identity)

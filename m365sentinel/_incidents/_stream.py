@@ -514,14 +514,17 @@ class IncidentStream:
                 if related and not state.should_deliver(*key):
                     continue  # the same change twice in the batch (the lazy path checked it just now)
                 position = state.delivered(*key)
-                name = key[0].lower()
-                yield StreamedIncident(
-                    inc,
-                    alerts.get(name, ()) if alerts is not None else None,
-                    entities.get(name, ()) if entities is not None else None,
-                    position=position,
-                    commit_fn=commit_fn,
-                )
+                if related:
+                    name = key[0].lower()
+                    yield StreamedIncident(
+                        inc,
+                        alerts.get(name, ()) if alerts is not None else None,
+                        entities.get(name, ()) if entities is not None else None,
+                        position=position,
+                        commit_fn=commit_fn,
+                    )
+                else:
+                    yield StreamedIncident(inc, None, None, position=position, commit_fn=commit_fn)
                 # The caller came back for more: this item is handled, and the run's checkpoint may pass it.
                 run._position = position
                 run.delivered += 1

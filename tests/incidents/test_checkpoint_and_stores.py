@@ -281,3 +281,22 @@ def test_a_sqlite_store_is_a_context_manager_that_closes(tmp_path):
         con.execute("SELECT 1")
     assert store.load() is not None  # reopened on use
     store.close()
+
+
+def test_the_seen_map_prunes_packed_at_the_watermark_keeping_changes_at_it_for_each_etag_form():
+    from m365sentinel._incidents._checkpoint import SeenMap
+
+    guid = "0d00a3b2-0000-0d00-0000-64b5a0c40000"
+    changes = (
+        (guid, at(2), f'"{guid}"'),  # packed as an int
+        ("plain", at(1), 'W/"1"'),  # packed as bytes
+        ("none", at(3), None),
+        ("before", at(0), f'"{guid}"'),
+        ("before-none", at(0), None),
+        ("before-bytes", at(0), "x"),
+    )
+    seen = SeenMap(changes)
+    assert tuple(seen.items(since=at(1))) == changes[:3]
+    assert tuple(seen.items(since=at(3))) == (changes[2],)
+    assert tuple(seen.items(since=at(4))) == ()
+    assert tuple(seen.items()) == changes
