@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from azure.core.credentials import AccessToken
 
+from bench.faces import Face
 from m365sentinel._connector import Connector
 from m365sentinel.emulator import Emulator
 
@@ -65,10 +66,26 @@ def connector_on(emu, sleeps) -> Connector:
     return Connector(emu.workspace_resource_id, credential=emu.credential(), transport=emu.transport(), sleep=sleeps)
 
 
+def pytest_generate_tests(metafunc):
+    """A module with ``BOTH_FACES = True`` runs each test using ``emu_connector`` once per face (bench/faces.py):
+    the same body drives the sync Connector and, through the blocking adapter, ``m365sentinel.aio``."""
+    if getattr(metafunc.module, "BOTH_FACES", False) and "face_name" in metafunc.fixturenames:
+        metafunc.parametrize("face_name", ["sync", "async"], indirect=True)
+
+
 @pytest.fixture
-def emu_connector(emu, sleeps):
-    with connector_on(emu, sleeps) as c:
-        yield c
+def face_name(request):
+    return getattr(request, "param", "sync")
+
+
+@pytest.fixture
+def emu_connector(emu, sleeps, face_name):
+    f = Face(face_name)
+    try:
+        with f.connector(emu.workspace_resource_id, emu=emu, sleep=sleeps) as c:
+            yield c
+    finally:
+        f.close()
 
 
 @pytest.fixture

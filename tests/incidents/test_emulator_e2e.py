@@ -13,12 +13,7 @@ from m365sentinel._incidents import Checkpoint, MemoryCheckpointStore
 
 from .conftest import NOW
 
-
-@pytest.fixture
-def emu_connector(emu, sleeps, face):
-    """This module's tests run on both faces (bench/faces.py): the same bodies drive the async stream too."""
-    with face.connector(emu.workspace_resource_id, emu=emu, sleep=sleeps) as c:
-        yield c
+BOTH_FACES = True  # every test using emu_connector runs on the sync and the async face (conftest)
 
 
 def s(emu_connector, emu):

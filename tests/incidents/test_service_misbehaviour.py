@@ -15,6 +15,8 @@ from m365sentinel.models._time import parse_datetime
 from .conftest import NOW
 from .test_emulator_e2e import defender_names
 
+BOTH_FACES = True  # every test using emu_connector runs on the sync and the async face (conftest)
+
 
 def s(emu_connector, emu):
     return emu_connector.incidents().clock(emu.clock.now).page(7)
