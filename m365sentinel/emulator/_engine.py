@@ -134,17 +134,34 @@ class Engine:
         self._views: tuple[str, ...] = ()
         self._bounds: tuple[datetime | None, datetime | None] | None = None
         self._filled: set[str] = set()
+        self._created: set[str] = set()
+        self._owner: TableStore | None = None
+
+    def _adopt(self, tables: TableStore) -> None:
+        """Serve another workspace's tables (a fleet shares one engine): drop this store, mark all theirs to load."""
+        for name in self._created:
+            self.con.execute(f"DROP VIEW IF EXISTS main.{_q(name)}")
+            self.con.execute(f"DROP TABLE IF EXISTS store.main.{_q(name)}")
+        self._created.clear()
+        self._filled.clear()
+        self._bounds = None
+        tables.removed.clear()
+        tables.dirty.update(tables.names())
+        self._owner = tables
 
     def sync(self, tables: TableStore, query: str | None = None) -> None:
         """Mirror the table store: (re)create changed tables empty, then fill the ones *query* may read.
 
         Filling is lazy because loading every table costs seconds and most queries read one or two.
         """
+        if tables is not self._owner:
+            self._adopt(tables)
         changed = bool(tables.dirty or tables.removed)
         for name in tables.removed:
             self.con.execute(f"DROP VIEW IF EXISTS main.{_q(name)}")
             self.con.execute(f"DROP TABLE IF EXISTS store.main.{_q(name)}")
             self._filled.discard(name)
+            self._created.discard(name)
         tables.removed.clear()
         for name in sorted(tables.dirty):
             self._create(name, tables.schemas[name])
@@ -164,6 +181,7 @@ class Engine:
         self.con.execute(f"DROP TABLE IF EXISTS store.main.{_q(name)}")
         cols = ", ".join(f"{_q(c)} {_SQL_TYPES.get(t, 'VARCHAR')}" for c, t in schema)
         self.con.execute(f"CREATE TABLE store.main.{_q(name)} ({cols})")
+        self._created.add(name)
 
     def _load(self, name: str, schema: list[tuple[str, str]], rows: list[dict[str, Any]]) -> None:
         con = self.con

@@ -37,7 +37,7 @@ def run_server(host: str = "127.0.0.1", port: int = 8765, *, seed: int = 0, now:
     from m365sentinel.emulator._server import LoopbackServer
 
     emu = Emulator(now=now, seed=seed, strict_tokens=False)
-    server = LoopbackServer(emu._core, host, port)
+    server = LoopbackServer(emu._responder, host, port)
     print(f"m365sentinel emulator listening on {server.url}", flush=True)
     print(f"workspace: {emu.workspace_resource_id}", flush=True)
     print(f"tenant: {emu.tenant_id}  customerId: {emu.customer_id}", flush=True)
