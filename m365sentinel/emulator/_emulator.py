@@ -187,7 +187,7 @@ class Emulator:
         self._responder: Responder = self._core
         self._fleet: FleetRouter | None = None
         if workspaces > 1:
-            self._fleet = self._build_fleet(guid, workspaces, tenants, latency, seed, dataset, incidents, share)
+            self._fleet = self._build_fleet(guid, workspaces, tenants, latency, dataset)
             self._responder = self._fleet
 
     def _build_fleet(
@@ -196,12 +196,12 @@ class Emulator:
         workspaces: int,
         tenants: int,
         latency: float,
-        seed: int,
         dataset: bool,
-        incidents: int,
-        share: float,
     ) -> FleetRouter:
-        """Members 1..N-1 beside this workspace (member 0), in ``tenants`` tenants of one subscription each."""
+        """Members 1..N-1 beside this workspace (member 0), in ``tenants`` tenants of one subscription each.
+
+        A member is built on its first request, holding the first workspace's table rows as they are then (shared
+        row objects, so a member costs little memory) but none of its ARM incidents."""
         homes = [(self.tenant_id, self.subscription_id)] + [(guid(), guid()) for _ in range(tenants - 1)]
         members = [
             Member(self.subscription_id, self.resource_group, self.workspace_name, self.tenant_id, self.customer_id)
@@ -221,18 +221,10 @@ class Emulator:
                 customer_id=m.customer_id,
                 unified_portal=primary.ws.unified_portal,
             )
-            if dataset:
-                ws.load_dataset(
-                    generate(
-                        seed=seed + members.index(m),
-                        now=self.clock.now(),
-                        tenant_id=m.customer_id,
-                        incidents=incidents,
-                        xdr_share=share,
-                    )
-                )
-            else:
-                ws.create_tables()
+            source = primary.ws.tables
+            for name in source.names():  # the first workspace's tables: its row objects (never changed in
+                ws.tables.create(name, source.schemas[name])  # place), each member its own lists: ~0.2 MB each
+                ws.tables.rows[name] = list(source.rows[name]) if dataset else []
             core = Core(
                 workspace=ws,
                 tokens=self._tokens,

@@ -136,6 +136,7 @@ class Engine:
         self._filled: set[str] = set()
         self._created: set[str] = set()
         self._owner: TableStore | None = None
+        self._payloads: dict[tuple[tuple[int, ...], tuple[tuple[str, str], ...]], tuple[str, list[Any]]] = {}
 
     def _adopt(self, tables: TableStore) -> None:
         """Serve another workspace's tables (a fleet shares one engine): drop this store, mark all theirs to load."""
@@ -183,13 +184,27 @@ class Engine:
         self.con.execute(f"CREATE TABLE store.main.{_q(name)} ({cols})")
         self._created.add(name)
 
+    def _payload(self, schema: list[tuple[str, str]], rows: list[dict[str, Any]]) -> str:
+        """The rows as JSON text, encoded once for the same row objects: a fleet's workspaces share their sample
+        rows (never changed in place), and encoding is most of a load. The cache keeps the rows alive (ids stay
+        unique) and holds the latest few payloads."""
+        key = (tuple(map(id, rows)), tuple(schema))
+        hit = self._payloads.get(key)
+        if hit is not None:
+            return hit[0]
+        dynamic = {c for c, t in schema if t == "dynamic"}
+        payload = json.dumps([_json_row(r, dynamic) for r in rows], separators=(",", ":"), default=_json_default)
+        if len(self._payloads) >= 16:
+            self._payloads.pop(next(iter(self._payloads)))
+        self._payloads[key] = (payload, rows[:])
+        return payload
+
     def _load(self, name: str, schema: list[tuple[str, str]], rows: list[dict[str, Any]]) -> None:
         con = self.con
         if not rows:
             return
         # Bulk load through DuckDB's JSON reader: one C-speed dump instead of per-value parameter conversion.
-        dynamic = {c for c, t in schema if t == "dynamic"}
-        payload = json.dumps([_json_row(r, dynamic) for r in rows], separators=(",", ":"), default=_json_default)
+        payload = self._payload(schema, rows)
         spec = ", ".join(f"{_sql_string(c)}: {_sql_string(_SQL_TYPES.get(t, 'VARCHAR'))}" for c, t in schema)
         with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8", delete=False) as handle:
             handle.write(payload)

@@ -71,3 +71,19 @@ def test_latency_is_slept_per_request(monkeypatch: pytest.MonkeyPatch) -> None:
     api.request("GET", f"{ARM}{emu.workspace_resource_ids[1]}?api-version=2023-09-01")
     assert slept == [0.02, 0.02]
     emu.close()
+
+
+def test_members_share_the_first_workspaces_rows_not_its_incidents() -> None:
+    emu = Emulator(now=NOW, seed=0, incidents=12, workspaces=2)
+    first, member = (emu.workspace_state(i) for i in emu.workspace_resource_ids)
+    assert member.table_names() == first.table_names()
+    rows = emu._fleet.core(1).ws.tables.rows if emu._fleet else {}
+    assert rows["DeviceEvents"] == emu._workspace.tables.rows["DeviceEvents"]
+    assert rows["DeviceEvents"] is not emu._workspace.tables.rows["DeviceEvents"]  # appending stays per member
+    api = Api(emu)
+    listed = api.request(
+        "GET",
+        f"{ARM}{emu.workspace_resource_ids[1]}/providers/Microsoft.SecurityInsights/incidents?api-version=2025-09-01",
+    )
+    assert listed.status_code == 200 and listed.json()["value"] == []
+    emu.close()
