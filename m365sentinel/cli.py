@@ -349,7 +349,16 @@ def _serve(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise SystemExit(f"error: --port {args.port}: expected 0-65535")
     try:
-        run_server(args.host, args.port, seed=args.seed, now=args.now)
+        run_server(
+            args.host,
+            args.port,
+            seed=args.seed,
+            now=args.now,
+            workspaces=args.workspaces,
+            tenants=args.tenants,
+            ids=args.ids,
+            latency=args.latency,
+        )
     except OSError as exc:
         raise SystemExit(f"error: cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
     _verdict(args, "the emulator stopped (its state is gone)")
@@ -495,6 +504,10 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument(
         "--now", type=_aware, help="pin the emulator's clock, ISO 8601 with a zone (default: the real clock)"
     )
+    sv.add_argument("--workspaces", type=int, default=1, help="serve a fleet of this many workspaces (default 1)")
+    sv.add_argument("--tenants", type=int, default=1, help="in this many tenants (default 1)")
+    sv.add_argument("--ids", metavar="FILE", help="write the served workspace resource ids to FILE, one a line")
+    sv.add_argument("--latency", type=float, default=0.0, help="seconds each request takes (default 0)")
     sv.set_defaults(func=_serve)
     return p
 
