@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import importlib
 
-for name in ("import_time", "query_result", "to_pandas", "kql_build", "incident_stream", "session"):  # soak: alone
+BENCHES = ("import_time", "query_result", "to_pandas", "kql_build", "incident_stream", "session", "fleet")
+for name in BENCHES:  # soak_incidents: run alone
     print(f"\n=== bench.{name}")
     try:
         module = importlib.import_module(f"bench.{name}")

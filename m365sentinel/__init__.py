@@ -82,6 +82,9 @@ __all__ = [
     "EntitySync",
     "FieldChange",
     "FileCheckpointStore",
+    "Fleet",
+    "FleetReport",
+    "FleetTarget",
     "HuntingTable",
     "IncidentHandle",
     "IncidentRun",
@@ -126,9 +129,11 @@ __all__ = [
     "VerificationLine",
     "VerificationReport",
     "WorkspaceId",
+    "WorkspaceResult",
     "__version__",
     "kql",
     "models",
+    "parse_workspaces",
     "provider_names",
     "sample_queries",
     "write_png",
@@ -140,6 +145,7 @@ if _TYPE_CHECKING:
     from ._charts import ChartsUnavailableError, write_png, write_svg
     from ._content import AnalyticsRule, RuleTemplate, SampleQuery, sample_queries
     from ._entities import EntitySync, Prerequisite
+    from ._fleet import Fleet, FleetReport, FleetTarget, WorkspaceResult, parse_workspaces
     from ._hunting import HuntingTable, TableIngestion
     from ._incidents import (
         AsyncBlobCheckpointStore,
@@ -195,6 +201,11 @@ _LAZY = {
     "ChartsUnavailableError": "._charts",
     "write_png": "._charts",
     "write_svg": "._charts",
+    "Fleet": "._fleet",
+    "FleetReport": "._fleet",
+    "FleetTarget": "._fleet",
+    "WorkspaceResult": "._fleet",
+    "parse_workspaces": "._fleet",
 }
 
 

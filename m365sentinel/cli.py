@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from ._connector import Connector
 from ._errors import SentinelError
@@ -31,6 +31,7 @@ from ._providers import provider_names
 
 if TYPE_CHECKING:
     from ._connector import ConnectorStatus
+    from ._fleet import Fleet, FleetReport
     from ._plan import Plan
     from ._verify import VerificationReport
     from .emulator import Emulator
@@ -95,8 +96,11 @@ def _target_line(text: str) -> None:
     print(f"target: {text}", file=sys.stderr, flush=True)
 
 
-def _desired(connector: Connector, args: argparse.Namespace) -> Connector:
-    """The three configuration parts of the source document, as the flags ask."""
+_Desirable = TypeVar("_Desirable", "Connector", "Fleet")
+
+
+def _desired(connector: _Desirable, args: argparse.Namespace) -> _Desirable:
+    """The three configuration parts of the source document, as the flags ask (of one workspace or a fleet)."""
     from ._hunting import HuntingTable
 
     desired = connector.incidents_and_alerts(turn_off_microsoft_incident_creation_rules=not args.keep_rules)
@@ -200,6 +204,8 @@ def _plan_verdict(plan: Plan) -> str:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    if args.workspaces:
+        return _fleet_command(args, "plan")
     with _target(args) as (base, _):
         _progress("reading the workspace")
         plan = _desired(base, args).plan()
@@ -210,6 +216,10 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    if args.workspaces:
+        return _fleet_command(args, "status")
+    if args.json:
+        raise SystemExit("error: status --json reports a fleet: give --workspaces FILE")
     with _target(args) as (c, _):
         _progress("reading the connector, rules, settings and per-table ingestion")
         status = c.status()
@@ -220,6 +230,8 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    if args.workspaces:
+        return _fleet_command(args, "verify")
     with _target(args) as (base, _):
         connector = base.events(*args.tables) if args.tables else base
         if args.ueba:
@@ -243,6 +255,67 @@ def _verify(args: argparse.Namespace) -> int:
             text += ", but the Microsoft 365 Defender connector is not connected (`onboard` connects it)"
         _verdict(args, text)
         return 0 if report.all_ingesting else 1
+
+
+def _apply(args: argparse.Namespace) -> int:
+    if not args.workspaces:
+        raise SystemExit("error: apply runs over a fleet: give --workspaces FILE (one workspace: `onboard`)")
+    return _fleet_command(args, "apply")
+
+
+def _fleet_command(args: argparse.Namespace, operation: str) -> int:
+    """``plan|apply|status|verify --workspaces FILE``: one report over every listed workspace; exit 1 when any
+    workspace failed (the report is still printed in full), else 3 when anything is due, else 0."""
+    from ._fleet import Fleet, parse_workspaces
+    from ._session import Session
+    from ._transport import Cloud
+
+    if args.emulator or args.workspace:
+        raise SystemExit("error: --workspaces lists the workspaces; drop --emulator and --workspace")
+    try:
+        text = Path(args.workspaces).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"error: --workspaces {args.workspaces!r}: {getattr(exc, 'strerror', None) or exc}") from None
+    targets = parse_workspaces(text)  # InvalidInputError names the line, before any request
+    where = f"emulator served at {args.endpoint}" if args.endpoint else f"Azure ({args.cloud}; DefaultAzureCredential)"
+    _target_line(f"{len(targets)} workspace(s) listed in {args.workspaces}, {where}")
+    options: dict[str, Any] = {"cloud": args.cloud, "graph": args.graph}
+    if args.endpoint:
+        from .emulator import LoopbackCredential
+
+        endpoint = args.endpoint
+        options = {
+            "cloud": Cloud.custom(arm=endpoint, log_analytics=endpoint, graph=endpoint),
+            "credential": LoopbackCredential(),
+        }
+    with Session(**options) as session:
+        fleet = Fleet(targets, session=session, concurrency=args.concurrency, progress=_fleet_progress(len(targets)))
+        if operation in ("plan", "apply"):
+            fleet = _desired(fleet, args)
+        elif operation == "verify":
+            fleet = fleet.events(*args.tables) if args.tables else fleet
+            fleet = fleet.entities() if args.ueba else fleet
+        _progress(f"{operation}: {len(targets)} workspace(s), {args.concurrency} at a time")
+        report = fleet.run(operation)
+    print(report.to_json() if args.json else report)
+    _verdict(args, _fleet_verdict(report))
+    return report.exit_code
+
+
+def _fleet_progress(total: int) -> Any:
+    step = max(1, total // 10)  # about ten progress lines, and the last one
+
+    def progress(done: int, total: int, result: Any) -> None:
+        if done % step == 0 or done == total:
+            _progress(f"{done}/{total} workspaces done")
+
+    return progress
+
+
+def _fleet_verdict(report: FleetReport) -> str:
+    parts = [f"{len(report.results)} workspace(s)", f"{len(report.failed)} failed"]
+    parts.append(f"{len(report.due)} with something due" if report.operation != "apply" else "applied")
+    return ", ".join(parts)
 
 
 def _tables(args: argparse.Namespace) -> int:
@@ -276,7 +349,16 @@ def _serve(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise SystemExit(f"error: --port {args.port}: expected 0-65535")
     try:
-        run_server(args.host, args.port, seed=args.seed, now=args.now)
+        run_server(
+            args.host,
+            args.port,
+            seed=args.seed,
+            now=args.now,
+            workspaces=args.workspaces,
+            tenants=args.tenants,
+            ids=args.ids,
+            latency=args.latency,
+        )
     except OSError as exc:
         raise SystemExit(f"error: cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
     _verdict(args, "the emulator stopped (its state is gone)")
@@ -336,6 +418,17 @@ def _parser() -> argparse.ArgumentParser:
             "--endpoint", help="URL of an emulator served by `m365sentinel emulator serve` (with --workspace)"
         )
 
+    def fleet(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--workspaces",
+            metavar="FILE",
+            help="run over every workspace listed in FILE (one resource id a line, optionally a tenant id after it; "
+            "# comments); exit 1 when any workspace failed, else 3 when anything is due",
+        )
+        sp.add_argument(
+            "--concurrency", type=int, default=16, help="workspaces in flight at once with --workspaces (default 16)"
+        )
+
     def desired(sp: argparse.ArgumentParser) -> None:
         sp.add_argument(
             "--keep-rules", action="store_true", help="do not turn off the Microsoft incident creation rules"
@@ -378,9 +471,18 @@ def _parser() -> argparse.ArgumentParser:
     desired(pl)
     pl.add_argument("--json", action="store_true", help="JSON output; exit 3 when a change is due")
     pl.add_argument("--exit-code", action="store_true", help="exit 3 when a change is due (drift checks)")
+    fleet(pl)
     pl.set_defaults(func=_plan)
+    ap = sub.add_parser("apply", help="plan and apply onboarding over the workspaces of --workspaces FILE")
+    target(ap)
+    desired(ap)
+    fleet(ap)
+    ap.add_argument("--json", action="store_true", help="the fleet report as JSON on stdout")
+    ap.set_defaults(func=_apply)
     st = sub.add_parser("status", help="connector, rules, UEBA and per-table ingestion")
     target(st)
+    fleet(st)
+    st.add_argument("--json", action="store_true", help="the fleet report as JSON (with --workspaces)")
     st.set_defaults(func=_status)
     ve = sub.add_parser("verify", help="verify data ingestion (incidents, alerts, events, tables)")
     target(ve)
@@ -388,6 +490,7 @@ def _parser() -> argparse.ArgumentParser:
     ve.add_argument("--tables", nargs="*", help="declared hunting tables (default: the source document's ten)")
     ve.add_argument("--ueba", action="store_true", help="also check the UEBA tables")
     ve.add_argument("--json", action="store_true", help="the report as JSON on stdout (the verdict goes to stderr)")
+    fleet(ve)
     ve.set_defaults(func=_verify)
     tb = sub.add_parser("tables", help="the hunting table catalogue with ingestion and retention")
     target(tb)
@@ -401,6 +504,10 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument(
         "--now", type=_aware, help="pin the emulator's clock, ISO 8601 with a zone (default: the real clock)"
     )
+    sv.add_argument("--workspaces", type=int, default=1, help="serve a fleet of this many workspaces (default 1)")
+    sv.add_argument("--tenants", type=int, default=1, help="in this many tenants (default 1)")
+    sv.add_argument("--ids", metavar="FILE", help="write the served workspace resource ids to FILE, one a line")
+    sv.add_argument("--latency", type=float, default=0.0, help="seconds each request takes (default 0)")
     sv.set_defaults(func=_serve)
     return p
 

@@ -8,11 +8,12 @@ and ``asyncio`` (a ``Prefetch`` becomes a task).
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx
 
@@ -90,6 +91,15 @@ class AsyncHttpClient:
             follow_redirects=False,  # a redirect could carry the token elsewhere
             headers={"User-Agent": user_agent, "Accept": "application/json"},
         )
+
+    def with_credential(self, credential: Any, *, tenant_id: str | None) -> Self:
+        """A twin signing with ``credential`` (tokens asked for ``tenant_id``) over this client's pool, retry
+        policy and token cache (keyed by credential and tenant): a fleet's per-tenant credentials share one pool.
+        Closing either closes the pool. InvalidInputError for a credential of the other face."""
+        check_client_args(self._cloud, credential, check_async_credential)
+        twin = copy.copy(self)
+        twin._credential, twin._tenant_id = credential, tenant_id
+        return twin
 
     @property
     def cloud(self) -> Cloud:

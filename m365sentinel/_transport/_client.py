@@ -7,13 +7,14 @@ link) lives in the pure modules next to this one; this module only performs the 
 from __future__ import annotations
 
 import concurrent.futures
+import copy
 import functools
 import queue
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import httpx
 
@@ -127,6 +128,15 @@ class HttpClient:
             headers={"User-Agent": user_agent, "Accept": "application/json"},
         )
         self._sleep = sleep
+
+    def with_credential(self, credential: Any, *, tenant_id: str | None) -> Self:
+        """A twin signing with ``credential`` (tokens asked for ``tenant_id``) over this client's pool, retry
+        policy and token cache (keyed by credential and tenant): a fleet's per-tenant credentials share one pool.
+        Closing either closes the pool. InvalidInputError for a credential of the other face."""
+        check_client_args(self._cloud, credential, check_sync_credential)
+        twin = copy.copy(self)
+        twin._credential, twin._tenant_id = credential, tenant_id
+        return twin
 
     @property
     def cloud(self) -> Cloud:

@@ -53,14 +53,22 @@ def _preview_ok(version: str, minimum: str) -> bool:
 
 class Core:
     def __init__(
-        self, *, workspace: Workspace, tokens: TokenStore, faults: Faults, clock: Clock, strict_tokens: bool = True
+        self,
+        *,
+        workspace: Workspace,
+        tokens: TokenStore,
+        faults: Faults,
+        clock: Clock,
+        strict_tokens: bool = True,
+        engine: Engine | None = None,
     ) -> None:
         self.ws = workspace
         self.tokens = tokens
         self.faults = faults
         self.clock = clock
         self.strict_tokens = strict_tokens
-        self.engine: Engine = Engine()
+        self.engine: Engine = Engine() if engine is None else engine  # a fleet's workspaces share one
+        self.latency: float = 0.0  # seconds each request takes, slept by the transports and the server
         self.tables_api: TablesApi = TablesApi(workspace)
         self.requests: list[RequestRecord] = []
         self.lock: threading.RLock = threading.RLock()

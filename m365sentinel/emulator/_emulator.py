@@ -18,7 +18,8 @@ from m365sentinel.emulator._control import IncidentControl
 from m365sentinel.emulator._core import Core
 from m365sentinel.emulator._dataset import generate
 from m365sentinel.emulator._faults import Faults
-from m365sentinel.emulator._http import RequestRecord
+from m365sentinel.emulator._fleet import FleetRouter, Member
+from m365sentinel.emulator._http import RequestRecord, Responder
 from m365sentinel.emulator._hunting import HUNTING_TABLES, hunting_rows
 from m365sentinel.emulator._server import LoopbackServer
 from m365sentinel.emulator._tables import time_of
@@ -134,9 +135,15 @@ class Emulator:
         unified_portal: bool = False,
         xdr_share: float | None = None,
         strict_tokens: bool = True,
+        workspaces: int = 1,
+        tenants: int = 1,
+        latency: float = 0.0,
     ) -> None:
         if not isinstance(incidents, int) or incidents < 0:
             raise InvalidInputError(f"incidents={incidents!r}: expected a non-negative integer")
+        check_int(workspaces, "workspaces", 1, 10_000)
+        check_int(tenants, "tenants", 1, workspaces)
+        check_number(latency, "latency", 0, 60)
         share = (1.0 if unified_portal else 0.0) if xdr_share is None else check_number(xdr_share, "xdr_share", 0, 1)
         self.clock: Clock = Clock(now)
         ids = random.Random(f"ids/{seed}")
@@ -176,6 +183,86 @@ class Emulator:
             clock=self.clock,
             strict_tokens=strict_tokens,
         )
+        self._core.latency = float(latency)
+        self._responder: Responder = self._core
+        self._fleet: FleetRouter | None = None
+        if workspaces > 1:
+            self._fleet = self._build_fleet(guid, workspaces, tenants, latency, dataset)
+            self._responder = self._fleet
+
+    def _build_fleet(
+        self,
+        guid: Callable[[], str],
+        workspaces: int,
+        tenants: int,
+        latency: float,
+        dataset: bool,
+    ) -> FleetRouter:
+        """Members 1..N-1 beside this workspace (member 0), in ``tenants`` tenants of one subscription each.
+
+        A member is built on its first request, holding the first workspace's table rows as they are then (shared
+        row objects, so a member costs little memory) but none of its ARM incidents."""
+        homes = [(self.tenant_id, self.subscription_id)] + [(guid(), guid()) for _ in range(tenants - 1)]
+        members = [
+            Member(self.subscription_id, self.resource_group, self.workspace_name, self.tenant_id, self.customer_id)
+        ]
+        for i in range(1, workspaces):
+            tenant, sub = homes[i % tenants]
+            members.append(Member(sub, self.resource_group, f"{self.workspace_name}-{i:04d}", tenant, guid()))
+        primary = self._core
+
+        def build(m: Member) -> Core:
+            ws = Workspace(
+                clock=self.clock,
+                subscription_id=m.subscription_id,
+                resource_group=m.resource_group,
+                workspace_name=m.workspace_name,
+                tenant_id=m.tenant_id,
+                customer_id=m.customer_id,
+                unified_portal=primary.ws.unified_portal,
+            )
+            source = primary.ws.tables
+            for name in source.names():  # the first workspace's tables: its row objects (never changed in
+                ws.tables.create(name, source.schemas[name])  # place), each member its own lists: ~0.2 MB each
+                ws.tables.rows[name] = list(source.rows[name]) if dataset else []
+            core = Core(
+                workspace=ws,
+                tokens=self._tokens,
+                faults=self.faults,
+                clock=self.clock,
+                strict_tokens=primary.strict_tokens,
+                engine=primary.engine,
+            )
+            core.lock, core.requests, core.latency = primary.lock, primary.requests, primary.latency
+            return core
+
+        return FleetRouter(primary, members, build, latency=float(latency))
+
+    @property
+    def workspace_resource_ids(self) -> list[str]:
+        """Every workspace this emulator hosts (``workspaces=N``: N ids in ``tenants`` tenants), the first being
+        ``workspace_resource_id``. A workspace's data is built on its first request."""
+        if self._fleet is None:
+            return [self.workspace_resource_id]
+        return [m.resource_id for m in self._fleet.members]
+
+    @property
+    def workspace_tenants(self) -> dict[str, str]:
+        """The tenant id of each hosted workspace, by resource id."""
+        if self._fleet is None:
+            return {self.workspace_resource_id: self.tenant_id}
+        return {m.resource_id: m.tenant_id for m in self._fleet.members}
+
+    def workspace_state(self, resource_id: str) -> State:
+        """The ``State`` switches of one hosted workspace (built now if it was not yet); InvalidInputError for an id
+        this emulator does not host."""
+        ids = self.workspace_resource_ids
+        lowered = [i.lower() for i in ids]
+        if not isinstance(resource_id, str) or resource_id.lower() not in lowered:
+            raise InvalidInputError(f"resource_id={resource_id!r:.200}: not a workspace of this emulator")
+        if self._fleet is None:
+            return self.state
+        return State(self._fleet.core(lowered.index(resource_id.lower())).ws)
 
     # -- addressing -----------------------------------------------------------------------------------
     @property
@@ -241,11 +328,11 @@ class Emulator:
 
     def transport(self) -> EmulatorTransport:
         """An ``httpx.BaseTransport`` answering every route in-process (host-agnostic)."""
-        return EmulatorTransport(self._core)
+        return EmulatorTransport(self._responder)
 
     def async_transport(self) -> EmulatorAsyncTransport:
         """An ``httpx.AsyncBaseTransport`` answering every route in-process."""
-        return EmulatorAsyncTransport(self._core)
+        return EmulatorAsyncTransport(self._responder)
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> LoopbackServer:
         """Start a loopback HTTP server in a background thread; use as a context manager or call ``close()``.
@@ -261,7 +348,7 @@ class Emulator:
             raise InvalidInputError(f"host={host!r}: the emulator serves on a loopback address only (e.g. 127.0.0.1)")
         check_int(port, "port", 0, 65535)
         try:
-            return LoopbackServer(self._core, host, port).start()
+            return LoopbackServer(self._responder, host, port).start()
         except OSError as exc:
             raise InvalidInputError(f"cannot serve on {host}:{port}: {exc.strerror}") from exc
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
-__all__ = ["DropConnection", "EmuRequest", "EmuResponse", "RequestRecord", "json_response"]
+__all__ = ["DropConnection", "EmuRequest", "EmuResponse", "RequestRecord", "Responder", "json_response"]
 
 
 class DropConnection(Exception):
@@ -71,3 +71,11 @@ def json_response(status: int, payload: Any, headers: dict[str, str] | None = No
     merged["x-ms-request-id"] = str(uuid.uuid4())  # as ARM and Log Analytics send; errors quote it
     merged.update(headers or {})
     return EmuResponse(status, body, merged)
+
+
+class Responder(Protocol):
+    """What the transports and the loopback server answer through: one workspace's ``Core`` or a fleet's router."""
+
+    latency: float  # seconds each request takes (slept by the transport or the server thread)
+
+    def handle(self, req: EmuRequest) -> EmuResponse: ...

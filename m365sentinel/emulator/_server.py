@@ -6,18 +6,18 @@ import contextlib
 import socket
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from m365sentinel.emulator._core import Core
-from m365sentinel.emulator._http import DropConnection, EmuRequest
+from m365sentinel.emulator._http import DropConnection, EmuRequest, Responder
 
 __all__ = ["LoopbackServer"]
 
 
-def _handler_class(core: Core) -> type[BaseHTTPRequestHandler]:
+def _handler_class(core: Responder) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "m365sentinel-emulator"
@@ -36,6 +36,8 @@ def _handler_class(core: Core) -> type[BaseHTTPRequestHandler]:
                 headers={k.lower(): v for k, v in self.headers.items()},
                 body=body,
             )
+            if core.latency:
+                time.sleep(core.latency)
             try:
                 response = core.handle(request)
             except DropConnection:
@@ -80,7 +82,7 @@ class _Server(ThreadingHTTPServer):
 class LoopbackServer:
     """A running server: ``.url`` (``http://127.0.0.1:<port>``), ``.close()``; also a context manager."""
 
-    def __init__(self, core: Core, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, core: Responder, host: str = "127.0.0.1", port: int = 0) -> None:
         self._server = _Server((host, port), _handler_class(core))
         bound_host, bound_port = self._server.server_address[:2]
         bound = bound_host.decode() if isinstance(bound_host, bytes) else str(bound_host)

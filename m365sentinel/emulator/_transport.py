@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from urllib.parse import unquote
 
 import httpx
 
-from m365sentinel.emulator._core import Core
-from m365sentinel.emulator._http import DropConnection, EmuRequest, EmuResponse
+from m365sentinel.emulator._http import DropConnection, EmuRequest, EmuResponse, Responder
 
 __all__ = ["EmulatorAsyncTransport", "EmulatorTransport"]
 
@@ -33,11 +34,13 @@ def _to_httpx(response: EmuResponse, request: httpx.Request) -> httpx.Response:
 class EmulatorTransport(httpx.BaseTransport):
     """Sync transport: ``httpx.Client(transport=emu.transport())``."""
 
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Responder) -> None:
         self._core = core
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
+        if self._core.latency:
+            time.sleep(self._core.latency)
         try:
             response = self._core.handle(_to_emu(request, body))
         except DropConnection as exc:
@@ -48,11 +51,13 @@ class EmulatorTransport(httpx.BaseTransport):
 class EmulatorAsyncTransport(httpx.AsyncBaseTransport):
     """Async transport: ``httpx.AsyncClient(transport=emu.async_transport())``."""
 
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Responder) -> None:
         self._core = core
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
+        if self._core.latency:
+            await asyncio.sleep(self._core.latency)
         try:
             response = self._core.handle(_to_emu(request, body))
         except DropConnection as exc:

@@ -218,3 +218,44 @@ def test_every_option_has_help_and_no_help_says_default_none():
         missing = [a.option_strings for a in parser._actions if a.option_strings and not a.help]
         assert missing == [], parser.prog
         assert "None" not in parser.format_help(), parser.prog
+
+
+def test_fleet_plan_apply_plan_over_a_served_emulator(capsys, tmp_path):
+    """`plan --workspaces FILE --json`: exit 3 before apply, 0 after; 1 with a missing workspace, still reported."""
+    from datetime import UTC, datetime
+
+    from m365sentinel.emulator import Emulator
+
+    emu = Emulator(now=datetime(2025, 11, 20, 12, tzinfo=UTC), incidents=12, workspaces=3, tenants=2, strict_tokens=False)
+    ids = emu.workspace_resource_ids
+    listed = tmp_path / "workspaces.txt"
+    listed.write_text(f"# customers\n{ids[0]}\n{ids[1]}  {emu.workspace_tenants[ids[1]]}  # contoso\n{ids[2]}\n")
+    with emu.serve() as server:
+        common = ["--endpoint", server.url, "--workspaces", str(listed), "--tables", "DeviceEvents", "--no-entities"]
+        assert main(["plan", *common, "--json"]) == 3
+        out, err = capsys.readouterr()
+        doc = json.loads(out)
+        assert (doc["total"], doc["failed"], doc["due"]) == (3, 0, 3)
+        assert err.splitlines()[0].startswith("target: 3 workspace(s) listed in")
+        assert err.splitlines()[-1] == "verdict: 3 workspace(s), 0 failed, 3 with something due"
+        assert main(["apply", *common]) == 0
+        assert capsys.readouterr().out.count("applied ") == 3
+        assert main(["plan", *common, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["due"] == 0
+        listed.write_text(listed.read_text() + f"{ids[2]}-missing\n")
+        assert main(["plan", *common, "--json"]) == 1
+        doc = json.loads(capsys.readouterr().out)
+        assert [w["ok"] for w in doc["workspaces"]] == [True, True, True, False]
+        assert doc["workspaces"][3]["error"]["type"] == "NotFoundError"
+    emu.close()
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["apply", "--workspace", "x"], "apply runs over a fleet"),
+    (["status", "--json"], "status --json reports a fleet"),
+    (["plan", "--workspaces", "/nonexistent/ws.txt"], "--workspaces '/nonexistent/ws.txt'"),
+])
+def test_bad_fleet_cli_usage_is_one_error_line(capsys, argv, message):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert message in str(exc.value)

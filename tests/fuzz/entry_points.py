@@ -137,7 +137,9 @@ def adversarial() -> st.SearchStrategy[Any]:
     text = st.one_of(
         st.sampled_from(_NASTY_TEXT),
         st.text(max_size=12),
-        st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF, categories=["Cc", "Cs", "Zl", "Cf"]), max_size=4),
+        st.text(
+            st.characters(min_codepoint=0, max_codepoint=0x10FFFF, categories=["Cc", "Cs", "Zl", "Cf"]), max_size=4
+        ),
     )
     numbers = st.one_of(
         st.integers(min_value=-(2**70), max_value=2**70),
@@ -209,6 +211,12 @@ def _session(w: World, **kw: Any) -> Any:
 def _session_connector(w: World, **kw: Any) -> Any:
     with ms.Session(credential=w.emu.credential(), transport=w.emu.transport()) as s:
         return s.connector(kw.pop("workspace", _ws(w)), **kw).incidents().get(w.incident_id).get()
+
+
+def _fleet(w: World, operation: Any = "status", **kw: Any) -> Any:
+    with ms.Session(credential=w.emu.credential(), transport=w.emu.transport()) as s:
+        fleet = ms.Fleet(kw.pop("workspaces", [_ws(w)]), session=s, **kw)
+        return fleet.incidents_and_alerts().run(operation).to_json()
 
 
 def _stream(w: World, apply: Callable[[Any], Any]) -> None:
@@ -323,6 +331,12 @@ def catalogue() -> tuple[EntryPoint, ...]:
         E("Session.connector(workspace)", lambda w, v: _session_connector(w, workspace=v)),
         E("Session.connector(tenant_id)", lambda w, v: _session_connector(w, tenant_id=v), GUIDS),
         E("Session.connector(api_versions)", lambda w, v: _session_connector(w, api_versions=v)),
+        E("Fleet(workspaces)", lambda w, v: _fleet(w, workspaces=v)),
+        E("Fleet(concurrency)", lambda w, v: _fleet(w, concurrency=v), (1, 4)),
+        E("Fleet(credentials)", lambda w, v: _fleet(w, credentials=v), ({},)),
+        E("Fleet(progress)", lambda w, v: _fleet(w, progress=v), (None, lambda d, t, r: None)),
+        E("Fleet.run(operation)", lambda w, v: _fleet(w, operation=v), ("status", "plan")),
+        E("parse_workspaces(text)", lambda w, v: ms.parse_workspaces(v)),
         E("WorkspaceId.parse(value)", lambda w, v: str(ms.WorkspaceId.parse(v))),
         E("Cloud.resolve(name)", lambda w, v: ms.Cloud.resolve(v), ("AzureCloud", "azureusgovernment")),
         E("Cloud.resolve(graph)", lambda w, v: ms.Cloud.resolve("AzureCloud", graph=v), ("GCC", "Global")),
@@ -358,7 +372,10 @@ def catalogue() -> tuple[EntryPoint, ...]:
         E("Checkpoint.starting_at(when)", lambda w, v: ms.Checkpoint.starting_at(v), AWARE),
         E("FileCheckpointStore(path)", lambda w, v: ms.FileCheckpointStore(v).load()),
         E("SQLiteCheckpointStore(path)", lambda w, v: ms.SQLiteCheckpointStore(_inside(w, v)).close()),
-        E("MemoryCheckpointStore.compare_and_swap(expected)", lambda w, v: _cas(ms.MemoryCheckpointStore(), v, "expected")),
+        E(
+            "MemoryCheckpointStore.compare_and_swap(expected)",
+            lambda w, v: _cas(ms.MemoryCheckpointStore(), v, "expected"),
+        ),
         E("MemoryCheckpointStore.compare_and_swap(checkpoint)", lambda w, v: _cas(ms.MemoryCheckpointStore(), v, "cp")),
         E(
             "FileCheckpointStore.compare_and_swap(checkpoint)",
@@ -414,14 +431,23 @@ def catalogue() -> tuple[EntryPoint, ...]:
             lambda w, v: w.connector.run_hunting_query(v, timespan=timedelta(days=1)),
             ("DeviceEvents | take 1",),
         ),
-        E("Connector.run_hunting_query(timespan)", lambda w, v: w.connector.run_hunting_query("print 1", timespan=v),
-          SPANS),
+        E(
+            "Connector.run_hunting_query(timespan)",
+            lambda w, v: w.connector.run_hunting_query("print 1", timespan=v),
+            SPANS,
+        ),
         E("Connector.solution()", lambda w, v: w.connector.solution().plan()),
         E("Connector.analytics_rules(rules)", lambda w, v: w.connector.analytics_rules(v).plan(), (RULE_YAML,)),
-        E("Connector.analytics_rules(enabled)", lambda w, v: w.connector.analytics_rules(RULE_YAML, enabled=v),
-          (True, False)),
-        E("Connector.list_rule_templates(connector_id)", lambda w, v: w.connector.list_rule_templates(connector_id=v),
-          ("MicrosoftThreatProtection", "AWS")),
+        E(
+            "Connector.analytics_rules(enabled)",
+            lambda w, v: w.connector.analytics_rules(RULE_YAML, enabled=v),
+            (True, False),
+        ),
+        E(
+            "Connector.list_rule_templates(connector_id)",
+            lambda w, v: w.connector.list_rule_templates(connector_id=v),
+            ("MicrosoftThreatProtection", "AWS"),
+        ),
         E("AnalyticsRule.from_yaml(text)", lambda w, v: ms.AnalyticsRule.from_yaml(v), (RULE_YAML,)),
         E("RuleTemplate.from_json(item)", lambda w, v: ms.RuleTemplate.from_json(v)),
         E("sample_queries()", lambda w, v: ms.sample_queries()),
@@ -446,8 +472,16 @@ def catalogue() -> tuple[EntryPoint, ...]:
         E("IncidentStream.owner(values)", lambda w, v: _stream(w, lambda s: s.owner(v)), ("a@b.example",)),
         E("IncidentStream.labels(values)", lambda w, v: _stream(w, lambda s: s.labels(v)), ("VIP",)),
         E("IncidentStream.provider(names)", lambda w, v: _stream(w, lambda s: s.provider(v)), ("Microsoft XDR",)),
-        E("IncidentStream.created_between(start)", lambda w, v: _stream(w, lambda s: s.created_between(v, None)), AWARE),
-        E("IncidentStream.modified_between(end)", lambda w, v: _stream(w, lambda s: s.modified_between(None, v)), AWARE),
+        E(
+            "IncidentStream.created_between(start)",
+            lambda w, v: _stream(w, lambda s: s.created_between(v, None)),
+            AWARE,
+        ),
+        E(
+            "IncidentStream.modified_between(end)",
+            lambda w, v: _stream(w, lambda s: s.modified_between(None, v)),
+            AWARE,
+        ),
         E("IncidentStream.max_items(n)", lambda w, v: _stream(w, lambda s: s.max_items(v)), (1, 2)),
         E("IncidentStream.page(size)", lambda w, v: _stream(w, lambda s: s.page(v)), (1, 1000)),
         E("IncidentStream.lag(value)", lambda w, v: _stream(w, lambda s: s.lag(v)), (timedelta(minutes=5),)),
@@ -549,7 +583,11 @@ def catalogue() -> tuple[EntryPoint, ...]:
         E("Query.parse(pattern)", lambda w, v: w.query.parse("Title", v), ("x",)),
         E("Query.join(right)", lambda w, v: w.query.join(v, "IncidentNumber"), (kql.table("SecurityAlert"),)),
         E("Query.join(on)", lambda w, v: w.query.join(kql.table("SecurityIncident"), v), COLS),
-        E("Query.join(kind)", lambda w, v: w.query.join(kql.table("SecurityIncident"), "Title", kind=v), ("leftouter",)),
+        E(
+            "Query.join(kind)",
+            lambda w, v: w.query.join(kql.table("SecurityIncident"), "Title", kind=v),
+            ("leftouter",),
+        ),
         E("Query.lookup(on)", lambda w, v: w.query.lookup(kql.table("SecurityIncident"), v), COLS),
         E("Query.union(queries)", lambda w, v: w.query.union(v), TABLES),
         E("Query.let(name)", lambda w, v: w.query.let(v, 1), ("Threshold",)),
@@ -599,7 +637,11 @@ def catalogue() -> tuple[EntryPoint, ...]:
         E("Query.project_reorder(names)", lambda w, v: w.query.project_reorder(v), COLS),
         E("Query.sample(n)", lambda w, v: w.query.sample(v), (5,)),
         E("Query.evaluate(plugin)", lambda w, v: w.query.evaluate(v), ("bag_unpack",)),
-        E("Query.serialize(named)", lambda w, v: w.query.serialize(n=v), (fn.row_number(),) if hasattr(fn, "row_number") else ()),
+        E(
+            "Query.serialize(named)",
+            lambda w, v: w.query.serialize(n=v),
+            (fn.row_number(),) if hasattr(fn, "row_number") else (),
+        ),
         E("HuntingTable.query()", lambda w, v: ms.HuntingTable.from_name("DeviceEvents").query().where(kql.lit(v))),
         # --- models -------------------------------------------------------------------------------------------
         E("models.parse_datetime(text)", lambda w, v: ms.models.parse_datetime(v), ("2025-01-01T00:00:00Z",)),

@@ -30,14 +30,44 @@ def test_the_catalogue_covers_every_public_name():
 
     rows = " ".join(ep.name for ep in CATALOGUE)
     not_called = {
-        "__version__", "kql", "models", "Action", "Audience", "Change", "FieldChange", "ManualStep", "Plan",
-        "ApplyResult", "ConnectorStatus", "DisconnectResult", "RuleStatus", "UpdateResult", "ReconcileReport",
-        "Prerequisite", "TableIngestion", "TimeSeries", "QueryResult", "Verdict", "VerificationLine",
-        "VerificationReport", "ProviderNames", "CheckpointStore", "IncidentRun", "StreamedIncident",
-        "EntitySync", "IncidentHandle", "IncidentStream", "DefenderIncidents", "SampleQuery",
+        "__version__",
+        "kql",
+        "models",
+        "Action",
+        "Audience",
+        "Change",
+        "FieldChange",
+        "ManualStep",
+        "Plan",
+        "ApplyResult",
+        "ConnectorStatus",
+        "DisconnectResult",
+        "RuleStatus",
+        "UpdateResult",
+        "ReconcileReport",
+        "Prerequisite",
+        "TableIngestion",
+        "TimeSeries",
+        "QueryResult",
+        "Verdict",
+        "VerificationLine",
+        "VerificationReport",
+        "ProviderNames",
+        "CheckpointStore",
+        "IncidentRun",
+        "StreamedIncident",
+        "EntitySync",
+        "IncidentHandle",
+        "IncidentStream",
+        "DefenderIncidents",
+        "SampleQuery",
+        "FleetReport",
+        "FleetTarget",
+        "WorkspaceResult",
     }
     callables = {
-        n for n in ms.__all__
+        n
+        for n in ms.__all__
         if n not in not_called and not (isinstance(getattr(ms, n), type) and issubclass(getattr(ms, n), Exception))
     }
     assert sorted(n for n in callables if n not in rows) == []

@@ -1,0 +1,100 @@
+"""``m365sentinel.aio.Fleet``: the async shell over ``FleetCore`` (the same targets, desired state, flows and
+report as ``m365sentinel.Fleet``; workspaces run as asyncio tasks, ``concurrency`` at a time)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .._api_versions import ApiVersions
+from .._errors import InvalidInputError
+from .._fleet import (
+    DEFAULT_CONCURRENCY,
+    FleetCore,
+    FleetReport,
+    FleetTarget,
+    Progress,
+    WorkspaceResult,
+    _check_operation,
+    workspace_flow,
+)
+from .._ids import WorkspaceId
+from ._session import Session
+
+__all__ = ["Fleet"]
+
+
+class Fleet(FleetCore):
+    """The async ``m365sentinel.Fleet``: the same constructor (``session`` an ``aio.Session``; ``credentials``
+    values ``azure.identity.aio`` credentials), fluent calls and ``FleetReport``; terminal calls are awaited.
+
+    ::
+
+        async with aio.Session(credential=credential) as session:
+            report = await aio.Fleet(workspace_ids, session=session).incidents_and_alerts().plan()
+    """
+
+    def __init__(
+        self,
+        workspaces: Iterable[str | WorkspaceId | tuple[str, str | None] | FleetTarget],
+        *,
+        session: Session,
+        credentials: Mapping[str, Any] | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        api_versions: ApiVersions | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        from ._connector import Connector
+
+        if not isinstance(session, Session):
+            raise InvalidInputError(f"session must be a m365sentinel.aio.Session, got {session!r:.100}")
+        self._connector_type = Connector
+        super().__init__(
+            workspaces,
+            session=session,
+            credentials=credentials,
+            concurrency=concurrency,
+            api_versions=api_versions,
+            progress=progress,
+        )
+
+    async def plan(self) -> FleetReport:
+        """``m365sentinel.Fleet.plan``, awaited; each ``aio.Plan`` can be applied (``await plan.apply()``)."""
+        return await self.run("plan")
+
+    async def apply(self) -> FleetReport:
+        """``m365sentinel.Fleet.apply``, awaited."""
+        return await self.run("apply")
+
+    async def status(self) -> FleetReport:
+        """``m365sentinel.Fleet.status``, awaited."""
+        return await self.run("status")
+
+    async def verify(self, *, days: int = 14) -> FleetReport:
+        """``m365sentinel.Fleet.verify``, awaited."""
+        return await self.run("verify", days=days)
+
+    async def run(self, operation: str, *, days: int = 14) -> FleetReport:
+        """``m365sentinel.Fleet.run``, awaited."""
+        _check_operation(operation, days)
+        total = len(self._targets)
+        gate = asyncio.Semaphore(self._concurrency)
+        done = 0
+
+        async def one(target: FleetTarget) -> WorkspaceResult:
+            nonlocal done
+            async with gate:
+                try:
+                    c = self._connector(target)
+                    value, error = await c._run(workspace_flow(c, operation, days)), None
+                except Exception as exc:  # this workspace's result; the others go on
+                    value, error = None, exc
+            result = self._result(target, operation, value, error)
+            done += 1
+            if self._progress is not None:
+                self._progress(done, total, result)
+            return result
+
+        results = await asyncio.gather(*(one(t) for t in self._targets))
+        return FleetReport(operation, tuple(results))
