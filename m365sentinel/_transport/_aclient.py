@@ -20,7 +20,7 @@ from .._errors import ClientClosedError, CredentialError, InvalidInputError
 from ._atokens import AsyncTokenCache
 from ._client import _user_agent, check_client_args, credential_for
 from ._clouds import Cloud
-from ._flow import Flow, Prefetch, Send, Sleep, Token, Transmit, json_body, request_flow, request_timeout
+from ._flow import Flow, Prefetch, Send, Sleep, Token, Transmit, check_flow, json_body, request_flow, request_timeout
 from ._logging import log_request, log_response
 from ._requests import RequestSpec
 from ._retry import RetryPolicy
@@ -73,7 +73,7 @@ class AsyncHttpClient:
         tenant_id: str | None = None,
         close_credential: bool = False,
     ) -> None:
-        check_client_args(cloud, credential, check_async_credential)
+        check_client_args(cloud, credential, check_async_credential, timeout)
         self._cloud = cloud
         self._credential = credential
         self._policy = retry
@@ -138,6 +138,7 @@ class AsyncHttpClient:
 
     async def run(self, flow: Flow[T]) -> T:
         """Drive a flow that only sends (``HttpClient.run``'s twin); its return value."""
+        check_flow(flow)
         outcome: Any = None
         failure: BaseException | None = None
         while True:
@@ -160,6 +161,7 @@ class AsyncHttpClient:
     ) -> AsyncIterator[Any]:
         """Drive a listing flow (``HttpClient.iterate``'s twin): a ``Prefetch`` runs as a task while the caller
         handles the items before it; its outcome (or error) is delivered at the ``Send`` that asks for it."""
+        check_flow(flow)
         pending: tuple[RequestSpec, asyncio.Task[httpx.Response]] | None = None
         handed = 0
         outcome: Any = None
