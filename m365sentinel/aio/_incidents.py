@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import inspect
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -47,6 +48,18 @@ class IncidentRun(RunState, AsyncIterator[StreamedIncident]):
         await self._gen.aclose()  # type: ignore[attr-defined]
 
 
+async def _wait_thread_event(event: threading.Event, seconds: float) -> None:
+    """Wait ``seconds`` or until ``event`` (set from another thread) is set, as the sync face's ``event.wait``
+    does. Polled in short sleeps: a worker thread blocked in ``event.wait`` would outlive a cancelled task and
+    hold up the loop's shutdown for the rest of the interval."""
+    deadline = time.monotonic() + seconds
+    while not event.is_set() and (left := deadline - time.monotonic()) > 0:
+        await asyncio.sleep(min(left, _EVENT_POLL))
+
+
+_EVENT_POLL = 0.05  # seconds between looks at a threading.Event during follow()'s wait
+
+
 @attrs.frozen(kw_only=True)
 class IncidentStream(_SyncIncidentStream):
     """The async ``m365sentinel.IncidentStream``: the same fluent calls, checks and guarantees; iterate it with
@@ -79,7 +92,7 @@ class IncidentStream(_SyncIncidentStream):
     ) -> AsyncIterator[StreamedIncident]:
         """Poll forever (``async for``): one pass, then wait ``interval`` seconds, until ``stop`` (an
         ``asyncio.Event``, a ``threading.Event`` set from another thread, or a callable returning True) is set or
-        the loop is left; an ``asyncio.Event`` also ends the wait early. ``sleep`` (seconds; may return an
+        the loop is left; setting either Event also ends the wait early. ``sleep`` (seconds; may return an
         awaitable) replaces the wait. Arguments are checked here, before any request (InvalidInputError)."""
         check_follow_args(interval, stop, sleep, asyncio.Event, threading.Event)
 
@@ -91,6 +104,8 @@ class IncidentStream(_SyncIncidentStream):
             elif isinstance(stop, asyncio.Event):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), seconds)
+            elif isinstance(stop, threading.Event):
+                await _wait_thread_event(stop, seconds)
             else:
                 await asyncio.sleep(seconds)
 
