@@ -102,7 +102,9 @@ class AsyncHttpClient:
         return self._client.is_closed
 
     async def send(self, spec: RequestSpec) -> httpx.Response:
-        """``HttpClient.send``, awaited: the 2xx response for ``spec`` (same retries, token refresh, errors)."""
+        """The 2xx ``httpx.Response`` for ``spec`` (``HttpClient.send``, awaited: same retries and token refresh).
+        Raises InvalidInputError (not a RequestSpec), UnsafeRequestError (before sending), APIStatusError
+        subclasses, RateLimitedError, ConnectError / RequestTimeout, CredentialError, ClientClosedError."""
         if self._client.is_closed:
             raise ClientClosedError("the client is closed (aclose() or the end of its async with); create a new one")
         flow = request_flow(spec, self._cloud, self._policy, self._clock)
@@ -133,11 +135,13 @@ class AsyncHttpClient:
                 failure = exc
 
     async def send_json(self, spec: RequestSpec) -> Any:
-        """``send`` and parse the body as JSON; ``None`` for 204 or an empty body."""
+        """``send`` and parse the body as JSON; ``None`` for 204 or an empty body. Raises what ``send`` raises and
+        SerializationError when the body is not JSON."""
         return json_body(spec, await self.send(spec))
 
     async def run(self, flow: Flow[T]) -> T:
-        """Drive a flow that only sends (``HttpClient.run``'s twin); its return value."""
+        """Drive a flow that only sends (``HttpClient.run``'s twin); its return value. Raises InvalidInputError
+        when ``flow`` is not a generator, and whatever the flow raises."""
         check_flow(flow)
         outcome: Any = None
         failure: BaseException | None = None
@@ -160,7 +164,8 @@ class AsyncHttpClient:
         self, flow: Generator[Any, Any, Any], *, wait: Callable[[float], Awaitable[None]] | None = None
     ) -> AsyncIterator[Any]:
         """Drive a listing flow (``HttpClient.iterate``'s twin): a ``Prefetch`` runs as a task while the caller
-        handles the items before it; its outcome (or error) is delivered at the ``Send`` that asks for it."""
+        handles the items before it; its outcome (or error) is delivered at the ``Send`` that asks for it.
+        Raises InvalidInputError when ``flow`` is not a generator (at the first item), and whatever it raises."""
         check_flow(flow)
         pending: tuple[RequestSpec, asyncio.Task[httpx.Response]] | None = None
         handed = 0

@@ -30,7 +30,8 @@ class Plan(_SyncPlan):
     """``m365sentinel.Plan`` whose ``apply()`` is awaited (same changes, order, checks and errors)."""
 
     async def apply(self) -> ApplyResult:  # type: ignore[override]
-        """Send the changes in order (see ``Connector.plan``); idempotent: an applied plan returns its result.
+        """``m365sentinel.Plan.apply``, awaited: send the changes in order (see ``Connector.plan``); idempotent: an
+        applied plan returns its result.
 
         Raises PreflightError (blockers), StalePlanError, PartialApplyError, APIStatusError subclasses."""
         if self._result:
@@ -96,8 +97,8 @@ class Connector(ConnectorCore):
 
     # --- lifecycle -------------------------------------------------------------------------------------------
     async def close(self) -> None:
-        """Close the HTTP client every fluent copy shares (and the default credential it made); for a connector
-        from ``aio.Session.connector``, nothing (the session owns the pool)."""
+        """``m365sentinel.Connector.close``, awaited: close the HTTP client every fluent copy shares (and the default
+        credential it made); for a connector from ``aio.Session.connector``, nothing (the session owns the pool)."""
         if self._session.owns_http:
             await self._session.http.aclose()
 
@@ -117,7 +118,7 @@ class Connector(ConnectorCore):
         return plan
 
     async def apply(self) -> ApplyResult:
-        """``await (await plan()).apply()`` in one call."""
+        """``m365sentinel.Connector.apply``: ``await (await plan()).apply()`` in one call -> ``ApplyResult``."""
         return await (await self.plan()).apply()
 
     async def status(self) -> ConnectorStatus:
@@ -161,7 +162,8 @@ class Connector(ConnectorCore):
         return templates
 
     def incidents(self) -> IncidentStream:
-        """An async ``IncidentStream`` (``async for``) over this workspace's incidents; sends nothing yet."""
+        """An async ``m365sentinel.Connector.incidents``: an ``aio.IncidentStream`` (``async for``) over this
+        workspace's incidents; sends nothing yet."""
         from ._incidents import IncidentStream
 
         return IncidentStream.for_session(self._session)

@@ -75,3 +75,26 @@ def test_bad_input_raises_the_same_invalid_input_error_on_both_faces_before_any_
     assert sync == async_
     expected = ms.UnsupportedCloudError if name == "Connector(cloud)" else ms.InvalidInputError
     assert sync[0] is expected and sync[2] == 0 and sync[3] == sync[1]  # typed, nothing sent, pickles
+
+
+def test_every_async_method_points_to_its_sync_twin_or_states_its_errors():
+    """Each method the async face defines names its sync twin precisely (``m365sentinel.Cls.method``, which
+    exists and is documented) or states what it raises."""
+    import inspect
+    import re
+
+    from m365sentinel import aio
+
+    vague = []
+    for name in aio.__all__:
+        for attr, member in vars(getattr(aio, name)).items():
+            if attr.startswith("_") or not inspect.isfunction(member):
+                continue
+            doc = inspect.getdoc(member) or ""
+            twins = [
+                getattr(getattr(ms, cls, None), method, None)
+                for cls, method in re.findall(r"``m365sentinel\.(\w+)\.(\w+)", doc)
+            ]
+            if not any(t is not None and inspect.getdoc(t) for t in twins) and "Error" not in doc:
+                vague.append(f"{name}.{attr}")
+    assert vague == []
