@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from .._errors import ClientClosedError, CredentialError, InvalidInputError
+from .._errors import ClientClosedError, CredentialError, EventLoopError, InvalidInputError
 from ._atokens import AsyncTokenCache
 from ._client import _user_agent, check_client_args, credential_for
 from ._clouds import Cloud
@@ -83,6 +83,7 @@ class AsyncHttpClient:
         self._tokens = AsyncTokenCache(clock)
         self._sleep = sleep
         self._close_credential = close_credential
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop it first ran in (see _check_loop)
         user_agent = _user_agent() + (f" {user_agent_suffix}" if user_agent_suffix else "")
         self._client = httpx.AsyncClient(
             transport=transport,
@@ -107,6 +108,7 @@ class AsyncHttpClient:
         subclasses, RateLimitedError, ConnectError / RequestTimeout, CredentialError, ClientClosedError."""
         if self._client.is_closed:
             raise ClientClosedError("the client is closed (aclose() or the end of its async with); create a new one")
+        self._check_loop()
         flow = request_flow(spec, self._cloud, self._policy, self._clock)
         outcome: Any = None
         failure: BaseException | None = None
@@ -224,6 +226,19 @@ class AsyncHttpClient:
 
     def __repr__(self) -> str:
         return f"AsyncHttpClient(cloud={self._cloud.name!r})"
+
+    def _check_loop(self) -> None:
+        # httpx's pool and the token cache's locks belong to the loop the client first ran in: from another one
+        # they fail inside asyncio ("bound to a different event loop", "Event loop is closed") or hang.
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:
+            raise EventLoopError(
+                "this m365sentinel.aio client first ran in another event loop, and is used in one event loop only: "
+                "create the Session or Connector inside the loop that uses it (e.g. in the coroutine asyncio.run "
+                "runs), one per loop"
+            )
 
     async def _transmit(self, effect: Transmit) -> httpx.Response:
         spec = effect.spec

@@ -5,6 +5,7 @@ sync credential given to aio, and one SQLite checkpoint shared by both faces."""
 from __future__ import annotations
 
 import asyncio
+import pickle
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -202,3 +203,24 @@ def test_a_stream_resumes_on_the_other_face_from_the_same_sqlite_checkpoint(emu,
     with ms.Connector(emu.workspace_resource_id, credential=emu.credential(), transport=emu.transport()) as sync:
         every = _names(sync.incidents().clock(emu.clock.now))
     assert len(head) == 6 and sorted(head + tail) == sorted(every) and again == []
+
+
+def test_a_connector_used_from_a_second_event_loop_is_a_typed_error_and_its_own_loop_still_works(emu):
+    """One ``asyncio.run`` per call with a connector made outside: the async client belongs to the loop it first
+    ran in (httpx's pool and the token locks are bound to it), so another loop gets a typed error, not a
+    RuntimeError from asyncio's internals, and no request goes out."""
+    connector = _aconnector(emu, transport=YieldingTransport(emu.async_transport()))
+
+    async def many() -> list[int]:
+        results = await asyncio.gather(*(connector.query(f"print n = {i}", timespan="P1D") for i in range(3)))
+        return [r.tables[0].rows[0][0] for r in results]
+
+    with asyncio.Runner() as first:
+        assert first.run(many()) == [0, 1, 2]
+        sent = len(emu.requests)
+        with pytest.raises(ms.EventLoopError, match="used in one event loop") as info:
+            asyncio.run(many())
+        assert len(emu.requests) == sent
+        assert first.run(many()) == [0, 1, 2]
+        first.run(connector.close())
+    assert type(pickle.loads(pickle.dumps(info.value))) is ms.EventLoopError
