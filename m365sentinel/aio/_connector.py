@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -29,18 +30,26 @@ __all__ = ["Connector", "Plan"]
 class Plan(_SyncPlan):
     """``m365sentinel.Plan`` whose ``apply()`` is awaited (same changes, order, checks and errors)."""
 
+    _turns: list[asyncio.Lock] = attrs.field(factory=list, repr=False, init=False)  # one lock, made on first apply
+
     async def apply(self) -> ApplyResult:  # type: ignore[override]
         """``m365sentinel.Plan.apply``, awaited: send the changes in order (see ``Connector.plan``); idempotent: an
         applied plan returns its result.
 
+        Tasks applying one plan at once take turns: the first writes, the others get its result (or, when it
+        failed, try again as a later call would).
+
         Raises PreflightError (blockers), StalePlanError, PartialApplyError, APIStatusError subclasses."""
-        if self._result:
-            return self._result[0]
         if self._applier is None:
             raise RuntimeError("this plan is not bound to a connector")
-        result: ApplyResult = await self._applier(self)  # type: ignore[misc]
-        self._result.append(result)
-        return result
+        if not self._turns:
+            self._turns.append(asyncio.Lock())
+        async with self._turns[0]:
+            if self._result:
+                return self._result[0]
+            result: ApplyResult = await self._applier(self)  # type: ignore[misc]
+            self._result.append(result)
+            return result
 
 
 class Connector(ConnectorCore):

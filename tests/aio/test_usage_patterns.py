@@ -224,3 +224,16 @@ def test_a_connector_used_from_a_second_event_loop_is_a_typed_error_and_its_own_
         assert first.run(many()) == [0, 1, 2]
         first.run(connector.close())
     assert type(pickle.loads(pickle.dumps(info.value))) is ms.EventLoopError
+
+
+def test_one_plan_applied_from_two_tasks_at_once_writes_once_and_both_get_its_result(emu):
+    async def main() -> tuple[object, object, int, int]:
+        async with _aconnector(emu, transport=YieldingTransport(emu.async_transport())) as connector:
+            plan = await connector.incidents_and_alerts(turn_off_microsoft_incident_creation_rules=True).plan()
+            before = len([r for r in emu.requests if r.is_write])
+            first, second = await asyncio.gather(plan.apply(), plan.apply(), return_exceptions=True)
+            return first, second, len([r for r in emu.requests if r.is_write]) - before, len(plan.changes)
+
+    first, second, writes, changes = asyncio.run(main())
+    assert isinstance(first, ms.ApplyResult) and second is first
+    assert changes > 0 and writes == changes
