@@ -56,17 +56,18 @@ def _names(stream) -> list[str]:
     return [item.incident.name for item in stream]
 
 
-def test_many_concurrent_queries_on_one_connector_each_get_their_own_answer(emu):
+def test_many_concurrent_queries_on_one_connector_each_get_their_own_answer_and_share_tokens(emu):
     async def main() -> list[int]:
         transport = YieldingTransport(emu.async_transport())
-        async with _aconnector(emu, transport=transport) as connector:
-            results = await asyncio.gather(
-                *(connector.query(f"print n = {i}", timespan=timedelta(days=1)) for i in range(40))
-            )
+        async with aio.Session(credential=emu.async_credential(), transport=transport, clock=emu.time) as session:
+            connector = session.connector(emu.workspace_resource_id)
+            results = await asyncio.gather(*(connector.query(f"print n = {i}", timespan="P1D") for i in range(40)))
+            emu.faults.expire_tokens()  # every request of the next burst is refused once: one renewal for all
+            results += await asyncio.gather(*(connector.query(f"print n = {i}", timespan="P1D") for i in range(10)))
         return [r.tables[0].rows[0][0] for r in results]
 
-    assert asyncio.run(main()) == list(range(40))
-    assert len([r for r in emu.requests if r.path.endswith("/query")]) == 40
+    assert asyncio.run(main()) == list(range(40)) + list(range(10))
+    assert dict(emu.token_requests) == {"https://management.azure.com": 1, "https://api.loganalytics.io": 2}
 
 
 def test_a_cancelled_async_for_commits_only_what_was_handled_and_the_connector_stays_usable(emu):

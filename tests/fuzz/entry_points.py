@@ -730,7 +730,8 @@ def aio_catalogue() -> tuple[EntryPoint, ...]:
         E("aio.Connector(api_versions)", lambda w, v: _aconnector(w, api_versions=v)),
         E("aio.Connector(retry)", lambda w, v: _aconnector(w, retry=v)),
         E("aio.Connector(timeout)", lambda w, v: _aconnector(w, timeout=v), (1, 30.0)),
-        E("aio.Connector(transport)", lambda w, v: _aconnector(w, transport=v)),
+        # None is the real network (the default transport): never drawn, the fuzz sends only to the emulator.
+        E("aio.Connector(transport)", lambda w, v: _aconnector(w, transport=v), accept=lambda v: v is not None),
         E("aio.Connector(sleep)", lambda w, v: _aconnector(w, sleep=v)),
         E("aio.Session(credential)", lambda w, v: _asession(w, credential=v), accept=lambda v: v is not None),
         E("aio.Session(tenant_id)", lambda w, v: _asession(w, tenant_id=v), GUIDS),
@@ -740,7 +741,10 @@ def aio_catalogue() -> tuple[EntryPoint, ...]:
         E("aio.Session.connector(workspace)", lambda w, v: _asession_connector(w, workspace=v)),
         E("aio.Session.connector(tenant_id)", lambda w, v: _asession_connector(w, tenant_id=v), GUIDS),
         E("aio.Session.connector(api_versions)", lambda w, v: _asession_connector(w, api_versions=v)),
-        E("aio.Session.close()", lambda w, v: aio.Session(credential=w.emu.async_credential()).close()),
+        E(
+            "aio.Session.close()",
+            lambda w, v: aio.Session(credential=w.emu.async_credential(), transport=w.emu.async_transport()).close(),
+        ),
         E(
             "aio.Connector.incidents_and_alerts(turn_off)",
             lambda w, v: w.aconnector.incidents_and_alerts(turn_off_microsoft_incident_creation_rules=v).plan(),
