@@ -4,7 +4,8 @@ Run: ``python -m bench.fuzz_entry_points --minutes 20`` (from the repository roo
 
 Throws hypothesis-drawn adversarial values (wrong types, edge numbers, control characters, lone surrogates,
 naive/extreme datetimes, ...) at each row of ``tests/fuzz/entry_points.py`` in round-robin, each round with a fresh
-seed, until the time is up. Prints inputs tried, entry points covered, untyped exceptions (anything but a
+seed, until the time is up. Both faces: the ``aio.*`` rows are awaited on the world's event loop (``--only aio.``
+runs the async face alone). Prints inputs tried, entry points covered, untyped exceptions (anything but a
 ``SentinelError``) and InvalidInputErrors raised after a request was sent, each with one example. Exit status 1 when
 either count is not zero. The CI run of the same catalogue is ``tests/fuzz`` (bounded, derandomized).
 """

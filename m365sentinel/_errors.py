@@ -11,6 +11,7 @@ The tree (every class is exported from ``m365sentinel``)::
     ├── UnsafeRequestError              refusing to send a token cross-origin or over plain http
     ├── CredentialError                 the credential could not produce a token (azure-identity's error chained)
     ├── ClientClosedError (RuntimeError) the Connector (its HTTP client) was closed
+    │   └── EventLoopError              an aio client used from a second event loop
     ├── MissingExtraError (ImportError) an optional feature used without its extra (names the pip install)
     ├── APIStatusError                  the service answered with an error status
     │   ├── BadRequestError (400)
@@ -52,6 +53,7 @@ __all__ = [
     "ClientClosedError",
     "ConflictError",
     "ConnectError",
+    "EventLoopError",
     "ConsentRequiredError",
     "CredentialError",
     "InvalidInputError",
@@ -122,6 +124,11 @@ class CredentialError(SentinelError):
 
 class ClientClosedError(SentinelError, RuntimeError):
     """The client was closed (``close()`` or the end of a ``with`` block); create a new Connector."""
+
+
+class EventLoopError(ClientClosedError):
+    """An ``m365sentinel.aio`` session or connector was used from an event loop other than the one it first ran
+    in (its HTTP pool and token locks belong to that loop); create one per loop, inside it."""
 
 
 class MissingExtraError(SentinelError, ImportError):

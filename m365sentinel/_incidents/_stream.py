@@ -173,6 +173,7 @@ class IncidentRun(RunState, Iterator[StreamedIncident]):
         return next(self._gen)
 
     def close(self) -> None:
+        """End the pass early (``break`` does the same once the run is dropped): what was committed stays."""
         self._gen.close()  # type: ignore[attr-defined]
 
 

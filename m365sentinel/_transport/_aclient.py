@@ -17,11 +17,11 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-from .._errors import ClientClosedError, CredentialError, InvalidInputError
+from .._errors import ClientClosedError, CredentialError, EventLoopError, InvalidInputError
 from ._atokens import AsyncTokenCache
 from ._client import _user_agent, check_client_args, credential_for
 from ._clouds import Cloud
-from ._flow import Flow, Prefetch, Send, Sleep, Token, Transmit, json_body, request_flow, request_timeout
+from ._flow import Flow, Prefetch, Send, Sleep, Token, Transmit, check_flow, json_body, request_flow, request_timeout
 from ._logging import log_request, log_response
 from ._requests import RequestSpec
 from ._retry import RetryPolicy
@@ -74,7 +74,7 @@ class AsyncHttpClient:
         tenant_id: str | None = None,
         close_credential: bool = False,
     ) -> None:
-        check_client_args(cloud, credential, check_async_credential)
+        check_client_args(cloud, credential, check_async_credential, timeout)
         self._cloud = cloud
         self._credential = credential
         self._policy = retry
@@ -84,6 +84,7 @@ class AsyncHttpClient:
         self._tokens = AsyncTokenCache(clock)
         self._sleep = sleep
         self._close_credential = close_credential
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop it first ran in (see _check_loop)
         user_agent = _user_agent() + (f" {user_agent_suffix}" if user_agent_suffix else "")
         self._client = httpx.AsyncClient(
             transport=transport,
@@ -112,9 +113,12 @@ class AsyncHttpClient:
         return self._client.is_closed
 
     async def send(self, spec: RequestSpec) -> httpx.Response:
-        """``HttpClient.send``, awaited: the 2xx response for ``spec`` (same retries, token refresh, errors)."""
+        """The 2xx ``httpx.Response`` for ``spec`` (``HttpClient.send``, awaited: same retries and token refresh).
+        Raises InvalidInputError (not a RequestSpec), UnsafeRequestError (before sending), APIStatusError
+        subclasses, RateLimitedError, ConnectError / RequestTimeout, CredentialError, ClientClosedError."""
         if self._client.is_closed:
             raise ClientClosedError("the client is closed (aclose() or the end of its async with); create a new one")
+        self._check_loop()
         flow = request_flow(spec, self._cloud, self._policy, self._clock)
         outcome: Any = None
         failure: BaseException | None = None
@@ -143,11 +147,14 @@ class AsyncHttpClient:
                 failure = exc
 
     async def send_json(self, spec: RequestSpec) -> Any:
-        """``send`` and parse the body as JSON; ``None`` for 204 or an empty body."""
+        """``send`` and parse the body as JSON; ``None`` for 204 or an empty body. Raises what ``send`` raises and
+        SerializationError when the body is not JSON."""
         return json_body(spec, await self.send(spec))
 
     async def run(self, flow: Flow[T]) -> T:
-        """Drive a flow that only sends (``HttpClient.run``'s twin); its return value."""
+        """Drive a flow that only sends (``HttpClient.run``'s twin); its return value. Raises InvalidInputError
+        when ``flow`` is not a generator, and whatever the flow raises."""
+        check_flow(flow)
         outcome: Any = None
         failure: BaseException | None = None
         while True:
@@ -169,7 +176,9 @@ class AsyncHttpClient:
         self, flow: Generator[Any, Any, Any], *, wait: Callable[[float], Awaitable[None]] | None = None
     ) -> AsyncIterator[Any]:
         """Drive a listing flow (``HttpClient.iterate``'s twin): a ``Prefetch`` runs as a task while the caller
-        handles the items before it; its outcome (or error) is delivered at the ``Send`` that asks for it."""
+        handles the items before it; its outcome (or error) is delivered at the ``Send`` that asks for it.
+        Raises InvalidInputError when ``flow`` is not a generator (at the first item), and whatever it raises."""
+        check_flow(flow)
         pending: tuple[RequestSpec, asyncio.Task[httpx.Response]] | None = None
         handed = 0
         outcome: Any = None
@@ -227,6 +236,19 @@ class AsyncHttpClient:
 
     def __repr__(self) -> str:
         return f"AsyncHttpClient(cloud={self._cloud.name!r})"
+
+    def _check_loop(self) -> None:
+        # httpx's pool and the token cache's locks belong to the loop the client first ran in: from another one
+        # they fail inside asyncio ("bound to a different event loop", "Event loop is closed") or hang.
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:
+            raise EventLoopError(
+                "this m365sentinel.aio client first ran in another event loop, and is used in one event loop only: "
+                "create the Session or Connector inside the loop that uses it (e.g. in the coroutine asyncio.run "
+                "runs), one per loop"
+            )
 
     async def _transmit(self, effect: Transmit) -> httpx.Response:
         spec = effect.spec

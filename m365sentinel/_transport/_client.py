@@ -20,7 +20,19 @@ import httpx
 
 from .._errors import ClientClosedError, CredentialError, InvalidInputError
 from ._clouds import Audience, Cloud
-from ._flow import Flow, Prefetch, Send, Sleep, Token, Transmit, json_body, page_flow, request_flow, request_timeout
+from ._flow import (
+    Flow,
+    Prefetch,
+    Send,
+    Sleep,
+    Token,
+    Transmit,
+    check_flow,
+    json_body,
+    page_flow,
+    request_flow,
+    request_timeout,
+)
 from ._logging import log_request, log_response
 from ._requests import RequestSpec
 from ._retry import RetryPolicy
@@ -46,9 +58,17 @@ def _user_agent() -> str:
     return f"m365sentinel/{ours} python-httpx/{httpx.__version__}"
 
 
-def check_client_args(cloud: Any, credential: Any, check_credential: Callable[[Any], None]) -> None:
-    """InvalidInputError for a cloud that is not a ``Cloud``, a mapping not keyed by ``Audience``, or a credential
-    ``check_credential`` (the face's: sync or async) refuses."""
+def check_client_args(
+    cloud: Any, credential: Any, check_credential: Callable[[Any], None], timeout: Any = 30.0
+) -> None:
+    """InvalidInputError for a cloud that is not a ``Cloud``, a mapping not keyed by ``Audience``, a credential
+    ``check_credential`` (the face's: sync or async) refuses, or a timeout neither ``httpx.Timeout`` nor seconds > 0."""
+    if not isinstance(timeout, httpx.Timeout) and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0
+    ):
+        raise InvalidInputError(
+            f"timeout must be a positive number of seconds or an httpx.Timeout, got {timeout!r:.80}"
+        )
     if not isinstance(cloud, Cloud):
         raise InvalidInputError(f"cloud must be a Cloud (Cloud.resolve(...) or Cloud.custom(...)), got {cloud!r}")
     if isinstance(credential, Mapping):
@@ -112,7 +132,7 @@ class HttpClient:
         clock: Callable[[], float] = time.time,
         tenant_id: str | None = None,
     ) -> None:
-        check_client_args(cloud, credential, check_sync_credential)
+        check_client_args(cloud, credential, check_sync_credential, timeout)
         self._cloud = cloud
         self._credential = credential
         self._policy = retry
@@ -197,6 +217,7 @@ class HttpClient:
 
     def run(self, flow: Flow[T]) -> T:
         """Drive a flow (``_flow``) that only sends: each ``Send`` through ``send``; its return value."""
+        check_flow(flow)
         outcome: Any = None
         failure: BaseException | None = None
         while True:
@@ -221,6 +242,7 @@ class HttpClient:
         A prefetched outcome is delivered exactly where it would have been without prefetching (an error is raised
         at the ``Send`` that asks for it); closing the iterator early abandons it (a request in flight completes in
         the background and is discarded)."""
+        check_flow(flow)
         pending: tuple[RequestSpec, concurrent.futures.Future[httpx.Response]] | None = None
         prefetcher: _Prefetcher | None = None
         outcome: Any = None

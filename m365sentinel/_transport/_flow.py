@@ -31,6 +31,7 @@ from .._errors import (
     APIStatusError,
     AuthenticationError,
     ConnectError,
+    InvalidInputError,
     RateLimitedError,
     RequestTimeout,
     SentinelError,
@@ -84,6 +85,12 @@ class Prefetch:
 
 # A flow that only sends (no items for the caller): Generator[Send | Prefetch, Response | None, T].
 Flow = Generator[Any, Any, T]
+
+
+def check_flow(flow: Any) -> None:
+    """InvalidInputError unless ``flow`` is a generator (what both clients' ``run``/``iterate`` drive)."""
+    if not isinstance(flow, Generator):
+        raise InvalidInputError(f"flow must be a generator of _flow effects, got {type(flow).__name__}")
 
 
 def json_body(spec: RequestSpec, response: httpx.Response) -> Any:
@@ -260,8 +267,11 @@ def request_flow(
     Retry-After or the policy's backoff; refreshes the token once on a genuine token error; keeps one
     ``x-ms-client-request-id`` across attempts. Raises UnsafeRequestError before anything is sent when the URL is
     not one of the cloud's endpoints for the audience, APIStatusError subclasses, RateLimitedError at once when
-    Retry-After exceeds the ceiling, ConnectError / RequestTimeout when no response came.
+    Retry-After exceeds the ceiling, ConnectError / RequestTimeout when no response came; InvalidInputError when
+    ``spec`` is not a RequestSpec.
     """
+    if not isinstance(spec, RequestSpec):
+        raise InvalidInputError(f"spec must be a RequestSpec (_transport.arm_request and friends), got {spec!r:.80}")
     check_token_target(cloud, spec.audience, spec.url)
     client_request_id = str(uuid.uuid4())
     attempt = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -29,17 +30,26 @@ __all__ = ["Connector", "Plan"]
 class Plan(_SyncPlan):
     """``m365sentinel.Plan`` whose ``apply()`` is awaited (same changes, order, checks and errors)."""
 
+    _turns: list[asyncio.Lock] = attrs.field(factory=list, repr=False, init=False)  # one lock, made on first apply
+
     async def apply(self) -> ApplyResult:  # type: ignore[override]
-        """Send the changes in order (see ``Connector.plan``); idempotent: an applied plan returns its result.
+        """``m365sentinel.Plan.apply``, awaited: send the changes in order (see ``Connector.plan``); idempotent: an
+        applied plan returns its result.
+
+        Tasks applying one plan at once take turns: the first writes, the others get its result (or, when it
+        failed, try again as a later call would).
 
         Raises PreflightError (blockers), StalePlanError, PartialApplyError, APIStatusError subclasses."""
-        if self._result:
-            return self._result[0]
         if self._applier is None:
             raise RuntimeError("this plan is not bound to a connector")
-        result: ApplyResult = await self._applier(self)  # type: ignore[misc]
-        self._result.append(result)
-        return result
+        if not self._turns:
+            self._turns.append(asyncio.Lock())
+        async with self._turns[0]:
+            if self._result:
+                return self._result[0]
+            result: ApplyResult = await self._applier(self)  # type: ignore[misc]
+            self._result.append(result)
+            return result
 
 
 class Connector(ConnectorCore):
@@ -96,8 +106,8 @@ class Connector(ConnectorCore):
 
     # --- lifecycle -------------------------------------------------------------------------------------------
     async def close(self) -> None:
-        """Close the HTTP client every fluent copy shares (and the default credential it made); for a connector
-        from ``aio.Session.connector``, nothing (the session owns the pool)."""
+        """``m365sentinel.Connector.close``, awaited: close the HTTP client every fluent copy shares (and the default
+        credential it made); for a connector from ``aio.Session.connector``, nothing (the session owns the pool)."""
         if self._session.owns_http:
             await self._session.http.aclose()
 
@@ -117,7 +127,7 @@ class Connector(ConnectorCore):
         return plan
 
     async def apply(self) -> ApplyResult:
-        """``await (await plan()).apply()`` in one call."""
+        """``m365sentinel.Connector.apply``: ``await (await plan()).apply()`` in one call -> ``ApplyResult``."""
         return await (await self.plan()).apply()
 
     async def status(self) -> ConnectorStatus:
@@ -161,7 +171,8 @@ class Connector(ConnectorCore):
         return templates
 
     def incidents(self) -> IncidentStream:
-        """An async ``IncidentStream`` (``async for``) over this workspace's incidents; sends nothing yet."""
+        """An async ``m365sentinel.Connector.incidents``: an ``aio.IncidentStream`` (``async for``) over this
+        workspace's incidents; sends nothing yet."""
         from ._incidents import IncidentStream
 
         return IncidentStream.for_session(self._session)

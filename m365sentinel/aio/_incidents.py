@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import inspect
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -44,7 +45,20 @@ class IncidentRun(RunState, AsyncIterator[StreamedIncident]):
         return self._gen.__anext__()  # the generator's own awaitable: no coroutine frame per item
 
     async def aclose(self) -> None:
+        """End the pass early (``m365sentinel.IncidentRun.close``'s twin): what was committed stays."""
         await self._gen.aclose()  # type: ignore[attr-defined]
+
+
+async def _wait_thread_event(event: threading.Event, seconds: float) -> None:
+    """Wait ``seconds`` or until ``event`` (set from another thread) is set, as the sync face's ``event.wait``
+    does. Polled in short sleeps: a worker thread blocked in ``event.wait`` would outlive a cancelled task and
+    hold up the loop's shutdown for the rest of the interval."""
+    deadline = time.monotonic() + seconds
+    while not event.is_set() and (left := deadline - time.monotonic()) > 0:
+        await asyncio.sleep(min(left, _EVENT_POLL))
+
+
+_EVENT_POLL = 0.05  # seconds between looks at a threading.Event during follow()'s wait
 
 
 @attrs.frozen(kw_only=True)
@@ -77,9 +91,9 @@ class IncidentStream(_SyncIncidentStream):
         stop: asyncio.Event | threading.Event | Callable[[], bool] | None = None,
         sleep: Callable[[float], Awaitable[None] | None] | None = None,
     ) -> AsyncIterator[StreamedIncident]:
-        """Poll forever (``async for``): one pass, then wait ``interval`` seconds, until ``stop`` (an
-        ``asyncio.Event``, a ``threading.Event`` set from another thread, or a callable returning True) is set or
-        the loop is left; an ``asyncio.Event`` also ends the wait early. ``sleep`` (seconds; may return an
+        """``m365sentinel.IncidentStream.follow`` as ``async for``: one pass, then wait ``interval`` seconds, until
+        ``stop`` (an ``asyncio.Event``, a ``threading.Event`` set from another thread, or a callable returning True) is
+        set or the loop is left; setting either Event also ends the wait early. ``sleep`` (seconds; may return an
         awaitable) replaces the wait. Arguments are checked here, before any request (InvalidInputError)."""
         check_follow_args(interval, stop, sleep, asyncio.Event, threading.Event)
 
@@ -91,6 +105,8 @@ class IncidentStream(_SyncIncidentStream):
             elif isinstance(stop, asyncio.Event):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), seconds)
+            elif isinstance(stop, threading.Event):
+                await _wait_thread_event(stop, seconds)
             else:
                 await asyncio.sleep(seconds)
 
@@ -99,11 +115,11 @@ class IncidentStream(_SyncIncidentStream):
         return cast("AsyncIterator[StreamedIncident]", self.session.http.iterate(flow, wait=wait))
 
     def get(self, incident_id: str) -> IncidentHandle:
-        """An async handle on one incident (no request yet)."""
+        """An async ``m365sentinel.IncidentStream.get``: a handle on one incident (no request yet)."""
         return IncidentHandle(self.session, incident_id)
 
     def defender(self) -> DefenderIncidents:
-        """The Defender XDR side of the same tenant over Microsoft Graph (async)."""
+        """An async ``m365sentinel.IncidentStream.defender``: the Defender XDR side over Microsoft Graph."""
         return DefenderIncidents(self.session)
 
     async def reconcile(  # type: ignore[override]
@@ -122,11 +138,13 @@ class IncidentHandle(_SyncIncidentHandle):
     """The async ``m365sentinel`` incident handle: the same methods, requests and errors, awaited."""
 
     async def get(self) -> Incident:  # type: ignore[override]
-        """GET {ws}/incidents/{id}, awaited."""
+        """``m365sentinel.IncidentHandle.get``, awaited: GET {ws}/incidents/{id} -> ``Incident``. Raises
+        NotFoundError, APIStatusError, TransportError."""
         return cast("Incident", await self._session.run(self._get()))
 
     async def update(self, **changes: Any) -> UpdateResult:  # type: ignore[override]
-        """``m365sentinel`` ``IncidentHandle.update`` (same keyword arguments and checks), awaited."""
+        """``m365sentinel.IncidentHandle.update`` (same keyword arguments, checks and errors), awaited ->
+        ``UpdateResult``."""
         return cast(UpdateResult, await cast(Any, super().update(**changes)))
 
     async def close(  # type: ignore[override]
@@ -138,7 +156,8 @@ class IncidentHandle(_SyncIncidentHandle):
         base: Incident | None = None,
         mirror_to_defender: bool = False,
     ) -> UpdateResult:
-        """Close with a classification and a fitting reason (see the sync handle), awaited."""
+        """``m365sentinel.IncidentHandle.close`` (a classification and a reason that fits it), awaited ->
+        ``UpdateResult``."""
         result = super().close(
             classification=classification,
             reason=reason,
@@ -149,19 +168,21 @@ class IncidentHandle(_SyncIncidentHandle):
         return cast(UpdateResult, await cast(Any, result))
 
     async def alerts(self) -> tuple[IncidentAlert, ...]:  # type: ignore[override]
-        """POST {ws}/incidents/{id}/alerts, awaited."""
+        """``m365sentinel.IncidentHandle.alerts``, awaited: POST {ws}/incidents/{id}/alerts -> ``IncidentAlert``s."""
         return cast("tuple[IncidentAlert, ...]", await self._session.run(self._alerts()))
 
     async def entities(self) -> tuple[Entity, ...]:  # type: ignore[override]
-        """POST {ws}/incidents/{id}/entities, awaited."""
+        """``m365sentinel.IncidentHandle.entities``, awaited: POST {ws}/incidents/{id}/entities -> ``Entity``s."""
         return cast("tuple[Entity, ...]", await self._session.run(self._entities()))
 
     async def comments(self) -> tuple[IncidentComment, ...]:  # type: ignore[override]
-        """GET {ws}/incidents/{id}/comments (every page), awaited."""
+        """``m365sentinel.IncidentHandle.comments``, awaited: GET {ws}/incidents/{id}/comments (every page) ->
+        ``IncidentComment``s."""
         return cast("tuple[IncidentComment, ...]", await self._session.run(self._comments()))
 
     async def add_comment(self, message: str, *, comment_id: str | None = None) -> IncidentComment:  # type: ignore[override]
-        """PUT {ws}/incidents/{id}/comments/{commentId}, awaited."""
+        """``m365sentinel.IncidentHandle.add_comment``, awaited: PUT {ws}/incidents/{id}/comments/{commentId} ->
+        ``IncidentComment``."""
         return cast("IncidentComment", await cast(Any, super().add_comment(message, comment_id=comment_id)))
 
 
@@ -171,17 +192,20 @@ class DefenderIncidents(_SyncDefenderIncidents):
     def incidents(  # type: ignore[override]
         self, *, since: datetime | None = None, with_alerts: bool = False
     ) -> AsyncIterator[GraphIncident]:
-        """``async for`` over Graph incidents updated at or after ``since`` (see the sync class)."""
+        """``m365sentinel.DefenderIncidents.incidents`` as an ``async for`` over ``GraphIncident``s updated at or
+        after ``since``."""
         return cast("AsyncIterator[GraphIncident]", super().incidents(since=since, with_alerts=with_alerts))
 
     def alerts(self, *, since: datetime | None = None) -> AsyncIterator[GraphAlert]:  # type: ignore[override]
-        """``async for`` over Graph alerts (``alerts_v2``) updated at or after ``since``."""
+        """``m365sentinel.DefenderIncidents.alerts`` as an ``async for`` over ``GraphAlert``s (``alerts_v2``)
+        updated at or after ``since``."""
         return cast("AsyncIterator[GraphAlert]", super().alerts(since=since))
 
     async def get(self, incident_id: str, *, with_alerts: bool = False) -> GraphIncident:  # type: ignore[override]
-        """GET /v1.0/security/incidents/{id}, awaited."""
+        """``m365sentinel.DefenderIncidents.get``, awaited: GET /v1.0/security/incidents/{id} -> ``GraphIncident``."""
         return cast("GraphIncident", await cast(Any, super().get(incident_id, with_alerts=with_alerts)))
 
     async def patch(self, incident_id: str, body: Mapping[str, Any]) -> GraphIncident:  # type: ignore[override]
-        """PATCH then GET /v1.0/security/incidents/{id}, awaited."""
+        """``m365sentinel.DefenderIncidents.patch``, awaited: PATCH then GET /v1.0/security/incidents/{id} ->
+        ``GraphIncident``."""
         return cast("GraphIncident", await cast(Any, super().patch(incident_id, body)))

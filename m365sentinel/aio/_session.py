@@ -106,8 +106,8 @@ class Session:
     def connector(
         self, workspace: str | WorkspaceId, *, tenant_id: str | None = None, api_versions: ApiVersions | None = None
     ) -> Connector:
-        """An ``aio.Connector`` sharing this session's pool and tokens; cheap (no I/O, no new client). Raises
-        ClientClosedError when the session is closed, InvalidInputError for bad input."""
+        """``m365sentinel.Session.connector``: an ``aio.Connector`` sharing this session's pool and tokens; cheap (no
+        I/O, no new client). Raises ClientClosedError when the session is closed, InvalidInputError for bad input."""
         if self.closed:
             raise ClientClosedError("the session is closed (close() or the end of its async with); create a new one")
         from ._connector import Connector  # deferred: _connector imports this module
@@ -115,7 +115,8 @@ class Session:
         return Connector._of_session(self._http, workspace, tenant_id, api_versions)
 
     async def close(self) -> None:
-        """Close the pooled connections; the session's connectors cannot send afterwards (ClientClosedError)."""
+        """``m365sentinel.Session.close``, awaited: close the pooled connections; the session's connectors cannot send
+        afterwards (ClientClosedError)."""
         await self._http.aclose()
 
     async def __aenter__(self) -> Session:

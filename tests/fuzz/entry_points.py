@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import decimal
+import inspect
 import itertools
 import math
 import os
@@ -28,7 +29,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 import m365sentinel as ms
-from m365sentinel import kql
+from m365sentinel import aio, kql
+from m365sentinel._transport import arm_request
 from m365sentinel.emulator import Emulator
 from m365sentinel.kql import fn
 
@@ -54,12 +56,25 @@ class World:
         self.defender = self.connector.incidents().defender()
         self.memory_store = ms.MemoryCheckpointStore()
         self.query = kql.table("SecurityIncident").where(kql.col("Severity") == "High")
+        # The async face (m365sentinel.aio) on the same emulator, driven by one event loop for the whole run.
+        self.loop = asyncio.new_event_loop()
+        self.aconnector = aio.Connector(
+            self.emu.workspace_resource_id,
+            credential=self.emu.async_credential(),
+            transport=self.emu.async_transport(),
+            sleep=lambda _s: None,
+        )
+        self.astream = self.aconnector.incidents().clock(self.emu.clock.now).page(5).max_items(3).prefetch(False)
+        self.ahandle = self.aconnector.incidents().get(self.incident_id)
+        self.adefender = self.aconnector.incidents().defender()
 
     def requests(self) -> int:
         return len(self.emu.requests)
 
     def close(self) -> None:
         self.connector.close()
+        self.loop.run_until_complete(self.aconnector.close())
+        self.loop.close()
         self.emu.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -80,12 +95,32 @@ class EntryPoint:
 
 def touch(result: Any, limit: int = 3) -> None:
     """Use a result as a caller would: render queries, iterate a few items, format it."""
-    if isinstance(result, kql.Query):
+    if hasattr(result, "__aiter__"):  # the async face: iterated by ``atouch``
+        pass
+    elif isinstance(result, kql.Query):
         result.to_kql()
     elif isinstance(result, Iterator | ms.IncidentStream):
         for item in itertools.islice(result, limit):
             str(item)
     str(result)
+
+
+async def atouch(result: Any, limit: int = 3) -> Any:
+    """``touch`` for the async face: await a result, iterate a few items of an async iterator (then close it)."""
+    if inspect.isawaitable(result):
+        result = await result
+    if hasattr(result, "__aiter__"):
+        run = result.__aiter__()
+        try:
+            for _ in range(limit):
+                str(await run.__anext__())
+        except StopAsyncIteration:
+            pass
+        finally:
+            if hasattr(run, "aclose"):
+                await run.aclose()
+    touch(result)
+    return result
 
 
 # --- adversarial values ---------------------------------------------------------------------------------------
@@ -306,6 +341,11 @@ RULE_YAML = (
     "query: DeviceEvents | take 1\nversion: 1.0.0\n"
 )
 SPANS = (timedelta(days=14), "P14D", (AWARE[0], AWARE[1]))
+EMU_WS = (  # the emulator's default workspace
+    "/subscriptions/53915955-482e-4f83-8388-c2010e69008d/resourceGroups/rg-sentinel/providers/"
+    "Microsoft.OperationalInsights/workspaces/law-sentinel"
+)
+_SPEC = arm_request(ms.Cloud.resolve("AzureCloud"), "GET", EMU_WS, "2023-09-01")
 
 
 def catalogue() -> tuple[EntryPoint, ...]:
@@ -687,7 +727,229 @@ def catalogue() -> tuple[EntryPoint, ...]:
             accept=_small,
         ),
     ]
+    return (*rows, *aio_catalogue())
+
+
+# --- the async face (m365sentinel.aio): the same slots, awaited ---------------------------------------------------
+async def _aconnector(w: World, **kw: Any) -> Any:
+    args: dict[str, Any] = {"credential": w.emu.async_credential(), "transport": w.emu.async_transport()}
+    args.update(kw)
+    async with aio.Connector(args.pop("workspace", _ws(w)), **args) as c:
+        return await c.incidents().get(w.incident_id).get()
+
+
+async def _asession(w: World, **kw: Any) -> Any:
+    args: dict[str, Any] = {"credential": w.emu.async_credential(), "transport": w.emu.async_transport()}
+    args.update(kw)
+    async with aio.Session(**args) as s:
+        return await s.connector(_ws(w)).incidents().get(w.incident_id).get()
+
+
+async def _asession_connector(w: World, **kw: Any) -> Any:
+    async with aio.Session(credential=w.emu.async_credential(), transport=w.emu.async_transport()) as s:
+        return await s.connector(kw.pop("workspace", _ws(w)), **kw).incidents().get(w.incident_id).get()
+
+
+async def _aclosed(w: World, use: Callable[[Any], Any]) -> Any:
+    """``use`` on a fresh connector (the world's stays open), closed afterwards."""
+    async with aio.Connector(_ws(w), credential=w.emu.async_credential(), transport=w.emu.async_transport()) as c:
+        return await atouch(use(c))
+
+
+def _afollow(w: World, **kw: Any) -> Any:
+    args: dict[str, Any] = {"interval": 0, "stop": lambda: False, "sleep": lambda _s: None}
+    args.update(kw)
+    return w.astream.follow(**args)
+
+
+async def _arun_aclose(w: World) -> None:
+    run = w.astream.run()
+    await run.__anext__()
+    await run.aclose()
+    run.checkpoint.dumps()
+
+
+async def _acommit_first(w: World) -> None:
+    async for item in w.astream.since(ms.MemoryCheckpointStore()):
+        item.commit()
+        break
+
+
+def _aclient(w: World, **kw: Any) -> aio.AsyncHttpClient:
+    args: dict[str, Any] = {"credential": w.emu.async_credential(), "transport": w.emu.async_transport()}
+    args.update(kw)
+    return aio.AsyncHttpClient(args.pop("cloud", ms.Cloud.resolve("AzureCloud")), **args)
+
+
+async def _aclient_use(w: World, use: Callable[[aio.AsyncHttpClient], Any]) -> Any:
+    async with _aclient(w) as http:
+        return await atouch(use(http))
+
+
+def aio_catalogue() -> tuple[EntryPoint, ...]:
+    """Every callable of ``m365sentinel.aio.__all__`` and their public methods, awaited (names ``aio.*``)."""
+    E = EntryPoint
+    rows = [
+        E("aio.Connector(workspace)", lambda w, v: _aconnector(w, workspace=v)),
+        E("aio.Connector(credential)", lambda w, v: _aconnector(w, credential=v), accept=lambda v: v is not None),
+        E("aio.Connector(tenant_id)", lambda w, v: _aconnector(w, tenant_id=v), GUIDS),
+        E("aio.Connector(cloud)", lambda w, v: _aconnector(w, cloud=v), ("AzureCloud", "AzureUSGovernment")),
+        E("aio.Connector(graph)", lambda w, v: _aconnector(w, graph=v), ("Global", "GCC")),
+        E("aio.Connector(api_versions)", lambda w, v: _aconnector(w, api_versions=v)),
+        E("aio.Connector(retry)", lambda w, v: _aconnector(w, retry=v)),
+        E("aio.Connector(timeout)", lambda w, v: _aconnector(w, timeout=v), (1, 30.0)),
+        # None is the real network (the default transport): never drawn, the fuzz sends only to the emulator.
+        E("aio.Connector(transport)", lambda w, v: _aconnector(w, transport=v), accept=lambda v: v is not None),
+        E("aio.Connector(sleep)", lambda w, v: _aconnector(w, sleep=v)),
+        E("aio.Session(credential)", lambda w, v: _asession(w, credential=v), accept=lambda v: v is not None),
+        E("aio.Session(tenant_id)", lambda w, v: _asession(w, tenant_id=v), GUIDS),
+        E("aio.Session(cloud)", lambda w, v: _asession(w, cloud=v), ("AzureCloud", "AzureUSGovernment")),
+        E("aio.Session(timeout)", lambda w, v: _asession(w, timeout=v), (1,)),
+        E("aio.Session(clock)", lambda w, v: _asession(w, clock=v), (lambda: 1_900_000_000.0,)),
+        E("aio.Session.connector(workspace)", lambda w, v: _asession_connector(w, workspace=v)),
+        E("aio.Session.connector(tenant_id)", lambda w, v: _asession_connector(w, tenant_id=v), GUIDS),
+        E("aio.Session.connector(api_versions)", lambda w, v: _asession_connector(w, api_versions=v)),
+        E(
+            "aio.Session.close()",
+            lambda w, v: aio.Session(credential=w.emu.async_credential(), transport=w.emu.async_transport()).close(),
+        ),
+        E(
+            "aio.Connector.incidents_and_alerts(turn_off)",
+            lambda w, v: w.aconnector.incidents_and_alerts(turn_off_microsoft_incident_creation_rules=v).plan(),
+            (True, False),
+        ),
+        E(
+            "aio.Connector.incidents_and_alerts(alerts)",
+            lambda w, v: w.aconnector.incidents_and_alerts(alerts=v).plan(),
+        ),
+        E(
+            "aio.Connector.entities(ueba_data_sources)",
+            lambda w, v: w.aconnector.entities(ueba_data_sources=v).plan(),
+            (("AuditLogs",),),
+        ),
+        E("aio.Connector.events(tables)", lambda w, v: w.aconnector.events(v).plan(), TABLES),
+        E(
+            "aio.Connector.events(retention_days)",
+            lambda w, v: w.aconnector.events("DeviceEvents", retention_days=v).plan(),
+            (30,),
+        ),
+        E("aio.Connector.solution()", lambda w, v: w.aconnector.solution().plan()),
+        E("aio.Connector.analytics_rules(rules)", lambda w, v: w.aconnector.analytics_rules(v).plan(), (RULE_YAML,)),
+        E(
+            "aio.Connector.query(query)",
+            lambda w, v: w.aconnector.query(v, timespan=timedelta(days=1)),
+            ("Usage | take 1",),
+        ),
+        E("aio.Connector.query(timespan)", lambda w, v: w.aconnector.query("print 1", timespan=v), SPANS),
+        E(
+            "aio.Connector.run_hunting_query(kql)",
+            lambda w, v: w.aconnector.run_hunting_query(v, timespan="P1D"),
+            ("DeviceEvents | take 1",),
+        ),
+        E(
+            "aio.Connector.run_hunting_query(timespan)",
+            lambda w, v: w.aconnector.run_hunting_query("print 1", timespan=v),
+            SPANS,
+        ),
+        E(
+            "aio.Connector.list_rule_templates(connector_id)",
+            lambda w, v: w.aconnector.list_rule_templates(connector_id=v),
+            ("MicrosoftThreatProtection",),
+        ),
+        E("aio.Connector.verify(days)", lambda w, v: w.aconnector.verify(days=v), (1, 14)),
+        E("aio.Connector.status()", lambda w, v: w.aconnector.status()),
+        E("aio.Connector.plan()", lambda w, v: w.aconnector.incidents_and_alerts().plan()),
+        E("aio.Plan.apply()", lambda w, v: _aclosed(w, lambda c: _then_apply(c.incidents_and_alerts().plan()))),
+        E("aio.Connector.apply()", lambda w, v: w.aconnector.entities().apply()),
+        E("aio.Connector.disconnect()", lambda w, v: _aclosed(w, lambda c: c.disconnect())),
+        E("aio.Connector.list_tables()", lambda w, v: w.aconnector.list_tables()),
+        E("aio.Connector.incidents()", lambda w, v: w.aconnector.incidents().page(5).max_items(2)),
+        E("aio.Connector.close()", lambda w, v: _aclosed(w, lambda c: c.close())),
+        # --- aio.IncidentStream ------------------------------------------------------------------------------
+        E("aio.IncidentStream.since(checkpoint)", lambda w, v: w.astream.since(v), AWARE),
+        E(
+            "aio.IncidentStream.since(initial)",
+            lambda w, v: w.astream.since(ms.MemoryCheckpointStore(), initial=v),
+            AWARE,
+        ),
+        E("aio.IncidentStream.with_alerts(source)", lambda w, v: w.astream.with_alerts(source=v)),
+        E("aio.IncidentStream.with_entities(source)", lambda w, v: w.astream.with_entities(source=v)),
+        E("aio.IncidentStream.severity(values)", lambda w, v: w.astream.severity(v), ("High",)),
+        E("aio.IncidentStream.status(values)", lambda w, v: w.astream.status(v), ("New",)),
+        E("aio.IncidentStream.owner(values)", lambda w, v: w.astream.owner(v), ("a@b.example",)),
+        E("aio.IncidentStream.labels(values)", lambda w, v: w.astream.labels(v), ("VIP",)),
+        E("aio.IncidentStream.provider(names)", lambda w, v: w.astream.provider(v), ("Microsoft XDR",)),
+        E("aio.IncidentStream.created_between(start)", lambda w, v: w.astream.created_between(v, None), AWARE),
+        E("aio.IncidentStream.modified_between(end)", lambda w, v: w.astream.modified_between(None, v), AWARE),
+        E("aio.IncidentStream.max_items(n)", lambda w, v: w.astream.max_items(v), (1, 2)),
+        E("aio.IncidentStream.page(size)", lambda w, v: w.astream.page(v), (1, 1000)),
+        E("aio.IncidentStream.lag(value)", lambda w, v: w.astream.lag(v), (timedelta(minutes=5),)),
+        E("aio.IncidentStream.prefetch(enabled)", lambda w, v: w.astream.prefetch(v), (True,)),
+        E("aio.IncidentStream.audit(enabled)", lambda w, v: w.astream.audit(v), (True,)),
+        E("aio.IncidentStream.clock(now)", lambda w, v: w.astream.clock(v), (lambda: NOW,)),
+        E("aio.IncidentStream.follow(interval)", lambda w, v: _afollow(w, interval=v), (0, 0.5)),
+        E("aio.IncidentStream.follow(stop)", lambda w, v: _afollow(w, stop=v), (asyncio.Event(),)),
+        E("aio.IncidentStream.follow(sleep)", lambda w, v: _afollow(w, sleep=v)),
+        E("aio.IncidentStream.run()", lambda w, v: w.astream.run()),
+        E("aio.IncidentRun.aclose()", lambda w, v: _arun_aclose(w)),
+        E("aio.StreamedIncident.commit()", lambda w, v: _acommit_first(w)),
+        E("aio.IncidentStream.identity()", lambda w, v: w.astream.identity()),
+        E("aio.IncidentStream.get(incident_id)", lambda w, v: w.aconnector.incidents().get(v).get(), GUIDS),
+        E("aio.IncidentStream.defender()", lambda w, v: w.astream.defender().get("1")),
+        E("aio.IncidentStream.reconcile(grace)", lambda w, v: w.astream.reconcile(grace=v), (timedelta(minutes=1),)),
+        E("aio.IncidentStream.reconcile(repair)", lambda w, v: w.astream.reconcile(repair=v), (False,)),
+        # --- aio.IncidentHandle ------------------------------------------------------------------------------
+        E("aio.IncidentHandle.get()", lambda w, v: w.ahandle.get()),
+        E("aio.IncidentHandle.update(title)", lambda w, v: w.ahandle.update(title=v), ("New title",)),
+        E("aio.IncidentHandle.update(severity)", lambda w, v: w.ahandle.update(severity=v), ("High",)),
+        E("aio.IncidentHandle.update(status)", lambda w, v: w.ahandle.update(status=v), ("Active",)),
+        E("aio.IncidentHandle.update(owner)", lambda w, v: w.ahandle.update(owner=v), ("a@b.example", None)),
+        E("aio.IncidentHandle.update(labels)", lambda w, v: w.ahandle.update(labels=v), (("VIP",),)),
+        E("aio.IncidentHandle.update(max_attempts)", lambda w, v: w.ahandle.update(title="T", max_attempts=v), (1,)),
+        E("aio.IncidentHandle.update(base)", lambda w, v: w.ahandle.update(title="T", base=v)),
+        E(
+            "aio.IncidentHandle.close(classification)",
+            lambda w, v: w.ahandle.close(classification=v),
+            ("Undetermined",),
+        ),
+        E(
+            "aio.IncidentHandle.close(reason)",
+            lambda w, v: w.ahandle.close(classification="FalsePositive", reason=v),
+            ("InaccurateData",),
+        ),
+        E("aio.IncidentHandle.close(comment)", lambda w, v: w.ahandle.close(classification="Undetermined", comment=v)),
+        E("aio.IncidentHandle.add_comment(message)", lambda w, v: w.ahandle.add_comment(v), ("looked at it",)),
+        E("aio.IncidentHandle.add_comment(comment_id)", lambda w, v: w.ahandle.add_comment("m", comment_id=v), GUIDS),
+        E("aio.IncidentHandle.alerts()", lambda w, v: w.ahandle.alerts()),
+        E("aio.IncidentHandle.entities()", lambda w, v: w.ahandle.entities()),
+        E("aio.IncidentHandle.comments()", lambda w, v: w.ahandle.comments()),
+        # --- aio.DefenderIncidents -----------------------------------------------------------------------------
+        E("aio.DefenderIncidents.incidents(since)", lambda w, v: w.adefender.incidents(since=v), AWARE),
+        E("aio.DefenderIncidents.incidents(with_alerts)", lambda w, v: w.adefender.incidents(with_alerts=v)),
+        E("aio.DefenderIncidents.alerts(since)", lambda w, v: w.adefender.alerts(since=v), AWARE),
+        E("aio.DefenderIncidents.get(incident_id)", lambda w, v: w.adefender.get(v), ("1", "900001")),
+        E("aio.DefenderIncidents.patch(incident_id)", lambda w, v: w.adefender.patch(v, {"status": "active"}), ("1",)),
+        E("aio.DefenderIncidents.patch(body)", lambda w, v: w.adefender.patch("900001", v), ({"status": "active"},)),
+        # --- aio.AsyncHttpClient -------------------------------------------------------------------------------
+        E("aio.AsyncHttpClient(cloud)", lambda w, v: _aclient(w, cloud=v).aclose()),
+        E("aio.AsyncHttpClient(credential)", lambda w, v: _aclient(w, credential=v).aclose()),
+        E("aio.AsyncHttpClient(timeout)", lambda w, v: _aclient(w, timeout=v).aclose(), (5.0,)),
+        E("aio.AsyncHttpClient.send(spec)", lambda w, v: _aclient_use(w, lambda h: h.send(v)), (_SPEC,)),
+        E("aio.AsyncHttpClient.send_json(spec)", lambda w, v: _aclient_use(w, lambda h: h.send_json(v)), (_SPEC,)),
+        E("aio.AsyncHttpClient.run(flow)", lambda w, v: _aclient_use(w, lambda h: h.run(v))),
+        E("aio.AsyncHttpClient.iterate(flow)", lambda w, v: _aclient_use(w, lambda h: h.iterate(v))),
+        E("aio.AsyncHttpClient.aclose()", lambda w, v: _aclient(w).aclose()),
+        E("aio.Plan.to_dict()", lambda w, v: _aclosed(w, lambda c: _to_dict(c.solution().plan()))),
+    ]
     return tuple(rows)
+
+
+async def _then_apply(plan: Any) -> Any:
+    return await (await plan).apply()
+
+
+async def _to_dict(plan: Any) -> Any:
+    return (await plan).to_dict()
 
 
 def classify(w: World, ep: EntryPoint, value: Any) -> tuple[str, BaseException | None]:
@@ -695,7 +957,10 @@ def classify(w: World, ep: EntryPoint, value: Any) -> tuple[str, BaseException |
     request went out."""
     before = w.requests()
     try:
-        touch(ep.call(w, value))
+        result = ep.call(w, value)
+        if ep.name.startswith("aio."):
+            result = w.loop.run_until_complete(atouch(result))
+        touch(result)
     except ms.InvalidInputError as exc:
         return ("sent" if w.requests() != before else "typed"), exc
     except ms.SentinelError as exc:

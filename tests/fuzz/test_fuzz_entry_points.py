@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from fuzz.entry_points import World, catalogue, classify, values_for
 
 EXAMPLES = 50
+AIO_EXAMPLES = 25  # the async rows reach the same shared checks as the sync ones: fewer draws keep CI lean
 CATALOGUE = catalogue()
 
 
@@ -74,11 +75,36 @@ def test_the_catalogue_covers_every_public_name():
     assert len({ep.method for ep in CATALOGUE}) >= 63
 
 
+def test_the_catalogue_covers_every_async_name_and_its_public_methods():
+    """Every callable of m365sentinel.aio.__all__, and every public method of each (inherited ones included), is
+    exercised awaited by a row named ``aio.<Name>.<method>(...)``."""
+    import inspect
+
+    from m365sentinel import aio
+
+    rows = " ".join(ep.name for ep in CATALOGUE if ep.name.startswith("aio."))
+    # Plumbing public by name for the two faces' shells and tests (an internal session / pass state in), not
+    # called by users: the sync face's catalogue leaves them out too.
+    plumbing = {"IncidentStream.for_session", "IncidentStream.list_spec"}
+    missing = []
+    for name in aio.__all__:
+        cls = getattr(aio, name)
+        if f"aio.{name}" not in rows:
+            missing.append(name)
+        for attr in dir(cls):
+            member = inspect.getattr_static(cls, attr)
+            method = inspect.isfunction(member) or isinstance(member, classmethod | staticmethod)
+            public = method and not attr.startswith("_") and f"{name}.{attr}" not in plumbing
+            if public and f"aio.{name}.{attr}(" not in rows:
+                missing.append(f"{name}.{attr}")
+    assert missing == []
+
+
 @pytest.mark.fuzz
 @pytest.mark.parametrize("ep", CATALOGUE, ids=[ep.name for ep in CATALOGUE])
 def test_no_untyped_exception_and_nothing_sent_for_invalid_input(world, ep):
     @settings(
-        max_examples=EXAMPLES,
+        max_examples=AIO_EXAMPLES if ep.name.startswith("aio.") else EXAMPLES,
         derandomize=True,
         deadline=None,
         database=None,
