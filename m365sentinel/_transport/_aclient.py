@@ -74,7 +74,7 @@ class AsyncHttpClient:
         tenant_id: str | None = None,
         close_credential: bool = False,
     ) -> None:
-        check_client_args(cloud, credential, check_async_credential, timeout)
+        check_client_args(cloud, credential, check_async_credential, timeout, tenant_id)
         self._cloud = cloud
         self._credential = credential
         self._policy = retry
@@ -97,7 +97,7 @@ class AsyncHttpClient:
         """A twin signing with ``credential`` (tokens asked for ``tenant_id``) over this client's pool, retry
         policy and token cache (keyed by credential and tenant): a fleet's per-tenant credentials share one pool.
         Closing either closes the pool. InvalidInputError for a credential of the other face."""
-        check_client_args(self._cloud, credential, check_async_credential)
+        check_client_args(self._cloud, credential, check_async_credential, tenant_id=tenant_id)
         twin = copy.copy(self)
         twin._credential, twin._tenant_id = credential, tenant_id
         return twin

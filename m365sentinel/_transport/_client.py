@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 import httpx
 
 from .._errors import ClientClosedError, CredentialError, InvalidInputError
+from .._ids import validate_guid
 from ._clouds import Audience, Cloud
 from ._flow import (
     Flow,
@@ -59,10 +60,13 @@ def _user_agent() -> str:
 
 
 def check_client_args(
-    cloud: Any, credential: Any, check_credential: Callable[[Any], None], timeout: Any = 30.0
+    cloud: Any, credential: Any, check_credential: Callable[[Any], None], timeout: Any = 30.0, tenant_id: Any = None
 ) -> None:
     """InvalidInputError for a cloud that is not a ``Cloud``, a mapping not keyed by ``Audience``, a credential
-    ``check_credential`` (the face's: sync or async) refuses, or a timeout neither ``httpx.Timeout`` nor seconds > 0."""
+    ``check_credential`` (the face's: sync or async) refuses, a timeout neither ``httpx.Timeout`` nor seconds > 0,
+    or a ``tenant_id`` that is neither None nor a GUID."""
+    if tenant_id is not None:
+        validate_guid(tenant_id, "tenant_id")
     if not isinstance(timeout, httpx.Timeout) and (
         isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0
     ):
@@ -132,7 +136,7 @@ class HttpClient:
         clock: Callable[[], float] = time.time,
         tenant_id: str | None = None,
     ) -> None:
-        check_client_args(cloud, credential, check_sync_credential, timeout)
+        check_client_args(cloud, credential, check_sync_credential, timeout, tenant_id)
         self._cloud = cloud
         self._credential = credential
         self._policy = retry
@@ -153,7 +157,7 @@ class HttpClient:
         """A twin signing with ``credential`` (tokens asked for ``tenant_id``) over this client's pool, retry
         policy and token cache (keyed by credential and tenant): a fleet's per-tenant credentials share one pool.
         Closing either closes the pool. InvalidInputError for a credential of the other face."""
-        check_client_args(self._cloud, credential, check_sync_credential)
+        check_client_args(self._cloud, credential, check_sync_credential, tenant_id=tenant_id)
         twin = copy.copy(self)
         twin._credential, twin._tenant_id = credential, tenant_id
         return twin

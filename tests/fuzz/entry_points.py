@@ -786,6 +786,13 @@ async def _aclient_use(w: World, use: Callable[[aio.AsyncHttpClient], Any]) -> A
         return await atouch(use(http))
 
 
+async def _afleet(w: World, *, use: Callable[[Any], Any] | None = None, **kw: Any) -> Any:
+    async with aio.Session(credential=w.emu.async_credential(), transport=w.emu.async_transport()) as s:
+        fleet = aio.Fleet(kw.pop("workspaces", [_ws(w)]), session=s, **kw)
+        report = await (use(fleet) if use is not None else fleet.incidents_and_alerts().status())
+        return report.to_json()
+
+
 def aio_catalogue() -> tuple[EntryPoint, ...]:
     """Every callable of ``m365sentinel.aio.__all__`` and their public methods, awaited (names ``aio.*``)."""
     E = EntryPoint
@@ -939,6 +946,41 @@ def aio_catalogue() -> tuple[EntryPoint, ...]:
         E("aio.AsyncHttpClient.run(flow)", lambda w, v: _aclient_use(w, lambda h: h.run(v))),
         E("aio.AsyncHttpClient.iterate(flow)", lambda w, v: _aclient_use(w, lambda h: h.iterate(v))),
         E("aio.AsyncHttpClient.aclose()", lambda w, v: _aclient(w).aclose()),
+        E(
+            "aio.AsyncHttpClient.with_credential(credential)",
+            lambda w, v: _aclient_use(w, lambda h: h.with_credential(v, tenant_id=None).send_json(_SPEC)),
+            accept=lambda v: v is not None,
+        ),
+        E(
+            "aio.AsyncHttpClient.with_credential(tenant_id)",
+            lambda w, v: _aclient_use(
+                w, lambda h: h.with_credential(w.emu.async_credential(), tenant_id=v).send_json(_SPEC)
+            ),
+            GUIDS,
+        ),
+        # Fleet (issue 13): one workspace of the world's emulator, every terminal call and fluent part.
+        E("aio.Fleet(workspaces)", lambda w, v: _afleet(w, workspaces=v)),
+        E("aio.Fleet(concurrency)", lambda w, v: _afleet(w, concurrency=v), (1, 4)),
+        E("aio.Fleet(credentials)", lambda w, v: _afleet(w, credentials=v), ({},)),
+        E("aio.Fleet(progress)", lambda w, v: _afleet(w, progress=v), (None, lambda d, t, r: None)),
+        E("aio.Fleet.run(operation)", lambda w, v: _afleet(w, use=lambda f: f.run(v)), ("status", "plan")),
+        E("aio.Fleet.plan()", lambda w, v: _afleet(w, use=lambda f: f.plan())),
+        E("aio.Fleet.apply()", lambda w, v: _afleet(w, use=lambda f: f.apply())),
+        E("aio.Fleet.status()", lambda w, v: _afleet(w, use=lambda f: f.status())),
+        E("aio.Fleet.verify(days)", lambda w, v: _afleet(w, use=lambda f: f.verify(days=v)), (1, 14)),
+        E(
+            "aio.Fleet.incidents_and_alerts(turn_off)",
+            lambda w, v: _afleet(w, use=lambda f: f.incidents_and_alerts(turn_off_microsoft_incident_creation_rules=v).plan()),
+            (True, False),
+        ),
+        E("aio.Fleet.entities(active_directory)", lambda w, v: _afleet(w, use=lambda f: f.entities(active_directory=v).plan())),
+        E("aio.Fleet.events(tables)", lambda w, v: _afleet(w, use=lambda f: f.events(v).plan()), TABLES),
+        E("aio.Fleet.solution()", lambda w, v: _afleet(w, use=lambda f: f.solution().plan())),
+        E(
+            "aio.Fleet.analytics_rules(rules)",
+            lambda w, v: _afleet(w, use=lambda f: f.analytics_rules(v).plan()),
+            (RULE_YAML,),
+        ),
         E("aio.Plan.to_dict()", lambda w, v: _aclosed(w, lambda c: _to_dict(c.solution().plan()))),
     ]
     return tuple(rows)
