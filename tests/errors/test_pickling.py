@@ -62,6 +62,10 @@ def _all_subclasses(cls: type) -> list[type]:
     return out
 
 
+# Every exported name loaded first: some modules (the chart writers, the blob store) load on first use, and the tree
+# must not depend on which tests ran before this one.
+for _name in m365sentinel.__all__:
+    getattr(m365sentinel, _name)
 CLASSES = sorted({SentinelError, *_all_subclasses(SentinelError)}, key=lambda c: c.__name__)
 
 
