@@ -357,7 +357,8 @@ class BlobCheckpointStore:
         try:
             self.release()
         finally:
-            self._client.close()
+            close: Any = self._client.close  # typed only from azure-storage-blob 12.19 on
+            close()
 
     def __enter__(self) -> BlobCheckpointStore:
         return self
@@ -375,7 +376,7 @@ class BlobCheckpointStore:
             if absent(exc):
                 return ABSENT
             raise failure(self._where, "Get Blob", exc) from None
-        properties = downloader.properties
+        properties: Any = downloader.properties  # Optional in the 12.18 stubs; set once the download succeeded
         return parse_blob(self._where, body, properties.etag, (properties.metadata or {}).get(WRITE_ID))
 
     def _put(self, body: bytes, etag: str | None, write_id: str, *, leased: bool = True) -> str:
