@@ -104,6 +104,7 @@ def _figure(report: VerificationReport) -> Any:
 def _write(report: VerificationReport, path: str | os.PathLike[str], fmt: str) -> Path:
     from ._verify import VerificationReport
 
+    _pyplot()  # without the extra, that is the first thing to fix, whatever the arguments
     if not isinstance(report, VerificationReport):
         raise InvalidInputError(f"report must be a VerificationReport (from Connector.verify()), got {report!r}")
     if not isinstance(path, str | os.PathLike):
