@@ -32,7 +32,7 @@ EMPTY = '{"tables": [{"name": "PrimaryResult", "columns": [], "rows": []}]}'
 for what, extra, probe in (
     ("emulator", "emulator", lambda: __import__("m365sentinel.emulator")),
     ("charts", "charts", lambda: __import__("m365sentinel._charts", fromlist=["x"]).write_png(None, "x.png")),
-    ("blob store", "blob", lambda: m365sentinel.BlobCheckpointStore.from_connection_string("UseDevelopmentStorage=true", "cp")),
+    ("blob store", "blob", lambda: m365sentinel.BlobCheckpointStore.from_connection_string("UseDevelopmentStorage=true", "checkpoints")),
     ("pandas", "pandas", lambda: m365sentinel.QueryResult.from_json(EMPTY).to_pandas()),
     ("polars", "polars", lambda: m365sentinel.QueryResult.from_json(EMPTY).to_polars()),
 ):
