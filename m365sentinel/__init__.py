@@ -25,6 +25,7 @@ from ._errors import (
     ConsentRequiredError,
     CredentialError,
     EventLoopError,
+    FleetIncidentsError,
     InvalidInputError,
     MissingExtraError,
     NotFoundError,
@@ -85,6 +86,10 @@ __all__ = [
     "FieldChange",
     "FileCheckpointStore",
     "Fleet",
+    "FleetIncident",
+    "FleetIncidentRun",
+    "FleetIncidents",
+    "FleetIncidentsError",
     "FleetReport",
     "FleetTarget",
     "HuntingTable",
@@ -148,6 +153,7 @@ if _TYPE_CHECKING:
     from ._content import AnalyticsRule, RuleTemplate, SampleQuery, sample_queries
     from ._entities import EntitySync, Prerequisite
     from ._fleet import Fleet, FleetReport, FleetTarget, WorkspaceResult, parse_workspaces
+    from ._fleet_incidents import FleetIncident, FleetIncidentRun, FleetIncidents
     from ._hunting import HuntingTable, TableIngestion
     from ._incidents import (
         AsyncBlobCheckpointStore,
@@ -205,6 +211,9 @@ _LAZY = {
     "write_svg": "._charts",
     "Fleet": "._fleet",
     "FleetReport": "._fleet",
+    "FleetIncident": "._fleet_incidents",
+    "FleetIncidentRun": "._fleet_incidents",
+    "FleetIncidents": "._fleet_incidents",
     "FleetTarget": "._fleet",
     "WorkspaceResult": "._fleet",
     "parse_workspaces": "._fleet",

@@ -55,6 +55,7 @@ __all__ = [
     "ConnectError",
     "EventLoopError",
     "ConsentRequiredError",
+    "FleetIncidentsError",
     "CredentialError",
     "InvalidInputError",
     "MissingExtraError",
@@ -357,3 +358,13 @@ class CheckpointConflictError(CheckpointError):
         super().__init__(message, path=path)
         self.expected = expected
         self.actual = actual
+
+
+class FleetIncidentsError(SentinelError):
+    """A fleet incident pass ended with workspaces whose stream failed (``Fleet.incidents()``). Raised at the end
+    of the pass, after every other workspace's items were delivered; ``errors``: {workspace resource id: the
+    exception its stream raised}. A failed workspace's checkpoint holds only what the caller committed."""
+
+    def __init__(self, message: str, *, errors: dict[str, Exception]) -> None:
+        super().__init__(message)
+        self.errors = errors

@@ -24,6 +24,7 @@ from ._plan import ApplyResult, Plan
 from ._transport._flow import Flow
 
 if TYPE_CHECKING:
+    from ._fleet_incidents import FleetIncidents
     from ._session import Session
     from ._verify import VerificationReport
 
@@ -388,6 +389,13 @@ class Fleet(FleetCore):
     def verify(self, *, days: int = 14) -> FleetReport:
         """Each workspace's ``Connector.verify(days=)``."""
         return self.run("verify", days=days)
+
+    def incidents(self) -> FleetIncidents:
+        """Every workspace's ``IncidentStream``, merged into one stream (``FleetIncidents``; sends nothing yet)."""
+        from ._fleet_incidents import FleetIncidents
+        from ._incidents import IncidentStream
+
+        return FleetIncidents(self, IncidentStream.for_session(self._connector(self._targets[0])._session))
 
     def run(self, operation: str, *, days: int = 14) -> FleetReport:
         """``operation`` ("plan", "apply", "status" or "verify") over every workspace, ``concurrency`` at a time."""

@@ -20,6 +20,8 @@ from .._fleet import (
     workspace_flow,
 )
 from .._ids import WorkspaceId
+from ._fleet_incidents import FleetIncidents
+from ._incidents import IncidentStream
 from ._session import Session
 
 __all__ = ["Fleet"]
@@ -74,6 +76,10 @@ class Fleet(FleetCore):
     async def verify(self, *, days: int = 14) -> FleetReport:
         """``m365sentinel.Fleet.verify``, awaited."""
         return await self.run("verify", days=days)
+
+    def incidents(self) -> FleetIncidents:
+        """``m365sentinel.Fleet.incidents`` as an async stream (``async for``; sends nothing yet)."""
+        return FleetIncidents(self, IncidentStream.for_session(self._connector(self._targets[0])._session))
 
     async def run(self, operation: str, *, days: int = 14) -> FleetReport:
         """``m365sentinel.Fleet.run``, awaited."""

@@ -37,9 +37,9 @@ class IncidentControl:
     by Defender XDR (``create_incident``, ``create_incidents``, ``set_defender``). Get it with
     ``emu.incident_control()``. Times come from the emulator clock; ``tick`` advances it."""
 
-    def __init__(self, emu: Emulator) -> None:
+    def __init__(self, emu: Emulator, core: Any = None) -> None:
         self._emu = emu
-        self._core = emu._core
+        self._core = emu._core if core is None else core  # a fleet member's core: that workspace's incidents
         self._n = 0
 
     @property

@@ -292,6 +292,15 @@ class Emulator:
             self._control = IncidentControl(self)
         return self._control
 
+    def workspace_incident_control(self, resource_id: str) -> IncidentControl:
+        """``incident_control()`` for one hosted workspace of a fleet (built now if it was not yet): its incidents,
+        the emulator's clock. InvalidInputError for an id this emulator does not host."""
+        self.workspace_state(resource_id)  # checks the id
+        if self._fleet is None:
+            return self.incident_control()
+        index = [i.lower() for i in self.workspace_resource_ids].index(resource_id.lower())
+        return IncidentControl(self, self._fleet.core(index))
+
     def advance(self, delta: timedelta) -> datetime:
         """Move the emulator clock forward (tokens age; data stays where it is). Returns the new now."""
         return self.clock.advance(delta)
