@@ -276,7 +276,7 @@ class FleetIncidentsCore:
             ws = target.workspace.resource_id
             stream = attrs.evolve(self._template, session=self._fleet._connector(target)._session)
             if self._stores is not None:
-                store = by_key[ws.lower()] if by_key is not None else self._stores(ws)  # type: ignore[operator]
+                store = by_key[ws.lower()] if by_key is not None else _call_store_for(self._stores, ws)
                 if not isinstance(store, CheckpointStore):
                     raise InvalidInputError(f"the store for {ws}: {store!r:.100} is not a CheckpointStore")
                 if id(store) in seen:
@@ -300,6 +300,15 @@ class FleetIncidentsCore:
 
     def _concurrency(self, total: int) -> int:
         return min(self._fleet._concurrency, total)
+
+
+def _call_store_for(store_for: Any, ws: str) -> Any:
+    try:
+        return store_for(ws)
+    except Exception as exc:  # the caller's function: its failure is bad input, named, before any request
+        raise InvalidInputError(
+            f"stores({ws!r}) raised {type(exc).__name__}: {exc}: expected a callable(resource id) -> CheckpointStore"
+        ) from exc
 
 
 class _Placeholder:

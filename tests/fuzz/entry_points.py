@@ -254,6 +254,12 @@ def _fleet(w: World, operation: Any = "status", **kw: Any) -> Any:
         return fleet.incidents_and_alerts().run(operation).to_json()
 
 
+def _fleet_incidents(w: World, apply: Callable[[Any], Any]) -> None:
+    with ms.Session(credential=w.emu.credential(), transport=w.emu.transport()) as s:
+        with apply(ms.Fleet([_ws(w)], session=s).incidents()).run() as run:
+            touch(run)
+
+
 def _stream(w: World, apply: Callable[[Any], Any]) -> None:
     touch(apply(w.stream))
 
@@ -377,6 +383,9 @@ def catalogue() -> tuple[EntryPoint, ...]:
         E("Fleet(progress)", lambda w, v: _fleet(w, progress=v), (None, lambda d, t, r: None)),
         E("Fleet.run(operation)", lambda w, v: _fleet(w, operation=v), ("status", "plan")),
         E("parse_workspaces(text)", lambda w, v: ms.parse_workspaces(v)),
+        E("Fleet.incidents().since(stores)", lambda w, v: _fleet_incidents(w, lambda f: f.since(v)), (None,)),
+        E("Fleet.incidents().buffer(items)", lambda w, v: _fleet_incidents(w, lambda f: f.buffer(v)), (1, 100)),
+        E("Fleet.incidents().max_items(n)", lambda w, v: _fleet_incidents(w, lambda f: f.max_items(v)), (1, 2)),
         E("WorkspaceId.parse(value)", lambda w, v: str(ms.WorkspaceId.parse(v))),
         E("Cloud.resolve(name)", lambda w, v: ms.Cloud.resolve(v), ("AzureCloud", "azureusgovernment")),
         E("Cloud.resolve(graph)", lambda w, v: ms.Cloud.resolve("AzureCloud", graph=v), ("GCC", "Global")),
@@ -793,6 +802,11 @@ async def _afleet(w: World, *, use: Callable[[Any], Any] | None = None, **kw: An
         return report.to_json()
 
 
+async def _afleet_incidents(w: World, apply: Callable[[Any], Any]) -> None:
+    async with aio.Session(credential=w.emu.async_credential(), transport=w.emu.async_transport()) as s:
+        await atouch(apply(aio.Fleet([_ws(w)], session=s).incidents()))
+
+
 def aio_catalogue() -> tuple[EntryPoint, ...]:
     """Every callable of ``m365sentinel.aio.__all__`` and their public methods, awaited (names ``aio.*``)."""
     E = EntryPoint
@@ -965,6 +979,8 @@ def aio_catalogue() -> tuple[EntryPoint, ...]:
         E("aio.Fleet(progress)", lambda w, v: _afleet(w, progress=v), (None, lambda d, t, r: None)),
         E("aio.Fleet.run(operation)", lambda w, v: _afleet(w, use=lambda f: f.run(v)), ("status", "plan")),
         E("aio.Fleet.plan()", lambda w, v: _afleet(w, use=lambda f: f.plan())),
+        E("aio.Fleet.incidents().since(stores)", lambda w, v: _afleet_incidents(w, lambda f: f.since(v)), (None,)),
+        E("aio.Fleet.incidents().buffer(items)", lambda w, v: _afleet_incidents(w, lambda f: f.buffer(v)), (1, 100)),
         E("aio.Fleet.apply()", lambda w, v: _afleet(w, use=lambda f: f.apply())),
         E("aio.Fleet.status()", lambda w, v: _afleet(w, use=lambda f: f.status())),
         E("aio.Fleet.verify(days)", lambda w, v: _afleet(w, use=lambda f: f.verify(days=v)), (1, 14)),

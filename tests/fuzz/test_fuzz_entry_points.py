@@ -64,6 +64,9 @@ def test_the_catalogue_covers_every_public_name():
         "SampleQuery",
         "FleetReport",
         "FleetTarget",
+        "FleetIncident",
+        "FleetIncidentRun",
+        "FleetIncidents",
         "WorkspaceResult",
     }
     callables = {
