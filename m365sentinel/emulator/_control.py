@@ -18,6 +18,7 @@ from m365sentinel.emulator._dataset import AlertSeed, IncidentSeed, Snapshot
 from m365sentinel.emulator._engine import format_datetime
 
 if TYPE_CHECKING:
+    from m365sentinel.emulator._core import Core
     from m365sentinel.emulator._emulator import Emulator
 
 __all__ = ["IncidentControl"]
@@ -37,7 +38,7 @@ class IncidentControl:
     by Defender XDR (``create_incident``, ``create_incidents``, ``set_defender``). Get it with
     ``emu.incident_control()``. Times come from the emulator clock; ``tick`` advances it."""
 
-    def __init__(self, emu: Emulator, core: Any = None) -> None:
+    def __init__(self, emu: Emulator, core: Core | None = None) -> None:
         self._emu = emu
         self._core = emu._core if core is None else core  # a fleet member's core: that workspace's incidents
         self._n = 0
