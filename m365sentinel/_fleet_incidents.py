@@ -268,9 +268,7 @@ class FleetIncidentsCore:
         """Each workspace's stream over its own client, with its store; InvalidInputError before any request for a
         store that is not a CheckpointStore or serves two workspaces."""
         plans: list[tuple[FleetTarget, IncidentStream]] = []
-        by_key = (
-            {str(k).lower(): v for k, v in self._stores.items()} if isinstance(self._stores, Mapping) else None
-        )
+        by_key = {str(k).lower(): v for k, v in self._stores.items()} if isinstance(self._stores, Mapping) else None
         seen: dict[int, str] = {}
         for target in self._fleet._targets:
             ws = target.workspace.resource_id
@@ -319,7 +317,6 @@ class _Placeholder:
 
     def compare_and_swap(self, expected_version: str | None, checkpoint: Checkpoint) -> str:  # pragma: no cover
         raise AssertionError("placeholder store")
-
 
 
 class FleetIncidents(FleetIncidentsCore):
@@ -430,6 +427,8 @@ class FleetIncidentRun(Iterator[FleetIncident]):
 
     def __next__(self) -> FleetIncident:
         pump = self._pump
+        if pump.stopped:  # closed: what was read ahead is not handed over
+            raise StopIteration
         while True:
             with pump.cond:
                 while (got := pump.merge.take()) is None and not pump.merge.finished:

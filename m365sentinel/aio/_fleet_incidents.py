@@ -96,6 +96,7 @@ class FleetIncidentRun(AsyncIterator[FleetIncident]):
 
     def __init__(self, core: FleetIncidents, plans: list[tuple[FleetTarget, IncidentStream]]) -> None:
         self._pump: _Pump | None = None
+        self._closed = False
         self._core, self._plans = core, plans
         self._ids = [t.workspace.resource_id for t, _ in plans]
         self.delivered: dict[str, int] = dict.fromkeys(self._ids, 0)
@@ -107,6 +108,8 @@ class FleetIncidentRun(AsyncIterator[FleetIncident]):
             self._pump.start()
             weakref.finalize(self, self._pump.cancel)
         pump = self._pump
+        if self._closed:  # closed: what was read ahead is not handed over
+            raise StopAsyncIteration
         while True:
             while (got := pump.merge.take()) is None and not pump.merge.finished:
                 await pump.wait()
@@ -131,6 +134,7 @@ class FleetIncidentRun(AsyncIterator[FleetIncident]):
 
     async def aclose(self) -> None:
         """End the pass (idempotent): the workspace tasks are cancelled; what was committed stays."""
+        self._closed = True
         if self._pump is not None:
             self._pump.cancel()
             await asyncio.gather(*self._pump.tasks, return_exceptions=True)

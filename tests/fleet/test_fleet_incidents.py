@@ -106,6 +106,7 @@ def test_kill_mid_pass_and_restart_loses_and_duplicates_nothing(emu: Emulator, f
             if n == 17:
                 break  # the process "dies": the rest was read ahead but never handed over nor committed
         run.close()
+        assert list(run) == []  # closed: what was read ahead is not handed over
         assert sum(map(len, delivered.values())) == 17
         failing = run_of(face, stream)
         with pytest.raises(RuntimeError):  # the handler fails on the next item: not committed, comes again

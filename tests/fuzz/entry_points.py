@@ -256,7 +256,8 @@ def _fleet(w: World, operation: Any = "status", **kw: Any) -> Any:
 
 def _fleet_incidents(w: World, apply: Callable[[Any], Any]) -> None:
     with ms.Session(credential=w.emu.credential(), transport=w.emu.transport()) as s:
-        with apply(ms.Fleet([_ws(w)], session=s).incidents()).run() as run:
+        run = apply(ms.Fleet([_ws(w)], session=s).incidents()).run()
+        with run:
             touch(run)
 
 
