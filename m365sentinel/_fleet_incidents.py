@@ -139,6 +139,19 @@ def settle(end: End) -> None:
         committer.commit(done)
 
 
+def ended(end: End, guard: AbstractContextManager[Any]) -> Exception | None:
+    """A workspace's pass as the merge reaches its ``End``: its error, or the pass-end commit's (under ``guard``,
+    the workspace's lock on the sync face), or None."""
+    if end.error is not None:
+        return end.error
+    try:
+        with guard:
+            settle(end)
+    except Exception as exc:  # a conflict committing the pass end: this workspace's failure
+        return exc
+    return None
+
+
 def failure(errors: dict[str, Exception]) -> FleetIncidentsError:
     lines = "".join(f"\n - {ws}: {type(e).__name__}: {e}" for ws, e in errors.items())
     return FleetIncidentsError(
@@ -443,18 +456,8 @@ class FleetIncidentRun(Iterator[FleetIncident]):
             if isinstance(entry, FleetIncident):
                 self.delivered[self._ids[i]] += 1
                 return entry
-            self._end(i, entry)
-
-    def _end(self, i: int, end: End) -> None:
-        error = end.error
-        if error is None:
-            try:
-                with self._pump.locks[i]:
-                    settle(end)
-            except Exception as exc:
-                error = exc
-        if error is not None:
-            self.errors[self._ids[i]] = error
+            if (error := ended(entry, pump.locks[i])) is not None:
+                self.errors[self._ids[i]] = error
 
     def close(self) -> None:
         """End the pass (idempotent): the workers stop; what was committed stays."""

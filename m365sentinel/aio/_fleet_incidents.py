@@ -10,7 +10,7 @@ import weakref
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Self
 
-from .._fleet_incidents import End, FleetIncident, FleetIncidentsCore, Merge, failure, settle
+from .._fleet_incidents import End, FleetIncident, FleetIncidentsCore, Merge, ended, failure
 from ._incidents import IncidentRun
 
 if TYPE_CHECKING:
@@ -123,13 +123,7 @@ class FleetIncidentRun(AsyncIterator[FleetIncident]):
             if isinstance(entry, FleetIncident):
                 self.delivered[self._ids[i]] += 1
                 return entry
-            error = entry.error
-            if error is None:
-                try:
-                    settle(entry)
-                except Exception as exc:
-                    error = exc
-            if error is not None:
+            if (error := ended(entry, contextlib.nullcontext())) is not None:
                 self.errors[self._ids[i]] = error
 
     async def aclose(self) -> None:
