@@ -65,9 +65,7 @@ def run_of(face: Face, stream: Any) -> Any:
     return BlockingIterator(stream.run(), face) if face.is_async else stream.run()
 
 
-def test_one_pass_delivers_every_workspace_exactly_interleaved_and_commits_each_checkpoint(
-    emu: Emulator, face: Face
-) -> None:
+def test_one_pass_delivers_every_workspace_once_and_commits_each_checkpoint(emu: Emulator, face: Face) -> None:
     ids = emu.workspace_resource_ids
     stores = {ws: MemoryCheckpointStore() for ws in ids}
     with face.session(emu=emu, clock=emu.time) as session:
@@ -198,3 +196,20 @@ def test_merge_serves_ready_workspaces_round_robin() -> None:
     m.put(2, End(None))
     m.take(), m.take()
     assert m.finished
+
+
+def test_a_pass_read_to_its_end_ahead_of_the_caller_commits_nothing_the_caller_did_not(emu: Emulator) -> None:
+    """The worker reads a workspace's pass to its end while the caller still holds its first item: the stream's
+    "the caller came back for more" rule must not commit the pass end for it (sync face, deterministic)."""
+    ws = emu.workspace_resource_ids[1]  # 5 incidents
+    store = MemoryCheckpointStore()
+    with face_session(emu) as session:
+        stream = Fleet([ws], session=session).incidents().since({ws: store}).clock(emu.clock.now)
+        with stream.run() as run:
+            next(run)  # handled by nobody yet: not committed
+            pump = run._pump
+            with pump.cond:  # wait until the worker has queued the pass's end
+                while not (pump.merge.queues[0] and isinstance(pump.merge.queues[0][-1], End)):
+                    pump.cond.wait()
+        assert store.load() is None
+        assert sorted(item.id for item in stream) == sorted(created(emu)[ws])  # all of them again
