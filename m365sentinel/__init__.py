@@ -85,6 +85,7 @@ __all__ = [
     "FieldChange",
     "FileCheckpointStore",
     "Fleet",
+    "FleetQueryResult",
     "FleetReport",
     "FleetTarget",
     "HuntingTable",
@@ -131,6 +132,7 @@ __all__ = [
     "VerificationLine",
     "VerificationReport",
     "WorkspaceId",
+    "WorkspaceQueryResult",
     "WorkspaceResult",
     "__version__",
     "kql",
@@ -148,6 +150,7 @@ if _TYPE_CHECKING:
     from ._content import AnalyticsRule, RuleTemplate, SampleQuery, sample_queries
     from ._entities import EntitySync, Prerequisite
     from ._fleet import Fleet, FleetReport, FleetTarget, WorkspaceResult, parse_workspaces
+    from ._fleet_query import FleetQueryResult, WorkspaceQueryResult
     from ._hunting import HuntingTable, TableIngestion
     from ._incidents import (
         AsyncBlobCheckpointStore,
@@ -208,6 +211,8 @@ _LAZY = {
     "FleetTarget": "._fleet",
     "WorkspaceResult": "._fleet",
     "parse_workspaces": "._fleet",
+    "FleetQueryResult": "._fleet_query",
+    "WorkspaceQueryResult": "._fleet_query",
 }
 
 

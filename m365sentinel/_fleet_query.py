@@ -20,6 +20,7 @@ again in two halves; any other partial answer is an error of every workspace of 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -140,6 +141,26 @@ class FleetQueryResult:
     def failed(self) -> tuple[WorkspaceQueryResult, ...]:
         return tuple(r for r in self.results if not r.ok)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Per workspace its row count or error, and each request's outcome (the rows: ``combined``)."""
+        return {
+            "workspaces": [
+                {
+                    "workspace": r.workspace,
+                    "customerId": r.customer_id,
+                    "ok": r.ok,
+                    "rows": len(r.result.primary) if r.result is not None else None,
+                    "error": None if r.error is None else {"type": type(r.error).__name__, "message": str(r.error)},
+                }
+                for r in self.results
+            ],
+            "batches": [{"customerIds": list(b.customer_ids), "outcome": b.outcome} for b in self.batches],
+        }
+
+    def to_json(self) -> str:
+        """``to_dict()`` as JSON text."""
+        return json.dumps(self.to_dict(), indent=2)
+
     def __str__(self) -> str:
         lines = [f"query over {len(self.results)} workspace(s) in {len(self.batches)} request(s)"]
         for r in self.results:
@@ -181,7 +202,7 @@ def _by_workspace(tables: list[dict[str, Any]], cids: Sequence[str]) -> dict[str
     """The primary table's raw rows per customer id (each a ``{name, columns, rows}`` table). SerializationError
     when the tag column is missing or a row carries a workspace the batch did not ask for (never guessed)."""
     table = next((t for t in tables if t.get("name") == "PrimaryResult"), tables[0] if tables else None)
-    out = {cid: {"name": "PrimaryResult", "columns": [], "rows": []} for cid in cids}
+    out: dict[str, dict[str, Any]] = {cid: {"name": "PrimaryResult", "columns": [], "rows": []} for cid in cids}
     if table is None:
         return out
     columns = table.get("columns") or []
@@ -277,13 +298,13 @@ def _decide(
     named = {cid: [d for d in details if _names(cid, d)] for cid in batch}
     if not details or any(not any(d in found for found in named.values()) for d in details):
         # A partial answer that names no workspace: which rows are missing is unknown, so none is delivered.
-        exc = QueryError(
+        unnamed: Exception = QueryError(
             f"the cross-workspace query over {len(batch)} workspace(s) answered a partial result "
             f"({error.inner_message or error.message}); nothing of this batch is delivered",
             code=error.inner_code,
             inner=dict(error.raw),
         )
-        out.update(dict.fromkeys(batch, exc))
+        out.update(dict.fromkeys(batch, unnamed))
         return "failed"
     for cid in batch:
         if named[cid]:
@@ -318,7 +339,6 @@ def combine(parts: Sequence[dict[str, Any]]) -> QueryResult:
                 full[i] = v
             rows.append(full)
     return QueryResult.from_json({"tables": [{"name": "PrimaryResult", "columns": columns, "rows": rows}]})
-
 
 
 Job = tuple[Callable[[Any], Any], Flow[Any]]  # (a client's ``run``, the flow it drives)

@@ -254,6 +254,12 @@ def _fleet(w: World, operation: Any = "status", **kw: Any) -> Any:
         return fleet.incidents_and_alerts().run(operation).to_json()
 
 
+def _fleet_query(w: World, **kw: Any) -> Any:
+    args: dict[str, Any] = {"query": "SecurityIncident | take 1", "timespan": "P1D", **kw}
+    with ms.Session(credential=w.emu.credential(), transport=w.emu.transport()) as s:
+        return str(ms.Fleet([_ws(w)], session=s).query(args.pop("query"), **args))
+
+
 def _stream(w: World, apply: Callable[[Any], Any]) -> None:
     touch(apply(w.stream))
 
@@ -376,6 +382,9 @@ def catalogue() -> tuple[EntryPoint, ...]:
         E("Fleet(credentials)", lambda w, v: _fleet(w, credentials=v), ({},)),
         E("Fleet(progress)", lambda w, v: _fleet(w, progress=v), (None, lambda d, t, r: None)),
         E("Fleet.run(operation)", lambda w, v: _fleet(w, operation=v), ("status", "plan")),
+        E("Fleet.query(query)", lambda w, v: _fleet_query(w, query=v), ("SecurityIncident | take 1",)),
+        E("Fleet.query(timespan)", lambda w, v: _fleet_query(w, timespan=v), ("P1D",)),
+        E("Fleet.query(batch_size)", lambda w, v: _fleet_query(w, batch_size=v), (1, 10)),
         E("parse_workspaces(text)", lambda w, v: ms.parse_workspaces(v)),
         E("WorkspaceId.parse(value)", lambda w, v: str(ms.WorkspaceId.parse(v))),
         E("Cloud.resolve(name)", lambda w, v: ms.Cloud.resolve(v), ("AzureCloud", "azureusgovernment")),
@@ -965,6 +974,16 @@ def aio_catalogue() -> tuple[EntryPoint, ...]:
         E("aio.Fleet(progress)", lambda w, v: _afleet(w, progress=v), (None, lambda d, t, r: None)),
         E("aio.Fleet.run(operation)", lambda w, v: _afleet(w, use=lambda f: f.run(v)), ("status", "plan")),
         E("aio.Fleet.plan()", lambda w, v: _afleet(w, use=lambda f: f.plan())),
+        E(
+            "aio.Fleet.query(query)",
+            lambda w, v: _afleet(w, use=lambda f: f.query(v, timespan="P1D")),
+            ("SecurityIncident | take 1",),
+        ),
+        E(
+            "aio.Fleet.query(batch_size)",
+            lambda w, v: _afleet(w, use=lambda f: f.query("SecurityIncident | take 1", timespan="P1D", batch_size=v)),
+            (1, 10),
+        ),
         E("aio.Fleet.apply()", lambda w, v: _afleet(w, use=lambda f: f.apply())),
         E("aio.Fleet.status()", lambda w, v: _afleet(w, use=lambda f: f.status())),
         E("aio.Fleet.verify(days)", lambda w, v: _afleet(w, use=lambda f: f.verify(days=v)), (1, 14)),
