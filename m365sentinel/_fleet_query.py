@@ -4,7 +4,7 @@ The Log Analytics query API runs one query over several workspaces (``POST /v1/w
 the ``workspaces`` body parameter listing the others; at most 10 per query in Microsoft's API page, 100 in its
 cross-resource query page). The service does not say which workspace a row came from, so the SDK's query does::
 
-    union isfuzzy=true
+    union
     (workspace("<customerId 1>").SecurityIncident
     | where Severity == "High"
     | extend WorkspaceId = "<customerId 1>"),
@@ -12,9 +12,10 @@ cross-resource query page). The service does not say which workspace a row came 
     ...
 
 Each answer is checked before any row is handed over: every row's ``WorkspaceId`` is one the batch asked for; a
-``PartialError`` naming a workspace is that workspace's error (``isfuzzy`` keeps the others); one cut at the size
-limit (``E_QUERY_RESULT_SET_TOO_LARGE``) and a batch refused as too large (400 naming the resource limit) are asked
-again in two halves; any other partial answer is an error of every workspace of that batch. Both faces drive
+refusal or a ``PartialError`` naming a workspace (it could not be resolved or accessed) is that workspace's error,
+and the others are asked again without it; one cut at the size limit (``E_QUERY_RESULT_SET_TOO_LARGE``) and a batch
+refused as too large (an error naming the resource limit) are asked again in two halves; any other refusal or
+partial answer is an error of every workspace of that batch. Both faces drive
 ``batch_flow``; they only differ in how batches run side by side.
 """
 
@@ -27,7 +28,8 @@ from typing import Any
 
 import attrs
 
-from ._errors import BadRequestError, InvalidInputError, QueryError, SentinelError, SerializationError
+from ._connector import _query_error
+from ._errors import APIStatusError, BadRequestError, InvalidInputError, QueryError, SentinelError, SerializationError
 from ._incidents._alerts import is_size_limit
 from ._inputs import check_int
 from ._json import loads as decode_json
@@ -55,8 +57,9 @@ MAX_BATCH_SIZE = 100
 _HEAD = re.compile(r"\s*(?P<table>[A-Za-z_][A-Za-z0-9_]*|\[\s*'[^'\]]+'\s*\]|\[\s*\"[^\"\]]+\"\s*\])\s*(?=\||$)")
 _NOT_TABLES = {"union", "search", "find", "print", "range", "datatable", "let", "evaluate", "externaldata"}
 _STRINGS_AND_COMMENTS = re.compile(r"//[^\n]*|@?'(?:[^'\\\n]|\\.)*'|@?\"(?:[^\"\\\n]|\\.)*\"")
-_OTHER_SOURCE = re.compile(
-    r"\b(?:join|lookup|union|materialize|toscalar|workspace|app|resource|cluster|database|render|invoke)\b"
+_OTHER_SOURCE = re.compile(  # operators and functions that read another table (a column may be named "database")
+    r"\|\s*(?:join|lookup|union|render|invoke)\b"
+    r"|\b(?:materialize|toscalar|table|view|workspace|app|resource|cluster|database)\s*\("
 )
 # Where a batch of workspaces is refused as too many: the code or message of the 400's innermost error.
 _TOO_MANY = re.compile(r"TooManyResources|TooManyWorkspaces|maximum number of (?:resources|workspaces)", re.I)
@@ -80,22 +83,23 @@ def _split_query(text: str) -> tuple[str, str]:
         nested_pipe = nested_pipe or (ch == "|" and depth > 0)
     found = _OTHER_SOURCE.search(code)
     if ";" in code or nested_pipe or found is not None:
-        what = found.group() if found is not None else "a statement separator ';'" if ";" in code else "a sub-query"
+        what = found.group().strip("|( \n\t") if found is not None else "a statement separator ';'" if ";" in code else "a sub-query"
         raise InvalidInputError(f"query {text[:80]!r}…: cannot tag its rows by workspace (it uses {what}); {fix}")
     return head.group("table").strip(), rest.rstrip()
 
 
 def cross_workspace_kql(text: str, customer_ids: Sequence[str]) -> str:
     """The query over ``customer_ids`` with each row tagged (``TAG_COLUMN``): one ``workspace("<id>")`` branch per
-    workspace in a fuzzy union (a workspace that fails is reported, the others still answer). InvalidInputError for
-    a query that cannot be tagged safely (see ``_split_query``)."""
+    workspace in a strict union (not ``isfuzzy``, which may drop a branch it cannot resolve with no more than a
+    warning: a workspace that fails fails the request, naming it). InvalidInputError for a query that cannot be
+    tagged safely (see ``_split_query``)."""
     table, rest = _split_query(text)
     body = table + (f"\n{rest.strip()}" if rest.strip() else "")
     branches = [
         f"(workspace({render_string(cid)}).{body}\n| extend {TAG_COLUMN} = {render_string(cid)})"
         for cid in customer_ids
     ]
-    return "union isfuzzy=true\n" + ",\n".join(branches)
+    return "union\n" + ",\n".join(branches)
 
 
 def check_batch_size(batch_size: int) -> int:
@@ -105,8 +109,9 @@ def check_batch_size(batch_size: int) -> int:
 @attrs.frozen
 class BatchRecord:
     """One request of a cross-workspace query: the workspaces (customer ids, the first one in the URL) and what
-    came of it: ``"ok"``, ``"partial"`` (some workspaces failed, named in the answer), ``"split: too many
-    workspaces"``, ``"split: size limit"`` (asked again in halves) or ``"failed"``."""
+    came of it: ``"ok"``, ``"partial"`` (a 200 naming failed workspaces; the others' rows kept), ``"workspace
+    failed: asked again without it"`` (a refusal naming workspaces), ``"split: too many workspaces"``, ``"split:
+    size limit"`` (asked again in halves) or ``"failed"`` (every workspace of the batch has the error)."""
 
     customer_ids: tuple[str, ...]
     outcome: str
@@ -179,13 +184,29 @@ def _names(cid: str, detail: Any) -> bool:
     return any(isinstance(f, str) and low in f.lower() for f in fields)
 
 
-def _too_many(exc: BadRequestError) -> bool:
-    error = (exc.body or {}).get("error") if isinstance(exc.body, dict) else None
-    texts = [exc.code or "", exc.message or ""]
-    while isinstance(error, dict):
-        texts += [str(error.get("code") or ""), str(error.get("message") or "")]
-        error = error.get("innererror")
-    return any(_TOO_MANY.search(t) for t in texts)
+def _error_texts(node: Any) -> list[str]:
+    """The ``code``, ``message``, ``target``, ``value`` and ``resources`` strings of an error body, at any depth
+    (``innererror``, ``details``): what names a cause, never the query text an error may echo."""
+    out: list[str] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("code", "message", "target", "value") and isinstance(value, str):
+                out.append(value)
+            elif key == "resources" and isinstance(value, list):
+                out += [v for v in value if isinstance(v, str)]
+            elif isinstance(value, dict | list):
+                out += _error_texts(value)
+    elif isinstance(node, list):
+        for item in node:
+            out += _error_texts(item)
+    return out
+
+
+def _named_in(exc: APIStatusError, batch: Sequence[str]) -> list[str]:
+    """The batch's workspaces (customer ids) that a refusal names: the ones the service could not resolve or
+    access."""
+    texts = [t.lower() for t in [exc.code or "", exc.message or "", *_error_texts(exc.body)]]
+    return [cid for cid in batch if any(cid.lower() in t for t in texts)]
 
 
 def _tables(body: bytes) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
@@ -240,15 +261,22 @@ def batch_flow(
         )
         try:
             tables, error = _tables((yield from send_query(spec)))
-        except BadRequestError as exc:
-            if _too_many(exc) and len(batch) > 1:
+        except APIStatusError as exc:
+            too_many = any(_TOO_MANY.search(t) for t in [exc.code or "", *_error_texts(exc.body)])
+            if too_many and len(batch) > 1:
                 records.append(BatchRecord(tuple(batch), "split: too many workspaces"))
                 todo.extend(reversed(_halves(batch)))
                 continue
+            failure: Exception = exc
+            if isinstance(exc, BadRequestError):
+                failure = _query_error(exc, spec.json["query"] if spec.json else text)
+            named = _named_in(exc, batch) if not too_many else []
+            if named and len(named) < len(batch):  # those workspaces failed: the others are asked again without
+                records.append(BatchRecord(tuple(batch), "workspace failed: asked again without it"))
+                out.update(dict.fromkeys(named, failure))
+                todo.append([cid for cid in batch if cid not in named])
+                continue
             records.append(BatchRecord(tuple(batch), "failed"))
-            from ._connector import _query_error
-
-            failure: Exception = _query_error(exc, spec.json["query"] if spec.json else text)
             out.update(dict.fromkeys(batch, failure))
             continue
         except SentinelError as exc:

@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
-from m365sentinel import Fleet, InvalidInputError, QueryError, Session, aio
-from m365sentinel._fleet_query import cross_workspace_kql
+from m365sentinel import Cloud, Fleet, InvalidInputError, QueryError, SerializationError, Session, aio, kql
+from m365sentinel._fleet_query import batch_flow, cross_workspace_kql
 from m365sentinel.emulator import Emulator
 
 NOW = datetime(2025, 11, 20, 12, tzinfo=UTC)
@@ -108,7 +109,12 @@ def test_a_failed_workspace_is_its_error_while_the_others_answer(emu: Emulator, 
     cids = [emu.workspace_state(r)._ws.customer_id for r in emu.workspace_resource_ids]
     emu.faults.fail_workspace_queries(cids[3])
     result = _run(emu, face)
-    assert [b.outcome for b in result.batches].count("partial") == 1
+    first = [b for b in result.batches if cids[0] in b.customer_ids]
+    assert [(b.outcome, len(b.customer_ids)) for b in first] == [
+        ("workspace failed: asked again without it", 10),
+        ("ok", 9),
+    ]
+    assert cids[3] not in first[1].customer_ids and len(_queries(emu)) == 4
     assert [r.ok for r in result.results] == [n != 3 for n in range(25)]
     failed = result.results[3].error
     assert isinstance(failed, QueryError) and failed.code == "InsufficientAccessError"
@@ -125,6 +131,49 @@ def test_a_size_limit_partial_is_asked_again_in_smaller_batches(emu: Emulator, f
     assert sorted(len(b.customer_ids) for b in result.batches if b.outcome == "ok") == [5, 5, 5, 5, 5]
     assert all(r.ok for r in result.results)
     assert [len(r.result.primary) for r in result.results] == [n % 3 + 1 for n in range(25)]
+
+
+def test_a_refusal_naming_no_workspace_is_every_workspace_error(emu: Emulator) -> None:
+    result = _run(emu, "sync", "SecurityAlert | where NoSuchColumn == 1")
+    assert [b.outcome for b in result.batches] == ["failed"] * 3 and len(_queries(emu)) == 3
+    assert all(isinstance(r.error, QueryError) for r in result.results)
+    assert len(result.combined.primary) == 0
+
+
+def _answer(body: dict[str, Any], cids: list[str]) -> tuple[dict[str, Any], list[Any]]:
+    """``batch_flow`` over ``cids`` answered 200 with ``body`` (then, if asked again, with no rows)."""
+    flow = batch_flow(Cloud.resolve("AzureCloud"), QUERY, "P1D", cids)
+    step = next(flow)
+    try:
+        while True:
+            answer = httpx.Response(200, json=body, request=httpx.Request("POST", step.spec.url))
+            body = {"tables": [{"name": "PrimaryResult", "columns": [], "rows": []}]}
+            step = flow.send(answer)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+def test_a_partial_answer_naming_a_workspace_keeps_the_others_rows() -> None:
+    cids = ["11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"]
+    columns = [{"name": "AlertName", "type": "string"}, {"name": "WorkspaceId", "type": "string"}]
+    detail = {"code": "InsufficientAccessError", "message": "no access", "resources": [cids[1]]}
+    body = {
+        "tables": [{"name": "PrimaryResult", "columns": columns, "rows": [["a", cids[0]]]}],
+        "error": {"code": "PartialError", "message": "There were some errors", "details": [detail]},
+    }
+    out, records = _answer(body, cids)
+    assert [r.outcome for r in records] == ["partial"]
+    assert out[cids[0]]["rows"] == [["a", cids[0]]]
+    assert isinstance(out[cids[1]], QueryError) and out[cids[1]].code == "InsufficientAccessError"
+
+
+def test_a_row_tagged_with_another_workspace_fails_the_batch() -> None:
+    cids = ["11111111-1111-1111-1111-111111111111"]
+    columns = [{"name": "AlertName", "type": "string"}, {"name": "WorkspaceId", "type": "string"}]
+    stray = "33333333-3333-3333-3333-333333333333"
+    out, records = _answer({"tables": [{"name": "PrimaryResult", "columns": columns, "rows": [["a", stray]]}]}, cids)
+    assert [r.outcome for r in records] == ["failed"]
+    assert isinstance(out[cids[0]], SerializationError) and stray in str(out[cids[0]])
 
 
 def test_a_partial_answer_naming_no_workspace_fails_the_batch(emu: Emulator) -> None:
@@ -169,5 +218,16 @@ def test_batch_size_out_of_range_is_refused(emu: Emulator, size: Any) -> None:
 )
 def test_the_tagged_query_parses_clean(kql_parser: Any, query: str) -> None:
     ids = ["11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"]
-    columns = kql_parser.assert_clean(cross_workspace_kql(query, ids), ids)
-    assert columns[-1] == ("WorkspaceId", "string")
+    for batch in (ids, ids[:1]):
+        columns = kql_parser.assert_clean(cross_workspace_kql(query, batch), batch)
+        assert columns[-1] == ("WorkspaceId", "string")
+
+
+def test_a_builder_query_is_tagged_like_its_text() -> None:
+    query = kql.table("SecurityAlert").where(kql.col("AlertSeverity") == "High").project("AlertName")
+    assert cross_workspace_kql(query.to_kql(), ["11111111-1111-1111-1111-111111111111"]) == (
+        "union\n"
+        '(workspace("11111111-1111-1111-1111-111111111111").SecurityAlert\n'
+        f"{query.to_kql().split(chr(10), 1)[1]}\n"
+        '| extend WorkspaceId = "11111111-1111-1111-1111-111111111111")'
+    )
