@@ -59,7 +59,7 @@ _NOT_TABLES = {"union", "search", "find", "print", "range", "datatable", "let", 
 _STRINGS_AND_COMMENTS = re.compile(r"//[^\n]*|@?'(?:[^'\\\n]|\\.)*'|@?\"(?:[^\"\\\n]|\\.)*\"")
 _OTHER_SOURCE = re.compile(  # operators and functions that read another table (a column may be named "database")
     r"\|\s*(?:join|lookup|union|render|invoke)\b"
-    r"|\b(?:materialize|toscalar|table|view|workspace|app|resource|cluster|database)\s*\("
+    r"|\b(?:materialize|toscalar|table|workspace|app|resource|cluster|database)\s*\("
 )
 # Where a batch of workspaces is refused as too many: the code or message of the 400's innermost error.
 _TOO_MANY = re.compile(r"TooManyResources|TooManyWorkspaces|maximum number of (?:resources|workspaces)", re.I)
@@ -83,7 +83,8 @@ def _split_query(text: str) -> tuple[str, str]:
         nested_pipe = nested_pipe or (ch == "|" and depth > 0)
     found = _OTHER_SOURCE.search(code)
     if ";" in code or nested_pipe or found is not None:
-        what = found.group().strip("|( \n\t") if found is not None else "a statement separator ';'" if ";" in code else "a sub-query"
+        what = "a statement separator ';'" if ";" in code else "a sub-query"
+        what = found.group().strip("|( \n\t") if found is not None else what
         raise InvalidInputError(f"query {text[:80]!r}…: cannot tag its rows by workspace (it uses {what}); {fix}")
     return head.group("table").strip(), rest.rstrip()
 
