@@ -104,6 +104,7 @@ __all__ = [
     "PreflightError",
     "Prerequisite",
     "ProviderNames",
+    "QueryBatch",
     "QueryError",
     "QueryLimitError",
     "QueryResult",
@@ -150,7 +151,7 @@ if _TYPE_CHECKING:
     from ._content import AnalyticsRule, RuleTemplate, SampleQuery, sample_queries
     from ._entities import EntitySync, Prerequisite
     from ._fleet import Fleet, FleetReport, FleetTarget, WorkspaceResult, parse_workspaces
-    from ._fleet_query import FleetQueryResult, WorkspaceQueryResult
+    from ._fleet_query import FleetQueryResult, QueryBatch, WorkspaceQueryResult
     from ._hunting import HuntingTable, TableIngestion
     from ._incidents import (
         AsyncBlobCheckpointStore,
@@ -213,6 +214,7 @@ _LAZY = {
     "parse_workspaces": "._fleet",
     "FleetQueryResult": "._fleet_query",
     "WorkspaceQueryResult": "._fleet_query",
+    "QueryBatch": "._fleet_query",
 }
 
 

@@ -42,7 +42,7 @@ __all__ = [
     "DEFAULT_BATCH_SIZE",
     "FleetQuery",
     "TAG_COLUMN",
-    "BatchRecord",
+    "QueryBatch",
     "FleetQueryResult",
     "WorkspaceQueryResult",
     "batch_flow",
@@ -108,7 +108,7 @@ def check_batch_size(batch_size: int) -> int:
 
 
 @attrs.frozen
-class BatchRecord:
+class QueryBatch:
     """One request of a cross-workspace query: the workspaces (customer ids, the first one in the URL) and what
     came of it: ``"ok"``, ``"partial"`` (a 200 naming failed workspaces; the others' rows kept), ``"workspace
     failed: asked again without it"`` (a refusal naming workspaces), ``"split: too many workspaces"``, ``"split:
@@ -140,7 +140,7 @@ class FleetQueryResult:
     ``WorkspaceId`` column says where each row came from."""
 
     results: tuple[WorkspaceQueryResult, ...]
-    batches: tuple[BatchRecord, ...]
+    batches: tuple[QueryBatch, ...]
     combined: QueryResult
 
     @property
@@ -248,12 +248,12 @@ def _by_workspace(tables: list[dict[str, Any]], cids: Sequence[str]) -> dict[str
 
 def batch_flow(
     cloud: Cloud, text: str, span: str, cids: Sequence[str]
-) -> Flow[tuple[dict[str, dict[str, Any] | Exception], list[BatchRecord]]]:
+) -> Flow[tuple[dict[str, dict[str, Any] | Exception], list[QueryBatch]]]:
     """Run the tagged query over ``cids`` (in halves while the service refuses too many or cuts at the size
     limit). Returns ``({customer id: raw table | the workspace's error}, requests made)``: every customer id gets
     one or the other; only bad input (already checked) escapes."""
     out: dict[str, dict[str, Any] | Exception] = {}
-    records: list[BatchRecord] = []
+    records: list[QueryBatch] = []
     todo: list[Sequence[str]] = [cids]
     while todo:
         batch = todo.pop()
@@ -265,7 +265,7 @@ def batch_flow(
         except APIStatusError as exc:
             too_many = any(_TOO_MANY.search(t) for t in [exc.code or "", *_error_texts(exc.body)])
             if too_many and len(batch) > 1:
-                records.append(BatchRecord(tuple(batch), "split: too many workspaces"))
+                records.append(QueryBatch(tuple(batch), "split: too many workspaces"))
                 todo.extend(reversed(_halves(batch)))
                 continue
             failure: Exception = exc
@@ -273,19 +273,19 @@ def batch_flow(
                 failure = _query_error(exc, spec.json["query"] if spec.json else text)
             named = _named_in(exc, batch) if not too_many else []
             if named and len(named) < len(batch):  # those workspaces failed: the others are asked again without
-                records.append(BatchRecord(tuple(batch), "workspace failed: asked again without it"))
+                records.append(QueryBatch(tuple(batch), "workspace failed: asked again without it"))
                 out.update(dict.fromkeys(named, failure))
                 todo.append([cid for cid in batch if cid not in named])
                 continue
-            records.append(BatchRecord(tuple(batch), "failed"))
+            records.append(QueryBatch(tuple(batch), "failed"))
             out.update(dict.fromkeys(batch, failure))
             continue
         except SentinelError as exc:
-            records.append(BatchRecord(tuple(batch), "failed"))
+            records.append(QueryBatch(tuple(batch), "failed"))
             out.update(dict.fromkeys(batch, exc))
             continue
         outcome = _decide(batch, tables, error, out)
-        records.append(BatchRecord(tuple(batch), outcome))
+        records.append(QueryBatch(tuple(batch), outcome))
         if outcome == "split: size limit":
             todo.extend(reversed(_halves(batch)))
     return out, records
@@ -302,7 +302,7 @@ def _decide(
     raw_error: dict[str, Any] | None,
     out: dict[str, dict[str, Any] | Exception],
 ) -> str:
-    """Record one 200 answer in ``out``; returns the batch's outcome (``BatchRecord.outcome``)."""
+    """Record one 200 answer in ``out``; returns the batch's outcome (``QueryBatch.outcome``)."""
     try:
         parts = _by_workspace(tables, batch)
     except SerializationError as exc:
@@ -408,11 +408,11 @@ class FleetQuery:
     def result(self, cids: Sequence[str | Exception], batches: Sequence[Any]) -> FleetQueryResult:
         """Every workspace's rows or error (a batch job that raised: its error for each of its workspaces)."""
         answered: dict[str, dict[str, Any] | Exception] = {}
-        records: list[BatchRecord] = []
+        records: list[QueryBatch] = []
         for (_, members), outcome in zip(self._chunks, batches, strict=True):
             if isinstance(outcome, Exception):
                 answered.update(dict.fromkeys(members, outcome))
-                records.append(BatchRecord(tuple(members), "failed"))
+                records.append(QueryBatch(tuple(members), "failed"))
             else:
                 answered.update(outcome[0])
                 records.extend(outcome[1])

@@ -65,6 +65,9 @@ def test_the_catalogue_covers_every_public_name():
         "FleetReport",
         "FleetTarget",
         "WorkspaceResult",
+        "FleetQueryResult",
+        "WorkspaceQueryResult",
+        "QueryBatch",
     }
     callables = {
         n
