@@ -90,6 +90,7 @@ __all__ = [
     "FleetIncidentRun",
     "FleetIncidents",
     "FleetIncidentsError",
+    "FleetQueryResult",
     "FleetReport",
     "FleetTarget",
     "HuntingTable",
@@ -108,6 +109,7 @@ __all__ = [
     "PreflightError",
     "Prerequisite",
     "ProviderNames",
+    "QueryBatch",
     "QueryError",
     "QueryLimitError",
     "QueryResult",
@@ -136,6 +138,7 @@ __all__ = [
     "VerificationLine",
     "VerificationReport",
     "WorkspaceId",
+    "WorkspaceQueryResult",
     "WorkspaceResult",
     "__version__",
     "kql",
@@ -154,6 +157,7 @@ if _TYPE_CHECKING:
     from ._entities import EntitySync, Prerequisite
     from ._fleet import Fleet, FleetReport, FleetTarget, WorkspaceResult, parse_workspaces
     from ._fleet_incidents import FleetIncident, FleetIncidentRun, FleetIncidents
+    from ._fleet_query import FleetQueryResult, QueryBatch, WorkspaceQueryResult
     from ._hunting import HuntingTable, TableIngestion
     from ._incidents import (
         AsyncBlobCheckpointStore,
@@ -217,6 +221,9 @@ _LAZY = {
     "FleetTarget": "._fleet",
     "WorkspaceResult": "._fleet",
     "parse_workspaces": "._fleet",
+    "FleetQueryResult": "._fleet_query",
+    "WorkspaceQueryResult": "._fleet_query",
+    "QueryBatch": "._fleet_query",
 }
 
 

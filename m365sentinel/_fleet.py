@@ -24,7 +24,10 @@ from ._plan import ApplyResult, Plan
 from ._transport._flow import Flow
 
 if TYPE_CHECKING:
+    from datetime import datetime, timedelta
+
     from ._fleet_incidents import FleetIncidents
+    from ._fleet_query import FleetQueryResult
     from ._session import Session
     from ._verify import VerificationReport
 
@@ -420,3 +423,43 @@ class Fleet(FleetCore):
                 if self._progress is not None:
                     self._progress(done, total, results[i])  # type: ignore[arg-type]
         return FleetReport(operation, tuple(r for r in results if r is not None))
+
+    def query(
+        self,
+        query: Any,
+        *,
+        timespan: timedelta | tuple[datetime, datetime] | str | None = None,
+        batch_size: int = 10,
+    ) -> FleetQueryResult:
+        """One KQL query over every workspace: Log Analytics cross-workspace queries (POST
+        /v1/workspaces/{customerId}/query, no api-version, the ``workspaces`` body parameter listing the batch's
+        others), ``batch_size`` workspaces a request (1-100, default 10), ``concurrency`` requests at a time.
+
+        ``query``: KQL text or a ``m365sentinel.kql`` query that starts with one table and reads no other (the SDK
+        wraps it as ``workspace("<id>").<query> | extend WorkspaceId = "<id>"`` per workspace, so each row says
+        where it came from); ``timespan`` as for ``Connector.query``. A batch the service refuses as too large, or
+        cuts at the result size limit, is asked again in halves (see ``FleetQueryResult.batches``).
+
+        Returns a ``FleetQueryResult``: per workspace its ``QueryResult`` (with the ``WorkspaceId`` column) or its
+        error (NotFoundError for a missing workspace, QueryError for a workspace the service could not query or a
+        partial answer naming no workspace), plus ``combined``. Raises InvalidInputError before any request.
+        """
+        from ._fleet_query import FleetQuery
+
+        job = FleetQuery(self, query, timespan, batch_size)
+        cids = self._gather(job.resolve_jobs())
+        return job.result(cids, self._gather(job.batch_jobs(cids)))
+
+    def _gather(self, jobs: list[tuple[Callable[[Any], Any], Any]]) -> list[Any]:
+        """Each ``run(flow)`` of ``jobs``, ``concurrency`` at a time: its value or the exception it raised."""
+
+        def one(job: tuple[Callable[[Any], Any], Any]) -> Any:
+            try:
+                return job[0](job[1])
+            except Exception as exc:  # that job's result; the others go on
+                return exc
+
+        if not jobs:
+            return []
+        with ThreadPoolExecutor(max_workers=min(self._concurrency, len(jobs)), thread_name_prefix="fleet") as pool:
+            return list(pool.map(one, jobs))

@@ -266,8 +266,27 @@ def _apply(args: argparse.Namespace) -> int:
 def _fleet_command(args: argparse.Namespace, operation: str) -> int:
     """``plan|apply|status|verify --workspaces FILE``: one report over every listed workspace; exit 1 when any
     workspace failed (the report is still printed in full), else 3 when anything is due, else 0."""
-    from ._fleet import Fleet, parse_workspaces
+    from ._fleet import Fleet
     from ._session import Session
+
+    targets, options = _fleet_setup(args)
+    with Session(**options) as session:
+        fleet = Fleet(targets, session=session, concurrency=args.concurrency, progress=_fleet_progress(len(targets)))
+        if operation in ("plan", "apply"):
+            fleet = _desired(fleet, args)
+        elif operation == "verify":
+            fleet = fleet.events(*args.tables) if args.tables else fleet
+            fleet = fleet.entities() if args.ueba else fleet
+        _progress(f"{operation}: {len(targets)} workspace(s), {args.concurrency} at a time")
+        report = fleet.run(operation)
+    print(report.to_json() if args.json else report)
+    _verdict(args, _fleet_verdict(report))
+    return report.exit_code
+
+
+def _fleet_setup(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any]]:
+    """The workspaces of ``--workspaces FILE`` (checked before any request) and the ``Session`` options."""
+    from ._fleet import parse_workspaces
     from ._transport import Cloud
 
     if args.emulator or args.workspace:
@@ -288,18 +307,31 @@ def _fleet_command(args: argparse.Namespace, operation: str) -> int:
             "cloud": Cloud.custom(arm=endpoint, log_analytics=endpoint, graph=endpoint),
             "credential": LoopbackCredential(),
         }
+    return targets, options
+
+
+def _query(args: argparse.Namespace) -> int:
+    """``query KQL --workspaces FILE``: one cross-workspace query; every row with its WorkspaceId, then one line per
+    workspace (``--json``: rows and report as JSON). Exit 1 when any workspace failed (the rest still printed)."""
+    from ._fleet import Fleet
+    from ._session import Session
+
+    if not args.workspaces:
+        raise SystemExit("error: query runs over a fleet: give --workspaces FILE")
+    targets, options = _fleet_setup(args)
     with Session(**options) as session:
-        fleet = Fleet(targets, session=session, concurrency=args.concurrency, progress=_fleet_progress(len(targets)))
-        if operation in ("plan", "apply"):
-            fleet = _desired(fleet, args)
-        elif operation == "verify":
-            fleet = fleet.events(*args.tables) if args.tables else fleet
-            fleet = fleet.entities() if args.ueba else fleet
-        _progress(f"{operation}: {len(targets)} workspace(s), {args.concurrency} at a time")
-        report = fleet.run(operation)
-    print(report.to_json() if args.json else report)
-    _verdict(args, _fleet_verdict(report))
-    return report.exit_code
+        fleet = Fleet(targets, session=session, concurrency=args.concurrency)
+        _progress(f"query: {len(targets)} workspace(s), {args.batch_size} a request")
+        result = fleet.query(args.kql, timespan=args.timespan, batch_size=args.batch_size)
+    if args.json:
+        doc = result.to_dict()
+        doc["rows"] = result.combined.primary.to_dicts()
+        print(json.dumps(doc, indent=2, default=str))
+    else:
+        print(result.combined.primary)
+        print(result)
+    _verdict(args, f"{len(result.results)} workspace(s), {len(result.failed)} failed, {len(result.batches)} request(s)")
+    return 1 if result.failed else 0
 
 
 def _fleet_progress(total: int) -> Any:
@@ -492,6 +524,14 @@ def _parser() -> argparse.ArgumentParser:
     ve.add_argument("--json", action="store_true", help="the report as JSON on stdout (the verdict goes to stderr)")
     fleet(ve)
     ve.set_defaults(func=_verify)
+    qu = sub.add_parser("query", help="one KQL query over the workspaces of --workspaces FILE, rows tagged")
+    qu.add_argument("kql", help="KQL that starts with one table and reads no other, e.g. 'SecurityIncident | take 5'")
+    qu.add_argument("--timespan", default="P1D", help="ISO 8601 duration or start/end interval (default P1D)")
+    qu.add_argument("--batch-size", type=int, default=10, help="workspaces a request, 1-100 (default 10)")
+    qu.add_argument("--json", action="store_true", help="rows and per-workspace report as JSON on stdout")
+    target(qu)
+    fleet(qu)
+    qu.set_defaults(func=_query)
     tb = sub.add_parser("tables", help="the hunting table catalogue with ingestion and retention")
     target(tb)
     tb.set_defaults(func=_tables)

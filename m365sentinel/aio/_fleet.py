@@ -4,7 +4,8 @@ report as ``m365sentinel.Fleet``; workspaces run as asyncio tasks, ``concurrency
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from .._api_versions import ApiVersions
@@ -19,6 +20,7 @@ from .._fleet import (
     _check_operation,
     workspace_flow,
 )
+from .._fleet_query import FleetQuery, FleetQueryResult
 from .._ids import WorkspaceId
 from ._fleet_incidents import FleetIncidents
 from ._incidents import IncidentStream
@@ -104,3 +106,27 @@ class Fleet(FleetCore):
 
         results = await asyncio.gather(*(one(t) for t in self._targets))
         return FleetReport(operation, tuple(results))
+
+    async def query(
+        self,
+        query: Any,
+        *,
+        timespan: timedelta | tuple[datetime, datetime] | str | None = None,
+        batch_size: int = 10,
+    ) -> FleetQueryResult:
+        """``m365sentinel.Fleet.query``, awaited (the same batches, requests and result)."""
+        job = FleetQuery(self, query, timespan, batch_size)
+        cids = await self._gather(job.resolve_jobs())
+        return job.result(cids, await self._gather(job.batch_jobs(cids)))
+
+    async def _gather(self, jobs: list[tuple[Callable[[Any], Awaitable[Any]], Any]]) -> list[Any]:
+        gate = asyncio.Semaphore(self._concurrency)
+
+        async def one(job: tuple[Callable[[Any], Awaitable[Any]], Any]) -> Any:
+            async with gate:
+                try:
+                    return await job[0](job[1])
+                except Exception as exc:  # that job's result; the others go on
+                    return exc
+
+        return list(await asyncio.gather(*(one(j) for j in jobs)))

@@ -27,6 +27,7 @@ from m365sentinel.emulator._arm_util import (
 from m365sentinel.emulator._auth import ARM, GRAPH, LOG_ANALYTICS, AuthFailure, TokenStore
 from m365sentinel.emulator._clock import Clock
 from m365sentinel.emulator._content_hub import ContentHub, check_rule
+from m365sentinel.emulator._cross import CrossRefused
 from m365sentinel.emulator._engine import Engine, QueryFailed
 from m365sentinel.emulator._faults import Faults
 from m365sentinel.emulator._graph import DefenderTenant
@@ -76,6 +77,7 @@ class Core:
         self.incident_index: IncidentIndex = IncidentIndex(workspace)
         self.hunting: HuntingApi = HuntingApi(self)  # Graph runHuntingQuery over the same tables
         self.content: ContentHub = ContentHub(self)  # content hub, alertRuleTemplates
+        self.cross: Any = None  # a CrossWorkspace  # the fleet's workspaces, for cross-workspace queries
 
     # -- entry point ----------------------------------------------------------------------------------
     def handle(self, req: EmuRequest) -> EmuResponse:
@@ -678,8 +680,15 @@ class Core:
                 return self._la_error(
                     400, "BadArgumentError", "The request had some invalid properties", ("InvalidTimespan", str(exc))
                 )
+        failed: list[dict[str, Any]] = []
         try:
-            table = self.engine.run(ws.tables, query, now=now, start=start, end=end)
+            tables = ws.tables
+            if self.cross is not None and self.cross.applies(query, args.get("workspaces")):
+                limits = {"limit": self.faults.cross_limit, "failing": self.faults.failing_workspaces}
+                tables, query, failed = self.cross.prepare(ws.customer_id, query, args.get("workspaces"), **limits)
+            table = self.engine.run(tables, query, now=now, start=start, end=end)
+        except CrossRefused as exc:
+            return self._la_error(exc.status, "BadArgumentError", exc.message, (exc.inner_code, exc.message))
         except QueryFailed as exc:
             return self._la_error(
                 400, "BadArgumentError", "The request had some invalid properties", (exc.kind, exc.message)
@@ -705,6 +714,8 @@ class Core:
                 "message": "Query result set has exceeded the internal record count limit",
             }
             payload["error"] = {**_partial_error(inner), "innererror": inner}  # the older shape repeats it on top
+        elif failed:  # workspaces a fuzzy cross-workspace union could not query: named, the others answered
+            payload["error"] = {**_partial_error({}), "details": failed}
         return json_response(200, payload)
 
     @staticmethod

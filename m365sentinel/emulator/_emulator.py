@@ -16,6 +16,7 @@ from m365sentinel.emulator._clock import Clock, as_utc
 from m365sentinel.emulator._content_hub import ContentHub
 from m365sentinel.emulator._control import IncidentControl
 from m365sentinel.emulator._core import Core
+from m365sentinel.emulator._cross import CrossWorkspace
 from m365sentinel.emulator._dataset import generate
 from m365sentinel.emulator._faults import Faults
 from m365sentinel.emulator._fleet import FleetRouter, Member
@@ -189,6 +190,14 @@ class Emulator:
         if workspaces > 1:
             self._fleet = self._build_fleet(guid, workspaces, tenants, latency, dataset)
             self._responder = self._fleet
+        fleet = self._fleet
+        self._core.cross = CrossWorkspace(  # cross-workspace queries: the fleet's members, built when referenced
+            fleet.members if fleet else [self._member()],
+            (lambda i: fleet.core(i).ws.tables) if fleet else (lambda i: self._core.ws.tables),
+        )
+
+    def _member(self) -> Member:
+        return Member(self.subscription_id, self.resource_group, self.workspace_name, self.tenant_id, self.customer_id)
 
     def _build_fleet(
         self,
@@ -203,9 +212,7 @@ class Emulator:
         A member is built on its first request, holding the first workspace's table rows as they are then (shared
         row objects, so a member costs little memory) but none of its ARM incidents."""
         homes = [(self.tenant_id, self.subscription_id)] + [(guid(), guid()) for _ in range(tenants - 1)]
-        members = [
-            Member(self.subscription_id, self.resource_group, self.workspace_name, self.tenant_id, self.customer_id)
-        ]
+        members = [self._member()]
         for i in range(1, workspaces):
             tenant, sub = homes[i % tenants]
             members.append(Member(sub, self.resource_group, f"{self.workspace_name}-{i:04d}", tenant, guid()))
@@ -234,6 +241,7 @@ class Emulator:
                 engine=primary.engine,
             )
             core.lock, core.requests, core.latency = primary.lock, primary.requests, primary.latency
+            core.cross = primary.cross
             return core
 
         return FleetRouter(primary, members, build, latency=float(latency))

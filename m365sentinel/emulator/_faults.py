@@ -90,6 +90,8 @@ class Faults:
         self._delete_after = 1
         self.date_omitted: bool = False
         self.date_skew: float = 0.0
+        self.cross_limit: int = 100  # cross_workspace_limit
+        self.failing_workspaces: set[str] = set()  # fail_workspace_queries
 
     def add(
         self,
@@ -139,6 +141,18 @@ class Faults:
         if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or rows < 0):
             raise InvalidInputError(f"rows={rows!r}: expected a non-negative integer or None")
         self.query_rows_limit = rows
+
+    def cross_workspace_limit(self, workspaces: int) -> None:
+        """Log Analytics queries over more than *workspaces* workspaces (the queried one, the ``workspaces`` body
+        parameter and ``workspace("<id>")`` references) answer 400 ``BadArgumentError`` with the inner error
+        ``TooManyResourcesError`` (default 100, Microsoft's documented maximum). Until ``clear()``."""
+        self.cross_limit = check_int(workspaces, "workspaces", 1, 10**6)
+
+    def fail_workspace_queries(self, *customer_ids: str) -> None:
+        """Cross-workspace queries cannot access these workspaces (by customer id): a fuzzy union answers the
+        others plus a ``PartialError`` whose ``details[]`` entry names each failed one (``InsufficientAccessError``,
+        ``target``/``resources`` the reference); a query that is not fuzzy answers 400. Until ``clear()``."""
+        self.failing_workspaces = {str(c).lower() for c in customer_ids}
 
     def next_link_cycle(self, times: int = 1, route: str | Matcher = "*") -> None:
         """The next *times* matching list pages that carry a ``nextLink`` / ``@odata.nextLink`` get a link back to

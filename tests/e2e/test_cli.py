@@ -250,10 +250,38 @@ def test_fleet_plan_apply_plan_over_a_served_emulator(capsys, tmp_path):
     emu.close()
 
 
+def test_fleet_query_over_a_served_emulator(capsys, tmp_path):
+    """`query KQL --workspaces FILE --json`: every row with its WorkspaceId; exit 1 with a missing workspace."""
+    from datetime import UTC, datetime
+
+    from m365sentinel.emulator import Emulator
+
+    emu = Emulator(now=datetime(2025, 11, 20, 12, tzinfo=UTC), dataset=False, workspaces=3, strict_tokens=False)
+    ids = emu.workspace_resource_ids
+    for n, rid in enumerate(ids):
+        emu.workspace_state(rid).add_rows("SecurityIncident", [{"Title": f"t{n}", "TimeGenerated": emu.clock.now()}])
+    listed = tmp_path / "workspaces.txt"
+    listed.write_text("\n".join(ids) + "\n")
+    with emu.serve() as server:
+        common = ["query", "SecurityIncident | project Title", "--endpoint", server.url, "--workspaces", str(listed)]
+        assert main([*common, "--json", "--batch-size", "2"]) == 0
+        out, err = capsys.readouterr()
+        doc = json.loads(out)
+        assert sorted(r["Title"] for r in doc["rows"]) == ["t0", "t1", "t2"]
+        assert [b["outcome"] for b in doc["batches"]] == ["ok", "ok"]
+        assert err.splitlines()[-1] == "verdict: 3 workspace(s), 0 failed, 2 request(s)"
+        listed.write_text(listed.read_text() + f"{ids[2]}-missing\n")
+        assert main(common) == 1
+        out = capsys.readouterr().out
+        assert "t2" in out and "-missing: FAILED NotFoundError" in out
+    emu.close()
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["apply", "--workspace", "x"], "apply runs over a fleet"),
     (["status", "--json"], "status --json reports a fleet"),
     (["plan", "--workspaces", "/nonexistent/ws.txt"], "--workspaces '/nonexistent/ws.txt'"),
+    (["query", "SecurityIncident"], "query runs over a fleet"),
 ])
 def test_bad_fleet_cli_usage_is_one_error_line(capsys, argv, message):
     with pytest.raises(SystemExit) as exc:

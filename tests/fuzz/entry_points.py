@@ -261,6 +261,12 @@ def _fleet_incidents(w: World, apply: Callable[[Any], Any]) -> None:
             touch(run)
 
 
+def _fleet_query(w: World, **kw: Any) -> Any:
+    args: dict[str, Any] = {"query": "SecurityIncident | take 1", "timespan": "P1D", **kw}
+    with ms.Session(credential=w.emu.credential(), transport=w.emu.transport()) as s:
+        return str(ms.Fleet([_ws(w)], session=s).query(args.pop("query"), **args))
+
+
 def _stream(w: World, apply: Callable[[Any], Any]) -> None:
     touch(apply(w.stream))
 
@@ -383,6 +389,9 @@ def catalogue() -> tuple[EntryPoint, ...]:
         E("Fleet(credentials)", lambda w, v: _fleet(w, credentials=v), ({},)),
         E("Fleet(progress)", lambda w, v: _fleet(w, progress=v), (None, lambda d, t, r: None)),
         E("Fleet.run(operation)", lambda w, v: _fleet(w, operation=v), ("status", "plan")),
+        E("Fleet.query(query)", lambda w, v: _fleet_query(w, query=v), ("SecurityIncident | take 1",)),
+        E("Fleet.query(timespan)", lambda w, v: _fleet_query(w, timespan=v), ("P1D",)),
+        E("Fleet.query(batch_size)", lambda w, v: _fleet_query(w, batch_size=v), (1, 10)),
         E("parse_workspaces(text)", lambda w, v: ms.parse_workspaces(v)),
         E("Fleet.incidents().since(stores)", lambda w, v: _fleet_incidents(w, lambda f: f.since(v)), (None,)),
         E("Fleet.incidents().buffer(items)", lambda w, v: _fleet_incidents(w, lambda f: f.buffer(v)), (1, 100)),
@@ -982,6 +991,16 @@ def aio_catalogue() -> tuple[EntryPoint, ...]:
         E("aio.Fleet.plan()", lambda w, v: _afleet(w, use=lambda f: f.plan())),
         E("aio.Fleet.incidents().since(stores)", lambda w, v: _afleet_incidents(w, lambda f: f.since(v)), (None,)),
         E("aio.Fleet.incidents().buffer(items)", lambda w, v: _afleet_incidents(w, lambda f: f.buffer(v)), (1, 100)),
+        E(
+            "aio.Fleet.query(query)",
+            lambda w, v: _afleet(w, use=lambda f: f.query(v, timespan="P1D")),
+            ("SecurityIncident | take 1",),
+        ),
+        E(
+            "aio.Fleet.query(batch_size)",
+            lambda w, v: _afleet(w, use=lambda f: f.query("SecurityIncident | take 1", timespan="P1D", batch_size=v)),
+            (1, 10),
+        ),
         E("aio.Fleet.apply()", lambda w, v: _afleet(w, use=lambda f: f.apply())),
         E("aio.Fleet.status()", lambda w, v: _afleet(w, use=lambda f: f.status())),
         E("aio.Fleet.verify(days)", lambda w, v: _afleet(w, use=lambda f: f.verify(days=v)), (1, 14)),

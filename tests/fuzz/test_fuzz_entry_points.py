@@ -68,6 +68,9 @@ def test_the_catalogue_covers_every_public_name():
         "FleetIncidentRun",
         "FleetIncidents",
         "WorkspaceResult",
+        "FleetQueryResult",
+        "WorkspaceQueryResult",
+        "QueryBatch",
     }
     callables = {
         n

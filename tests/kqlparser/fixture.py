@@ -77,13 +77,17 @@ class KqlParser:
             raise RuntimeError(f"harness error: {reply['error']}")
         return reply
 
-    def check(self, query: str) -> dict[str, Any]:
-        """Diagnostics (errors and warnings) and inferred result columns of ``query``."""
-        return self._call({"op": "check", "query": query})
+    def check(self, query: str, workspaces: list[str] | None = None) -> dict[str, Any]:
+        """Diagnostics (errors and warnings) and inferred result columns of ``query``; ``workspaces``: ids that
+        Log Analytics' ``workspace("<id>")`` resolves (each with the same tables)."""
+        msg: dict[str, Any] = {"op": "check", "query": query}
+        if workspaces:
+            msg["workspaces"] = list(workspaces)
+        return self._call(msg)
 
-    def assert_clean(self, query: str) -> list[tuple[str, str]]:
+    def assert_clean(self, query: str, workspaces: list[str] | None = None) -> list[tuple[str, str]]:
         """Fail unless ``query`` has zero diagnostics; return the inferred ``[(column, type)]``."""
-        reply = self.check(query)
+        reply = self.check(query, workspaces)
         assert reply["diagnostics"] == [], f"parser diagnostics for:\n{query}\n{reply['diagnostics']}"
         return [(c["name"], c["type"]) for c in reply["columns"] or []]
 

@@ -2,6 +2,7 @@
 // @kusto/language-service-next). One long-lived process per test session; JSON Lines protocol:
 //   {"op": "schema", "tables": {"T": "(a:string, ts:datetime)"}, "functions": {"F": ["(x:string)", "{ T }"]}}
 //   {"op": "check", "query": "..."}   -> diagnostics (errors AND warnings) + inferred result columns
+//   (optional "workspaces": ["<id>", ...]: Log Analytics' workspace("<id>") resolves each to the same tables)
 //   {"op": "literal", "text": "..."}  -> `print x = <text>` parsed; tokens of <text> and the parser's value
 // Every request may carry "id"; every reply echoes it. No network, no files.
 'use strict';
@@ -37,9 +38,22 @@ function diagnostics(code, text) {
   }));
 }
 
+// Log Analytics' workspace("<id>") (absent from Kusto.Language): declared like its database("<name>"), each id a
+// database holding the same tables as the default one.
+function withWorkspaces(ids) {
+  const current = globals.Database;
+  const dbs = [current];
+  for (const id of ids) dbs.push(new S.DatabaseSymbol.$ctor1(id, Bridge.toArray(current.Members), false));
+  const cluster = new S.ClusterSymbol.$ctor1('loganalytics', dbs, false);
+  const fn = new S.FunctionSymbol.$ctor2('workspace', S.ReturnTypeKind.Parameter0Database,
+    [new S.Parameter.$ctor2('name', S.ScalarTypes.String)]);
+  return globals.WithCluster(cluster).WithDatabase(current).WithFunctions(
+    Bridge.toArray(globals.Functions).concat([fn]));
+}
+
 function check(msg) {
   const text = msg.query;
-  const code = K.KustoCode.ParseAndAnalyze(text, globals);
+  const code = K.KustoCode.ParseAndAnalyze(text, msg.workspaces ? withWorkspaces(msg.workspaces) : globals);
   let columns = null;
   const rt = code.ResultType;
   if (rt && rt.Columns) {
