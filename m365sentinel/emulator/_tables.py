@@ -6,6 +6,7 @@ are nulls. A table that was never created or was dropped does not exist, as in a
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -15,6 +16,8 @@ from typing import Any
 from m365sentinel._errors import InvalidInputError
 
 __all__ = ["TableStore", "load_schemas"]
+
+_KEYS = itertools.count()
 
 
 def load_schemas() -> dict[str, list[tuple[str, str]]]:
@@ -34,6 +37,7 @@ class TableStore:
     """Named tables with typed columns; tracks which tables changed since the engine last loaded them."""
 
     def __init__(self) -> None:
+        self.key: int = next(_KEYS)  # names this store's schema in the query engine (never reused, unlike id())
         self.schemas: dict[str, list[tuple[str, str]]] = {}
         self.rows: dict[str, list[dict[str, Any]]] = {}
         self.dirty: set[str] = set()
