@@ -19,7 +19,7 @@ import httpx
 
 from .._errors import ClientClosedError, CredentialError, EventLoopError, InvalidInputError
 from ._atokens import AsyncTokenCache
-from ._client import _user_agent, check_client_args, credential_for
+from ._client import POOL_LIMITS, _user_agent, check_client_args, credential_for
 from ._clouds import Cloud
 from ._flow import Flow, Prefetch, Send, Sleep, Token, Transmit, check_flow, json_body, request_flow, request_timeout
 from ._logging import log_request, log_response
@@ -89,6 +89,7 @@ class AsyncHttpClient:
         self._client = httpx.AsyncClient(
             transport=transport,
             timeout=self._timeout,
+            limits=POOL_LIMITS,
             follow_redirects=False,  # a redirect could carry the token elsewhere
             headers={"User-Agent": user_agent, "Accept": "application/json"},
         )

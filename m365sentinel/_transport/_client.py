@@ -59,6 +59,11 @@ def _user_agent() -> str:
     return f"m365sentinel/{ours} python-httpx/{httpx.__version__}"
 
 
+# A fleet runs up to 256 workspaces at once over one session's pool; httpx's default (100 connections, 20 kept
+# alive) would queue them or reconnect for each request. Only a network transport has a pool.
+POOL_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+
+
 def check_client_args(
     cloud: Any, credential: Any, check_credential: Callable[[Any], None], timeout: Any = 30.0, tenant_id: Any = None
 ) -> None:
@@ -148,6 +153,7 @@ class HttpClient:
         self._client = httpx.Client(
             transport=transport,
             timeout=self._timeout,
+            limits=POOL_LIMITS,
             follow_redirects=False,  # a redirect could carry the token elsewhere
             headers={"User-Agent": user_agent, "Accept": "application/json"},
         )

@@ -147,6 +147,8 @@ def log_request(method: str, request: httpx.Request) -> None:
 
 def log_response(method: str, url: str, response: httpx.Response, elapsed_ms: float, client_request_id: str) -> None:
     """INFO line for a response (status, time, both request ids); its headers at DEBUG."""
+    if not LOGGER.isEnabledFor(logging.INFO):  # redacting the URL parses it again: a fleet sends thousands
+        return
     request_id = next((response.headers[h] for h in ("x-ms-request-id", "request-id") if h in response.headers), None)
     LOGGER.info(
         "HTTP response: %s %s -> %d in %.0f ms (request id %s, client request id %s)",

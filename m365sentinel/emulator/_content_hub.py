@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
-from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 from m365sentinel.emulator._arm_util import ArmError
+from m365sentinel.emulator._files import packaged_json
 from m365sentinel.emulator._http import EmuRequest, EmuResponse, json_response
 
 if TYPE_CHECKING:
@@ -40,21 +39,17 @@ def check_rule(kind: str, props: dict[str, Any]) -> None:
             raise ArmError(400, "BadRequest", f"The 'properties.{field}' property is required for kind '{kind}'.")
 
 
-def _data(name: str) -> Any:
-    return json.loads(files("m365sentinel.emulator._data").joinpath(name).read_text(encoding="utf-8"))
-
-
 class ContentHub:
     def __init__(self, core: Core) -> None:
         self.core = core
-        solution = _data("defender_xdr_solution.json")
+        solution = packaged_json("defender_xdr_solution.json")
         self.package: dict[str, Any] = solution["package"]
         self.catalogue: dict[str, dict[str, Any]] = {}  # content id -> template properties (full)
         for t in solution["templates"]:
             self._catalogue_template(t["id"], t["kind"], t["properties"])
         self.packages: dict[str, dict[str, Any]] = {}
         self.templates: dict[str, dict[str, Any]] = {}
-        example = _data("GetAlertRuleTemplates.json")["responses"]["200"]["body"]["value"]
+        example = packaged_json("GetAlertRuleTemplates.json")["responses"]["200"]["body"]["value"]
         self.builtin = [self._readdress(t, "alertRuleTemplates") for t in example]
 
     # -- catalogue -------------------------------------------------------------------------------------------

@@ -686,7 +686,11 @@ class Core:
             if self.cross is not None and self.cross.applies(query, args.get("workspaces")):
                 limits = {"limit": self.faults.cross_limit, "failing": self.faults.failing_workspaces}
                 tables, query, failed = self.cross.prepare(ws.customer_id, query, args.get("workspaces"), **limits)
-            table = self.engine.run(tables, query, now=now, start=start, end=end)
+            try:
+                table = self.engine.run(tables, query, now=now, start=start, end=end)
+            finally:
+                if tables is not ws.tables:
+                    self.engine.forget(tables)
         except CrossRefused as exc:
             return self._la_error(exc.status, "BadArgumentError", exc.message, (exc.inner_code, exc.message))
         except QueryFailed as exc:

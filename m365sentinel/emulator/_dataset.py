@@ -6,13 +6,13 @@ Nothing is pre-generated: the same (seed, now, sizes) always yields the same dat
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from importlib import resources
 from typing import Any
+
+from m365sentinel.emulator._files import packaged_json
 
 __all__ = ["AlertSeed", "Dataset", "EntitySeed", "IncidentSeed", "Snapshot", "arm_properties", "generate", "products"]
 
@@ -43,9 +43,7 @@ HISTORY_DAYS = 16  # 14 days of "recent" data plus 2 older days, so a timespan v
 
 
 def products() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(
-        resources.files("m365sentinel.emulator._data").joinpath("products.json").read_text("utf-8")
-    )
+    data: dict[str, Any] = packaged_json("products.json")
     return data
 
 

@@ -229,9 +229,10 @@ class Emulator:
                 unified_portal=primary.ws.unified_portal,
             )
             source = primary.ws.tables
-            for name in source.names():  # the first workspace's tables: its row objects (never changed in
-                ws.tables.create(name, source.schemas[name])  # place), each member its own lists: ~0.2 MB each
-                ws.tables.rows[name] = list(source.rows[name]) if dataset else []
+            with primary.lock:  # the first workspace may be answering a request meanwhile
+                for name in source.names():  # its tables: its row objects (never changed in place), each
+                    ws.tables.create(name, source.schemas[name])  # member its own lists: ~0.2 MB each
+                    ws.tables.rows[name] = list(source.rows[name]) if dataset else []
             core = Core(
                 workspace=ws,
                 tokens=self._tokens,
@@ -240,7 +241,7 @@ class Emulator:
                 strict_tokens=primary.strict_tokens,
                 engine=primary.engine,
             )
-            core.lock, core.requests, core.latency = primary.lock, primary.requests, primary.latency
+            core.requests, core.latency = primary.requests, primary.latency  # each its own lock: in parallel
             core.cross = primary.cross
             return core
 

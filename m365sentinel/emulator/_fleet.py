@@ -1,8 +1,9 @@
 """A fleet in one emulator: many workspaces in several tenants, each built on its first request.
 
-Every workspace has its own ``Core`` (state, ARM resources, tables); they share the token store, the faults, the
-clock, the request log, one lock and one query engine (``Engine`` reloads a workspace's tables when it switches),
-so a workspace costs its state only, and only once used. The router picks the core by the request's path.
+Every workspace has its own ``Core`` (state, ARM resources, tables, lock); they share the token store, the faults,
+the clock, the request log and one query engine (``Engine`` keeps each workspace's tables in their own schema and
+runs queries in parallel), so a workspace costs its state only, and only once used; requests to different
+workspaces are answered in parallel. The router picks the core by the request's path.
 """
 
 from __future__ import annotations

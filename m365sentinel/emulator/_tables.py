@@ -6,6 +6,8 @@ are nulls. A table that was never created or was dropped does not exist, as in a
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -16,9 +18,17 @@ from m365sentinel._errors import InvalidInputError
 
 __all__ = ["TableStore", "load_schemas"]
 
+_KEYS = itertools.count()
+
 
 def load_schemas() -> dict[str, list[tuple[str, str]]]:
-    """Table -> [(column, kusto type)] from m365sentinel/_data/tables.json plus the emulator's Usage schema."""
+    """Table -> [(column, kusto type)] from m365sentinel/_data/tables.json plus the emulator's Usage schema; the
+    caller's own copy (the files are parsed once: a fleet builds hundreds of workspaces)."""
+    return {name: list(columns) for name, columns in _schemas().items()}
+
+
+@functools.cache
+def _schemas() -> dict[str, list[tuple[str, str]]]:
     raw = json.loads(resources.files("m365sentinel._data").joinpath("tables.json").read_text("utf-8"))
     schemas = {name: [(c, t) for c, t in cols] for name, cols in raw.items() if not name.startswith("_")}
     usage = json.loads(resources.files("m365sentinel.emulator._data").joinpath("Usage.json").read_text("utf-8"))
@@ -34,6 +44,7 @@ class TableStore:
     """Named tables with typed columns; tracks which tables changed since the engine last loaded them."""
 
     def __init__(self) -> None:
+        self.key: int = next(_KEYS)  # names this store's schema in the query engine (never reused, unlike id())
         self.schemas: dict[str, list[tuple[str, str]]] = {}
         self.rows: dict[str, list[dict[str, Any]]] = {}
         self.dirty: set[str] = set()

@@ -7,17 +7,16 @@ always agree (latest row = current ARM state).
 from __future__ import annotations
 
 import copy
-import json
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from importlib import resources
 from typing import Any
 
 from m365sentinel.emulator._arm_util import ArmError
 from m365sentinel.emulator._clock import Clock
 from m365sentinel.emulator._dataset import DEVICE_TABLES, AlertSeed, Dataset, EntitySeed, IncidentSeed, products
 from m365sentinel.emulator._engine import format_datetime
+from m365sentinel.emulator._files import packaged_json
 from m365sentinel.emulator._rows import alert_resource, alert_row, entity_resource, incident_row
 from m365sentinel.emulator._tables import TableStore, load_schemas
 
@@ -35,10 +34,6 @@ CREATION_RULE_PRODUCTS = (
 _ALERT_STATUS = {"New": "New", "Active": "InProgress", "Closed": "Resolved"}
 # Tables Microsoft Sentinel ingests at no charge (Usage.IsBillable false).
 _FREE_TABLES = ("SecurityIncident", "SecurityAlert")
-
-
-def _example(name: str) -> Any:
-    return json.loads(resources.files("m365sentinel.emulator._data").joinpath(name).read_text("utf-8"))
 
 
 def _strip_quotes(etag: Any) -> str:
@@ -108,7 +103,7 @@ class Workspace:
     # -- seeding ------------------------------------------------------------------------------------
     def _seed_arm(self) -> None:
         # Component connectors, from the official list example (re-addressed to this workspace).
-        listed = _example("GetDataConnectors.json")["responses"]["200"]["body"]["value"]
+        listed = packaged_json("GetDataConnectors.json")["responses"]["200"]["body"]["value"]
         keep = {
             "MicrosoftDefenderAdvancedThreatProtection",
             "AzureAdvancedThreatProtection",
@@ -134,12 +129,12 @@ class Workspace:
         # Alert rules: the Scheduled rule of the list example + six Microsoft incident creation rules (case A5).
         scheduled = next(
             r
-            for r in _example("GetAllAlertRules.json")["responses"]["200"]["body"]["value"]
+            for r in packaged_json("GetAllAlertRules.json")["responses"]["200"]["body"]["value"]
             if r["kind"] == "Scheduled"
         )
         self._store(self.rules, "alertRules", scheduled["name"], copy.deepcopy(scheduled))
         if not self.unified_portal:  # the unified portal removes Microsoft incident creation rules
-            template = _example("GetMicrosoftSecurityIncidentCreationAlertRule.json")["responses"]["200"]["body"]
+            template = packaged_json("GetMicrosoftSecurityIncidentCreationAlertRule.json")["responses"]["200"]["body"]
             for i, product in enumerate(CREATION_RULE_PRODUCTS):
                 body = copy.deepcopy(template)
                 name = str(uuid.uuid5(uuid.NAMESPACE_URL, f"creation-rule/{product}"))
@@ -152,7 +147,7 @@ class Workspace:
                     }
                 )
                 self._store(self.rules, "alertRules", name, body)
-        eyes_on = copy.deepcopy(_example("GetEyesOnSetting.json")["responses"]["200"]["body"])
+        eyes_on = copy.deepcopy(packaged_json("GetEyesOnSetting.json")["responses"]["200"]["body"])
         self._store(self.settings, "settings", "EyesOn", eyes_on)
         self._store(self.settings, "settings", "Anomalies", {"kind": "Anomalies", "properties": {"isEnabled": True}})
         self.onboarding = self._onboarding_resource()
@@ -534,7 +529,7 @@ class Workspace:
 
     # -- ground truth ---------------------------------------------------------------------------------
     def defender_provider_names(self) -> tuple[str, ...]:
-        raw = json.loads(resources.files("m365sentinel._data").joinpath("providers.json").read_text("utf-8"))
+        raw = packaged_json("providers.json", "m365sentinel._data")
         return tuple(raw["incident_provider_names"])
 
     def incidents_created(self, start: datetime, end: datetime, provider_names: Iterable[str] | None) -> set[str]:

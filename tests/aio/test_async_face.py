@@ -160,3 +160,20 @@ def test_the_async_face_exports_the_sync_names():
     for name in ("Connector", "IncidentStream", "IncidentRun", "IncidentHandle", "DefenderIncidents", "Plan", "Session"):
         assert name in aio.__all__ and hasattr(aio, name)
     assert {"Connector", "Session", "Plan"} <= set(m365sentinel.__all__)
+
+
+def test_both_faces_pool_enough_connections_for_a_fleet() -> None:
+    """A fleet runs up to 256 workspaces at once over one session: httpx's default pool (100 connections, 20 kept
+    alive) would queue them or reconnect per request."""
+    from m365sentinel._transport import HttpClient
+
+    cloud = Cloud.resolve("AzureCloud")
+    sync_client = HttpClient(cloud, SyncCred())
+    async_client = aio.AsyncHttpClient(cloud, AsyncCred())
+    try:
+        for client in (sync_client, async_client):
+            pool = client._client._transport._pool  # type: ignore[attr-defined]
+            assert (pool._max_connections, pool._max_keepalive_connections) == (256, 256)
+    finally:
+        sync_client.close()
+        asyncio.run(async_client.aclose())

@@ -93,3 +93,18 @@ def test_a_failed_workspace_fails_a_strict_union_and_is_named_by_a_fuzzy_one(fle
     ]
     unknown = _post(fleet, {"query": 'workspace("nope").SecurityAlert'})
     assert unknown.status_code == 400 and unknown.json()["error"]["innererror"]["code"] == "WorkspaceNotFoundError"
+
+
+def test_a_cross_workspace_query_leaves_no_schema_behind(fleet: Emulator) -> None:
+    def schemas() -> set[str]:
+        rows = fleet._core.engine.con.execute(
+            "SELECT schema_name FROM information_schema.schemata WHERE catalog_name = 'store'"
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    _post(fleet, {"query": "SecurityAlert | take 1"})  # the primary workspace's own schema exists from here on
+    before = schemas()
+    for k in range(3):  # a new question each time: not answered from the engine's result cache
+        body = {"query": f"SecurityAlert | project AlertName, K = {k}", "workspaces": _cids(fleet)[1:]}
+        assert len(_post(fleet, body).json()["tables"][0]["rows"]) == 6
+    assert schemas() == before

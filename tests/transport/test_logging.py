@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from pytest_httpx import HTTPXMock
 
-from m365sentinel._transport import Audience, Cloud, HttpClient, RequestSpec, arm_request
+from m365sentinel._transport import Audience, Cloud, HttpClient, RequestSpec, _logging, arm_request
 from m365sentinel._transport._logging import redact_headers, redact_url
 
 from .conftest import WS, FakeCredential
@@ -112,3 +112,24 @@ def test_redact_text_hides_every_spelling_of_a_token(text: str, shown: str) -> N
     from m365sentinel._transport._logging import redact_text
 
     assert redact_text(text) == shown
+
+
+def test_response_url_is_not_redacted_when_info_is_off(
+    httpx_mock: HTTPXMock,
+    make_client: Callable[..., HttpClient],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Redacting parses the URL again: a fleet sends thousands of requests with nobody listening at INFO."""
+    redacted: list[object] = []
+    monkeypatch.setattr(_logging, "redact_url", lambda url: redacted.append(url) or "<redacted>")
+    url = f"https://management.azure.com{WS}/incidents?api-version=2025-09-01"
+    httpx_mock.add_response(url=url, json={}, is_reusable=True)
+    caplog.set_level(logging.WARNING, logger="m365sentinel")
+    client = make_client()
+    client.send(RequestSpec("GET", Audience.ARM, url))
+    assert redacted == []
+    caplog.set_level(logging.INFO, logger="m365sentinel")
+    client.send(RequestSpec("GET", Audience.ARM, url))
+    assert redacted == [url]
+    assert "HTTP response: GET <redacted> -> 200" in caplog.text
