@@ -34,6 +34,7 @@ from ._flow import (
     request_flow,
     request_timeout,
 )
+from ._gates import Gate
 from ._logging import log_request, log_response
 from ._requests import RequestSpec
 from ._retry import RetryPolicy
@@ -152,6 +153,7 @@ class HttpClient:
             headers={"User-Agent": user_agent, "Accept": "application/json"},
         )
         self._sleep = sleep
+        self._gate = Gate(clock, sleep)  # the request budget per principal, shared by credential twins
 
     def with_credential(self, credential: Any, *, tenant_id: str | None) -> Self:
         """A twin signing with ``credential`` (tokens asked for ``tenant_id``) over this client's pool, retry
@@ -190,6 +192,7 @@ class HttpClient:
         flow = request_flow(spec, self._cloud, self._policy, self._clock)
         outcome: Any = None
         failure: BaseException | None = None
+        waited_until = 0.0  # the end of this request's last retry wait (the budget counts it as passed)
         while True:
             try:
                 effect = flow.send(outcome) if failure is None else flow.throw(failure)
@@ -199,7 +202,7 @@ class HttpClient:
             outcome, failure = None, None
             try:
                 if isinstance(effect, Transmit):
-                    outcome = self._transmit(effect)
+                    outcome = self._budgeted(effect, waited_until)
                 elif isinstance(effect, Token):
                     credential = credential_for(self._credential, effect.audience)
                     key = TokenKey.of(credential, effect.scope, tenant_id=self._tenant_id)
@@ -208,6 +211,7 @@ class HttpClient:
                     else:
                         outcome = self._tokens.renew(credential, key, effect.rejected, effect.claims)
                 else:
+                    waited_until = self._clock() + effect.seconds
                     self._sleep(effect.seconds)
             except (httpx.TransportError, CredentialError, InvalidInputError) as exc:
                 failure = exc
@@ -328,6 +332,19 @@ class HttpClient:
         return f"HttpClient(cloud={self._cloud.name!r})"
 
     # -- one exchange (the I/O of request_flow's Transmit) -----------------------------------------------------
+
+    def _budgeted(self, effect: Transmit, waited_until: float) -> httpx.Response:
+        """``_transmit`` within the budget of its principal (``_budget``: Log Analytics query limits, throttling
+        pauses), shared by every twin of this client."""
+        audience = effect.spec.audience
+        principal = (id(credential_for(self._credential, audience)), self._tenant_id)
+        self._gate.enter(principal, audience, waited_until)
+        response = None
+        try:
+            response = self._transmit(effect)
+            return response
+        finally:
+            self._gate.leave(principal, audience, response)
 
     def _transmit(self, effect: Transmit) -> httpx.Response:
         spec = effect.spec

@@ -58,11 +58,17 @@ class TokenStore:
         self.lifetime_s = lifetime_s
         self._lock = threading.Lock()
         self._tokens: dict[str, tuple[str, int]] = {}
+        self._principals: dict[str, str] = {}  # token -> "<user>/<tenant asked for>" (per-principal limits)
         self._revoked: set[str] = set()
         self._counter = 0
         self.issued: list[str] = []  # scopes asked for, in order (tests count refreshes)
 
-    def issue(self, scopes: tuple[str, ...]) -> tuple[str, int]:
+    @property
+    def clock(self) -> Clock:
+        """The emulator's clock (token expiry, the query limits' window)."""
+        return self._clock
+
+    def issue(self, scopes: tuple[str, ...], principal: str = "user/home") -> tuple[str, int]:
         audience = audience_of_scope(scopes[0]) if scopes else ""
         with self._lock:
             self._counter += 1
@@ -70,8 +76,15 @@ class TokenStore:
             token = f"emu-{host}-{self._counter}"
             expires_on = int(self._clock.now().timestamp()) + self.lifetime_s
             self._tokens[token] = (audience, expires_on)
+            self._principals[token] = principal
             self.issued.append(scopes[0] if scopes else "")
         return token, expires_on
+
+    def principal_of(self, authorization: str | None) -> str | None:
+        """The principal a ``Bearer`` token was issued to, None for an unknown token or header."""
+        token = (authorization or "").partition(" ")[2]
+        with self._lock:
+            return self._principals.get(token)
 
     def revoke_all(self) -> None:
         with self._lock:
@@ -115,7 +128,7 @@ class EmulatorCredential:
     def get_token(
         self, *scopes: str, claims: str | None = None, tenant_id: str | None = None, **kwargs: Any
     ) -> AccessToken:
-        token, expires_on = self._store.issue(scopes)
+        token, expires_on = self._store.issue(scopes, f"user/{tenant_id or 'home'}")
         return AccessToken(token, expires_on)
 
     def get_token_info(self, *scopes: str, options: Any = None) -> AccessTokenInfo:
@@ -139,7 +152,7 @@ class EmulatorAsyncCredential:
     async def get_token(
         self, *scopes: str, claims: str | None = None, tenant_id: str | None = None, **kwargs: Any
     ) -> AccessToken:
-        token, expires_on = self._store.issue(scopes)
+        token, expires_on = self._store.issue(scopes, f"user/{tenant_id or 'home'}")
         return AccessToken(token, expires_on)
 
     async def get_token_info(self, *scopes: str, options: Any = None) -> AccessTokenInfo:

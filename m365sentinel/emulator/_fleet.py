@@ -45,6 +45,7 @@ class FleetRouter:
         self, primary: Core, members: list[Member], build: Callable[[Member], Core], *, latency: float
     ) -> None:
         self.latency = latency
+        self.faults = primary.faults
         self.members = members
         self._build = build
         self._cores: dict[int, Core] = {0: primary}
