@@ -19,9 +19,22 @@ import httpx
 
 from .._errors import ClientClosedError, CredentialError, EventLoopError, InvalidInputError
 from ._atokens import AsyncTokenCache
+from ._claims import token_claims
 from ._client import _user_agent, check_client_args, credential_for
-from ._clouds import Cloud
-from ._flow import Flow, Prefetch, Send, Sleep, Token, Transmit, check_flow, json_body, request_flow, request_timeout
+from ._clouds import Audience, Cloud
+from ._flow import (
+    Flow,
+    Identity,
+    Prefetch,
+    Send,
+    Sleep,
+    Token,
+    Transmit,
+    check_flow,
+    json_body,
+    request_flow,
+    request_timeout,
+)
 from ._gates import AsyncGate
 from ._logging import log_request, log_response
 from ._requests import RequestSpec
@@ -168,9 +181,11 @@ class AsyncHttpClient:
                 result: T = done.value
                 return result
             outcome, failure = None, None
-            if isinstance(effect, Send):
+            if isinstance(effect, Send | Identity):
                 try:
-                    outcome = await self.send(effect.spec)
+                    outcome = await (
+                        self.send(effect.spec) if isinstance(effect, Send) else self._claims(effect.audience)
+                    )
                 except Exception as exc:  # thrown in: the flow sees it where it asked, as a call would
                     failure = exc
             elif not isinstance(effect, Prefetch):
@@ -253,6 +268,12 @@ class AsyncHttpClient:
                 "create the Session or Connector inside the loop that uses it (e.g. in the coroutine asyncio.run "
                 "runs), one per loop"
             )
+
+    async def _claims(self, audience: Audience) -> dict[str, Any]:
+        """The claims of this principal's (cached) token for ``audience`` (``_claims.token_claims``)."""
+        credential = credential_for(self._credential, audience)
+        key = TokenKey.of(credential, self._cloud.scope(audience), tenant_id=self._tenant_id)
+        return token_claims(await self._tokens.get(credential, key))
 
     async def _budgeted(self, effect: Transmit, waited_until: float) -> httpx.Response:
         """``_transmit`` within the budget of its principal (``_budget``; ``HttpClient._budgeted``'s twin)."""

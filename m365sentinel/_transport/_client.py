@@ -20,9 +20,11 @@ import httpx
 
 from .._errors import ClientClosedError, CredentialError, InvalidInputError
 from .._ids import validate_guid
+from ._claims import token_claims
 from ._clouds import Audience, Cloud
 from ._flow import (
     Flow,
+    Identity,
     Prefetch,
     Send,
     Sleep,
@@ -235,9 +237,9 @@ class HttpClient:
                 result: T = done.value
                 return result
             outcome, failure = None, None
-            if isinstance(effect, Send):
+            if isinstance(effect, Send | Identity):
                 try:
-                    outcome = self.send(effect.spec)
+                    outcome = self.send(effect.spec) if isinstance(effect, Send) else self._claims(effect.audience)
                 except Exception as exc:  # thrown in: the flow sees it where it asked, as a call would
                     failure = exc
             elif not isinstance(effect, Prefetch):
@@ -332,6 +334,12 @@ class HttpClient:
         return f"HttpClient(cloud={self._cloud.name!r})"
 
     # -- one exchange (the I/O of request_flow's Transmit) -----------------------------------------------------
+
+    def _claims(self, audience: Audience) -> dict[str, Any]:
+        """The claims of this principal's (cached) token for ``audience`` (``_claims.token_claims``)."""
+        credential = credential_for(self._credential, audience)
+        key = TokenKey.of(credential, self._cloud.scope(audience), tenant_id=self._tenant_id)
+        return token_claims(self._tokens.get(credential, key))
 
     def _budgeted(self, effect: Transmit, waited_until: float) -> httpx.Response:
         """``_transmit`` within the budget of its principal (``_budget``: Log Analytics query limits, throttling
