@@ -113,6 +113,18 @@ class State:
         return self._ws.tables.names()
 
 
+def _user(user: object) -> DirectoryUser | None:
+    if user is not None and not isinstance(user, DirectoryUser):
+        raise InvalidInputError(f"user={user!r:.100}: expected a DirectoryUser (emu.directory_user(...)) or None")
+    return user
+
+
+def _tenants(value: object, name: str) -> frozenset[str]:
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InvalidInputError(f"{name}={value!r:.100}: expected a list of tenant ids")
+    return frozenset(validate_guid(t, f"{name} tenant").lower() for t in value)
+
+
 class Emulator:
     """A stateful in-memory Sentinel workspace + Defender tenant answering the public REST routes.
 
@@ -328,12 +340,12 @@ class Emulator:
         """A TokenCredential: ``get_token(scope)`` -> ``AccessToken("emu-<audience host>-<n>", now + 1 h)``, a token
         that may do everything. ``user`` (``directory_user(...)``): sign in as that user instead (JWT-shaped tokens
         of the tenant asked for, carrying its tenant and roles)."""
-        return EmulatorCredential(self._tokens, user)
+        return EmulatorCredential(self._tokens, _user(user))
 
     def async_credential(self, user: DirectoryUser | None = None) -> EmulatorAsyncCredential:
         """An ``azure.identity.aio``-style credential (``await get_token(scope)``) over the same tokens, for
         ``m365sentinel.aio`` with ``async_transport()``; ``user`` as ``credential``."""
-        return EmulatorAsyncCredential(self._tokens, user)
+        return EmulatorAsyncCredential(self._tokens, _user(user))
 
     def directory_user(
         self, upn: str, *, tenant: str, member_of: Iterable[str] = (), admin_of: Iterable[str] = ()
@@ -343,8 +355,7 @@ class Emulator:
         Lighthouse delegation would), Graph answers for the token's tenant, and connecting the Defender XDR
         connector needs an administrator's token of the workspace's own tenant (else 403 AuthorizationFailed)."""
         home = validate_guid(tenant, "tenant").lower()
-        members = frozenset(validate_guid(t, "member_of tenant").lower() for t in member_of)
-        admins = frozenset(validate_guid(t, "admin_of tenant").lower() for t in admin_of)
+        members, admins = _tenants(member_of, "member_of"), _tenants(admin_of, "admin_of")
         return DirectoryUser(check_text(upn, "upn"), home, members | admins | {home}, admins)
 
     def transport(self) -> EmulatorTransport:

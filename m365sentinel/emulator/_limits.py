@@ -34,10 +34,14 @@ class QueryLimits:
         self.configure(enabled=False)
 
     def configure(self, *, enabled: bool, concurrency: int = 5, per_window: int = 200, window: float = 30.0) -> None:
+        """Set the limits (``Faults.query_limits`` checks them) and start counting afresh."""
         with self._lock:
-            self.enabled, self.concurrency, self.per_window, self.window = enabled, concurrency, per_window, window
-            self.refused = 0
-            self.peak = 0
+            self.enabled: bool = enabled
+            self.concurrency: int = concurrency
+            self.per_window: int = per_window
+            self.window: float = window  # seconds of emulator time
+            self.refused: int = 0
+            self.peak: int = 0
             self._running: dict[str, int] = defaultdict(int)
             self._started: dict[str, deque[float]] = defaultdict(deque)
 
