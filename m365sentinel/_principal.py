@@ -22,9 +22,9 @@ ADMIN_ROLES = {
 
 def connector_blockers(claims: Mapping[str, Any], tenant_id: str) -> list[str]:
     """Blockers for writing the Defender XDR connector of a workspace of ``tenant_id`` with the ARM token whose
-    ``claims`` these are. None when the claims are unreadable (no ``tid``: the service's answer decides) or for an
-    application token (roles of a service principal are not in its token; dataConnectorsCheckRequirements
-    reports them)."""
+    ``claims`` these are. Beyond the tenant, nothing when the claims are unreadable (no ``tid``), for an application
+    token, or when the token lists no ``wids`` claim: then the service's answer decides
+    (dataConnectorsCheckRequirements, or a 403 on the write)."""
     tid = str(claims.get("tid") or "").lower()
     if not tid:
         return []
@@ -37,8 +37,8 @@ def connector_blockers(claims: Mapping[str, Any], tenant_id: str) -> list[str]:
             f"the credential signs in to tenant {tid}, not the workspace's tenant {tenant_id} (Azure Lighthouse "
             f"delegates Azure RBAC only): {needed}."
         ]
-    if claims.get("idtyp") == "app":
-        return []
+    if claims.get("idtyp") == "app" or not isinstance(claims.get("wids"), list):
+        return []  # an application's roles, or a user's not listed in the token: the service decides
     roles = {str(w).lower() for w in claims.get("wids") or ()}
     if not roles & ADMIN_ROLES.keys():
         who = claims.get("upn") or claims.get("oid") or "the signed-in user"

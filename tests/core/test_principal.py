@@ -28,5 +28,6 @@ def test_connector_blockers() -> None:
     assert connector_blockers({"tid": T.upper(), "wids": [SECURITY_ADMINISTRATOR]}, T) == []
     assert connector_blockers({}, T) == []  # unreadable: the service decides
     assert connector_blockers({"tid": T, "idtyp": "app"}, T) == []  # a service principal's roles are not in its token
-    assert len(connector_blockers({"tid": T, "upn": "u@x"}, T)) == 1
+    assert len(connector_blockers({"tid": T, "upn": "u@x", "wids": []}, T)) == 1
+    assert connector_blockers({"tid": T, "upn": "u@x"}, T) == []  # roles not listed in the token: unknown
     assert "not the workspace's tenant" in connector_blockers({"tid": "other", "idtyp": "app"}, T)[0]
