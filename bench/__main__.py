@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import importlib
 
-BENCHES = ("import_time", "query_result", "to_pandas", "kql_build", "incident_stream", "session", "fleet")
+BENCHES = (
+    "import_time",
+    "query_result",
+    "to_pandas",
+    "kql_build",
+    "incident_stream",
+    "session",
+    "fleet",
+    "fleet_budget",
+)
 for name in BENCHES:  # soak_incidents: run alone
     print(f"\n=== bench.{name}")
     try:

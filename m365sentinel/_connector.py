@@ -43,7 +43,7 @@ from ._routes import Routes
 from ._session import Session
 from ._timespan import to_timespan
 from ._transport import Audience, Cloud, RetryPolicy
-from ._transport._flow import Flow, Send, bridge, list_items, send_json
+from ._transport._flow import Flow, Identity, Send, bridge, list_items, send_json
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -491,6 +491,10 @@ class ConnectorCore:
             workspace_id=self._workspace.resource_id,
             providers=provider_names(),
         )
+        if any(c.resource_type == "dataConnectors" for c in changes):  # a write only an admin of the tenant may do
+            from ._principal import connector_blockers
+
+            blockers += tuple(connector_blockers((yield Identity(Audience.ARM)), tenant))
         all_changes, all_notes, manual = list(changes), list(notes), []
         if d.entities is not None:
             from ._entities import check_entity_prerequisites, entity_changes

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 import attrs
 
@@ -28,11 +28,12 @@ if TYPE_CHECKING:
 
     from ._fleet_incidents import FleetIncidents
     from ._fleet_query import FleetQueryResult
-    from ._session import Session
+    from ._session import Session  # noqa: F401 (named in the base class FleetCore["Session"])
     from ._verify import VerificationReport
 
 __all__ = ["Fleet", "FleetReport", "FleetTarget", "WorkspaceResult", "parse_workspaces"]
 
+SessionT = TypeVar("SessionT")
 OPERATIONS = ("plan", "apply", "status", "verify")
 DEFAULT_CONCURRENCY = 16
 
@@ -227,11 +228,16 @@ def workspace_flow(c: ConnectorCore, operation: str, days: int) -> Flow[Any]:
     return (yield from c._verify_flow(days))
 
 
-class FleetCore:
-    """What ``Fleet`` and ``m365sentinel.aio.Fleet`` share: the targets, the desired state and the connectors.
-
-    The fluent methods are ``Connector``'s own (the same checks, the same desired state): each returns a new fleet.
+class FleetCore(Generic[SessionT]):
+    """What ``Fleet`` and ``m365sentinel.aio.Fleet`` share: the constructor and its checks, the targets, the desired
+    state and the connectors. The fluent methods are ``Connector``'s own (the same checks, the same desired state):
+    each returns a new fleet.
     """
+
+    @staticmethod
+    def _face() -> tuple[type, type[ConnectorCore]]:
+        """The face's Session and Connector types (imported when used: the face modules import this one)."""
+        raise NotImplementedError
 
     _connector_type: type[ConnectorCore]
 
@@ -239,12 +245,16 @@ class FleetCore:
         self,
         workspaces: Iterable[str | WorkspaceId | tuple[str, str | None] | FleetTarget],
         *,
-        session: Any,
+        session: SessionT,
         credentials: Mapping[str, Any] | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
         api_versions: ApiVersions | None = None,
         progress: Progress | None = None,
     ) -> None:
+        session_type, self._connector_type = self._face()
+        if not isinstance(session, session_type):
+            face = "m365sentinel.aio" if session_type.__module__.startswith("m365sentinel.aio") else "m365sentinel"
+            raise InvalidInputError(f"session must be a {face}.Session, got {session!r:.100}")
         if isinstance(workspaces, str | bytes) or not isinstance(workspaces, Iterable):
             raise InvalidInputError(
                 f"workspaces={workspaces!r:.100}: expected a list of resource ids, not one string or a non-list "
@@ -252,7 +262,7 @@ class FleetCore:
             )
         self._targets = _unique([_target(w) for w in workspaces])
         self._session = session
-        self._http = session._http
+        self._http = session._http  # type: ignore[attr-defined]
         if credentials is not None and not isinstance(credentials, Mapping):
             raise InvalidInputError(f"credentials={credentials!r:.100}: expected {{tenant id: credential}} or None")
         # One client twin per tenant credential, sharing the session's pool and token cache (checked here).
@@ -319,7 +329,7 @@ class FleetCore:
         return WorkspaceResult(target.workspace.resource_id, target.tenant_id, operation, value, error)
 
 
-class Fleet(FleetCore):
+class Fleet(FleetCore["Session"]):
     """Many workspaces, possibly in many tenants, configured and checked together over one ``Session``.
 
     ::
@@ -350,32 +360,12 @@ class Fleet(FleetCore):
     result and never stops the others. Raises InvalidInputError for bad input, before any request.
     """
 
-    _connector_type: type[ConnectorCore]
-
-    def __init__(
-        self,
-        workspaces: Iterable[str | WorkspaceId | tuple[str, str | None] | FleetTarget],
-        *,
-        session: Session,
-        credentials: Mapping[str, Any] | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        api_versions: ApiVersions | None = None,
-        progress: Progress | None = None,
-    ) -> None:
+    @staticmethod
+    def _face() -> tuple[type, type[ConnectorCore]]:
         from ._connector import Connector
         from ._session import Session
 
-        if not isinstance(session, Session):
-            raise InvalidInputError(f"session must be a m365sentinel.Session, got {session!r:.100}")
-        self._connector_type = Connector
-        super().__init__(
-            workspaces,
-            session=session,
-            credentials=credentials,
-            concurrency=concurrency,
-            api_versions=api_versions,
-            progress=progress,
-        )
+        return Session, Connector
 
     def plan(self) -> FleetReport:
         """Each workspace's ``Connector.plan()`` (reads only; plus GET workspace). Each ``Plan`` can be applied."""

@@ -163,7 +163,7 @@ class FleetIncidentsCore:
     """What ``Fleet.incidents()`` and ``aio.Fleet.incidents()`` share (immutable: every fluent call returns a new
     one). The fluent methods are ``IncidentStream``'s own, applied to every workspace's stream."""
 
-    def __init__(self, fleet: FleetCore, template: IncidentStream) -> None:
+    def __init__(self, fleet: FleetCore[Any], template: IncidentStream) -> None:
         self._fleet = fleet
         self._template = template
         self._stores: Stores | None = None

@@ -19,9 +19,23 @@ import httpx
 
 from .._errors import ClientClosedError, CredentialError, EventLoopError, InvalidInputError
 from ._atokens import AsyncTokenCache
+from ._claims import token_claims
 from ._client import POOL_LIMITS, _user_agent, check_client_args, credential_for
-from ._clouds import Cloud
-from ._flow import Flow, Prefetch, Send, Sleep, Token, Transmit, check_flow, json_body, request_flow, request_timeout
+from ._clouds import Audience, Cloud
+from ._flow import (
+    Flow,
+    Identity,
+    Prefetch,
+    Send,
+    Sleep,
+    Token,
+    Transmit,
+    check_flow,
+    json_body,
+    request_flow,
+    request_timeout,
+)
+from ._gates import AsyncGate
 from ._logging import log_request, log_response
 from ._requests import RequestSpec
 from ._retry import RetryPolicy
@@ -84,6 +98,7 @@ class AsyncHttpClient:
         self._tokens = AsyncTokenCache(clock)
         self._sleep = sleep
         self._close_credential = close_credential
+        self._gate = AsyncGate(clock, sleep)  # the request budget per principal, shared by credential twins
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop it first ran in (see _check_loop)
         user_agent = _user_agent() + (f" {user_agent_suffix}" if user_agent_suffix else "")
         self._client = httpx.AsyncClient(
@@ -123,6 +138,7 @@ class AsyncHttpClient:
         flow = request_flow(spec, self._cloud, self._policy, self._clock)
         outcome: Any = None
         failure: BaseException | None = None
+        waited_until = 0.0  # the end of this request's last retry wait (the budget counts it as passed)
         while True:
             try:
                 effect = flow.send(outcome) if failure is None else flow.throw(failure)
@@ -132,7 +148,7 @@ class AsyncHttpClient:
             outcome, failure = None, None
             try:
                 if isinstance(effect, Transmit):
-                    outcome = await self._transmit(effect)
+                    outcome = await self._budgeted(effect, waited_until)
                 elif isinstance(effect, Token):
                     credential = credential_for(self._credential, effect.audience)
                     key = TokenKey.of(credential, effect.scope, tenant_id=self._tenant_id)
@@ -141,6 +157,7 @@ class AsyncHttpClient:
                     else:
                         outcome = await self._tokens.renew(credential, key, effect.rejected, effect.claims)
                 else:
+                    waited_until = self._clock() + effect.seconds
                     waited = self._sleep(effect.seconds)
                     if inspect.isawaitable(waited):
                         await waited
@@ -165,9 +182,11 @@ class AsyncHttpClient:
                 result: T = done.value
                 return result
             outcome, failure = None, None
-            if isinstance(effect, Send):
+            if isinstance(effect, Send | Identity):
                 try:
-                    outcome = await self.send(effect.spec)
+                    outcome = await (
+                        self.send(effect.spec) if isinstance(effect, Send) else self._claims(effect.audience)
+                    )
                 except Exception as exc:  # thrown in: the flow sees it where it asked, as a call would
                     failure = exc
             elif not isinstance(effect, Prefetch):
@@ -250,6 +269,24 @@ class AsyncHttpClient:
                 "create the Session or Connector inside the loop that uses it (e.g. in the coroutine asyncio.run "
                 "runs), one per loop"
             )
+
+    async def _claims(self, audience: Audience) -> dict[str, Any]:
+        """The claims of this principal's (cached) token for ``audience`` (``_claims.token_claims``)."""
+        credential = credential_for(self._credential, audience)
+        key = TokenKey.of(credential, self._cloud.scope(audience), tenant_id=self._tenant_id)
+        return token_claims(await self._tokens.get(credential, key))
+
+    async def _budgeted(self, effect: Transmit, waited_until: float) -> httpx.Response:
+        """``_transmit`` within the budget of its principal (``_budget``; ``HttpClient._budgeted``'s twin)."""
+        audience = effect.spec.audience
+        principal = (id(credential_for(self._credential, audience)), self._tenant_id)
+        await self._gate.enter(principal, audience, waited_until)
+        response = None
+        try:
+            response = await self._transmit(effect)
+            return response
+        finally:
+            self._gate.leave(principal, audience, response)
 
     async def _transmit(self, effect: Transmit) -> httpx.Response:
         spec = effect.spec

@@ -20,9 +20,11 @@ import httpx
 
 from .._errors import ClientClosedError, CredentialError, InvalidInputError
 from .._ids import validate_guid
+from ._claims import token_claims
 from ._clouds import Audience, Cloud
 from ._flow import (
     Flow,
+    Identity,
     Prefetch,
     Send,
     Sleep,
@@ -34,6 +36,7 @@ from ._flow import (
     request_flow,
     request_timeout,
 )
+from ._gates import Gate
 from ._logging import log_request, log_response
 from ._requests import RequestSpec
 from ._retry import RetryPolicy
@@ -158,6 +161,7 @@ class HttpClient:
             headers={"User-Agent": user_agent, "Accept": "application/json"},
         )
         self._sleep = sleep
+        self._gate = Gate(clock, sleep)  # the request budget per principal, shared by credential twins
 
     def with_credential(self, credential: Any, *, tenant_id: str | None) -> Self:
         """A twin signing with ``credential`` (tokens asked for ``tenant_id``) over this client's pool, retry
@@ -196,6 +200,7 @@ class HttpClient:
         flow = request_flow(spec, self._cloud, self._policy, self._clock)
         outcome: Any = None
         failure: BaseException | None = None
+        waited_until = 0.0  # the end of this request's last retry wait (the budget counts it as passed)
         while True:
             try:
                 effect = flow.send(outcome) if failure is None else flow.throw(failure)
@@ -205,7 +210,7 @@ class HttpClient:
             outcome, failure = None, None
             try:
                 if isinstance(effect, Transmit):
-                    outcome = self._transmit(effect)
+                    outcome = self._budgeted(effect, waited_until)
                 elif isinstance(effect, Token):
                     credential = credential_for(self._credential, effect.audience)
                     key = TokenKey.of(credential, effect.scope, tenant_id=self._tenant_id)
@@ -214,6 +219,7 @@ class HttpClient:
                     else:
                         outcome = self._tokens.renew(credential, key, effect.rejected, effect.claims)
                 else:
+                    waited_until = self._clock() + effect.seconds
                     self._sleep(effect.seconds)
             except (httpx.TransportError, CredentialError, InvalidInputError) as exc:
                 failure = exc
@@ -237,9 +243,9 @@ class HttpClient:
                 result: T = done.value
                 return result
             outcome, failure = None, None
-            if isinstance(effect, Send):
+            if isinstance(effect, Send | Identity):
                 try:
-                    outcome = self.send(effect.spec)
+                    outcome = self.send(effect.spec) if isinstance(effect, Send) else self._claims(effect.audience)
                 except Exception as exc:  # thrown in: the flow sees it where it asked, as a call would
                     failure = exc
             elif not isinstance(effect, Prefetch):
@@ -334,6 +340,25 @@ class HttpClient:
         return f"HttpClient(cloud={self._cloud.name!r})"
 
     # -- one exchange (the I/O of request_flow's Transmit) -----------------------------------------------------
+
+    def _claims(self, audience: Audience) -> dict[str, Any]:
+        """The claims of this principal's (cached) token for ``audience`` (``_claims.token_claims``)."""
+        credential = credential_for(self._credential, audience)
+        key = TokenKey.of(credential, self._cloud.scope(audience), tenant_id=self._tenant_id)
+        return token_claims(self._tokens.get(credential, key))
+
+    def _budgeted(self, effect: Transmit, waited_until: float) -> httpx.Response:
+        """``_transmit`` within the budget of its principal (``_budget``: Log Analytics query limits, throttling
+        pauses), shared by every twin of this client."""
+        audience = effect.spec.audience
+        principal = (id(credential_for(self._credential, audience)), self._tenant_id)
+        self._gate.enter(principal, audience, waited_until)
+        response = None
+        try:
+            response = self._transmit(effect)
+            return response
+        finally:
+            self._gate.leave(principal, audience, response)
 
     def _transmit(self, effect: Transmit) -> httpx.Response:
         spec = effect.spec

@@ -48,6 +48,7 @@ from ._retry import RetryPolicy, decide_retry, should_retry_transport
 
 __all__ = [
     "Flow",
+    "Identity",
     "PageReader",
     "bridge",
     "collect",
@@ -81,6 +82,14 @@ class Prefetch:
     """Effect: ``spec`` comes next; a face may send it now (outcome None). Its error surfaces at the ``Send``."""
 
     spec: RequestSpec
+
+
+@attrs.frozen
+class Identity:
+    """Effect: the claims of the principal's token for ``audience`` (``_claims.token_claims``: ``{}`` for a token
+    that is not a JWT); a credential failure comes back thrown in."""
+
+    audience: Audience
 
 
 # A flow that only sends (no items for the caller): Generator[Send | Prefetch, Response | None, T].

@@ -4,24 +4,20 @@ report as ``m365sentinel.Fleet``; workspaces run as asyncio tasks, ``concurrency
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from .._api_versions import ApiVersions
-from .._errors import InvalidInputError
+from .._connector import ConnectorCore
 from .._fleet import (
-    DEFAULT_CONCURRENCY,
     FleetCore,
     FleetReport,
     FleetTarget,
-    Progress,
     WorkspaceResult,
     _check_operation,
     workspace_flow,
 )
 from .._fleet_query import FleetQuery, FleetQueryResult
-from .._ids import WorkspaceId
 from ._fleet_incidents import FleetIncidents
 from ._incidents import IncidentStream
 from ._session import Session
@@ -29,7 +25,7 @@ from ._session import Session
 __all__ = ["Fleet"]
 
 
-class Fleet(FleetCore):
+class Fleet(FleetCore[Session]):
     """The async ``m365sentinel.Fleet``: the same constructor (``session`` an ``aio.Session``; ``credentials``
     values ``azure.identity.aio`` credentials), fluent calls and ``FleetReport``; terminal calls are awaited.
 
@@ -39,29 +35,11 @@ class Fleet(FleetCore):
             report = await aio.Fleet(workspace_ids, session=session).incidents_and_alerts().plan()
     """
 
-    def __init__(
-        self,
-        workspaces: Iterable[str | WorkspaceId | tuple[str, str | None] | FleetTarget],
-        *,
-        session: Session,
-        credentials: Mapping[str, Any] | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        api_versions: ApiVersions | None = None,
-        progress: Progress | None = None,
-    ) -> None:
+    @staticmethod
+    def _face() -> tuple[type, type[ConnectorCore]]:
         from ._connector import Connector
 
-        if not isinstance(session, Session):
-            raise InvalidInputError(f"session must be a m365sentinel.aio.Session, got {session!r:.100}")
-        self._connector_type = Connector
-        super().__init__(
-            workspaces,
-            session=session,
-            credentials=credentials,
-            concurrency=concurrency,
-            api_versions=api_versions,
-            progress=progress,
-        )
+        return Session, Connector
 
     async def plan(self) -> FleetReport:
         """``m365sentinel.Fleet.plan``, awaited; each ``aio.Plan`` can be applied (``await plan.apply()``)."""

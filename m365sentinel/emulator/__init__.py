@@ -24,10 +24,12 @@ from m365sentinel._errors import MissingExtraError
 _EXTRA_MODULES = frozenset({"duckdb", "duckdb_kql", "antlr4", "pytz"})
 
 try:
+    from m365sentinel.emulator._auth import DirectoryUser
     from m365sentinel.emulator._control import IncidentControl
     from m365sentinel.emulator._emulator import Emulator, State
     from m365sentinel.emulator._faults import Faults
     from m365sentinel.emulator._http import RequestRecord
+    from m365sentinel.emulator._limits import QueryLimits
     from m365sentinel.emulator._serve import LoopbackCredential, run_server
     from m365sentinel.emulator._server import LoopbackServer
 except ModuleNotFoundError as _exc:
@@ -36,11 +38,13 @@ except ModuleNotFoundError as _exc:
     raise MissingExtraError("the emulator", "emulator", _exc.name) from _exc
 
 __all__ = [
+    "DirectoryUser",
     "Emulator",
     "Faults",
     "IncidentControl",
     "LoopbackCredential",
     "LoopbackServer",
+    "QueryLimits",
     "RequestRecord",
     "State",
     "run_server",

@@ -24,7 +24,7 @@ from m365sentinel.emulator._arm_util import (
     page,
     parse_orderby,
 )
-from m365sentinel.emulator._auth import ARM, GRAPH, LOG_ANALYTICS, AuthFailure, TokenStore
+from m365sentinel.emulator._auth import ARM, GRAPH, LOG_ANALYTICS, AuthFailure, TokenStore, may_connect_defender
 from m365sentinel.emulator._clock import Clock
 from m365sentinel.emulator._content_hub import ContentHub, check_rule
 from m365sentinel.emulator._cross import CrossRefused
@@ -452,6 +452,14 @@ class Core:
         if kind == _MTP:
             if not _preview_ok(version, _versions.MIN_MTP_PREVIEW):
                 raise ArmError(400, "BadRequest", f"The kind '{kind}' is not supported in api-version '{version}'.")
+            if not may_connect_defender(self.tokens.claims_of(req.headers.get("authorization")), ws.tenant_id):
+                raise ArmError(
+                    403,
+                    "AuthorizationFailed",
+                    "Connecting Microsoft Defender XDR needs a Global Administrator or Security Administrator of the "
+                    f"workspace's tenant '{ws.tenant_id}', signed in to that tenant (Azure Lighthouse delegates Azure "
+                    "RBAC only).",
+                )
             self._validate_mtp(body)
             other = next(
                 (c for c in ws.connectors.values() if c["kind"] == kind and c["name"].lower() != name.lower()), None

@@ -10,8 +10,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from m365sentinel._errors import InvalidInputError
+from m365sentinel._ids import validate_guid
 from m365sentinel._inputs import check_int, check_number, check_text
-from m365sentinel.emulator._auth import EmulatorAsyncCredential, EmulatorCredential, TokenStore, audience_of_scope
+from m365sentinel.emulator._auth import (
+    DirectoryUser,
+    EmulatorAsyncCredential,
+    EmulatorCredential,
+    TokenStore,
+    audience_of_scope,
+)
 from m365sentinel.emulator._clock import Clock, as_utc
 from m365sentinel.emulator._content_hub import ContentHub
 from m365sentinel.emulator._control import IncidentControl
@@ -105,6 +112,18 @@ class State:
 
     def table_names(self) -> list[str]:
         return self._ws.tables.names()
+
+
+def _user(user: object) -> DirectoryUser | None:
+    if user is not None and not isinstance(user, DirectoryUser):
+        raise InvalidInputError(f"user={user!r:.100}: expected a DirectoryUser (emu.directory_user(...)) or None")
+    return user
+
+
+def _tenants(value: object, name: str) -> frozenset[str]:
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InvalidInputError(f"{name}={value!r:.100}: expected a list of tenant ids")
+    return frozenset(validate_guid(t, f"{name} tenant").lower() for t in value)
 
 
 class Emulator:
@@ -335,14 +354,27 @@ class Emulator:
         """How long each token the emulator issues lives (1 hour)."""
         return timedelta(seconds=self._tokens.lifetime_s)
 
-    def credential(self) -> EmulatorCredential:
-        """A TokenCredential: ``get_token(scope)`` -> ``AccessToken("emu-<audience host>-<n>", now + 1 h)``."""
-        return EmulatorCredential(self._tokens)
+    def credential(self, user: DirectoryUser | None = None) -> EmulatorCredential:
+        """A TokenCredential: ``get_token(scope)`` -> ``AccessToken("emu-<audience host>-<n>", now + 1 h)``, a token
+        that may do everything. ``user`` (``directory_user(...)``): sign in as that user instead (JWT-shaped tokens
+        of the tenant asked for, carrying its tenant and roles)."""
+        return EmulatorCredential(self._tokens, _user(user))
 
-    def async_credential(self) -> EmulatorAsyncCredential:
+    def async_credential(self, user: DirectoryUser | None = None) -> EmulatorAsyncCredential:
         """An ``azure.identity.aio``-style credential (``await get_token(scope)``) over the same tokens, for
-        ``m365sentinel.aio`` with ``async_transport()``."""
-        return EmulatorAsyncCredential(self._tokens)
+        ``m365sentinel.aio`` with ``async_transport()``; ``user`` as ``credential``."""
+        return EmulatorAsyncCredential(self._tokens, _user(user))
+
+    def directory_user(
+        self, upn: str, *, tenant: str, member_of: Iterable[str] = (), admin_of: Iterable[str] = ()
+    ) -> DirectoryUser:
+        """A Microsoft Entra user of ``tenant``, also a member of ``member_of``, Global Administrator in
+        ``admin_of`` (tenant ids). Through a credential of it, ARM answers every hosted workspace (as an Azure
+        Lighthouse delegation would), Graph answers for the token's tenant, and connecting the Defender XDR
+        connector needs an administrator's token of the workspace's own tenant (else 403 AuthorizationFailed)."""
+        home = validate_guid(tenant, "tenant").lower()
+        members, admins = _tenants(member_of, "member_of"), _tenants(admin_of, "admin_of")
+        return DirectoryUser(check_text(upn, "upn"), home, members | admins | {home}, admins)
 
     def transport(self) -> EmulatorTransport:
         """An ``httpx.BaseTransport`` answering every route in-process (host-agnostic)."""

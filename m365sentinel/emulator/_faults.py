@@ -17,6 +17,7 @@ from m365sentinel._errors import InvalidInputError
 from m365sentinel._inputs import check_int
 from m365sentinel.emulator._auth import TokenStore
 from m365sentinel.emulator._http import RequestRecord
+from m365sentinel.emulator._limits import QueryLimits
 
 __all__ = ["Faults"]
 
@@ -82,6 +83,7 @@ class Faults:
         self.expanded_alerts_page: int | None = None
         self._cycles: list[_Rule] = []
         self._misbehave_defaults()
+        self.limits = QueryLimits(tokens.principal_of, tokens.clock.now)
 
     def _misbehave_defaults(self) -> None:
         self.shuffle_seed: int | None = None  # unordered_lists
@@ -204,6 +206,20 @@ class Faults:
             raise InvalidInputError(f"seconds={seconds!r}: expected a finite number")
         self.date_skew = float(seconds)
 
+    def query_limits(
+        self, enabled: bool = True, *, concurrency: int = 5, per_window: int = 200, window: float = 30.0
+    ) -> QueryLimits:
+        """Enforce the Log Analytics query limits per principal (default the documented 5 concurrent and 200 per
+        30 s): a query beyond them answers 429 with ``Retry-After``. Returns the limits (``refused``, ``peak``)."""
+        check_int(concurrency, "concurrency", 1, 10**6)
+        check_int(per_window, "per_window", 1, 10**9)
+        if isinstance(window, bool) or not isinstance(window, int | float) or not 0 < window <= 86400:
+            raise InvalidInputError(f"window={window!r}: expected seconds, more than 0 and at most 86400")
+        self.limits.configure(
+            enabled=_flag(enabled, "enabled"), concurrency=concurrency, per_window=per_window, window=float(window)
+        )
+        return self.limits
+
     def clear(self) -> None:
         """Remove every pending fault and misbehaviour, and switch consent back on."""
         with self._lock:
@@ -214,6 +230,7 @@ class Faults:
         self.consent_required = False
         self.query_rows_limit = None
         self.expanded_alerts_page = None
+        self.limits.configure(enabled=False)
 
     @property
     def pending(self) -> int:

@@ -46,6 +46,7 @@ class FleetRouter:
         self, primary: Core, members: list[Member], build: Callable[[Member], Core], *, latency: float
     ) -> None:
         self.latency = latency
+        self.faults = primary.faults
         self.members = members
         self._build = build
         self._cores: dict[int, Core] = {0: primary}
@@ -56,6 +57,9 @@ class FleetRouter:
         }
         self._by_customer = {m.customer_id.lower(): i for i, m in enumerate(members)}
         self._by_sub: dict[str, int] = {}
+        self._by_tenant: dict[str, int] = {}
+        for i, m in enumerate(members):
+            self._by_tenant.setdefault(m.tenant_id.lower(), i)
         for i, m in enumerate(members):
             self._by_sub.setdefault(m.subscription_id.lower(), i)
 
@@ -84,7 +88,9 @@ class FleetRouter:
             if low[:1] == ["workspaces"] and len(low) > 1:
                 return self._by_customer.get(low[1], 0)
         if low[:1] != ["subscriptions"] or len(low) < 2:
-            return 0  # Graph and the rest: the first workspace's tenant answers
+            # Graph answers for the token's tenant (a directory user's token names it), else the first workspace's.
+            claims = self._cores[0].tokens.claims_of(req.headers.get("authorization"))
+            return self._by_tenant.get(claims["tid"], 0) if claims else 0
         if len(low) >= 8 and low[2] == "resourcegroups" and low[6] == "workspaces":
             found = self._by_path.get((low[1], low[3], low[7]))
             if found is not None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl
+
+if TYPE_CHECKING:
+    from m365sentinel.emulator._faults import Faults
 
 __all__ = ["DropConnection", "EmuRequest", "EmuResponse", "RequestRecord", "Responder", "json_response"]
 
@@ -77,5 +80,6 @@ class Responder(Protocol):
     """What the transports and the loopback server answer through: one workspace's ``Core`` or a fleet's router."""
 
     latency: float  # seconds each request takes (slept by the transport or the server thread)
+    faults: Faults  # the shared faults (``faults.limits``: the query limits, checked around the latency)
 
     def handle(self, req: EmuRequest) -> EmuResponse: ...

@@ -36,15 +36,19 @@ def _handler_class(core: Responder) -> type[BaseHTTPRequestHandler]:
                 headers={k.lower(): v for k, v in self.headers.items()},
                 body=body,
             )
-            if core.latency:
-                time.sleep(core.latency)
-            try:
-                response = core.handle(request)
-            except DropConnection:
-                self.close_connection = True
-                with contextlib.suppress(OSError):  # the peer may already be gone
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                return
+            with core.faults.limits.admit(request) as refused:
+                if refused is not None:
+                    response = refused
+                else:
+                    if core.latency:
+                        time.sleep(core.latency)
+                    try:
+                        response = core.handle(request)
+                    except DropConnection:
+                        self.close_connection = True
+                        with contextlib.suppress(OSError):  # the peer may already be gone
+                            self.connection.shutdown(socket.SHUT_RDWR)
+                        return
             self.send_response_only(response.status)  # no system-clock Date: the response carries the emulator's
             self.send_header("Server", self.version_string())
             for key, value in response.headers.items():

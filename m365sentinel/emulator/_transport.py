@@ -38,13 +38,18 @@ class EmulatorTransport(httpx.BaseTransport):
         self._core = core
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        body = request.read()
-        if self._core.latency:
-            time.sleep(self._core.latency)
-        try:
-            response = self._core.handle(_to_emu(request, body))
-        except DropConnection as exc:
-            raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request) from exc
+        emu_request = _to_emu(request, request.read())
+        with self._core.faults.limits.admit(emu_request) as refused:
+            if refused is not None:
+                return _to_httpx(refused, request)
+            if self._core.latency:
+                time.sleep(self._core.latency)
+            try:
+                response = self._core.handle(emu_request)
+            except DropConnection as exc:
+                raise httpx.RemoteProtocolError(
+                    "Server disconnected without sending a response.", request=request
+                ) from exc
         return _to_httpx(response, request)
 
 
@@ -55,11 +60,16 @@ class EmulatorAsyncTransport(httpx.AsyncBaseTransport):
         self._core = core
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        body = await request.aread()
-        if self._core.latency:
-            await asyncio.sleep(self._core.latency)
-        try:
-            response = self._core.handle(_to_emu(request, body))
-        except DropConnection as exc:
-            raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request) from exc
+        emu_request = _to_emu(request, await request.aread())
+        with self._core.faults.limits.admit(emu_request) as refused:
+            if refused is not None:
+                return _to_httpx(refused, request)
+            if self._core.latency:
+                await asyncio.sleep(self._core.latency)
+            try:
+                response = self._core.handle(emu_request)
+            except DropConnection as exc:
+                raise httpx.RemoteProtocolError(
+                    "Server disconnected without sending a response.", request=request
+                ) from exc
         return _to_httpx(response, request)

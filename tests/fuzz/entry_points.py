@@ -35,6 +35,7 @@ from m365sentinel.emulator import Emulator
 from m365sentinel.kql import fn
 
 NOW = datetime(2025, 11, 20, 12, 0, tzinfo=UTC)
+TENANT = "3051983e-95f9-49b7-b0f7-375aa90ad0ed"
 
 
 class World:
@@ -723,6 +724,17 @@ def catalogue() -> tuple[EntryPoint, ...]:
         E("Faults.server_error(times)", lambda w, v: _bare(lambda e: e.faults.server_error(v)), (1,)),
         E("Faults.add(route)", lambda w, v: _bare(lambda e: e.faults.add(v)), ("*/incidents*",)),
         E("Faults.drop_connection(times)", lambda w, v: _bare(lambda e: e.faults.drop_connection(v))),
+        E("Faults.query_limits(concurrency)", lambda w, v: _bare(lambda e: e.faults.query_limits(concurrency=v)), (5,)),
+        E("Faults.query_limits(window)", lambda w, v: _bare(lambda e: e.faults.query_limits(window=v)), (30.0,)),
+        E("Faults.query_limits(enabled)", lambda w, v: _bare(lambda e: e.faults.query_limits(v)), (True, False)),
+        E("Emulator.directory_user(upn)", lambda w, v: _bare(lambda e: e.directory_user(v, tenant=TENANT)), ("u@x",)),
+        E("Emulator.directory_user(tenant)", lambda w, v: _bare(lambda e: e.directory_user("u", tenant=v)), (TENANT,)),
+        E(
+            "Emulator.directory_user(member_of)",
+            lambda w, v: _bare(lambda e: e.directory_user("u", tenant=TENANT, member_of=v)),
+            ([TENANT],),
+        ),
+        E("Emulator.credential(user)", lambda w, v: _bare(lambda e: e.credential(v)), (None,)),
         E(
             "IncidentControl.modify_incident(name)",
             lambda w, v: w.emu.incident_control().modify_incident(v, severity="High"),
