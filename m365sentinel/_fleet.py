@@ -19,7 +19,7 @@ from ._api_versions import ApiVersions
 from ._connector import ConnectorCore, ConnectorStatus, _Desired
 from ._errors import InvalidInputError
 from ._ids import WorkspaceId, validate_guid
-from ._inputs import check_int
+from ._inputs import check_callable, check_int
 from ._plan import ApplyResult, Plan
 from ._transport._flow import Flow
 
@@ -274,8 +274,8 @@ class FleetCore(Generic[SessionT]):
         if api_versions is not None and not isinstance(api_versions, ApiVersions):
             raise InvalidInputError(f"api_versions must be a m365sentinel.ApiVersions or None, got {api_versions!r}")
         self._api_versions = api_versions
-        if progress is not None and not callable(progress):
-            raise InvalidInputError(f"progress must be a callable (done, total, result) or None, got {progress!r}")
+        if progress is not None:
+            check_callable(progress, "progress", 3, "a callable progress(done, total, result) or None")
         self._progress = progress
         # The desired state is held by a connector of the first workspace: its fluent methods check and build it.
         self._desired_by = self._connector_type._of_session(self._http, self._targets[0].workspace, None, api_versions)

@@ -27,7 +27,7 @@ from ._errors import FleetIncidentsError, InvalidInputError
 from ._incidents._checkpoint import Checkpoint
 from ._incidents._stores import CheckpointStore
 from ._incidents._stream import IncidentRun, IncidentStream, RunState, StreamedIncident, _built, _Committer
-from ._inputs import check_int
+from ._inputs import check_callable, check_int
 
 if TYPE_CHECKING:
     from ._fleet import FleetCore, FleetTarget
@@ -206,6 +206,8 @@ class FleetIncidentsCore:
         if isinstance(stores, Mapping) or callable(stores):
             if isinstance(stores, Mapping):
                 self._check_mapping(stores)
+            else:
+                check_callable(stores, "stores", 1, "a callable(resource id) -> CheckpointStore")
             template = self._template.since(_Placeholder(), initial=initial, reuse_filters=reuse_filters)
             return self._evolve(stores=stores, template=template)
         if initial is not None:

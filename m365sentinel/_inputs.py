@@ -9,6 +9,7 @@ KQL) keeps tab, line feed and carriage return.
 
 from __future__ import annotations
 
+import inspect
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -16,7 +17,7 @@ from typing import Any
 
 from ._errors import InvalidInputError
 
-__all__ = ["check_int", "check_json", "check_number", "check_text", "check_texts"]
+__all__ = ["check_callable", "check_int", "check_json", "check_number", "check_text", "check_texts"]
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -58,6 +59,27 @@ def check_int(value: object, what: str, low: int, high: int) -> int:
     """An ``int`` (not a bool) in ``[low, high]``."""
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise InvalidInputError(f"{what}={_show(value)}: expected an integer from {low} to {high}")
+    return value
+
+
+def check_callable(value: object, what: str, arity: int, expected: str) -> Any:
+    """A callable that can be called with ``arity`` positional arguments, so that a callback the SDK would call
+    wrongly (``int`` as ``progress(done, total, result)``) is refused here rather than raising a TypeError mid-run.
+    Callables whose signature Python cannot read (``time.sleep``) are taken as given, except builtin classes."""
+    if not callable(value):
+        raise InvalidInputError(f"{what}={_show(value)}: expected {expected}")
+    try:
+        signature = inspect.signature(value)
+    except (TypeError, ValueError):
+        if isinstance(value, type):
+            raise InvalidInputError(f"{what}={_show(value)}: a class, expected {expected}") from None
+        return value
+    try:
+        signature.bind(*([None] * arity))
+    except TypeError:
+        raise InvalidInputError(
+            f"{what}={_show(value)}: cannot be called with {arity} argument(s); expected {expected}"
+        ) from None
     return value
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import ClientClosedError, InvalidInputError
 from ._ids import validate_guid
+from ._inputs import check_callable
 from ._transport import Audience, Cloud, HttpClient, RetryPolicy
 from ._transport._tokens import check_sync_credential
 
@@ -63,9 +64,9 @@ def _check_options(
             raise InvalidInputError(f"{name} must be a {cls.__module__}.{cls.__qualname__} or None, got {value!r}")
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
         raise InvalidInputError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    for name, value in (("sleep", sleep), ("clock", clock)):
-        if value is not None and not callable(value):
-            raise InvalidInputError(f"{name} must be a callable or None, got {value!r}")
+    for name, value, arity, expected in (("sleep", sleep, 1, "sleep(seconds)"), ("clock", clock, 0, "clock()")):
+        if value is not None:
+            check_callable(value, name, arity, f"a callable {expected} or None")
 
 
 def resolve_cloud(cloud: str | Cloud, graph: str | None) -> Cloud:

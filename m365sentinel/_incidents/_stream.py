@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Self
 import attrs
 
 from .._errors import CheckpointError, InvalidInputError, SerializationError
+from .._inputs import check_callable
 from .._providers import provider_names
 from .._transport._flow import Flow, PageReader, Sleep, send_json, send_query
 from ._checkpoint import (
@@ -361,8 +362,7 @@ class IncidentStream:
         header), minus the lag, so a host clock running ahead of the service does not skip changes. Against the
         emulator with a pinned clock, pass ``.clock(emu.clock.now)``. Must return an aware datetime
         (InvalidInputError before any request otherwise)."""
-        if not callable(now):
-            raise InvalidInputError(f"clock must be a callable returning an aware datetime, got {now!r}")
+        check_callable(now, "clock", 0, "a callable returning an aware datetime")
         return attrs.evolve(self, clock_=now)
 
     # --- terminal ----------------------------------------------------------------------------------------------
@@ -690,11 +690,11 @@ def check_follow_args(interval: Any, stop: Any, sleep: Any, *events: type) -> No
         or interval < 0
     ):
         raise InvalidInputError(f"interval={interval!r}: expected a finite number of seconds >= 0")
-    if stop is not None and not isinstance(stop, events) and not callable(stop):
+    if stop is not None and not isinstance(stop, events):
         names = " or ".join(f"{e.__module__.split('.')[0]}.{e.__name__}" for e in events)
-        raise InvalidInputError(f"stop={stop!r}: expected a {names} or a callable returning a bool")
-    if sleep is not None and not callable(sleep):
-        raise InvalidInputError(f"sleep={sleep!r}: expected a callable taking seconds")
+        check_callable(stop, "stop", 0, f"a {names} or a callable returning a bool")
+    if sleep is not None:
+        check_callable(sleep, "sleep", 1, "a callable taking seconds")
 
 
 def _stopper(stop: Any) -> Callable[[], bool]:

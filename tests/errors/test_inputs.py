@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 
 from m365sentinel import InvalidInputError
-from m365sentinel._inputs import check_json, check_text, check_texts
+from m365sentinel._inputs import check_callable, check_json, check_text, check_texts
 
 
 @pytest.mark.parametrize(
@@ -46,3 +47,23 @@ def test_check_json_refuses_what_json_cannot_carry():
     for bad in ({"a": math.nan}, {1: "x"}, {"a": object()}, {"a": "\ud800"}):
         with pytest.raises(InvalidInputError):
             check_json(bad, "body")
+
+
+@pytest.mark.parametrize(
+    ("value", "arity", "message"),
+    [
+        (int, 3, "a class, expected"),  # no readable signature: a builtin class is no callback
+        (len, 3, "cannot be called with 3 argument"),
+        (lambda: None, 1, "cannot be called with 1 argument"),
+        (5, 0, "expected the callback"),
+    ],
+)
+def test_check_callable_refuses_what_would_raise_a_type_error_when_called(value, arity, message):
+    with pytest.raises(InvalidInputError, match=message):
+        check_callable(value, "cb", arity, "the callback")
+
+
+def test_check_callable_takes_callables_python_cannot_inspect_and_defaults():
+    assert check_callable(time.sleep, "sleep", 1, "x") is time.sleep  # no signature readable: taken as given
+    f = lambda a, b=1, *rest: None  # noqa: E731
+    assert check_callable(f, "cb", 3, "x") is f

@@ -149,6 +149,10 @@ def test_bad_fleet_input_is_refused_before_any_request(emu: Emulator) -> None:
             Fleet(emu.workspace_resource_ids, session=session, concurrency=0)
         with pytest.raises(InvalidInputError, match="not one string"):
             Fleet(emu.workspace_resource_ids[0], session=session)
+        with pytest.raises(InvalidInputError, match=r"progress=<class 'int'>: a class, expected a callable progress"):
+            Fleet(emu.workspace_resource_ids, session=session, progress=int)  # type: ignore[arg-type]
+        with pytest.raises(InvalidInputError, match=r"progress=.*cannot be called with 3 argument"):
+            Fleet(emu.workspace_resource_ids, session=session, progress=lambda done: None)  # type: ignore[arg-type]
         with pytest.raises(InvalidInputError, match=r"session must be a m365sentinel\.Session"):
             Fleet(emu.workspace_resource_ids, session=object())  # type: ignore[arg-type]
         fleet = Fleet(emu.workspace_resource_ids, session=session)
