@@ -257,6 +257,35 @@ class ConnectorCore:
         routes = Routes(http.cloud, ws, api_versions or ApiVersions())
         self._init(ws, tenant, _Session(http, routes, owns_http=owns_http), _Desired())
 
+    def _own(
+        self,
+        session: Callable[..., Any],
+        workspace: str | WorkspaceId,
+        tenant_id: str | None,
+        api_versions: ApiVersions | None,
+        credential: Any,
+        cloud: str | Cloud,
+        graph: str | None,
+        retry: RetryPolicy | None,
+        timeout: float,
+        transport: Any,
+        sleep: Any,
+    ) -> None:
+        """Bind a connector made alone to a private ``session`` (the face's ``Session``): everything is checked
+        before it is built (InvalidInputError); the connector closes it."""
+        ws, tenant = _parse(workspace, tenant_id, api_versions)
+        private = session(
+            credential=credential,
+            tenant_id=tenant if credential is None else None,  # the default credential signs in to this tenant
+            cloud=cloud,
+            graph=graph,
+            retry=retry,
+            timeout=timeout,
+            transport=transport,
+            sleep=sleep,
+        )
+        self._bind(private._http, ws, tenant, api_versions, owns_http=True)
+
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Connector is immutable: fluent methods return a new Connector")
 
@@ -766,18 +795,9 @@ class Connector(ConnectorCore):
         transport: Any = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        ws, tenant = _parse(workspace, tenant_id, api_versions)
-        private = Session(
-            credential=credential,
-            tenant_id=tenant if credential is None else None,  # the default credential signs in to this tenant
-            cloud=cloud,
-            graph=graph,
-            retry=retry,
-            timeout=timeout,
-            transport=transport,
-            sleep=sleep,
+        self._own(
+            Session, workspace, tenant_id, api_versions, credential, cloud, graph, retry, timeout, transport, sleep
         )
-        self._bind(private._http, ws, tenant, api_versions, owns_http=True)
 
     # --- lifecycle -------------------------------------------------------------------------------------------
     def close(self) -> None:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import attrs
+import httpx
 
 from ._errors import ClientClosedError, InvalidInputError
 from ._ids import validate_guid
@@ -22,7 +25,9 @@ if TYPE_CHECKING:
     from ._connector import Connector
     from ._ids import WorkspaceId
 
-__all__ = ["Session", "default_credential", "resolve_cloud"]
+__all__ = ["Session", "SessionFace", "default_credential", "open_client", "resolve_cloud"]
+
+C = TypeVar("C")
 
 
 def default_credential(cloud: Cloud) -> TokenCredential:
@@ -46,8 +51,6 @@ def _check_options(
 ) -> None:
     """Options are checked here, before any request (a wrong type would otherwise fail on first use).
     ``check_credential``, ``transport_type``: the face's (the async face passes its own; default the sync ones)."""
-    import httpx
-
     if isinstance(credential, Mapping):
         if not credential or not all(isinstance(k, Audience) for k in credential):
             raise InvalidInputError(f"credential mapping keys must be Audience members, got {list(credential)!r}")
@@ -75,6 +78,63 @@ def resolve_cloud(cloud: str | Cloud, graph: str | None) -> Cloud:
             raise InvalidInputError("graph= applies to a named cloud; a Cloud object already carries its Graph host")
         return cloud
     return Cloud.resolve(cloud, graph=graph)
+
+
+@attrs.frozen
+class SessionFace(Generic[C]):
+    """What differs between the sync and async sessions' set-up: the client type, the credential check, the
+    transport type, the default credential and sleep, and whether a default credential is closed with the pool."""
+
+    client: Callable[..., C]
+    check_credential: Callable[[Any], None]
+    transport_type: type
+    default_credential: Callable[[Cloud], Any]
+    default_sleep: Callable[[float], Any]
+    closes_default: bool = False
+
+
+def open_client(
+    face: SessionFace[C],
+    credential: Any,
+    tenant_id: str | None,
+    cloud: str | Cloud,
+    graph: str | None,
+    retry: RetryPolicy | None,
+    timeout: float,
+    transport: Any,
+    sleep: Callable[[float], Any] | None,
+    clock: Callable[[], float] | None,
+) -> C:
+    """A session's HTTP client from its options, all checked first (InvalidInputError, before any request)."""
+    tenant = validate_guid(tenant_id, "tenant_id") if tenant_id is not None else None
+    _check_options(
+        credential,
+        retry,
+        timeout,
+        transport,
+        sleep,
+        clock,
+        check_credential=face.check_credential,
+        transport_type=face.transport_type,
+    )
+    resolved = resolve_cloud(cloud, graph)
+    extra = {"close_credential": credential is None} if face.closes_default else {}
+    return face.client(
+        resolved,
+        face.default_credential(resolved) if credential is None else credential,
+        retry=retry or RetryPolicy(),
+        timeout=timeout,
+        transport=transport,
+        sleep=face.default_sleep if sleep is None else sleep,
+        clock=time.time if clock is None else clock,
+        tenant_id=tenant,
+        **extra,
+    )
+
+
+_FACE: SessionFace[HttpClient] = SessionFace(
+    HttpClient, check_sync_credential, httpx.BaseTransport, default_credential, time.sleep
+)
 
 
 class Session:
@@ -126,19 +186,7 @@ class Session:
         sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        tenant = validate_guid(tenant_id, "tenant_id") if tenant_id is not None else None
-        _check_options(credential, retry, timeout, transport, sleep, clock)
-        resolved = resolve_cloud(cloud, graph)
-        self._http = HttpClient(
-            resolved,
-            default_credential(resolved) if credential is None else credential,
-            retry=retry or RetryPolicy(),
-            timeout=timeout,
-            transport=transport,
-            sleep=time.sleep if sleep is None else sleep,
-            clock=time.time if clock is None else clock,
-            tenant_id=tenant,
-        )
+        self._http = open_client(_FACE, credential, tenant_id, cloud, graph, retry, timeout, transport, sleep, clock)
 
     @property
     def cloud(self) -> Cloud:

@@ -4,15 +4,13 @@ one async token cache shared by every ``aio.Connector`` made from it); its check
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from .._errors import ClientClosedError, MissingExtraError
-from .._ids import validate_guid
-from .._session import _check_options, resolve_cloud
+from .._session import SessionFace, open_client
 from .._transport import Cloud, RetryPolicy
 from .._transport._aclient import AsyncHttpClient, check_async_credential
 
@@ -35,6 +33,11 @@ def default_credential(cloud: Cloud) -> Any:
         raise MissingExtraError(
             "m365sentinel.aio's default credential (azure.identity.aio.DefaultAzureCredential)", "aio", "aiohttp"
         ) from exc
+
+
+_FACE: SessionFace[AsyncHttpClient] = SessionFace(
+    AsyncHttpClient, check_async_credential, httpx.AsyncBaseTransport, default_credential, asyncio.sleep, True
+)
 
 
 class Session:
@@ -69,29 +72,7 @@ class Session:
         sleep: Callable[[float], Awaitable[None] | None] | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        tenant = validate_guid(tenant_id, "tenant_id") if tenant_id is not None else None
-        _check_options(
-            credential,
-            retry,
-            timeout,
-            transport,
-            sleep,
-            clock,
-            check_credential=check_async_credential,
-            transport_type=httpx.AsyncBaseTransport,
-        )
-        resolved = resolve_cloud(cloud, graph)
-        self._http = AsyncHttpClient(
-            resolved,
-            default_credential(resolved) if credential is None else credential,
-            retry=retry or RetryPolicy(),
-            timeout=timeout,
-            transport=transport,
-            sleep=asyncio.sleep if sleep is None else sleep,
-            clock=time.time if clock is None else clock,
-            tenant_id=tenant,
-            close_credential=credential is None,
-        )
+        self._http = open_client(_FACE, credential, tenant_id, cloud, graph, retry, timeout, transport, sleep, clock)
 
     @property
     def cloud(self) -> Cloud:
@@ -127,5 +108,3 @@ class Session:
 
     def __repr__(self) -> str:
         return f"Session(cloud={self.cloud.name!r}{', closed' if self.closed else ''})"
-
-
