@@ -427,9 +427,14 @@ class ConnectorCore:
         return (yield from list_items(spec))
 
     def _onboarded(self) -> Flow[bool]:
+        """Whether Sentinel is onboarded. Its routes answer 404 alike for a workspace without Sentinel and for one
+        that does not exist: after a 404 the workspace itself is read (once per connector: its ``customerId``,
+        which queries need anyway), so a missing workspace raises NotFoundError instead of reading as "not
+        onboarded"."""
         try:
             yield from send_json(self._session.routes.get_onboarding_state())
         except NotFoundError:
+            yield from self._session.customer_id()  # NotFoundError (ResourceNotFound) naming a missing workspace
             return False
         return True
 
