@@ -42,3 +42,44 @@ def test_a_workspace_without_sentinel_reads_the_workspace_once(emu: Emulator, fa
         and r.path.lower().endswith("/workspaces/" + emu.workspace_resource_id.rsplit("/", 1)[1].lower())
     ]
     assert len(workspace_reads) == 1
+
+
+def test_async_handle_update_has_the_sync_keyword_signature() -> None:
+    import inspect
+
+    from m365sentinel import IncidentHandle, aio
+
+    sync, async_ = inspect.signature(IncidentHandle.update), inspect.signature(aio.IncidentHandle.update)
+    assert list(async_.parameters.values()) == list(sync.parameters.values())
+    assert async_.parameters["title"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert inspect.iscoroutinefunction(aio.IncidentHandle.update)
+
+
+def test_two_threads_applying_one_plan_write_once() -> None:
+    """The second apply() waits for the first and returns its result: the changes are written once."""
+    import threading
+
+    from m365sentinel import ApplyResult, Plan
+
+    calls: list[str] = []
+    entered, release = threading.Event(), threading.Event()
+
+    def applier(plan: Plan) -> ApplyResult:
+        calls.append(threading.current_thread().name)
+        entered.set()
+        release.wait(10)
+        return ApplyResult((), ())
+
+    plan = Plan("ws", "tenant", (), applier=applier)
+    results: list[ApplyResult] = []
+    first = threading.Thread(target=lambda: results.append(plan.apply()), name="first")
+    second = threading.Thread(target=lambda: results.append(plan.apply()), name="second")
+    first.start()
+    assert entered.wait(10)
+    second.start()
+    second.join(0.3)  # unserialised, the second would enter the applier meanwhile
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert calls == ["first"]
+    assert len(results) == 2 and results[0] is results[1]
