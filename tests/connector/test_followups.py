@@ -83,3 +83,22 @@ def test_two_threads_applying_one_plan_write_once() -> None:
     second.join(10)
     assert calls == ["first"]
     assert len(results) == 2 and results[0] is results[1]
+
+
+def test_defender_patch_sends_nothing_when_nothing_changes(face) -> None:
+    emu = Emulator(seed=7, incidents=4)
+    connector = face.connector(emu.workspace_resource_id, emu=emu)
+    try:
+        defender = connector.incidents().defender()
+        first = next(iter(defender.incidents()))
+        status = first.raw["status"]
+        other = "resolved" if status != "resolved" else "active"
+        same = defender.patch(first.id, {"status": status})
+        patches = [r for r in emu.requests if r.method == "PATCH"]
+        changed = defender.patch(first.id, {"status": other})
+    finally:
+        connector.close()
+    assert patches == []
+    assert same.raw["status"] == status
+    assert changed.raw["status"] == other
+    assert [r.method for r in emu.requests if r.method == "PATCH"] == ["PATCH"]
