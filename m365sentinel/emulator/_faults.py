@@ -18,7 +18,7 @@ from m365sentinel._inputs import check_int
 from m365sentinel.emulator._auth import TokenStore
 from m365sentinel.emulator._http import RequestRecord
 
-__all__ = ["Faults"]
+__all__ = ["FAULT_KINDS", "Faults"]
 
 Matcher = Callable[[RequestRecord], bool]
 
@@ -63,6 +63,27 @@ def _matcher(route: str | Matcher) -> Matcher:
         return fnmatch.fnmatchcase(record.path.lower(), pattern.lower())
 
     return match
+
+
+# The switches a test turns on by name (the pytest plugin's ``sentinel_faults`` marker); the other public methods
+# of ``Faults`` are the handler core's hooks and ``clear``, not faults.
+FAULT_KINDS = (
+    "add",
+    "server_error",
+    "drop_connection",
+    "require_consent",
+    "expire_tokens",
+    "partial_query_result",
+    "query_size_limit",
+    "next_link_cycle",
+    "expand_error",
+    "expanded_page_size",
+    "unordered_lists",
+    "ignore_filter",
+    "delete_during_pass",
+    "omit_date_header",
+    "skew_date",
+)
 
 
 def _consume(rules: list[_Rule], record: RequestRecord) -> _Rule | None:

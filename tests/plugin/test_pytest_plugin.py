@@ -95,3 +95,18 @@ def test_a_wrong_fault_or_parameter_is_an_invalid_input_error(pytester: pytest.P
         "*InvalidInputError: sentinel_emulator parameter 3: expected a dict of Emulator keyword arguments*",
     ])
     assert InvalidInputError.__name__ == "InvalidInputError"  # the type the lines above name
+
+
+def test_a_helper_of_faults_is_no_fault_kind(pytester: pytest.Pytester) -> None:
+    """fire/take_partial/clear are the handler core's hooks: naming one in the marker is refused, listing the kinds."""
+    pytester.makepyfile(
+        "import pytest\n"
+        "@pytest.mark.sentinel_faults(take_partial=True)\n"
+        "def test_fault(sentinel_emulator):\n"
+        "    pass\n"
+    )
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*InvalidInputError: sentinel_faults: unknown fault 'take_partial'; expected one of *"])
+    line = next(x for x in result.stdout.lines if "unknown fault 'take_partial'" in x)
+    assert "'server_error'" in line and "'fire'" not in line and "'clear'" not in line
