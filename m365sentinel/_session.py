@@ -93,6 +93,14 @@ class SessionFace(Generic[C]):
     closes_default: bool = False
 
 
+def service_clock(transport: Any) -> Callable[[], float]:
+    """The clock token expiry and HTTP-date ``Retry-After`` are measured on when no ``clock=`` is given: the one a
+    transport standing in for the service carries (``transport.clock``, POSIX seconds: the emulator's transports
+    carry its pinned or moved clock, on which it issues tokens), else the wall clock."""
+    clock = getattr(transport, "clock", None)
+    return clock if callable(clock) else time.time
+
+
 def open_client(
     face: SessionFace[C],
     credential: Any,
@@ -126,7 +134,7 @@ def open_client(
         timeout=timeout,
         transport=transport,
         sleep=face.default_sleep if sleep is None else sleep,
-        clock=time.time if clock is None else clock,
+        clock=service_clock(transport) if clock is None else clock,
         tenant_id=tenant,
         **extra,
     )
@@ -164,8 +172,8 @@ class Session:
         timeout: seconds per request.
         transport: any httpx transport (the emulator plugs in here).
         sleep: how retries wait (default ``time.sleep``).
-        clock: POSIX seconds (UTC) for token expiry and HTTP-date ``Retry-After``; default ``time.time`` (the
-            emulator's is ``emu.time``).
+        clock: POSIX seconds (UTC) for token expiry and HTTP-date ``Retry-After``; default the transport's
+            ``clock`` when it carries one (the emulator's transports carry ``emu.time``), else ``time.time``.
 
     Raises InvalidInputError for a malformed option (before any request). ``close()`` (or the end of ``with``)
     closes the pool: requests of its connectors, and ``connector()``, then raise ClientClosedError.

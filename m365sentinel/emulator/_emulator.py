@@ -327,12 +327,14 @@ class Emulator:
         return EmulatorAsyncCredential(self._tokens)
 
     def transport(self) -> EmulatorTransport:
-        """An ``httpx.BaseTransport`` answering every route in-process (host-agnostic)."""
-        return EmulatorTransport(self._responder)
+        """An ``httpx.BaseTransport`` answering every route in-process (host-agnostic). It carries ``clock``
+        (``emu.time``): a Session or lone Connector given it without ``clock=`` measures token expiry on the
+        emulator's clock, so a pinned clock does not make every token look expired."""
+        return EmulatorTransport(self._responder, self.time)
 
     def async_transport(self) -> EmulatorAsyncTransport:
         """An ``httpx.AsyncBaseTransport`` answering every route in-process."""
-        return EmulatorAsyncTransport(self._responder)
+        return EmulatorAsyncTransport(self._responder, self.time)
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> LoopbackServer:
         """Start a loopback HTTP server in a background thread; use as a context manager or call ``close()``.

@@ -102,3 +102,17 @@ def test_defender_patch_sends_nothing_when_nothing_changes(face) -> None:
     assert same.raw["status"] == status
     assert changed.raw["status"] == other
     assert [r.method for r in emu.requests if r.method == "PATCH"] == ["PATCH"]
+
+
+def test_a_lone_connector_reuses_its_token_under_a_pinned_past_clock(face) -> None:
+    """No clock= anywhere: the emulator's transport carries its clock, so its tokens do not look expired."""
+    from datetime import UTC, datetime
+
+    emu = Emulator(seed=7, incidents=4, now=datetime(2025, 11, 20, 12, 0, tzinfo=UTC))
+    connector = face.connector(emu.workspace_resource_id, emu=emu)
+    try:
+        connector.status()
+        connector.status()
+    finally:
+        connector.close()
+    assert emu.token_requests == {"https://management.azure.com": 1, "https://api.loganalytics.io": 1}
