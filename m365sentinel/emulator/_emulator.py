@@ -110,8 +110,8 @@ class Emulator:
     """A stateful in-memory Sentinel workspace + Defender tenant answering the public REST routes.
 
     ``Emulator(now=datetime(2025, 11, 20, tzinfo=UTC), seed=0)`` generates, relative to *now*, *incidents*
-    Defender incidents created in the last 14 days (plus ~5% older ones and ~5% of the workspace's own
-    "Azure Sentinel" incidents), their alerts and entities, append-only SecurityIncident/SecurityAlert rows,
+    Defender incidents created in the last 14 days (plus ``round(incidents * 0.05)`` older ones and as many of the
+    workspace's own "Azure Sentinel" incidents: ``incidents=12`` holds 14), their alerts and entities, append-only SecurityIncident/SecurityAlert rows,
     rows for the ten Device* tables over 16 days, and Usage. ``dataset=False`` leaves SecurityIncident,
     SecurityAlert and Usage empty, the Device* tables absent and the incident list empty (ARM resources are still
     seeded from the official examples).
