@@ -824,9 +824,10 @@ class Connector(ConnectorCore):
         Reads: GET /subscriptions/{id} (2022-12-01), GET onboardingStates/default, POST
         dataConnectorsCheckRequirements, GET dataConnectors, GET alertRules (2025-10-01-preview), GET incidents
         ($top=1, providerName filter; 2025-09-01); with entities(): GET settings; with events(): one Log Analytics
-        query over ``Usage``; with retention: GET {workspace}/tables (2023-09-01).
+        query over ``Usage``; with retention: GET {workspace}/tables (2023-09-01); after an onboardingStates 404, GET
+        the workspace (2023-09-01) once per connector, so a missing workspace is NotFoundError, not "not onboarded".
         Changes run in this order on apply: the data connector, the incident creation rules, the settings, the tables.
-        Raises APIStatusError subclasses and TransportError.
+        Raises NotFoundError (the workspace does not exist), APIStatusError subclasses and TransportError.
         """
         plan: Plan = self._run(self._plan_flow(lambda p: self._run(self._apply_flow(p))))
         return plan
