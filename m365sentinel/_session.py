@@ -145,7 +145,27 @@ _FACE: SessionFace[HttpClient] = SessionFace(
 )
 
 
-class Session:
+class SessionCore:
+    """What both faces' sessions share: the pooled client (``_http``), its cloud, whether it is closed, the repr."""
+
+    __slots__ = ("_http",)
+    _http: Any
+
+    @property
+    def cloud(self) -> Cloud:
+        """The endpoints every connector of this session talks to."""
+        return self._http.cloud  # type: ignore[no-any-return]
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` ran (or its ``with`` / ``async with`` block ended)."""
+        return self._http.closed  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        return f"Session(cloud={self.cloud.name!r}{', closed' if self.closed else ''})"
+
+
+class Session(SessionCore):
     """One HTTP connection pool and one token cache shared by every ``Connector`` made from it.
 
     ::
@@ -179,7 +199,7 @@ class Session:
     closes the pool: requests of its connectors, and ``connector()``, then raise ClientClosedError.
     """
 
-    __slots__ = ("_http",)
+    __slots__ = ()
 
     def __init__(
         self,
@@ -195,16 +215,6 @@ class Session:
         clock: Callable[[], float] | None = None,
     ) -> None:
         self._http = open_client(_FACE, credential, tenant_id, cloud, graph, retry, timeout, transport, sleep, clock)
-
-    @property
-    def cloud(self) -> Cloud:
-        """The endpoints every connector of this session talks to."""
-        return self._http.cloud
-
-    @property
-    def closed(self) -> bool:
-        """True once ``close()`` ran (or its ``with`` block ended)."""
-        return self._http.closed
 
     def connector(
         self,
@@ -231,6 +241,3 @@ class Session:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def __repr__(self) -> str:
-        return f"Session(cloud={self.cloud.name!r}{', closed' if self.closed else ''})"

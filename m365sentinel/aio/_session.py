@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from .._errors import ClientClosedError, MissingExtraError
-from .._session import SessionFace, open_client
+from .._session import SessionCore, SessionFace, open_client
 from .._transport import Cloud, RetryPolicy
 from .._transport._aclient import AsyncHttpClient, check_async_credential
 
@@ -40,7 +40,7 @@ _FACE: SessionFace[AsyncHttpClient] = SessionFace(
 )
 
 
-class Session:
+class Session(SessionCore):
     """One async HTTP pool and one token cache shared by every ``aio.Connector`` made from it.
 
     ::
@@ -57,7 +57,7 @@ class Session:
     ``await close()`` (or the end of ``async with``) closes the pool.
     """
 
-    __slots__ = ("_http",)
+    __slots__ = ()
 
     def __init__(
         self,
@@ -73,16 +73,6 @@ class Session:
         clock: Callable[[], float] | None = None,
     ) -> None:
         self._http = open_client(_FACE, credential, tenant_id, cloud, graph, retry, timeout, transport, sleep, clock)
-
-    @property
-    def cloud(self) -> Cloud:
-        """The endpoints every connector of this session talks to."""
-        return self._http.cloud
-
-    @property
-    def closed(self) -> bool:
-        """True once ``close()`` ran (or its ``async with`` block ended)."""
-        return self._http.closed
 
     def connector(
         self, workspace: str | WorkspaceId, *, tenant_id: str | None = None, api_versions: ApiVersions | None = None
@@ -105,6 +95,3 @@ class Session:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-    def __repr__(self) -> str:
-        return f"Session(cloud={self.cloud.name!r}{', closed' if self.closed else ''})"

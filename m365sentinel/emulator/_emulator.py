@@ -111,10 +111,10 @@ class Emulator:
 
     ``Emulator(now=datetime(2025, 11, 20, tzinfo=UTC), seed=0)`` generates, relative to *now*, *incidents*
     Defender incidents created in the last 14 days (plus ``round(incidents * 0.05)`` older ones and as many of the
-    workspace's own "Azure Sentinel" incidents: ``incidents=12`` holds 14), their alerts and entities, append-only SecurityIncident/SecurityAlert rows,
-    rows for the ten Device* tables over 16 days, and Usage. ``dataset=False`` leaves SecurityIncident,
-    SecurityAlert and Usage empty, the Device* tables absent and the incident list empty (ARM resources are still
-    seeded from the official examples).
+    workspace's own "Azure Sentinel" incidents: ``incidents=12`` holds 14), their alerts and entities, append-only
+    SecurityIncident/SecurityAlert rows, rows for the ten Device* tables over 16 days, and Usage.
+    ``dataset=False`` leaves SecurityIncident, SecurityAlert and Usage empty, the Device* tables absent and the
+    incident list empty (ARM resources are still seeded from the official examples).
 
     ``unified_portal=True`` models a workspace onboarded to the Defender portal: incidents under
     "Microsoft XDR", no Microsoft incident creation rules, the MicrosoftThreatProtection connector present.
