@@ -257,6 +257,35 @@ class ConnectorCore:
         routes = Routes(http.cloud, ws, api_versions or ApiVersions())
         self._init(ws, tenant, _Session(http, routes, owns_http=owns_http), _Desired())
 
+    def _own(
+        self,
+        session: Callable[..., Any],
+        workspace: str | WorkspaceId,
+        tenant_id: str | None,
+        api_versions: ApiVersions | None,
+        credential: Any,
+        cloud: str | Cloud,
+        graph: str | None,
+        retry: RetryPolicy | None,
+        timeout: float,
+        transport: Any,
+        sleep: Any,
+    ) -> None:
+        """Bind a connector made alone to a private ``session`` (the face's ``Session``): everything is checked
+        before it is built (InvalidInputError); the connector closes it."""
+        ws, tenant = _parse(workspace, tenant_id, api_versions)
+        private = session(
+            credential=credential,
+            tenant_id=tenant if credential is None else None,  # the default credential signs in to this tenant
+            cloud=cloud,
+            graph=graph,
+            retry=retry,
+            timeout=timeout,
+            transport=transport,
+            sleep=sleep,
+        )
+        self._bind(private._http, ws, tenant, api_versions, owns_http=True)
+
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Connector is immutable: fluent methods return a new Connector")
 
@@ -398,9 +427,14 @@ class ConnectorCore:
         return (yield from list_items(spec))
 
     def _onboarded(self) -> Flow[bool]:
+        """Whether Sentinel is onboarded. Its routes answer 404 alike for a workspace without Sentinel and for one
+        that does not exist: after a 404 the workspace itself is read (once per connector: its ``customerId``,
+        which queries need anyway), so a missing workspace raises NotFoundError instead of reading as "not
+        onboarded"."""
         try:
             yield from send_json(self._session.routes.get_onboarding_state())
         except NotFoundError:
+            yield from self._session.customer_id()  # NotFoundError (ResourceNotFound) naming a missing workspace
             return False
         return True
 
@@ -770,18 +804,9 @@ class Connector(ConnectorCore):
         transport: Any = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        ws, tenant = _parse(workspace, tenant_id, api_versions)
-        private = Session(
-            credential=credential,
-            tenant_id=tenant if credential is None else None,  # the default credential signs in to this tenant
-            cloud=cloud,
-            graph=graph,
-            retry=retry,
-            timeout=timeout,
-            transport=transport,
-            sleep=sleep,
+        self._own(
+            Session, workspace, tenant_id, api_versions, credential, cloud, graph, retry, timeout, transport, sleep
         )
-        self._bind(private._http, ws, tenant, api_versions, owns_http=True)
 
     # --- lifecycle -------------------------------------------------------------------------------------------
     def close(self) -> None:
@@ -803,9 +828,10 @@ class Connector(ConnectorCore):
         Reads: GET /subscriptions/{id} (2022-12-01), GET onboardingStates/default, POST
         dataConnectorsCheckRequirements, GET dataConnectors, GET alertRules (2025-10-01-preview), GET incidents
         ($top=1, providerName filter; 2025-09-01); with entities(): GET settings; with events(): one Log Analytics
-        query over ``Usage``; with retention: GET {workspace}/tables (2023-09-01).
+        query over ``Usage``; with retention: GET {workspace}/tables (2023-09-01); after an onboardingStates 404, GET
+        the workspace (2023-09-01) once per connector, so a missing workspace is NotFoundError, not "not onboarded".
         Changes run in this order on apply: the data connector, the incident creation rules, the settings, the tables.
-        Raises APIStatusError subclasses and TransportError.
+        Raises NotFoundError (the workspace does not exist), APIStatusError subclasses and TransportError.
         """
         plan: Plan = self._run(self._plan_flow(lambda p: self._run(self._apply_flow(p))))
         return plan

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import json
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -189,6 +190,8 @@ class Plan:
     incident source). ``blockers`` are unmet prerequisites: ``apply()`` raises PreflightError while any exist.
     ``notes`` explain observed state that is not changed (for example a workspace managed from the unified Defender
     portal). ``apply()`` is idempotent: applying an applied plan returns the first result without writing again.
+    Threads applying one plan at once take turns: the first writes, the others get its result (or, when it
+    failed, try again as a later call would), as tasks do on the async face.
     """
 
     workspace: str
@@ -199,6 +202,7 @@ class Plan:
     manual_steps: tuple[ManualStep, ...] = ()
     _applier: Callable[[Plan], ApplyResult] | None = attrs.field(default=None, repr=False, alias="applier")
     _result: list[ApplyResult] = attrs.field(factory=list, repr=False, init=False)
+    _turn: threading.Lock = attrs.field(factory=threading.Lock, repr=False, init=False)
 
     @property
     def is_empty(self) -> bool:
@@ -210,13 +214,14 @@ class Plan:
 
         Raises PreflightError (blockers), StalePlanError, PartialApplyError, APIStatusError subclasses.
         """
-        if self._result:
-            return self._result[0]
         if self._applier is None:
             raise RuntimeError("this plan is not bound to a connector")
-        result = self._applier(self)
-        self._result.append(result)
-        return result
+        with self._turn:  # a second thread must not write the same changes again (a stale-plan error at best)
+            if self._result:
+                return self._result[0]
+            result = self._applier(self)
+            self._result.append(result)
+            return result
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (``m365sentinel plan --json``)."""

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import attrs
+import httpx
 
 from ._errors import ClientClosedError, InvalidInputError
 from ._ids import validate_guid
@@ -23,7 +26,9 @@ if TYPE_CHECKING:
     from ._connector import Connector
     from ._ids import WorkspaceId
 
-__all__ = ["Session", "default_credential", "resolve_cloud"]
+__all__ = ["Session", "SessionFace", "default_credential", "open_client", "resolve_cloud"]
+
+C = TypeVar("C")
 
 
 def default_credential(cloud: Cloud) -> TokenCredential:
@@ -47,8 +52,6 @@ def _check_options(
 ) -> None:
     """Options are checked here, before any request (a wrong type would otherwise fail on first use).
     ``check_credential``, ``transport_type``: the face's (the async face passes its own; default the sync ones)."""
-    import httpx
-
     if isinstance(credential, Mapping):
         if not credential or not all(isinstance(k, Audience) for k in credential):
             raise InvalidInputError(f"credential mapping keys must be Audience members, got {list(credential)!r}")
@@ -78,7 +81,92 @@ def resolve_cloud(cloud: str | Cloud, graph: str | None) -> Cloud:
     return Cloud.resolve(cloud, graph=graph)
 
 
-class Session:
+@attrs.frozen
+class SessionFace(Generic[C]):
+    """What differs between the sync and async sessions' set-up: the client type, the credential check, the
+    transport type, the default credential and sleep, and whether a default credential is closed with the pool."""
+
+    client: Callable[..., C]
+    check_credential: Callable[[Any], None]
+    transport_type: type
+    default_credential: Callable[[Cloud], Any]
+    default_sleep: Callable[[float], Any]
+    closes_default: bool = False
+
+
+def service_clock(transport: Any) -> Callable[[], float]:
+    """The clock token expiry and HTTP-date ``Retry-After`` are measured on when no ``clock=`` is given: the one a
+    transport standing in for the service carries (``transport.clock``, POSIX seconds: the emulator's transports
+    carry its pinned or moved clock, on which it issues tokens), else the wall clock."""
+    clock = getattr(transport, "clock", None)
+    return clock if callable(clock) else time.time
+
+
+def open_client(
+    face: SessionFace[C],
+    credential: Any,
+    tenant_id: str | None,
+    cloud: str | Cloud,
+    graph: str | None,
+    retry: RetryPolicy | None,
+    timeout: float,
+    transport: Any,
+    sleep: Callable[[float], Any] | None,
+    clock: Callable[[], float] | None,
+) -> C:
+    """A session's HTTP client from its options, all checked first (InvalidInputError, before any request)."""
+    tenant = validate_guid(tenant_id, "tenant_id") if tenant_id is not None else None
+    _check_options(
+        credential,
+        retry,
+        timeout,
+        transport,
+        sleep,
+        clock,
+        check_credential=face.check_credential,
+        transport_type=face.transport_type,
+    )
+    resolved = resolve_cloud(cloud, graph)
+    extra = {"close_credential": credential is None} if face.closes_default else {}
+    return face.client(
+        resolved,
+        face.default_credential(resolved) if credential is None else credential,
+        retry=retry or RetryPolicy(),
+        timeout=timeout,
+        transport=transport,
+        sleep=face.default_sleep if sleep is None else sleep,
+        clock=service_clock(transport) if clock is None else clock,
+        tenant_id=tenant,
+        **extra,
+    )
+
+
+_FACE: SessionFace[HttpClient] = SessionFace(
+    HttpClient, check_sync_credential, httpx.BaseTransport, default_credential, time.sleep
+)
+
+
+class SessionCore:
+    """What both faces' sessions share: the pooled client (``_http``), its cloud, whether it is closed, the repr."""
+
+    __slots__ = ("_http",)
+    _http: Any
+
+    @property
+    def cloud(self) -> Cloud:
+        """The endpoints every connector of this session talks to."""
+        return self._http.cloud  # type: ignore[no-any-return]
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` ran (or its ``with`` / ``async with`` block ended)."""
+        return self._http.closed  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        return f"Session(cloud={self.cloud.name!r}{', closed' if self.closed else ''})"
+
+
+class Session(SessionCore):
     """One HTTP connection pool and one token cache shared by every ``Connector`` made from it.
 
     ::
@@ -105,14 +193,14 @@ class Session:
         timeout: seconds per request.
         transport: any httpx transport (the emulator plugs in here).
         sleep: how retries wait (default ``time.sleep``).
-        clock: POSIX seconds (UTC) for token expiry and HTTP-date ``Retry-After``; default ``time.time`` (the
-            emulator's is ``emu.time``).
+        clock: POSIX seconds (UTC) for token expiry and HTTP-date ``Retry-After``; default the transport's
+            ``clock`` when it carries one (the emulator's transports carry ``emu.time``), else ``time.time``.
 
     Raises InvalidInputError for a malformed option (before any request). ``close()`` (or the end of ``with``)
     closes the pool: requests of its connectors, and ``connector()``, then raise ClientClosedError.
     """
 
-    __slots__ = ("_http",)
+    __slots__ = ()
 
     def __init__(
         self,
@@ -127,29 +215,7 @@ class Session:
         sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        tenant = validate_guid(tenant_id, "tenant_id") if tenant_id is not None else None
-        _check_options(credential, retry, timeout, transport, sleep, clock)
-        resolved = resolve_cloud(cloud, graph)
-        self._http = HttpClient(
-            resolved,
-            default_credential(resolved) if credential is None else credential,
-            retry=retry or RetryPolicy(),
-            timeout=timeout,
-            transport=transport,
-            sleep=time.sleep if sleep is None else sleep,
-            clock=time.time if clock is None else clock,
-            tenant_id=tenant,
-        )
-
-    @property
-    def cloud(self) -> Cloud:
-        """The endpoints every connector of this session talks to."""
-        return self._http.cloud
-
-    @property
-    def closed(self) -> bool:
-        """True once ``close()`` ran (or its ``with`` block ended)."""
-        return self._http.closed
+        self._http = open_client(_FACE, credential, tenant_id, cloud, graph, retry, timeout, transport, sleep, clock)
 
     def connector(
         self,
@@ -176,6 +242,3 @@ class Session:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def __repr__(self) -> str:
-        return f"Session(cloud={self.cloud.name!r}{', closed' if self.closed else ''})"

@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
 import attrs
@@ -229,10 +229,67 @@ def conflict(where: str, expected: str | None, actual: str | None) -> Checkpoint
     return _conflict(expected, actual, where)
 
 
+class BlobStoreShell:
+    """The constructors and state both blob stores share: a face names its ``BlobClient`` class (sync or
+    ``aio``) and its lock (``threading`` or ``asyncio``)."""
+
+    _lock: Any
+
+    @staticmethod
+    def _blob_client_class() -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def _new_lock() -> Any:
+        raise NotImplementedError
+
+    def __init__(
+        self,
+        account_url: str,
+        container: str,
+        blob: str = "incidents.checkpoint.json",
+        *,
+        credential: Any = None,
+        lease_seconds: int | None = None,
+    ) -> None:
+        target = check_target(container, blob, lease_seconds)
+        url = check_account_url(account_url)
+        self._setup(client_from_url(self._blob_client_class(), url, target, credential), target)
+
+    @classmethod
+    def from_connection_string(
+        cls,
+        connection_string: str,
+        container: str,
+        blob: str = "incidents.checkpoint.json",
+        *,
+        lease_seconds: int | None = None,
+    ) -> Self:
+        """A store from a storage connection string (``AccountName=...;AccountKey=...`` or with ``BlobEndpoint=``,
+        e.g. Azurite's); the string is never echoed in errors. Raises InvalidInputError, MissingExtraError."""
+        target = check_target(container, blob, lease_seconds)
+        client = client_from_connection_string(cls._blob_client_class(), connection_string, target)
+        store = cls.__new__(cls)
+        store._setup(client, target)
+        return store
+
+    def _setup(self, client: Any, target: Target) -> None:
+        self._client = client
+        self._target = target
+        self._where = target.where(client.account_name)
+        self._lock = self._new_lock()
+        self._last: Read | None = None
+        self._lease = LeaseClock(target.lease_seconds) if target.lease_seconds else None
+        self._clock: Callable[[], float] = time.monotonic
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._where!r}, lease_seconds={self._target.lease_seconds})"
+
+
 # --- the synchronous store ---------------------------------------------------------------------------------------
 
 
-class BlobCheckpointStore:
+class BlobCheckpointStore(BlobStoreShell):
     """A checkpoint as one JSON blob (``{"version": n, "checkpoint": {...}}``) in Azure Blob Storage, swapped with
     a conditional Put Blob; the version is the blob's ETag. Needs the ``blob`` extra (azure-storage-blob).
 
@@ -262,47 +319,16 @@ class BlobCheckpointStore:
     blob's own retry policy.
     """
 
-    def __init__(
-        self,
-        account_url: str,
-        container: str,
-        blob: str = "incidents.checkpoint.json",
-        *,
-        credential: Any = None,
-        lease_seconds: int | None = None,
-    ) -> None:
-        target = check_target(container, blob, lease_seconds)
-        url = check_account_url(account_url)
-        self._setup(client_from_url(azure_blob().BlobClient, url, target, credential), target)
+    _lock: threading.Lock
+    _client: BlobClient
 
-    @classmethod
-    def from_connection_string(
-        cls,
-        connection_string: str,
-        container: str,
-        blob: str = "incidents.checkpoint.json",
-        *,
-        lease_seconds: int | None = None,
-    ) -> BlobCheckpointStore:
-        """A store from a storage connection string (``AccountName=...;AccountKey=...`` or with ``BlobEndpoint=``,
-        e.g. Azurite's); the string is never echoed in errors."""
-        target = check_target(container, blob, lease_seconds)
-        client = client_from_connection_string(azure_blob().BlobClient, connection_string, target)
-        store = cls.__new__(cls)
-        store._setup(client, target)
-        return store
+    @staticmethod
+    def _blob_client_class() -> Any:
+        return azure_blob().BlobClient
 
-    def _setup(self, client: BlobClient, target: Target) -> None:
-        self._client = client
-        self._target = target
-        self._where = target.where(client.account_name)
-        self._lock = threading.Lock()
-        self._last: Read | None = None
-        self._lease = LeaseClock(target.lease_seconds) if target.lease_seconds else None
-        self._clock: Callable[[], float] = time.monotonic
-
-    def __repr__(self) -> str:
-        return f"BlobCheckpointStore({self._where!r}, lease_seconds={self._target.lease_seconds})"
+    @staticmethod
+    def _new_lock() -> threading.Lock:
+        return threading.Lock()
 
     def load(self) -> StoredCheckpoint | None:
         """The stored checkpoint (None: none yet), after making sure of the lease in lease mode (acquire, or

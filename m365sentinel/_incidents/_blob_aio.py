@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from typing import Any
 
 from azure.core.exceptions import AzureError
@@ -15,15 +13,10 @@ from ._blob import (
     ABSENT,
     PLACEHOLDER,
     WRITE_ID,
-    LeaseClock,
+    BlobStoreShell,
     Read,
-    Target,
     absent,
     azure_blob,
-    check_account_url,
-    check_target,
-    client_from_connection_string,
-    client_from_url,
     conflict,
     failure,
     is_conflict,
@@ -50,52 +43,21 @@ def _aio(feature: str = "AsyncBlobCheckpointStore") -> Any:
     return aio
 
 
-class AsyncBlobCheckpointStore:
+class AsyncBlobCheckpointStore(BlobStoreShell):
     """``BlobCheckpointStore`` with ``async def`` methods (``load``, ``compare_and_swap``, ``release``,
     ``close``; ``async with``), over ``azure.storage.blob.aio``. Same arguments, blob document, compare-and-swap,
     lease rules, guarantees and errors as the sync store; pass an async credential (``azure.identity.aio``).
     One store per event loop; its methods are serialised by an ``asyncio.Lock``."""
 
-    def __init__(
-        self,
-        account_url: str,
-        container: str,
-        blob: str = "incidents.checkpoint.json",
-        *,
-        credential: Any = None,
-        lease_seconds: int | None = None,
-    ) -> None:
-        target = check_target(container, blob, lease_seconds)
-        url = check_account_url(account_url)
-        self._setup(client_from_url(_aio().BlobClient, url, target, credential), target)
+    _lock: asyncio.Lock
 
-    @classmethod
-    def from_connection_string(
-        cls,
-        connection_string: str,
-        container: str,
-        blob: str = "incidents.checkpoint.json",
-        *,
-        lease_seconds: int | None = None,
-    ) -> AsyncBlobCheckpointStore:
-        """A store from a storage connection string; the string is never echoed in errors."""
-        target = check_target(container, blob, lease_seconds)
-        client = client_from_connection_string(_aio().BlobClient, connection_string, target)
-        store = cls.__new__(cls)
-        store._setup(client, target)
-        return store
+    @staticmethod
+    def _blob_client_class() -> Any:
+        return _aio().BlobClient
 
-    def _setup(self, client: Any, target: Target) -> None:
-        self._client = client
-        self._target = target
-        self._where = target.where(client.account_name)
-        self._lock = asyncio.Lock()
-        self._last: Read | None = None
-        self._lease = LeaseClock(target.lease_seconds) if target.lease_seconds else None
-        self._clock: Callable[[], float] = time.monotonic
-
-    def __repr__(self) -> str:
-        return f"AsyncBlobCheckpointStore({self._where!r}, lease_seconds={self._target.lease_seconds})"
+    @staticmethod
+    def _new_lock() -> asyncio.Lock:
+        return asyncio.Lock()
 
     async def load(self) -> StoredCheckpoint | None:
         """As ``BlobCheckpointStore.load``."""

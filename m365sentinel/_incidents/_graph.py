@@ -88,14 +88,23 @@ class DefenderIncidents:
         return GraphIncident.from_json(item)
 
     def patch(self, incident_id: str, body: Mapping[str, Any]) -> GraphIncident:
-        """PATCH /v1.0/security/incidents/{id} with ``body`` (assignedTo, classification, determination, status,
-        customTags), then GET it back: the API has no etag, so the re-read is what the caller compares."""
+        """GET /v1.0/security/incidents/{id}; when a field of ``body`` (assignedTo, classification, determination,
+        status, customTags) differs from it, PATCH ``body`` and GET it back (the API has no etag, so the re-read is
+        what the caller compares). An incident that already has every value is returned as read, without a PATCH
+        (as ``IncidentHandle.update`` skips its PUT). Raises InvalidInputError (before any request),
+        NotFoundError, APIStatusError, TransportError."""
         if not isinstance(body, Mapping):
             raise InvalidInputError(f"body={body!r}: expected a mapping of Graph incident fields (status, ...)")
         if not body:
             raise InvalidInputError("nothing to change: the PATCH body is empty")
         check_json(body, "body")
-        return self._session.run(self._patch(incident_id, body))  # type: ignore[no-any-return]
+        return self._session.run(self._patch_changed(incident_id, body))  # type: ignore[no-any-return]
+
+    def _patch_changed(self, incident_id: str, body: Mapping[str, Any]) -> Flow[GraphIncident]:
+        before = yield from self._get(incident_id, False)
+        if all(key in before.raw and before.raw[key] == value for key, value in body.items()):
+            return before  # already as asked: nothing to send
+        return (yield from self._patch(incident_id, body))
 
     def _patch(self, incident_id: str, body: Mapping[str, Any]) -> Flow[GraphIncident]:
         yield from send_json(self._reqs.graph_patch(incident_id, body))

@@ -8,38 +8,24 @@ and ``asyncio`` (a ``Prefetch`` becomes a task).
 from __future__ import annotations
 
 import asyncio
-import copy
 import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
 from .._errors import ClientClosedError, CredentialError, EventLoopError, InvalidInputError
 from ._atokens import AsyncTokenCache
 from ._claims import token_claims
-from ._client import POOL_LIMITS, _user_agent, check_client_args, credential_for
 from ._clouds import Audience, Cloud
-from ._flow import (
-    Flow,
-    Identity,
-    Prefetch,
-    Send,
-    Sleep,
-    Token,
-    Transmit,
-    check_flow,
-    json_body,
-    request_flow,
-    request_timeout,
-)
+from ._flow import Flow, Identity, Prefetch, Send, Sleep, Token, Transmit, check_flow, json_body, request_flow
 from ._gates import AsyncGate
-from ._logging import log_request, log_response
 from ._requests import RequestSpec
 from ._retry import RetryPolicy
-from ._tokens import TokenKey, is_async_credential
+from ._shell import ClientShell
+from ._tokens import is_async_credential
 
 __all__ = ["AsyncHttpClient", "check_async_credential"]
 
@@ -59,7 +45,7 @@ def check_async_credential(credential: Any) -> None:
         )
 
 
-class AsyncHttpClient:
+class AsyncHttpClient(ClientShell):
     """One pooled ``httpx.AsyncClient`` for ARM, Log Analytics and Graph: ``HttpClient``'s async twin.
 
     Parameters as ``HttpClient``'s (tokens cached the same way, ``_atokens``), except: ``credential`` is an
@@ -73,6 +59,8 @@ class AsyncHttpClient:
         async with AsyncHttpClient(Cloud.resolve("AzureCloud"), DefaultAzureCredential()) as http:
             workspace = await http.send_json(arm_request(cloud, "GET", ws_path, "2023-09-01"))
     """
+
+    _client: httpx.AsyncClient
 
     def __init__(
         self,
@@ -88,45 +76,15 @@ class AsyncHttpClient:
         tenant_id: str | None = None,
         close_credential: bool = False,
     ) -> None:
-        check_client_args(cloud, credential, check_async_credential, timeout, tenant_id)
-        self._cloud = cloud
-        self._credential = credential
-        self._policy = retry
-        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-        self._clock = clock
-        self._tenant_id = tenant_id
+        options = self._setup(
+            cloud, credential, retry, timeout, clock, tenant_id, user_agent_suffix, check_async_credential
+        )
         self._tokens = AsyncTokenCache(clock)
         self._sleep = sleep
         self._close_credential = close_credential
         self._gate = AsyncGate(clock, sleep)  # the request budget per principal, shared by credential twins
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop it first ran in (see _check_loop)
-        user_agent = _user_agent() + (f" {user_agent_suffix}" if user_agent_suffix else "")
-        self._client = httpx.AsyncClient(
-            transport=transport,
-            timeout=self._timeout,
-            limits=POOL_LIMITS,
-            follow_redirects=False,  # a redirect could carry the token elsewhere
-            headers={"User-Agent": user_agent, "Accept": "application/json"},
-        )
-
-    def with_credential(self, credential: Any, *, tenant_id: str | None) -> Self:
-        """A twin signing with ``credential`` (tokens asked for ``tenant_id``) over this client's pool, retry
-        policy and token cache (keyed by credential and tenant): a fleet's per-tenant credentials share one pool.
-        Closing either closes the pool. InvalidInputError for a credential of the other face."""
-        check_client_args(self._cloud, credential, check_async_credential, tenant_id=tenant_id)
-        twin = copy.copy(self)
-        twin._credential, twin._tenant_id = credential, tenant_id
-        return twin
-
-    @property
-    def cloud(self) -> Cloud:
-        """The endpoints this client talks to."""
-        return self._cloud
-
-    @property
-    def closed(self) -> bool:
-        """True once ``aclose()`` ran."""
-        return self._client.is_closed
+        self._client = httpx.AsyncClient(transport=transport, **options)
 
     async def send(self, spec: RequestSpec) -> httpx.Response:
         """The 2xx ``httpx.Response`` for ``spec`` (``HttpClient.send``, awaited: same retries and token refresh).
@@ -150,8 +108,7 @@ class AsyncHttpClient:
                 if isinstance(effect, Transmit):
                     outcome = await self._budgeted(effect, waited_until)
                 elif isinstance(effect, Token):
-                    credential = credential_for(self._credential, effect.audience)
-                    key = TokenKey.of(credential, effect.scope, tenant_id=self._tenant_id)
+                    credential, key = self._token_key(effect)
                     if effect.rejected is None:
                         outcome = await self._tokens.get(credential, key)
                     else:
@@ -272,14 +229,13 @@ class AsyncHttpClient:
 
     async def _claims(self, audience: Audience) -> dict[str, Any]:
         """The claims of this principal's (cached) token for ``audience`` (``_claims.token_claims``)."""
-        credential = credential_for(self._credential, audience)
-        key = TokenKey.of(credential, self._cloud.scope(audience), tenant_id=self._tenant_id)
+        credential, key = self._claims_key(audience)
         return token_claims(await self._tokens.get(credential, key))
 
     async def _budgeted(self, effect: Transmit, waited_until: float) -> httpx.Response:
         """``_transmit`` within the budget of its principal (``_budget``; ``HttpClient._budgeted``'s twin)."""
         audience = effect.spec.audience
-        principal = (id(credential_for(self._credential, audience)), self._tenant_id)
+        principal = self._principal(audience)
         await self._gate.enter(principal, audience, waited_until)
         response = None
         try:
@@ -289,16 +245,7 @@ class AsyncHttpClient:
             self._gate.leave(principal, audience, response)
 
     async def _transmit(self, effect: Transmit) -> httpx.Response:
-        spec = effect.spec
-        request = self._client.build_request(
-            spec.method,
-            spec.url,
-            json=spec.json,
-            headers=effect.headers,
-            timeout=request_timeout(self._timeout, spec),
-        )
-        log_request(spec.method, request)
-        request.headers["Authorization"] = f"Bearer {effect.token}"  # after logging; never logged
+        request = self._build(effect)
         started = time.perf_counter()
         try:
             response = await self._client.send(request)
@@ -306,8 +253,4 @@ class AsyncHttpClient:
             if self._client.is_closed:
                 raise ClientClosedError("the client was closed while this request was being sent") from exc
             raise
-        log_response(
-            spec.method, spec.url, response, (time.perf_counter() - started) * 1000.0, effect.client_request_id
-        )
-        response.stream = httpx.ByteStream(response.content)  # see HttpClient._transmit: no reference cycle
-        return response
+        return self._received(effect, response, started)

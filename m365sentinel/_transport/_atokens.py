@@ -13,18 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._errors import CredentialError
-from ._logging import LOGGER
-from ._tokens import (
-    CachedToken,
-    TokenAction,
-    TokenEntry,
-    TokenKey,
-    checked_now,
-    decide,
-    fallback_after_failure,
-    reusable_after_rejection,
-    token_kwargs,
-)
+from ._tokens import CachedToken, TokenKey, TokenState, token_kwargs
 
 __all__ = ["AsyncTokenCache", "request_token_async"]
 
@@ -44,15 +33,13 @@ async def request_token_async(credential: Any, key: TokenKey, claims: str | None
     return CachedToken.from_access(access, key.scope)
 
 
-class AsyncTokenCache:
+class AsyncTokenCache(TokenState):
     """Bearer tokens per ``TokenKey`` for one async session; one token request at a time per key (tasks that need
     the same key wait for the one fetching it). ``clock``: POSIX seconds."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock
-        self._entries: dict[TokenKey, TokenEntry] = {}
+        super().__init__(clock)
         self._key_locks: dict[TokenKey, asyncio.Lock] = {}
-        self._credentials: dict[int, object] = {}  # keeps each keyed credential alive, so its id() stays unique
 
     def _key_lock(self, key: TokenKey, credential: object) -> asyncio.Lock:
         self._credentials.setdefault(key.credential, credential)
@@ -61,36 +48,19 @@ class AsyncTokenCache:
     async def get(self, credential: Any, key: TokenKey) -> str:
         """``TokenCache.get``, awaited."""
         async with self._key_lock(key, credential):
-            entry = self._entries.get(key)
-            now = checked_now(self._clock())
-            action = decide(entry, now)
-            if action is TokenAction.USE:
-                assert entry is not None and entry.token is not None
-                return entry.token.token
+            now, cached = self._cached(key)
+            if cached is not None:
+                return cached
             try:
                 fresh = await request_token_async(credential, key)
             except CredentialError as exc:
-                kept = fallback_after_failure(action, entry)
-                if kept is None:
-                    raise
-                LOGGER.warning(
-                    "refreshing the token for %s ahead of expiry failed (%s); using the cached one, valid %.0f s more",
-                    key.scope,
-                    type(exc.__cause__ or exc).__name__,
-                    kept.expires_on - now,
-                )
-                self._entries[key] = TokenEntry(kept, now)
-                return kept.token
-            self._entries[key] = TokenEntry(fresh, now)
-            return fresh.token
+                return self._fallback(key, now, exc)
+            return self._store(key, now, fresh)
 
     async def renew(self, credential: Any, key: TokenKey, rejected: str, claims: str | None) -> str:
         """``TokenCache.renew``, awaited."""
         async with self._key_lock(key, credential):
-            now = checked_now(self._clock())
-            reuse = reusable_after_rejection(self._entries.get(key), rejected, claims, now)
+            now, reuse = self._reusable(key, rejected, claims)
             if reuse is not None:
-                return reuse.token
-            fresh = await request_token_async(credential, key, claims)
-            self._entries[key] = TokenEntry(fresh, now)
-            return fresh.token
+                return reuse
+            return self._store(key, now, await request_token_async(credential, key, claims))

@@ -7,19 +7,16 @@ link) lives in the pure modules next to this one; this module only performs the 
 from __future__ import annotations
 
 import concurrent.futures
-import copy
-import functools
 import queue
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from .._errors import ClientClosedError, CredentialError, InvalidInputError
-from .._ids import validate_guid
 from ._claims import token_claims
 from ._clouds import Audience, Cloud
 from ._flow import (
@@ -34,13 +31,12 @@ from ._flow import (
     json_body,
     page_flow,
     request_flow,
-    request_timeout,
 )
 from ._gates import Gate
-from ._logging import log_request, log_response
 from ._requests import RequestSpec
 from ._retry import RetryPolicy
-from ._tokens import TokenCache, TokenKey, check_sync_credential
+from ._shell import ClientShell, check_client_args, credential_for
+from ._tokens import TokenCache, check_sync_credential
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -51,63 +47,7 @@ T = TypeVar("T")
 _EFFECTS = (Send, Prefetch, Sleep)
 
 
-@functools.cache
-def _user_agent() -> str:
-    from importlib.metadata import PackageNotFoundError, version  # deferred: only clients need it
-
-    try:
-        ours = version("m365sentinel")
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        ours = "0.0.0"
-    return f"m365sentinel/{ours} python-httpx/{httpx.__version__}"
-
-
-# A fleet runs up to 256 workspaces at once over one session's pool; httpx's default (100 connections, 20 kept
-# alive) would queue them or reconnect for each request. Only a network transport has a pool.
-POOL_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-
-
-def check_client_args(
-    cloud: Any, credential: Any, check_credential: Callable[[Any], None], timeout: Any = 30.0, tenant_id: Any = None
-) -> None:
-    """InvalidInputError for a cloud that is not a ``Cloud``, a mapping not keyed by ``Audience``, a credential
-    ``check_credential`` (the face's: sync or async) refuses, a timeout neither ``httpx.Timeout`` nor seconds > 0,
-    or a ``tenant_id`` that is neither None nor a GUID."""
-    if tenant_id is not None:
-        validate_guid(tenant_id, "tenant_id")
-    if not isinstance(timeout, httpx.Timeout) and (
-        isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0
-    ):
-        raise InvalidInputError(
-            f"timeout must be a positive number of seconds or an httpx.Timeout, got {timeout!r:.80}"
-        )
-    if not isinstance(cloud, Cloud):
-        raise InvalidInputError(f"cloud must be a Cloud (Cloud.resolve(...) or Cloud.custom(...)), got {cloud!r}")
-    if isinstance(credential, Mapping):
-        bad = [k for k in credential if not isinstance(k, Audience)]
-        if bad or not credential:
-            raise InvalidInputError(
-                f"credential mapping keys must be Audience members (ARM, LOG_ANALYTICS, GRAPH), got {bad or '{}'}"
-            )
-        for each in credential.values():
-            check_credential(each)
-    else:
-        check_credential(credential)
-
-
-def credential_for(credential: Any, audience: Audience) -> Any:
-    """The credential for ``audience``: the one given, or its entry in an ``{Audience: credential}`` mapping."""
-    if isinstance(credential, Mapping):
-        try:
-            return credential[audience]
-        except KeyError:
-            raise InvalidInputError(
-                f"no credential given for audience {audience.name}; pass one in the credential mapping"
-            ) from None
-    return credential
-
-
-class HttpClient:
+class HttpClient(ClientShell):
     """One pooled ``httpx.Client`` for ARM, Log Analytics and Graph, with tokens, retries and paging.
 
     Parameters:
@@ -131,6 +71,8 @@ class HttpClient:
             workspace = http.send_json(arm_request(cloud, "GET", ws_path, "2023-09-01"))
     """
 
+    _client: httpx.Client
+
     def __init__(
         self,
         cloud: Cloud,
@@ -144,43 +86,13 @@ class HttpClient:
         clock: Callable[[], float] = time.time,
         tenant_id: str | None = None,
     ) -> None:
-        check_client_args(cloud, credential, check_sync_credential, timeout, tenant_id)
-        self._cloud = cloud
-        self._credential = credential
-        self._policy = retry
-        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-        self._clock = clock
-        self._tenant_id = tenant_id
-        self._tokens = TokenCache(clock)
-        user_agent = _user_agent() + (f" {user_agent_suffix}" if user_agent_suffix else "")
-        self._client = httpx.Client(
-            transport=transport,
-            timeout=self._timeout,
-            limits=POOL_LIMITS,
-            follow_redirects=False,  # a redirect could carry the token elsewhere
-            headers={"User-Agent": user_agent, "Accept": "application/json"},
+        options = self._setup(
+            cloud, credential, retry, timeout, clock, tenant_id, user_agent_suffix, check_sync_credential
         )
+        self._tokens = TokenCache(clock)
+        self._client = httpx.Client(transport=transport, **options)
         self._sleep = sleep
         self._gate = Gate(clock, sleep)  # the request budget per principal, shared by credential twins
-
-    def with_credential(self, credential: Any, *, tenant_id: str | None) -> Self:
-        """A twin signing with ``credential`` (tokens asked for ``tenant_id``) over this client's pool, retry
-        policy and token cache (keyed by credential and tenant): a fleet's per-tenant credentials share one pool.
-        Closing either closes the pool. InvalidInputError for a credential of the other face."""
-        check_client_args(self._cloud, credential, check_sync_credential, tenant_id=tenant_id)
-        twin = copy.copy(self)
-        twin._credential, twin._tenant_id = credential, tenant_id
-        return twin
-
-    @property
-    def cloud(self) -> Cloud:
-        """The endpoints this client talks to."""
-        return self._cloud
-
-    @property
-    def closed(self) -> bool:
-        """True once ``close()`` ran."""
-        return self._client.is_closed
 
     # -- public API ---------------------------------------------------------------------------------------
 
@@ -212,8 +124,7 @@ class HttpClient:
                 if isinstance(effect, Transmit):
                     outcome = self._budgeted(effect, waited_until)
                 elif isinstance(effect, Token):
-                    credential = credential_for(self._credential, effect.audience)
-                    key = TokenKey.of(credential, effect.scope, tenant_id=self._tenant_id)
+                    credential, key = self._token_key(effect)
                     if effect.rejected is None:
                         outcome = self._tokens.get(credential, key)
                     else:
@@ -343,15 +254,14 @@ class HttpClient:
 
     def _claims(self, audience: Audience) -> dict[str, Any]:
         """The claims of this principal's (cached) token for ``audience`` (``_claims.token_claims``)."""
-        credential = credential_for(self._credential, audience)
-        key = TokenKey.of(credential, self._cloud.scope(audience), tenant_id=self._tenant_id)
+        credential, key = self._claims_key(audience)
         return token_claims(self._tokens.get(credential, key))
 
     def _budgeted(self, effect: Transmit, waited_until: float) -> httpx.Response:
         """``_transmit`` within the budget of its principal (``_budget``: Log Analytics query limits, throttling
         pauses), shared by every twin of this client."""
         audience = effect.spec.audience
-        principal = (id(credential_for(self._credential, audience)), self._tenant_id)
+        principal = self._principal(audience)
         self._gate.enter(principal, audience, waited_until)
         response = None
         try:
@@ -361,16 +271,7 @@ class HttpClient:
             self._gate.leave(principal, audience, response)
 
     def _transmit(self, effect: Transmit) -> httpx.Response:
-        spec = effect.spec
-        request = self._client.build_request(
-            spec.method,
-            spec.url,
-            json=spec.json,
-            headers=effect.headers,
-            timeout=request_timeout(self._timeout, spec),
-        )
-        log_request(spec.method, request)
-        request.headers["Authorization"] = f"Bearer {effect.token}"  # after logging; never logged
+        request = self._build(effect)
         started = time.perf_counter()
         try:
             response = self._client.send(request)
@@ -378,13 +279,7 @@ class HttpClient:
             if self._client.is_closed:  # closed by another thread between our check and this send
                 raise ClientClosedError("the client was closed while this request was being sent") from exc
             raise
-        log_response(
-            spec.method, spec.url, response, (time.perf_counter() - started) * 1000.0, effect.client_request_id
-        )
-        # httpx binds the (fully read, closed) body stream back to its response: a reference cycle that keeps each
-        # page's body alive until a full garbage collection. A plain stream over the same bytes breaks it.
-        response.stream = httpx.ByteStream(response.content)
-        return response
+        return self._received(effect, response, started)
 
 
 class _Prefetcher:

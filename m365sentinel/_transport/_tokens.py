@@ -46,6 +46,7 @@ __all__ = [
     "TokenCache",
     "TokenEntry",
     "TokenKey",
+    "TokenState",
     "check_sync_credential",
     "checked_now",
     "decide",
@@ -218,7 +219,53 @@ def request_token(credential: TokenCredential, key: TokenKey, claims: str | None
     return CachedToken.from_access(access, key.scope)
 
 
-class TokenCache:
+class TokenState:
+    """The cached entries and the rules around one token request, shared by the sync and async caches: a face's
+    cache only serialises requests per key (its lock) and calls the credential between ``_cached`` and
+    ``_store``/``_fallback`` (or ``_reusable`` and ``_store`` after a challenge). ``clock``: POSIX seconds."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._entries: dict[TokenKey, TokenEntry] = {}
+        self._credentials: dict[int, object] = {}  # keeps each keyed credential alive, so its id() stays unique
+
+    def _cached(self, key: TokenKey) -> tuple[float, str | None]:
+        """The clock reading and the cached token to use as it is, or None (ask the credential)."""
+        now = checked_now(self._clock())
+        entry = self._entries.get(key)
+        if decide(entry, now) is TokenAction.USE:
+            assert entry is not None and entry.token is not None
+            return now, entry.token.token
+        return now, None
+
+    def _reusable(self, key: TokenKey, rejected: str, claims: str | None) -> tuple[float, str | None]:
+        """After a 401 challenge for ``rejected``: the clock reading and a token another request already renewed,
+        or None (ask the credential)."""
+        now = checked_now(self._clock())
+        reuse = reusable_after_rejection(self._entries.get(key), rejected, claims, now)
+        return now, reuse.token if reuse is not None else None
+
+    def _store(self, key: TokenKey, now: float, fresh: CachedToken) -> str:
+        self._entries[key] = TokenEntry(fresh, now)
+        return fresh.token
+
+    def _fallback(self, key: TokenKey, now: float, error: CredentialError) -> str:
+        """The still-valid token to keep after a failed refresh ahead of expiry (logged); else raise ``error``."""
+        entry = self._entries.get(key)
+        kept = fallback_after_failure(decide(entry, now), entry)
+        if kept is None:
+            raise error
+        LOGGER.warning(
+            "refreshing the token for %s ahead of expiry failed (%s); using the cached one, valid %.0f s more",
+            key.scope,
+            type(error.__cause__ or error).__name__,
+            kept.expires_on - now,
+        )
+        self._entries[key] = TokenEntry(kept, now)
+        return kept.token
+
+
+class TokenCache(TokenState):
     """Bearer tokens per ``TokenKey``, shared by every request of a session (thread-safe, sync shell).
 
     One token request at a time per key: threads that need the same key wait for the one fetching it.
@@ -226,11 +273,9 @@ class TokenCache:
     """
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock
+        super().__init__(clock)
         self._lock = threading.Lock()
-        self._entries: dict[TokenKey, TokenEntry] = {}
         self._key_locks: dict[TokenKey, threading.Lock] = {}
-        self._credentials: dict[int, object] = {}  # keeps each keyed credential alive, so its id() stays unique
 
     def _key_lock(self, key: TokenKey, credential: object) -> threading.Lock:
         with self._lock:
@@ -242,28 +287,14 @@ class TokenCache:
 
         Raises CredentialError when a token must be fetched and the credential fails."""
         with self._key_lock(key, credential):
-            entry = self._entries.get(key)
-            now = checked_now(self._clock())
-            action = decide(entry, now)
-            if action is TokenAction.USE:
-                assert entry is not None and entry.token is not None
-                return entry.token.token
+            now, cached = self._cached(key)
+            if cached is not None:
+                return cached
             try:
                 fresh = request_token(credential, key)
             except CredentialError as exc:
-                kept = fallback_after_failure(action, entry)
-                if kept is None:
-                    raise
-                LOGGER.warning(
-                    "refreshing the token for %s ahead of expiry failed (%s); using the cached one, valid %.0f s more",
-                    key.scope,
-                    type(exc.__cause__ or exc).__name__,
-                    kept.expires_on - now,
-                )
-                self._entries[key] = TokenEntry(kept, now)
-                return kept.token
-            self._entries[key] = TokenEntry(fresh, now)
-            return fresh.token
+                return self._fallback(key, now, exc)
+            return self._store(key, now, fresh)
 
     def renew(self, credential: TokenCredential, key: TokenKey, rejected: str, claims: str | None) -> str:
         """A fresh token after the service rejected ``rejected`` (401 token challenge); it replaces the cached
@@ -271,10 +302,7 @@ class TokenCache:
 
         Raises CredentialError when the credential fails."""
         with self._key_lock(key, credential):
-            now = checked_now(self._clock())
-            reuse = reusable_after_rejection(self._entries.get(key), rejected, claims, now)
+            now, reuse = self._reusable(key, rejected, claims)
             if reuse is not None:
-                return reuse.token
-            fresh = request_token(credential, key, claims)
-            self._entries[key] = TokenEntry(fresh, now)
-            return fresh.token
+                return reuse
+            return self._store(key, now, request_token(credential, key, claims))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .._api_versions import ApiVersions
-from .._connector import ConnectorCore, ConnectorStatus, DisconnectResult, _KqlText, _parse, _query_text_and_span
+from .._connector import ConnectorCore, ConnectorStatus, DisconnectResult, _KqlText, _query_text_and_span
 from .._ids import WorkspaceId
 from .._plan import ApplyResult
 from .._plan import Plan as _SyncPlan
@@ -91,18 +91,9 @@ class Connector(ConnectorCore):
         transport: Any = None,
         sleep: Callable[[float], Awaitable[None] | None] | None = None,
     ) -> None:
-        ws, tenant = _parse(workspace, tenant_id, api_versions)
-        private = Session(
-            credential=credential,
-            tenant_id=tenant if credential is None else None,  # the default credential signs in to this tenant
-            cloud=cloud,
-            graph=graph,
-            retry=retry,
-            timeout=timeout,
-            transport=transport,
-            sleep=sleep,
+        self._own(
+            Session, workspace, tenant_id, api_versions, credential, cloud, graph, retry, timeout, transport, sleep
         )
-        self._bind(private._http, ws, tenant, api_versions, owns_http=True)
 
     # --- lifecycle -------------------------------------------------------------------------------------------
     async def close(self) -> None:

@@ -12,9 +12,9 @@ import contextlib
 import inspect
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 import attrs
 
@@ -31,6 +31,24 @@ if TYPE_CHECKING:
     from ..models import Entity, GraphAlert, GraphIncident, Incident, IncidentAlert, IncidentComment
 
 __all__ = ["DefenderIncidents", "IncidentHandle", "IncidentRun", "IncidentStream"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _same_arguments(
+    sync: Callable[Concatenate[Any, P], Any],
+) -> Callable[[Callable[..., Awaitable[R]]], Callable[Concatenate[Any, P], Coroutine[Any, Any, R]]]:
+    """Give an async method the parameters of its sync twin, the one definition of them (type checkers and
+    ``inspect.signature`` see the sync keywords; the async body passes them on)."""
+
+    def adopt(method: Callable[..., Awaitable[R]]) -> Callable[Concatenate[Any, P], Coroutine[Any, Any, R]]:
+        method.__signature__ = inspect.signature(sync).replace(  # type: ignore[attr-defined]
+            return_annotation=inspect.signature(method).return_annotation
+        )
+        return cast("Callable[Concatenate[Any, P], Coroutine[Any, Any, R]]", method)
+
+    return adopt
 
 
 class IncidentRun(RunState, AsyncIterator[StreamedIncident]):
@@ -142,8 +160,9 @@ class IncidentHandle(_SyncIncidentHandle):
         NotFoundError, APIStatusError, TransportError."""
         return cast("Incident", await self._session.run(self._get()))
 
+    @_same_arguments(_SyncIncidentHandle.update)
     async def update(self, **changes: Any) -> UpdateResult:  # type: ignore[override]
-        """``m365sentinel.IncidentHandle.update`` (same keyword arguments, checks and errors), awaited ->
+        """``m365sentinel.IncidentHandle.update`` (the same typed keyword arguments, checks and errors), awaited ->
         ``UpdateResult``."""
         return cast(UpdateResult, await cast(Any, super().update(**changes)))
 

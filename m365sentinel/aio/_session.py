@@ -4,15 +4,13 @@ one async token cache shared by every ``aio.Connector`` made from it); its check
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from .._errors import ClientClosedError, MissingExtraError
-from .._ids import validate_guid
-from .._session import _check_options, resolve_cloud
+from .._session import SessionCore, SessionFace, open_client
 from .._transport import Cloud, RetryPolicy
 from .._transport._aclient import AsyncHttpClient, check_async_credential
 
@@ -37,7 +35,12 @@ def default_credential(cloud: Cloud) -> Any:
         ) from exc
 
 
-class Session:
+_FACE: SessionFace[AsyncHttpClient] = SessionFace(
+    AsyncHttpClient, check_async_credential, httpx.AsyncBaseTransport, default_credential, asyncio.sleep, True
+)
+
+
+class Session(SessionCore):
     """One async HTTP pool and one token cache shared by every ``aio.Connector`` made from it.
 
     ::
@@ -54,7 +57,7 @@ class Session:
     ``await close()`` (or the end of ``async with``) closes the pool.
     """
 
-    __slots__ = ("_http",)
+    __slots__ = ()
 
     def __init__(
         self,
@@ -69,39 +72,7 @@ class Session:
         sleep: Callable[[float], Awaitable[None] | None] | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        tenant = validate_guid(tenant_id, "tenant_id") if tenant_id is not None else None
-        _check_options(
-            credential,
-            retry,
-            timeout,
-            transport,
-            sleep,
-            clock,
-            check_credential=check_async_credential,
-            transport_type=httpx.AsyncBaseTransport,
-        )
-        resolved = resolve_cloud(cloud, graph)
-        self._http = AsyncHttpClient(
-            resolved,
-            default_credential(resolved) if credential is None else credential,
-            retry=retry or RetryPolicy(),
-            timeout=timeout,
-            transport=transport,
-            sleep=asyncio.sleep if sleep is None else sleep,
-            clock=time.time if clock is None else clock,
-            tenant_id=tenant,
-            close_credential=credential is None,
-        )
-
-    @property
-    def cloud(self) -> Cloud:
-        """The endpoints every connector of this session talks to."""
-        return self._http.cloud
-
-    @property
-    def closed(self) -> bool:
-        """True once ``close()`` ran (or its ``async with`` block ended)."""
-        return self._http.closed
+        self._http = open_client(_FACE, credential, tenant_id, cloud, graph, retry, timeout, transport, sleep, clock)
 
     def connector(
         self, workspace: str | WorkspaceId, *, tenant_id: str | None = None, api_versions: ApiVersions | None = None
@@ -124,8 +95,3 @@ class Session:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-    def __repr__(self) -> str:
-        return f"Session(cloud={self.cloud.name!r}{', closed' if self.closed else ''})"
-
-

@@ -130,11 +130,11 @@ class Emulator:
     """A stateful in-memory Sentinel workspace + Defender tenant answering the public REST routes.
 
     ``Emulator(now=datetime(2025, 11, 20, tzinfo=UTC), seed=0)`` generates, relative to *now*, *incidents*
-    Defender incidents created in the last 14 days (plus ~5% older ones and ~5% of the workspace's own
-    "Azure Sentinel" incidents), their alerts and entities, append-only SecurityIncident/SecurityAlert rows,
-    rows for the ten Device* tables over 16 days, and Usage. ``dataset=False`` leaves SecurityIncident,
-    SecurityAlert and Usage empty, the Device* tables absent and the incident list empty (ARM resources are still
-    seeded from the official examples).
+    Defender incidents created in the last 14 days (plus ``round(incidents * 0.05)`` older ones and as many of the
+    workspace's own "Azure Sentinel" incidents: ``incidents=12`` holds 14), their alerts and entities, append-only
+    SecurityIncident/SecurityAlert rows, rows for the ten Device* tables over 16 days, and Usage.
+    ``dataset=False`` leaves SecurityIncident, SecurityAlert and Usage empty, the Device* tables absent and the
+    incident list empty (ARM resources are still seeded from the official examples).
 
     ``unified_portal=True`` models a workspace onboarded to the Defender portal: incidents under
     "Microsoft XDR", no Microsoft incident creation rules, the MicrosoftThreatProtection connector present.
@@ -377,12 +377,14 @@ class Emulator:
         return DirectoryUser(check_text(upn, "upn"), home, members | admins | {home}, admins)
 
     def transport(self) -> EmulatorTransport:
-        """An ``httpx.BaseTransport`` answering every route in-process (host-agnostic)."""
-        return EmulatorTransport(self._responder)
+        """An ``httpx.BaseTransport`` answering every route in-process (host-agnostic). It carries ``clock``
+        (``emu.time``): a Session or lone Connector given it without ``clock=`` measures token expiry on the
+        emulator's clock, so a pinned clock does not make every token look expired."""
+        return EmulatorTransport(self._responder, self.time)
 
     def async_transport(self) -> EmulatorAsyncTransport:
         """An ``httpx.AsyncBaseTransport`` answering every route in-process."""
-        return EmulatorAsyncTransport(self._responder)
+        return EmulatorAsyncTransport(self._responder, self.time)
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> LoopbackServer:
         """Start a loopback HTTP server in a background thread; use as a context manager or call ``close()``.

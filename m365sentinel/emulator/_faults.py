@@ -19,7 +19,7 @@ from m365sentinel.emulator._auth import TokenStore
 from m365sentinel.emulator._http import RequestRecord
 from m365sentinel.emulator._limits import QueryLimits
 
-__all__ = ["Faults"]
+__all__ = ["FAULT_KINDS", "Faults"]
 
 Matcher = Callable[[RequestRecord], bool]
 
@@ -64,6 +64,39 @@ def _matcher(route: str | Matcher) -> Matcher:
         return fnmatch.fnmatchcase(record.path.lower(), pattern.lower())
 
     return match
+
+
+# The switches a test turns on by name (the pytest plugin's ``sentinel_faults`` marker); the other public methods
+# of ``Faults`` are the handler core's hooks and ``clear``, not faults.
+FAULT_KINDS = (
+    "add",
+    "server_error",
+    "drop_connection",
+    "require_consent",
+    "expire_tokens",
+    "partial_query_result",
+    "query_size_limit",
+    "next_link_cycle",
+    "expand_error",
+    "expanded_page_size",
+    "unordered_lists",
+    "ignore_filter",
+    "delete_during_pass",
+    "omit_date_header",
+    "skew_date",
+)
+
+
+def _consume(rules: list[_Rule], record: RequestRecord) -> _Rule | None:
+    """The first rule in ``rules`` matching ``record``, one use consumed (removed once used up); None if none.
+    The caller holds the lock."""
+    for rule in rules:
+        if rule.remaining > 0 and rule.match(record):
+            rule.remaining -= 1
+            if rule.remaining == 0:
+                rules.remove(rule)
+            return rule
+    return None
 
 
 class Faults:
@@ -245,25 +278,14 @@ class Faults:
     def take_cycle(self, record: RequestRecord) -> bool:
         """Whether this list page's next link must point back to itself (consumes one ``next_link_cycle``)."""
         with self._lock:
-            for rule in self._cycles:
-                if rule.remaining > 0 and rule.match(record):
-                    rule.remaining -= 1
-                    if rule.remaining == 0:
-                        self._cycles.remove(rule)
-                    return True
-        return False
+            return _consume(self._cycles, record) is not None
 
     # -- used by the handler core -------------------------------------------------------------------
 
     def fire(self, record: RequestRecord) -> Fired | None:
         with self._lock:
-            for rule in self._rules:
-                if rule.remaining > 0 and rule.match(record):
-                    rule.remaining -= 1
-                    if rule.remaining == 0:
-                        self._rules.remove(rule)
-                    return Fired(rule.status, dict(rule.headers), rule.body)
-        return None
+            rule = _consume(self._rules, record)
+        return None if rule is None else Fired(rule.status, dict(rule.headers), rule.body)
 
     def arrange(self, items: list[Any]) -> list[Any]:
         """A list route's items as served: shuffled under ``unordered_lists`` (a copy), else as given."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from urllib.parse import unquote
 
 import httpx
@@ -34,8 +35,11 @@ def _to_httpx(response: EmuResponse, request: httpx.Request) -> httpx.Response:
 class EmulatorTransport(httpx.BaseTransport):
     """Sync transport: ``httpx.Client(transport=emu.transport())``."""
 
-    def __init__(self, core: Responder) -> None:
+    def __init__(self, core: Responder, clock: Callable[[], float] | None = None) -> None:
         self._core = core
+        # The emulator's clock (POSIX seconds): a Session given this transport and no clock= measures token expiry
+        # on it, so tokens issued under a pinned past clock do not look expired to a lone Connector.
+        self.clock = clock
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         emu_request = _to_emu(request, request.read())
@@ -56,8 +60,11 @@ class EmulatorTransport(httpx.BaseTransport):
 class EmulatorAsyncTransport(httpx.AsyncBaseTransport):
     """Async transport: ``httpx.AsyncClient(transport=emu.async_transport())``."""
 
-    def __init__(self, core: Responder) -> None:
+    def __init__(self, core: Responder, clock: Callable[[], float] | None = None) -> None:
         self._core = core
+        # The emulator's clock (POSIX seconds): a Session given this transport and no clock= measures token expiry
+        # on it, so tokens issued under a pinned past clock do not look expired to a lone Connector.
+        self.clock = clock
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         emu_request = _to_emu(request, await request.aread())

@@ -67,6 +67,11 @@ def mock_reads(httpx_mock, connectors=(), rules=(), onboarded=True, requirements
             json={"error": {"code": "NotFound", "message": "not onboarded"}},
             is_reusable=True,
         )
+        # after that 404 the workspace itself is read: it exists, so the workspace is not onboarded
+        httpx_mock.add_response(
+            url=f"{ARM}{WS}?api-version=2023-09-01",
+            json={"properties": {"customerId": "6c2d6c1e-0000-4000-8000-000000000001"}},
+        )
         return
     httpx_mock.add_response(
         method="POST",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
+import pytest
+
 from m365sentinel.emulator import Emulator
 
 from .conftest import NOW
@@ -63,3 +65,12 @@ def test_xdr_share_renames_the_newest_incidents() -> None:
     xdr_alerts = {a["ProductName"] for a in emu._workspace.tables.rows["SecurityAlert"] if a["ProductComponentName"]}
     assert xdr_alerts == {"Microsoft Defender XDR"}
     emu.close()
+
+
+@pytest.mark.parametrize(("asked", "held", "defender"), [(12, 14, 13), (10, 10, 10), (0, 0, 0)])
+def test_the_incident_count_is_the_documented_one(asked: int, held: int, defender: int) -> None:
+    """``incidents=n``: n recent Defender incidents + round(n * 0.05) older ones + as many "Azure Sentinel" ones."""
+    ctl = Emulator(seed=3, incidents=asked).incident_control()
+    providers = [ctl.incident(name)["properties"]["providerName"] for name in ctl.names()]
+    assert len(providers) == held
+    assert len([p for p in providers if p != "Azure Sentinel"]) == defender

@@ -362,6 +362,45 @@ EMU_WS = (  # the emulator's default workspace
 _SPEC = arm_request(ms.Cloud.resolve("AzureCloud"), "GET", EMU_WS, "2023-09-01")
 
 
+def _handle_rows(prefix: str, handle: Callable[[World], Any]) -> list[EntryPoint]:
+    """The ``IncidentHandle`` rows, one table for both faces (``prefix`` "aio." and the async handle)."""
+    E = EntryPoint
+    update = (  # keyword, realistic values, the other keywords of the call
+        ("title", ("New title",), {}),
+        ("description", ("text\nmore",), {}),
+        ("severity", ("High", "informational"), {}),
+        ("status", ("Active", "New"), {}),
+        ("owner", ("a@b.example", GUIDS[0], None), {}),
+        ("labels", (("VIP",), "VIP"), {}),
+        ("add_labels", (("VIP",),), {}),
+        ("remove_labels", (("VIP",),), {}),
+        ("max_attempts", (1, 4), {"title": "T"}),
+        ("base", (), {"title": "T"}),
+        ("mirror_to_defender", (), {"title": "T"}),
+    )
+    close = (
+        ("classification", ("Undetermined", "truepositive"), {}),
+        ("reason", ("InaccurateData",), {"classification": "FalsePositive"}),
+        ("comment", (), {"classification": "Undetermined"}),
+    )
+    name = f"{prefix}IncidentHandle"
+    return [
+        *(
+            E(f"{name}.update({k})", lambda w, v, k=k, more=more: handle(w).update(**more, **{k: v}), ok)
+            for k, ok, more in update
+        ),
+        *(
+            E(f"{name}.close({k})", lambda w, v, k=k, more=more: handle(w).close(**more, **{k: v}), ok)
+            for k, ok, more in close
+        ),
+        E(f"{name}.add_comment(message)", lambda w, v: handle(w).add_comment(v), ("looked at it",)),
+        E(f"{name}.add_comment(comment_id)", lambda w, v: handle(w).add_comment("m", comment_id=v), GUIDS),
+        E(f"{name}.alerts()", lambda w, v: handle(w).alerts()),
+        E(f"{name}.entities()", lambda w, v: handle(w).entities()),
+        E(f"{name}.comments()", lambda w, v: handle(w).comments()),
+    ]
+
+
 def catalogue() -> tuple[EntryPoint, ...]:
     """Every public entry point (one row per argument slot)."""
     E = EntryPoint
@@ -557,33 +596,7 @@ def catalogue() -> tuple[EntryPoint, ...]:
         E("IncidentStream.reconcile(grace)", lambda w, v: w.stream.reconcile(grace=v), (timedelta(minutes=1),)),
         E("IncidentStream.reconcile(repair)", lambda w, v: w.stream.reconcile(repair=v), (False,)),
         # --- IncidentHandle ---------------------------------------------------------------------------------
-        E("IncidentHandle.update(title)", lambda w, v: w.handle.update(title=v), ("New title",)),
-        E("IncidentHandle.update(description)", lambda w, v: w.handle.update(description=v), ("text\nmore",)),
-        E("IncidentHandle.update(severity)", lambda w, v: w.handle.update(severity=v), ("High", "informational")),
-        E("IncidentHandle.update(status)", lambda w, v: w.handle.update(status=v), ("Active", "New")),
-        E("IncidentHandle.update(owner)", lambda w, v: w.handle.update(owner=v), ("a@b.example", GUIDS[0], None)),
-        E("IncidentHandle.update(labels)", lambda w, v: w.handle.update(labels=v), (("VIP",), "VIP")),
-        E("IncidentHandle.update(add_labels)", lambda w, v: w.handle.update(add_labels=v), (("VIP",),)),
-        E("IncidentHandle.update(remove_labels)", lambda w, v: w.handle.update(remove_labels=v), (("VIP",),)),
-        E("IncidentHandle.update(max_attempts)", lambda w, v: w.handle.update(title="T", max_attempts=v), (1, 4)),
-        E("IncidentHandle.update(base)", lambda w, v: w.handle.update(title="T", base=v)),
-        E("IncidentHandle.update(mirror_to_defender)", lambda w, v: w.handle.update(title="T", mirror_to_defender=v)),
-        E(
-            "IncidentHandle.close(classification)",
-            lambda w, v: w.handle.close(classification=v),
-            ("Undetermined", "truepositive"),
-        ),
-        E(
-            "IncidentHandle.close(reason)",
-            lambda w, v: w.handle.close(classification="FalsePositive", reason=v),
-            ("InaccurateData",),
-        ),
-        E("IncidentHandle.close(comment)", lambda w, v: w.handle.close(classification="Undetermined", comment=v)),
-        E("IncidentHandle.add_comment(message)", lambda w, v: w.handle.add_comment(v), ("looked at it",)),
-        E("IncidentHandle.add_comment(comment_id)", lambda w, v: w.handle.add_comment("m", comment_id=v), GUIDS),
-        E("IncidentHandle.alerts()", lambda w, v: w.handle.alerts()),
-        E("IncidentHandle.entities()", lambda w, v: w.handle.entities()),
-        E("IncidentHandle.comments()", lambda w, v: w.handle.comments()),
+        *_handle_rows("", lambda w: w.handle),
         # --- Defender (Graph) side ----------------------------------------------------------------------------
         E("DefenderIncidents.incidents(since)", lambda w, v: touch(w.defender.incidents(since=v)), AWARE),
         E("DefenderIncidents.incidents(with_alerts)", lambda w, v: touch(w.defender.incidents(with_alerts=v))),
@@ -943,29 +956,7 @@ def aio_catalogue() -> tuple[EntryPoint, ...]:
         E("aio.IncidentStream.reconcile(repair)", lambda w, v: w.astream.reconcile(repair=v), (False,)),
         # --- aio.IncidentHandle ------------------------------------------------------------------------------
         E("aio.IncidentHandle.get()", lambda w, v: w.ahandle.get()),
-        E("aio.IncidentHandle.update(title)", lambda w, v: w.ahandle.update(title=v), ("New title",)),
-        E("aio.IncidentHandle.update(severity)", lambda w, v: w.ahandle.update(severity=v), ("High",)),
-        E("aio.IncidentHandle.update(status)", lambda w, v: w.ahandle.update(status=v), ("Active",)),
-        E("aio.IncidentHandle.update(owner)", lambda w, v: w.ahandle.update(owner=v), ("a@b.example", None)),
-        E("aio.IncidentHandle.update(labels)", lambda w, v: w.ahandle.update(labels=v), (("VIP",),)),
-        E("aio.IncidentHandle.update(max_attempts)", lambda w, v: w.ahandle.update(title="T", max_attempts=v), (1,)),
-        E("aio.IncidentHandle.update(base)", lambda w, v: w.ahandle.update(title="T", base=v)),
-        E(
-            "aio.IncidentHandle.close(classification)",
-            lambda w, v: w.ahandle.close(classification=v),
-            ("Undetermined",),
-        ),
-        E(
-            "aio.IncidentHandle.close(reason)",
-            lambda w, v: w.ahandle.close(classification="FalsePositive", reason=v),
-            ("InaccurateData",),
-        ),
-        E("aio.IncidentHandle.close(comment)", lambda w, v: w.ahandle.close(classification="Undetermined", comment=v)),
-        E("aio.IncidentHandle.add_comment(message)", lambda w, v: w.ahandle.add_comment(v), ("looked at it",)),
-        E("aio.IncidentHandle.add_comment(comment_id)", lambda w, v: w.ahandle.add_comment("m", comment_id=v), GUIDS),
-        E("aio.IncidentHandle.alerts()", lambda w, v: w.ahandle.alerts()),
-        E("aio.IncidentHandle.entities()", lambda w, v: w.ahandle.entities()),
-        E("aio.IncidentHandle.comments()", lambda w, v: w.ahandle.comments()),
+        *_handle_rows("aio.", lambda w: w.ahandle),
         # --- aio.DefenderIncidents -----------------------------------------------------------------------------
         E("aio.DefenderIncidents.incidents(since)", lambda w, v: w.adefender.incidents(since=v), AWARE),
         E("aio.DefenderIncidents.incidents(with_alerts)", lambda w, v: w.adefender.incidents(with_alerts=v)),
