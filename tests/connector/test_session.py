@@ -159,7 +159,7 @@ def test_async_credential_refused_by_the_sync_face_before_any_request() -> None:
     ("kwargs", "message"),
     [
         ({"tenant_id": "contoso"}, "tenant_id"),
-        ({"clock": 5}, "clock must be a callable"),
+        ({"clock": 5}, r"clock=5: expected a callable clock\(\) or None"),
         ({"timeout": 0}, "timeout must be a positive number"),
         ({"cloud": "AzureChinaCloud"}, "China"),
     ],

@@ -268,7 +268,7 @@ def test_flags_and_options_are_checked_before_any_request(emu):
             c.query(5, timespan=timedelta(days=1))
     for kw, message in [({"retry": 3}, "retry must be a"), ({"transport": "x"}, "transport must be a"),
                         ({"api_versions": "2020-01-01"}, "api_versions must be a"), ({"timeout": 0}, "timeout must be"),
-                        ({"sleep": 5}, "sleep must be a callable"), ({"credential": object()}, "credential must be")]:
+                        ({"sleep": 5}, r"sleep=5: expected a callable sleep\(seconds\) or None"), ({"credential": object()}, "credential must be")]:
         kw.setdefault("credential", emu.credential())
         with pytest.raises(InvalidInputError, match=message):
             Connector(emu.workspace_resource_id, **kw)
