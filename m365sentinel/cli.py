@@ -270,8 +270,8 @@ def _fleet_command(args: argparse.Namespace, operation: str) -> int:
     from ._session import Session
 
     targets, options = _fleet_setup(args)
-    with Session(**options) as session:
-        fleet = Fleet(targets, session=session, concurrency=args.concurrency, progress=_fleet_progress(len(targets)))
+    with Session(**options) as session, _fleet_progress(len(targets)) as progress:
+        fleet = Fleet(targets, session=session, concurrency=args.concurrency, progress=progress)
         if operation in ("plan", "apply"):
             fleet = _desired(fleet, args)
         elif operation == "verify":
@@ -334,14 +334,31 @@ def _query(args: argparse.Namespace) -> int:
     return 1 if result.failed else 0
 
 
-def _fleet_progress(total: int) -> Any:
+@contextmanager
+def _fleet_progress(total: int, *, bar: bool | None = None, file: Any = None) -> Iterator[Any]:
+    """The fleet's ``progress(done, total, result)`` for one run: a progress bar on stderr when it is a terminal and
+    rich is installed (``pip install 'm365sentinel[cli]'``), else about ten ``... n/total workspaces done`` lines."""
+    out = sys.stderr if file is None else file
+    if bar is None:
+        bar = out.isatty()
+    try:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    except ImportError:  # the cli extra is optional: lines instead of a bar
+        bar = False
+    if bar:
+        columns = (TextColumn("workspaces"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=Console(file=out, force_terminal=True)) as shown:
+            task = shown.add_task("workspaces", total=total)
+            yield lambda done, total, result: shown.update(task, completed=done)
+        return
     step = max(1, total // 10)  # about ten progress lines, and the last one
 
     def progress(done: int, total: int, result: Any) -> None:
         if done % step == 0 or done == total:
-            _progress(f"{done}/{total} workspaces done")
+            print(f"... {done}/{total} workspaces done", file=out, flush=True)
 
-    return progress
+    yield progress
 
 
 def _fleet_verdict(report: FleetReport) -> str:

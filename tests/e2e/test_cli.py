@@ -287,3 +287,21 @@ def test_bad_fleet_cli_usage_is_one_error_line(capsys, argv, message):
     with pytest.raises(SystemExit) as exc:
         main(argv)
     assert message in str(exc.value)
+
+
+def test_fleet_progress_is_a_bar_on_a_terminal_and_lines_elsewhere():
+    """`--workspaces` progress: rich's bar (the `cli` extra) where stderr is a terminal, else about ten lines."""
+    import io
+
+    from m365sentinel.cli import _fleet_progress
+
+    shown = io.StringIO()
+    with _fleet_progress(3, bar=True, file=shown) as progress:
+        for done in (1, 2, 3):
+            progress(done, 3, None)
+    assert "workspaces" in shown.getvalue() and "3/3" in shown.getvalue()
+    lines = io.StringIO()
+    with _fleet_progress(20, bar=False, file=lines) as progress:
+        for done in range(1, 21):
+            progress(done, 20, None)
+    assert lines.getvalue().splitlines() == [f"... {n}/20 workspaces done" for n in range(2, 21, 2)]
