@@ -48,13 +48,16 @@ class EmulatorTransport(httpx.BaseTransport):
                 return _to_httpx(refused, request)
             if self._core.latency:
                 time.sleep(self._core.latency)
-            try:
-                response = self._core.handle(emu_request)
-            except DropConnection as exc:
-                raise httpx.RemoteProtocolError(
-                    "Server disconnected without sending a response.", request=request
-                ) from exc
-        return _to_httpx(response, request)
+            return _answer(self._core, emu_request, request)
+
+
+def _answer(core: Responder, emu_request: EmuRequest, request: httpx.Request) -> httpx.Response:
+    """The core's answer as an httpx response; a dropped connection as httpx reports one."""
+    try:
+        response = core.handle(emu_request)
+    except DropConnection as exc:
+        raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request) from exc
+    return _to_httpx(response, request)
 
 
 class EmulatorAsyncTransport(httpx.AsyncBaseTransport):
@@ -73,10 +76,4 @@ class EmulatorAsyncTransport(httpx.AsyncBaseTransport):
                 return _to_httpx(refused, request)
             if self._core.latency:
                 await asyncio.sleep(self._core.latency)
-            try:
-                response = self._core.handle(emu_request)
-            except DropConnection as exc:
-                raise httpx.RemoteProtocolError(
-                    "Server disconnected without sending a response.", request=request
-                ) from exc
-        return _to_httpx(response, request)
+            return _answer(self._core, emu_request, request)
