@@ -336,8 +336,29 @@ def _fast_structure_factory(conv: cattrs.Converter, cls: type) -> Callable[[Any,
         elif member is datetime:
             lines.append(f"{ind}if v is not None:\n{ind}    v = parse_datetime(v)")
         elif isinstance(member, type) and issubclass(member, OpenEnum):
-            ns[f"e{n}"] = member
-            lines.append(f"{ind}if v is not None:\n{ind}    v = structure_enum(v, e{n})")
+            # The member lookup of ``_structure_enum`` inline (two enums per incident); other values go through it.
+            ns[f"e{n}"], ns[f"x{n}"] = member, member._exact
+            lines.append(
+                f"{ind}if v is not None:\n"
+                f"{ind}    k = x{n}.get(v) if v.__class__ is str else None\n"
+                f"{ind}    v = k if k is not None else structure_enum(v, e{n})"
+            )
+        elif a.type == tuple[str, ...] or member == tuple[str, ...]:
+            # Arrays of strings (labels, tactics, rule ids) are on every incident: the all-strings case inline, saving
+            # a call per field; anything else goes to the tuple hook, which checks every item and raises the same.
+            ns[f"h{n}"], ns[f"t{n}"] = conv.get_structure_hook(tuple[str, ...]), tuple[str, ...]
+            other = "elif v is not None:" if member is not None else "else:"
+            lines.append(
+                f"{ind}if v.__class__ is list:\n"
+                f"{ind}    for x in v:\n"
+                f"{ind}        if x.__class__ is not str:\n"
+                f"{ind}            v = h{n}(v, t{n})\n"
+                f"{ind}            break\n"
+                f"{ind}    else:\n"
+                f"{ind}        v = tuple(v)\n"
+                f"{ind}{other}\n"
+                f"{ind}    v = h{n}(v, t{n})"
+            )
         elif member is not None:  # another optional type (a nested model, JSON, a tuple): the member's own hook
             ns[f"h{n}"], ns[f"t{n}"] = conv.get_structure_hook(member), member
             lines.append(f"{ind}if v is not None:\n{ind}    v = h{n}(v, t{n})")

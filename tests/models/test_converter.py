@@ -196,3 +196,19 @@ def test_a_document_key_named_like_the_raw_slot_does_not_replace_raw() -> None:
     incident = structure(doc, Incident)
     assert thaw(incident.raw) == doc
     assert "\x00" not in RAW_KEY  # cattrs before 26.2 pastes keys into generated source, which cannot hold NUL
+
+
+def test_inline_string_arrays_and_enums_match_the_hooks() -> None:
+    # The fast path reads string arrays and enum members inline; every other value must take the hook's way.
+    ok = {"properties": {"severity": "low", "status": "Closed", "relatedAnalyticRuleIds": ["r1", "r2"], "labels": []}}
+    inc = Incident.from_json(ok)
+    assert (inc.severity, inc.status, inc.related_analytic_rule_ids, inc.labels) == ("Low", "Closed", ("r1", "r2"), ())
+    assert type(inc.related_analytic_rule_ids) is tuple
+    assert Incident.from_json({"properties": {"severity": "Someday"}}).severity.raw == "Someday"  # type: ignore[union-attr]
+    assert Incident.from_json({"properties": {"relatedAnalyticRuleIds": ("r1",)}}).related_analytic_rule_ids == ("r1",)
+    for odd in (["r1", 2], "r1"):  # not all strings: the same result as the detailed converter's
+        doc = {"properties": {"relatedAnalyticRuleIds": odd}}
+        assert Incident.from_json(doc) == converter.structure(doc, Incident)
+    for odd in ("Someday", 3):
+        doc = {"properties": {"severity": odd}}
+        assert Incident.from_json(doc).severity == converter.structure(doc, Incident).severity
