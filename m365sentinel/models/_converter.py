@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 import attrs
 import cattrs
+from cattrs.errors import IterableValidationError, IterableValidationNote
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.v import format_exception
 
@@ -217,6 +218,39 @@ def _structure_enum(value: Any, cls: type[OpenEnum]) -> OpenEnum:
     return known if known is not None else cls(value)
 
 
+def _structure_str(value: Any, _: Any) -> str:
+    # cattrs' default is str(value): a list or object would become its Python repr, silently. A JSON number is
+    # kept as its text (lossless); anything else is refused.
+    if type(value) is str:
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise TypeError(f"expected a string, got {type(value).__name__}")
+
+
+def _detailed_tuple_factory(conv: cattrs.Converter, t: Any) -> Callable[[Any, Any], Any]:
+    # ``_tuple_factory``'s rules with cattrs' per-index error notes: a string or an object is never iterated into
+    # its characters or keys.
+    item = typing.get_args(t)[0]
+    hook = conv.get_structure_hook(item)
+
+    def structure_tuple(v: Any, _: Any) -> tuple[Any, ...]:
+        if isinstance(v, str | bytes) or not isinstance(v, list | tuple):
+            raise TypeError(f"expected a JSON array, got {type(v).__name__}")
+        out, errors = [], []
+        for i, x in enumerate(v):
+            try:
+                out.append(hook(x, item))
+            except Exception as exc:
+                exc.__notes__ = [*getattr(exc, "__notes__", []), IterableValidationNote(f"@ index {i}", i, item)]
+                errors.append(exc)
+        if errors:
+            raise IterableValidationError(f"While structuring {t!r}", errors, t)
+        return tuple(out)
+
+    return structure_tuple
+
+
 def _is_homogeneous_tuple(t: Any) -> bool:
     args = typing.get_args(t)
     return typing.get_origin(t) is tuple and len(args) == 2 and args[1] is Ellipsis
@@ -380,6 +414,7 @@ def _make_converter(*, detailed: bool) -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=False, detailed_validation=detailed)
     conv.register_structure_hook(datetime, _structure_datetime)
     conv.register_structure_hook(timedelta, _structure_timedelta)
+    conv.register_structure_hook(str, _structure_str)
     conv.register_structure_hook_func(_is_json_mapping, _structure_json)
     conv.register_structure_hook_func(lambda t: isinstance(t, type) and issubclass(t, OpenEnum), _structure_enum)
     conv.register_unstructure_hook(datetime, format_datetime)
@@ -387,8 +422,9 @@ def _make_converter(*, detailed: bool) -> cattrs.Converter:
     conv.register_unstructure_hook_func(lambda t: isinstance(t, type) and issubclass(t, OpenEnum), lambda v: v.raw)
     conv.register_unstructure_hook_func(_is_json_mapping, thaw)
     conv.register_structure_hook_factory(lambda t: _optional_of(t) is not None, lambda t: _optional_factory(conv, t))
-    if not detailed:  # cattrs' own tuple hook names the failing index, which the detailed converter must report
-        conv.register_structure_hook_factory(_is_homogeneous_tuple, lambda t: _tuple_factory(conv, t))
+    # The detailed converter's tuple hook names the failing index (cattrs' notes), which its errors report.
+    tuples = _detailed_tuple_factory if detailed else _tuple_factory
+    conv.register_structure_hook_factory(_is_homogeneous_tuple, lambda t: tuples(conv, t))
     if detailed:
         conv.register_structure_hook_factory(attrs.has, lambda cls: _structure_factory(conv, cls))
     else:

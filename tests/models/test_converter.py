@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -206,9 +207,26 @@ def test_inline_string_arrays_and_enums_match_the_hooks() -> None:
     assert type(inc.related_analytic_rule_ids) is tuple
     assert Incident.from_json({"properties": {"severity": "Someday"}}).severity.raw == "Someday"  # type: ignore[union-attr]
     assert Incident.from_json({"properties": {"relatedAnalyticRuleIds": ("r1",)}}).related_analytic_rule_ids == ("r1",)
-    for odd in (["r1", 2], "r1"):  # not all strings: the same result as the detailed converter's
-        doc = {"properties": {"relatedAnalyticRuleIds": odd}}
-        assert Incident.from_json(doc) == converter.structure(doc, Incident)
+    doc = {"properties": {"relatedAnalyticRuleIds": ["r1", 2]}}  # a JSON number where text is due: its text
+    assert Incident.from_json(doc) == converter.structure(doc, Incident)
+    assert Incident.from_json(doc).related_analytic_rule_ids == ("r1", "2")
     for odd in ("Someday", 3):
         doc = {"properties": {"severity": odd}}
         assert Incident.from_json(doc).severity == converter.structure(doc, Incident).severity
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "where"),
+    [
+        ("relatedAnalyticRuleIds", "r1", "Incident.related_analytic_rule_ids"),  # was ('r', '1')
+        ("relatedAnalyticRuleIds", {"r": 1}, "Incident.related_analytic_rule_ids"),  # was ('r',)
+        ("relatedAnalyticRuleIds", ["r1", {"a": 1}], "Incident.related_analytic_rule_ids[1]"),
+        ("title", True, "Incident.title"),  # was 'True'
+        ("title", [1], "Incident.title"),  # was '[1]'
+    ],
+)
+def test_text_and_arrays_are_never_coerced_from_other_json(field: str, value: object, where: str) -> None:
+    # A string is not an array of its characters, nor an object an array of its keys, nor a list or a boolean
+    # text: each is a SerializationError naming the field, never a silently changed value.
+    with pytest.raises(SerializationError, match=re.escape(where)):
+        Incident.from_json({"properties": {field: value}})
