@@ -53,6 +53,7 @@ def parse_workspaces(text: str) -> list[FleetTarget]:
     if not isinstance(text, str):
         raise InvalidInputError(f"text={text!r:.100}: expected the workspaces file's text")
     found: list[FleetTarget] = []
+    text = text.removeprefix("\ufeff")  # a byte-order mark (Windows PowerShell writes one) is not part of line 1
     for number, raw in enumerate(text.splitlines(), 1):
         fields = raw.split("#", 1)[0].split()
         if not fields:

@@ -472,7 +472,7 @@ def _parser() -> argparse.ArgumentParser:
             "--workspaces",
             metavar="FILE",
             help="run over every workspace listed in FILE (one resource id a line, optionally a tenant id after it; "
-            "# comments); exit 1 when any workspace failed, else 3 when anything is due",
+            "# comments); exit 1 when any workspace failed, else 3 when anything is due (query: 1 or 0)",
         )
         sp.add_argument(
             "--concurrency", type=int, default=16, help="workspaces in flight at once with --workspaces (default 16)"

@@ -41,11 +41,14 @@ class BudgetLimits:
     empty_bucket_pause: float = 1.0  # seconds
 
 
+DEFAULT_LIMITS = BudgetLimits()
+
+
 class Budget:
     """One principal's budget: ``acquire(audience, now)`` before each HTTP exchange, ``release`` after it (with
     the response, if one came). ``now``: POSIX seconds of the caller's clock."""
 
-    def __init__(self, limits: BudgetLimits = BudgetLimits()) -> None:
+    def __init__(self, limits: BudgetLimits = DEFAULT_LIMITS) -> None:
         self._limits = limits
         self._running = 0  # queries in flight
         self._finished: deque[float] = deque()  # completion times of the queries still inside the window

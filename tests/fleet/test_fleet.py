@@ -143,6 +143,11 @@ def test_parse_workspaces_file(emu: Emulator) -> None:
         parse_workspaces("# nothing\n")
 
 
+def test_a_workspaces_file_with_a_byte_order_mark_is_read(emu: Emulator) -> None:
+    ids = emu.workspace_resource_ids
+    assert [t.workspace.resource_id for t in parse_workspaces("\ufeff" + "\n".join(ids))] == ids
+
+
 def test_bad_fleet_input_is_refused_before_any_request(emu: Emulator) -> None:
     with Session(credential=emu.credential(), transport=emu.transport(), clock=emu.time) as session:
         with pytest.raises(InvalidInputError, match="concurrency=0"):
