@@ -19,12 +19,12 @@ export UV_PYTHON_DOWNLOADS := never
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[emulator,charts,blob,pandas,polars,cli,test]'
+	$(BIN)/pip install --quiet -e '.[aio,emulator,charts,blob,pandas,polars,cli,test]'
 	touch $@
 
 # The docs site's tools (the `docs` extra) in the project's venv, beside what `make test` installs.
 $(BIN)/.docs-installed: pyproject.toml $(BIN)/.installed
-	$(BIN)/pip install --quiet -e '.[emulator,charts,blob,pandas,polars,cli,test,docs]'
+	$(BIN)/pip install --quiet -e '.[aio,emulator,charts,blob,pandas,polars,cli,test,docs]'
 	touch $@
 
 $(KQLP)/node_modules/.installed: $(KQLP)/package.json $(KQLP)/package-lock.json
@@ -45,7 +45,7 @@ $(TOOLS)/.installed:
 $(LOWEST)/.installed: pyproject.toml $(TOOLS)/.installed
 	rm -rf .venv-lowest
 	$(TOOLS)/uv venv --quiet --python $(PY) .venv-lowest
-	$(TOOLS)/uv pip install --quiet --python $(LOWEST)/python --resolution lowest-direct -e '.[emulator,charts,blob,pandas,polars,cli,test,docs]'
+	$(TOOLS)/uv pip install --quiet --python $(LOWEST)/python --resolution lowest-direct -e '.[aio,emulator,charts,blob,pandas,polars,cli,test,docs]'
 	touch $@
 
 demo: $(BIN)/.installed

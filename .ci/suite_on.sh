@@ -13,7 +13,7 @@ suite() {
     if [ ! -f "$venv/.installed" ] || [ pyproject.toml -nt "$venv/.installed" ]; then
         rm -rf "$venv"
         .venv-tools/bin/uv venv --quiet --python "$py" "$venv"
-        .venv-tools/bin/uv pip install --quiet --python "$venv/bin/python" -e '.[emulator,charts,blob,pandas,polars,cli,test]'
+        .venv-tools/bin/uv pip install --quiet --python "$venv/bin/python" -e '.[aio,emulator,charts,blob,pandas,polars,cli,test]'
         touch "$venv/.installed"
     fi
     echo "suite: Python $("$venv/bin/python" -c 'import platform; print(platform.python_version())')"

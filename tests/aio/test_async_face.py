@@ -79,6 +79,14 @@ def test_azure_identity_aio_credentials_are_accepted_and_a_missing_aiohttp_is_a_
         aio.Connector(WS)
 
 
+def test_the_default_credential_of_the_async_face_builds_on_the_aio_extra():
+    # The aio extra (aiohttp) is what azure.identity.aio's DefaultAzureCredential needs; built, never asked for a
+    # token (no network). The lowest-versions job runs this on the extra's floor.
+    connector = aio.Connector(WS)
+    assert repr(connector) == f"Connector({WS!r}, cloud='AzureCloud')"
+    asyncio.run(connector.close())
+
+
 @pytest.mark.anyio
 async def test_async_with_closes_and_a_closed_connector_raises_a_typed_error(emu):
     async with aio.Connector(

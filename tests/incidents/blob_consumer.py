@@ -6,7 +6,7 @@ lease_seconds, log, stop, handle_seconds, retry_seconds)
 
 Log lines (JSON, one per event, flushed at once; ``t`` is time.monotonic_ns(), one clock for every process):
 ``load`` before a run loads the store; ``deliver``/``commit`` with ``k`` = [name, lastModified, etag], ``commit``
-written after the commit returned; ``conflict`` when a load or commit raised CheckpointConflictError. The process
+written after the commit returned (``committing`` just before it); ``conflict`` when a load or commit raised CheckpointConflictError. The process
 stops once the ``stop`` file exists and a complete pass delivered nothing (a standby that never got the lease
 stops too).
 """
@@ -52,6 +52,7 @@ def main(config_path: str) -> None:
                 key = [inc.name, inc.last_modified_time_utc.isoformat(), inc.etag]
                 event("deliver", key)
                 time.sleep(cfg["handle_seconds"])
+                event("committing", key)  # a kill between commit() and the next line leaves this one ambiguous
                 item.commit()
                 event("commit", key)
         except CheckpointConflictError:

@@ -186,7 +186,12 @@ def test_a_standby_takes_over_the_lease_after_the_active_consumer_is_killed(tmp_
     assert a_commits >= 10 and any(e["e"] == "conflict" for e in b_events)  # b waited as a standby
     assert takeover <= lease + 2  # the lease lapsed and b took over within the lease period (+ its polling)
     a_delivered = {tuple(e["k"]) for e in events if e["p"] == "a" and e["e"] == "deliver"}
-    in_flight = a_delivered - set(committers)
+    # A kill between a's commit() and its "commit" log line leaves one change committed without that line: the one
+    # "committing" and never "commit"ted in the logs. It may rightly not come again (the store has it).
+    a_committing = {tuple(e["k"]) for e in events if e["p"] == "a" and e["e"] == "committing"}
+    ambiguous = a_committing - set(committers)
+    assert len(ambiguous) <= 1
+    in_flight = a_delivered - set(committers) - ambiguous
     b_delivered = {tuple(e["k"]) for e in b_events if e["e"] == "deliver"}
     assert in_flight <= b_delivered  # what a had in hand at the kill came again
-    assert _latest(emu) == set(committers)  # every incident committed exactly once, none lost
+    assert _latest(emu) == set(committers) | ambiguous  # every incident committed exactly once, none lost
