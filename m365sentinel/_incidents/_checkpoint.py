@@ -37,10 +37,9 @@ assumptions and their checks: ``docs/assumptions.md``.
 from __future__ import annotations
 
 import email.utils
-import itertools
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +48,7 @@ import attrs
 from .._errors import CheckpointError, InvalidInputError
 from .._providers import provider_names
 from ..models._time import format_datetime, parse_datetime, shift, to_utc
+from ._seen import SeenMap
 
 if TYPE_CHECKING:
     from ._filters import Filters
@@ -348,114 +348,6 @@ def service_time(headers: Mapping[str, str]) -> datetime | None:
     return when.astimezone(UTC) if when.tzinfo is not None else None
 
 
-_DAY1 = datetime(1, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
-Change = tuple[datetime, str | None]
-
-
-# Incident ids and etags are GUIDs in practice (an etag quoted): held as ints (checked to give the same text back:
-# lowercase, canonical), an id takes 48 bytes in memory instead of 88, and a change 56 instead of 80.
-_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_GUID_BITS = 128
-_GUID_MASK = (1 << _GUID_BITS) - 1
-
-
-def _guid_int(text: str) -> int | None:
-    return int(text.replace("-", ""), 16) if len(text) == 36 and _GUID.fullmatch(text) else None
-
-
-def _guid_text(value: int) -> str:
-    h = f"{value:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-def _key(incident_id: str) -> str | int:
-    guid = _guid_int(incident_id)
-    return incident_id if guid is None else guid
-
-
-def _id(key: str | int) -> str:
-    return _guid_text(key) if isinstance(key, int) else key
-
-
-def _pack(modified: datetime, etag: str | None) -> int | bytes:
-    """(lastModified, etag) as one value: microseconds since year 1 and the etag. An int when the etag is a quoted
-    GUID (the microseconds above its 128 bits, >= 0) or absent (-1 - microseconds); else bytes: 8 bytes of
-    microseconds, then the etag's UTF-8."""
-    us = (modified - _DAY1) // _US
-    if etag is None:
-        return -1 - us
-    if len(etag) == 38 and etag[0] == etag[-1] == '"' and (guid := _guid_int(etag[1:-1])) is not None:
-        return us << _GUID_BITS | guid
-    return us.to_bytes(8, "big") + etag.encode()
-
-
-def _micros(value: int | bytes) -> int:
-    """The microseconds of a ``_pack`` value (its lastModified, comparable without unpacking the etag)."""
-    if isinstance(value, bytes):
-        return int.from_bytes(value[:8], "big")
-    return value >> _GUID_BITS if value >= 0 else -1 - value
-
-
-def _unpack(value: int | bytes) -> Change:
-    if isinstance(value, bytes):
-        us, etag = int.from_bytes(value[:8], "big"), value[8:].decode()
-    elif value >= 0:
-        us, etag = value >> _GUID_BITS, f'"{_guid_text(value & _GUID_MASK)}"'
-    else:
-        return _DAY1 + timedelta(microseconds=-1 - value), None
-    return _DAY1 + timedelta(microseconds=us), etag
-
-
-class SeenMap:
-    """Incident id -> the newest change delivered, packed (a pass of 100,000 changes holds them all), in
-    insertion order, with the log of overwritten values that snapshots need."""
-
-    __slots__ = ("_last", "_map", "overwritten")
-
-    def __init__(self, changes: tuple[tuple[str, datetime, str | None], ...] = ()) -> None:
-        self._map: dict[str | int, int | bytes] = {_key(i): _pack(t, e) for i, t, e in changes}
-        self.overwritten: list[tuple[str | int, int | bytes]] = []
-        self._last: tuple[str, str | int] = ("", "")  # the id looked up last and its key: a delivery's get + put
-
-    def __len__(self) -> int:
-        return len(self._map)
-
-    def _key(self, incident_id: str) -> str | int:
-        last = self._last
-        if last[0] is incident_id:  # the same string object: the same text
-            return last[1]
-        key = _key(incident_id)
-        self._last = (incident_id, key)
-        return key
-
-    def get(self, incident_id: str) -> Change | None:
-        value = self._map.get(self._key(incident_id))
-        return None if value is None else _unpack(value)
-
-    def put(self, incident_id: str, modified: datetime, etag: str | None) -> None:
-        key = self._key(incident_id)
-        old = self._map.get(key)
-        if old is not None:
-            self.overwritten.append((key, old))  # dict order keeps the id's first place
-        self._map[key] = _pack(modified, etag)
-
-    def as_of(self, size: int, overwritten: int) -> tuple[tuple[str, datetime, str | None], ...]:
-        """The entries as they were when the map held ``size`` ids and ``overwritten`` log entries."""
-        view = dict(itertools.islice(self._map.items(), size))
-        for key, old in reversed(self.overwritten[overwritten:]):
-            if key in view:
-                view[key] = old
-        return tuple((_id(k), *_unpack(v)) for k, v in view.items())
-
-    def items(self, since: datetime | None = None) -> Iterator[tuple[str, datetime, str | None]]:
-        """The entries (those at or after ``since``: compared packed, only those kept are unpacked)."""
-        low = None if since is None else (since - _DAY1) // _US
-        for key, value in self._map.items():
-            if low is None or _micros(value) >= low:
-                yield (_id(key), *_unpack(value))
-
-
 class Snapshot:
     """The checkpoint as of one delivery, built only when asked for (``checkpoint()``, cached).
 
@@ -469,11 +361,9 @@ class Snapshot:
     def __init__(self, state: PassState) -> None:
         self._state = state
         # One tuple per delivery, of what the mode needs: compact, the overlap log's length and the position
-        # (``upper_ids`` is replaced, never shrunk, when ``upper`` moves); the record, the seen map's sizes.
-        self._mark: tuple[int, datetime | None, list[str], int] | tuple[int, int] = (
-            (len(state.log), state.upper, state.upper_ids, len(state.upper_ids))
-            if state.compact
-            else (len(state.seen), len(state.seen.overwritten))
+        # (``upper_ids`` is replaced, never shrunk, when ``upper`` moves); the record, where the seen map's log ends.
+        self._mark: tuple[int, datetime | None, list[str], int] | int = (
+            (len(state.log), state.upper, state.upper_ids, len(state.upper_ids)) if state.compact else state.seen.mark()
         )
         self._built: Checkpoint | None = None
 
@@ -482,7 +372,7 @@ class Snapshot:
             state = self._state
             pending = state.resume  # the record mode keeps the position a resumed pass inherited
             mark = self._mark
-            if len(mark) == 4:  # compact
+            if isinstance(mark, tuple):  # compact
                 log_len, upper, upper_ids, ids_len = mark
                 seen = {i: (t, e) for i, t, e in state.base}
                 for incident_id, modified, etag in state.log[:log_len]:
@@ -491,8 +381,7 @@ class Snapshot:
                 if upper is not None:
                     pending = PendingPass(upper, tuple(upper_ids[:ids_len]), state.bound())
             else:
-                size, overwritten = mark
-                changes = state.seen.as_of(size, overwritten)
+                changes = state.seen.as_of(mark)
             if pending is not None:
                 pending = attrs.evolve(pending, next_watermark=state.bound())
             self._built = Checkpoint(watermark=state.lower, seen=changes, pending=pending, identity=state.identity)
