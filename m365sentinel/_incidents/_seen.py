@@ -103,12 +103,14 @@ class SeenMap:
     """Incident id -> the newest change delivered (``get``/``put``), with the past states snapshots need
     (``mark``/``as_of``). Module docstring: the layout."""
 
-    __slots__ = ("_chunks", "_count", "_ends", "_index", "_last", "_used")
+    __slots__ = ("_chunks", "_count", "_ends", "_index", "_last", "_newest", "_tops", "_used")
 
     def __init__(self, changes: tuple[tuple[str, datetime, str | None], ...] = ()) -> None:
         self._chunks = [bytearray(_CHUNK)]
         self._ends: list[int] = []  # where the records of each full chunk end
         self._used = 0  # bytes written in the last chunk
+        self._tops: list[int] = []  # the newest lastModified (microseconds) in each full chunk
+        self._newest = -1  # and in the last chunk: ``items(since)`` skips chunks older than ``since`` unread
         self._index = array("Q", bytes(8 * 1024))
         self._count = 0
         # The id looked up last, its slot and record offset (-1: absent): a delivery's get, then its put.
@@ -159,6 +161,8 @@ class SeenMap:
         slot, old = self._find(incident_id)
         d = modified - _DAY1  # _micros, inline: once per delivery
         us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
+        if us > self._newest:
+            self._newest = us
         both = _guids(incident_id, etag)
         chunk, at = self._chunks[-1], self._used
         if both is not None and at + _GUIDS.size <= len(chunk):  # nearly every ARM incident
@@ -190,6 +194,8 @@ class SeenMap:
             if len(self._chunks) >= _MAX_CHUNKS:
                 raise SerializationError(f"the record of delivered changes is full ({_MAX_CHUNKS:,} chunks)")
             self._ends.append(at)
+            self._tops.append(self._newest)
+            self._newest = us
             chunk, at = bytearray(max(_CHUNK, len(record))), 0
             self._chunks.append(chunk)
         chunk[at : at + len(record)] = record
@@ -209,10 +215,13 @@ class SeenMap:
                 etag = f'"{etag}"'
         return incident_id, _DAY1 + timedelta(microseconds=us), etag
 
-    def _offsets(self, mark: int) -> Iterator[tuple[bytearray, int, int]]:
-        """(chunk, position, offset) of every record before ``mark``, in delivery order."""
-        ends = [*self._ends, self._used]
+    def _offsets(self, mark: int, low: int = -1) -> Iterator[tuple[bytearray, int, int]]:
+        """(chunk, position, offset) of every record before ``mark``, in delivery order; chunks whose changes are
+        all older than ``low`` microseconds are skipped."""
+        ends, tops = [*self._ends, self._used], [*self._tops, self._newest]
         for number in range(min(mark >> _AT_BITS, len(self._chunks) - 1) + 1):
+            if tops[number] < low:
+                continue
             chunk, at = self._chunks[number], 0
             end = ends[number] if number < mark >> _AT_BITS else min(ends[number], mark & _AT_MASK)
             while at < end:
@@ -246,11 +255,11 @@ class SeenMap:
         return tuple((i, t, e) for i, (t, e) in view.items())
 
     def items(self, since: datetime | None = None) -> Iterator[tuple[str, datetime, str | None]]:
-        """The entries now (those at or after ``since``), in the order of their newest change. The log's times are
-        compared first: only the records at or after ``since`` are read whole."""
-        low = None if since is None else _micros(since)
-        for chunk, at, offset in self._offsets(self.mark()):
-            if low is not None and _HEAD.unpack_from(chunk, at)[1] < low:
+        """The entries now (those at or after ``since``), in the order of their newest change. Only the chunks and
+        records with changes at or after ``since`` are read (a pass's end keeps its overlap window: a few)."""
+        low = -1 if since is None else _micros(since)
+        for chunk, at, offset in self._offsets(self.mark(), low):
+            if _HEAD.unpack_from(chunk, at)[1] < low:
                 continue
             incident_id, modified, etag = self._change(offset)
             if self._find(incident_id)[1] == offset:  # not overwritten since
