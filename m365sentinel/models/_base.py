@@ -53,6 +53,8 @@ class JsonModel:
         Raises:
             SerializationError: the document does not fit the model; the message names the failing path.
         """
+        if cls._KINDS is None and cls._KIND is None:  # no kind dispatch anywhere in the hierarchy (incidents)
+            return structure(data, cls)
         target: type[Self] = cls
         registry = cls.__dict__.get("_KINDS")
         if registry is not None and isinstance(data, Mapping):

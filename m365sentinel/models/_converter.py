@@ -22,7 +22,7 @@ import functools
 import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import attrs
@@ -139,7 +139,7 @@ def _structure_factory(conv: cattrs.Converter, cls: type) -> Callable[[Any, Any]
     envelope = bool(getattr(cls, "_ENVELOPE", False))
     has_raw = "raw" in attrs.fields_dict(cls)
 
-    if not envelope and not has_raw and not alts:
+    if _is_plain(cls):
         # A nested value object (owner, label, ...): cattrs' function reads the dict as it is, no copy needed.
         def structure_plain(data: Any, _: Any) -> Any:
             if type(data) is dict:
@@ -228,17 +228,22 @@ def _structure_str(value: Any, _: Any) -> str:
     raise TypeError(f"expected a string, got {type(value).__name__}")
 
 
+def _json_array(v: Any) -> list[Any] | tuple[Any, ...]:
+    """``v`` if it is a decoded JSON array (a list, or a tuple from ``freeze``); a string is never its characters,
+    nor an object its keys."""
+    if isinstance(v, (list, tuple)):
+        return v
+    raise TypeError(f"expected a JSON array, got {type(v).__name__}")
+
+
 def _detailed_tuple_factory(conv: cattrs.Converter, t: Any) -> Callable[[Any, Any], Any]:
-    # ``_tuple_factory``'s rules with cattrs' per-index error notes: a string or an object is never iterated into
-    # its characters or keys.
+    # ``_tuple_factory``'s rules with cattrs' per-index error notes.
     item = typing.get_args(t)[0]
     hook = conv.get_structure_hook(item)
 
     def structure_tuple(v: Any, _: Any) -> tuple[Any, ...]:
-        if isinstance(v, str | bytes) or not isinstance(v, list | tuple):
-            raise TypeError(f"expected a JSON array, got {type(v).__name__}")
         out, errors = [], []
-        for i, x in enumerate(v):
+        for i, x in enumerate(_json_array(v)):
             try:
                 out.append(hook(x, item))
             except Exception as exc:
@@ -262,9 +267,7 @@ def _tuple_factory(conv: cattrs.Converter, t: Any) -> Callable[[Any, Any], Any]:
     hook = conv.get_structure_hook(item)
 
     def structure_tuple(v: Any, _: Any) -> tuple[Any, ...]:
-        if type(v) is not list and (isinstance(v, str | bytes) or not isinstance(v, list | tuple)):
-            raise TypeError(f"expected a JSON array, got {type(v).__name__}")
-        if not v:
+        if not _json_array(v):
             return ()
         if item is str:
             for x in v:  # a plain loop: cheaper than all(<genexpr>) for the short lists models carry
@@ -281,130 +284,259 @@ _MISSING = object()
 _SCALARS = (str, int, float, bool)
 
 
+@functools.cache
+def _builder(cls: type) -> type | None:
+    """A twin of ``cls`` that takes plain attribute stores, or None when ``cls(**values)`` does more than store them.
+
+    attrs' frozen ``__init__`` takes keywords and stores each through ``object.__setattr__`` (about 50 ns a field,
+    a third of an incident's structuring). The generated functions fill an instance of the twin instead (a subclass
+    adding no slots, with the default ``__setattr__``: a store takes a few ns), then give it its class (``__class__``
+    assignment; the layout is the same). The result is the object ``cls(**values)`` returns. Anything that makes
+    ``__init__`` do more (validators, converters, init hooks, a hash cache or any other extra slot, ``init=False``
+    fields, a hand-written ``__init__`` or ``__new__``) keeps the call.
+    """
+    c: Any = cls
+    if (
+        not getattr(getattr(c.__init__, "__code__", None), "co_filename", "").startswith("<attrs generated")
+        or c.__new__ is not object.__new__
+        or getattr(c, "__attrs_pre_init__", None) is not None
+        or getattr(c, "__attrs_post_init__", None) is not None
+    ):
+        return None
+    slots: set[str] = set()
+    for klass in c.__mro__:
+        names = klass.__dict__.get("__slots__", ())
+        slots.update((names,) if isinstance(names, str) else names)
+    fields = attrs.fields(c)
+    if slots - {"__weakref__"} != {a.name for a in fields}:
+        return None
+    if any(not a.init or a.validator is not None or a.converter is not None for a in fields):
+        return None
+    body = {"__slots__": (), "__setattr__": object.__setattr__, "__delattr__": object.__delattr__}
+    twin = type(f"{c.__name__}Builder", (c,), body)
+    try:
+        object.__new__(twin).__class__ = c
+    except TypeError:  # a layout CPython does not let us swap
+        return None
+    return twin
+
+
+class _Source:
+    """The source of one generated structure function and the namespace its names resolve in."""
+
+    def __init__(self, conv: cattrs.Converter) -> None:
+        self.conv = conv
+        self.lines: list[str] = []
+        self.ns: dict[str, Any] = {
+            "M": _MISSING,
+            "FrozenJson": FrozenJson,
+            "Mapping": Mapping,
+            "new": object.__new__,
+            "parse_datetime": parse_datetime,
+            "fromisoformat": datetime.fromisoformat,
+            "UTC": UTC,
+            "structure_enum": _structure_enum,
+        }
+        self._names: dict[int, str] = {}
+        self._count = 0
+
+    def add(self, indent: str, *lines: str) -> None:
+        self.lines += [indent + line for line in lines]
+
+    def local(self, prefix: str) -> str:
+        self._count += 1
+        return f"{prefix}{self._count}"
+
+    def name(self, value: Any, prefix: str) -> str:
+        """A global name bound to ``value`` (one per object)."""
+        name = self._names.get(id(value))
+        if name is None:
+            name = self._names[id(value)] = self.local(prefix)
+            self.ns[name] = value
+        return name
+
+    def hook(self, t: Any) -> str:
+        """``h(v, t)``'s text: the fast converter's hook for ``t``, looked up once."""
+        return f"{self.name(self.conv.get_structure_hook(t), 'h')}(v, {self.name(t, 't')})"
+
+    def model(self, cls: type, read: Callable[[str, str], list[str]], indent: str, stack: tuple[type, ...]) -> None:
+        """Lines that set ``v`` to ``cls`` built from the document, each key's value read by ``read(key, missing)``
+        (lines setting ``v``; ``missing`` when absent). A ``raw`` field gets ``r``, set by the caller."""
+        attrs.resolve_types(cls)
+        values: list[tuple[attrs.Attribute[Any], str]] = []
+        for a in attrs.fields(cls):
+            if not a.init:
+                continue
+            var = self.local("a")
+            values.append((a, var))
+            if a.name == "raw":
+                self.add(indent, f"{var} = r")
+                continue
+            key = a.metadata.get("key", camel(a.name))
+            member = _optional_of(a.type)
+            # An optional field defaulting to None: absent and null give the same None, so no separate branch.
+            absent_is_null = member is not None and a.default is None and "alt" not in a.metadata
+            self.add(indent, *read(key, "None" if absent_is_null else "M"))
+            if "alt" in a.metadata:
+                self.add(indent, "if v is M:", *("    " + line for line in read(a.metadata["alt"], "M")))
+            inner = indent
+            if not absent_is_null:
+                self.add(indent, "if v is M:")
+                if a.default is attrs.NOTHING:
+                    self.add(indent, f"    raise KeyError({key!r})")
+                elif isinstance(a.default, attrs.Factory):  # type: ignore[arg-type]
+                    if a.default.takes_self:
+                        raise TypeError(f"{cls.__name__}.{a.name}: a default that takes self is not supported")
+                    self.add(indent, f"    {var} = {self.name(a.default.factory, 'f')}()")
+                else:
+                    self.add(indent, f"    {var} = {self.name(a.default, 'd')}")
+                self.add(indent, "else:")
+                inner = indent + "    "
+            self.value(a.type if member is None else member, member is not None, inner, stack)
+            self.add(inner, f"{var} = v")
+        self.construct(cls, values, indent)
+
+    def value(self, t: Any, optional: bool, indent: str, stack: tuple[type, ...]) -> None:
+        """Lines converting ``v`` (present in the document) to ``t``, keeping ``None`` when ``optional``."""
+        if t in _SCALARS:
+            tn = self.name(t, "t")
+            none = "v is not None and " if optional else ""
+            self.add(indent, f"if {none}v.__class__ is not {tn}:", f"    v = {self.hook(t)}")
+            return
+        if optional:
+            self.add(indent, "if v is not None:")
+            indent += "    "
+        item = typing.get_args(t)[0] if _is_homogeneous_tuple(t) else None
+        if t is datetime:
+            # ``parse_datetime``'s common case inline (four per incident): ``fromisoformat`` gave UTC (a ``Z`` form).
+            self.add(
+                indent,
+                "try:",
+                "    w = fromisoformat(v)",
+                "except (TypeError, ValueError):",
+                "    w = None",
+                "v = w if w is not None and w.tzinfo is UTC else parse_datetime(v)",
+            )
+        elif isinstance(t, type) and issubclass(t, OpenEnum):
+            # The member lookup of ``_structure_enum`` inline (two enums per incident); other values go through it.
+            self.add(
+                indent,
+                f"k = {self.name(t._exact, 'x')}.get(v) if v.__class__ is str else None",
+                f"v = k if k is not None else structure_enum(v, {self.name(t, 'e')})",
+            )
+        elif item is str:
+            # Arrays of strings (tactics, rule ids) are on every incident: the all-strings case inline, saving a call
+            # per field; anything else goes to the tuple hook, which checks every item and raises the same.
+            hook = self.hook(t)
+            self.add(
+                indent,
+                "if v.__class__ is list:",
+                "    for x in v:",
+                "        if x.__class__ is not str:",
+                f"            v = {hook}",
+                "            break",
+                "    else:",
+                "        v = tuple(v)",
+                "else:",
+                f"    v = {hook}",
+            )
+        elif item is not None and _is_plain(item) and item not in stack:
+            # An array of nested value objects (labels): one loop, each object built inline.
+            items, x = self.local("l"), self.local("x")
+            self.add(indent, "if v.__class__ is list:", f"    {items} = []", f"    for {x} in v:")
+            self.nested(item, x, indent + "        ", stack)
+            self.add(indent, f"        {items}.append(v)", f"    v = tuple({items})")
+            self.add(indent, "else:", f"    v = {self.hook(t)}")
+        elif _is_plain(t) and t not in stack:
+            o = self.local("o")
+            self.add(indent, f"{o} = v")
+            self.nested(t, o, indent, stack)
+        else:
+            self.add(indent, f"v = {self.hook(t)}")
+
+    def nested(self, cls: type, o: str, indent: str, stack: tuple[type, ...]) -> None:
+        """Lines setting ``v`` to the nested value object ``cls`` read from ``o``: inline from a dict, else (another
+        mapping, not an object) through its own function, which reads views and raises the same."""
+        self.add(indent, f"if {o}.__class__ is dict:")
+        self.model(cls, lambda key, missing: [f"v = {o}.get({key!r}, {missing})"], indent + "    ", (*stack, cls))
+        own = self.name(self.conv.get_structure_hook(cls), "h")
+        self.add(indent, "else:", f"    v = {own}({o}, {self.name(cls, 't')})")
+
+    def construct(self, cls: type, values: list[tuple[attrs.Attribute[Any], str]], indent: str) -> None:
+        """Lines setting ``v`` to ``cls`` built from the locals in ``values``."""
+        twin = _builder(cls)
+        c = self.name(cls, "c")
+        if twin is None:
+            self.add(indent, f"v = {c}({', '.join(f'{a.alias}={var}' for a, var in values)})")
+            return
+        self.add(indent, f"v = new({self.name(twin, 'b')})", *(f"v.{a.name} = {var}" for a, var in values))
+        self.add(indent, f"v.__class__ = {c}")
+
+
+def _is_plain(cls: Any) -> bool:
+    """A nested value object (owner, label, ...): an attrs class without ARM envelope, ``raw`` or fallback keys."""
+    return (
+        attrs.has(cls)
+        and not getattr(cls, "_ENVELOPE", False)
+        and not any(a.name == "raw" or "alt" in a.metadata for a in attrs.fields(cls))
+    )
+
+
 def _fast_structure_factory(conv: cattrs.Converter, cls: type) -> Callable[[Any, Any], Any]:
     """The fast converter's structure function for an attrs model: the rules above in one generated function.
 
     It reads each field's key straight from the decoded dict (an ARM envelope: the top level first, then
     ``properties``; then the ``alt`` key), converts it with the same hook the detailed converter uses (scalars,
-    datetimes and open enums inline) and calls the class once. No flattened copy of the document, no dict of
-    keyword arguments per item: this is the hot path of listing incidents. Whatever it raises makes ``structure``
-    retry with the detailed converter, which names the failing path.
+    datetimes, open enums, string arrays and nested value objects inline) and builds each object once, straight into
+    its slots where ``__init__`` would only store. No flattened copy of the document, no dict of keyword arguments
+    per item: this is the hot path of listing incidents. Whatever it raises makes ``structure`` retry with the
+    detailed converter, which names the failing path.
     """
     attrs.resolve_types(cls)
     envelope = bool(getattr(cls, "_ENVELOPE", False))
-    ns: dict[str, Any] = {
-        "cls": cls,
-        "M": _MISSING,
-        "FrozenJson": FrozenJson,
-        "Mapping": Mapping,
-        "parse_datetime": parse_datetime,
-        "structure_enum": _structure_enum,
-    }
-    lines = [
-        "def structure(data, _):",
-        "    if data.__class__ is dict:",
-        "        o = data",
-        "    elif isinstance(data, FrozenJson):",
-        "        o = data._data",
-        "    elif isinstance(data, Mapping):",
-        "        o = dict(data)",
-        "    else:",
-        f"        raise TypeError(f'expected a JSON object for {cls.__name__}, got {{type(data).__name__}}')",
-    ]
+    src = _Source(conv)
+    src.add(
+        "    ",
+        "if data.__class__ is dict:",
+        "    o = data",
+        "elif isinstance(data, FrozenJson):",
+        "    o = data._data",
+        "elif isinstance(data, Mapping):",
+        "    o = dict(data)",
+        "else:",
+        f"    raise TypeError(f'expected a JSON object for {cls.__name__}, got {{type(data).__name__}}')",
+    )
+    if "raw" in attrs.fields_dict(cls):
+        # The view over the dict read, built without a call to ``FrozenJson.__init__`` (it only stores the dict).
+        src.add("    ", "if isinstance(data, FrozenJson):", "    r = data", "else:")
+        src.add("    ", "    r = new(FrozenJson)", "    r._data = o")
     if envelope:
         # Properties' fields are read from ``q``: ``properties`` itself when the top level holds only envelope keys
         # (every ARM response), else the flattened document (top-level keys win, as in the detailed path).
-        ns["TOP"] = frozenset((*_ENVELOPE_KEYS, "properties"))
-        lines += [
-            "    p = o.get('properties')",
-            "    if p.__class__ is not dict:",
-            "        p = dict(p) if isinstance(p, Mapping) else {}",
-            "    q = p if o.keys() <= TOP else {**p, **o}",
-        ]
+        top = src.name(frozenset((*_ENVELOPE_KEYS, "properties")), "TOP")
+        src.add(
+            "    ",
+            "p = o.get('properties')",
+            "if p.__class__ is not dict:",
+            "    p = dict(p) if isinstance(p, Mapping) else {}",
+            f"q = p if o.keys() <= {top} else {{**p, **o}}",
+        )
+        for a in attrs.fields(cls):
+            if a.metadata.get("key", camel(a.name)) == "properties":
+                raise TypeError(f"{cls.__name__}: an ARM envelope model cannot have a field read from 'properties'")
 
-    def lookup(key: str, missing: str, indent: str) -> list[str]:
-        """Lines setting ``v`` to the document's value for ``key`` (``missing`` when absent)."""
+    def read(key: str, missing: str) -> list[str]:
         if not envelope:
-            return [f"{indent}v = o.get({key!r}, {missing})"]
+            return [f"v = o.get({key!r}, {missing})"]
         if key not in _ENVELOPE_KEYS:
-            return [f"{indent}v = q.get({key!r}, {missing})"]
-        return [f"{indent}v = o.get({key!r}, M)", f"{indent}if v is M:", f"{indent}    v = p.get({key!r}, {missing})"]
+            return [f"v = q.get({key!r}, {missing})"]
+        return [f"v = o.get({key!r}, M)", "if v is M:", f"    v = p.get({key!r}, {missing})"]
 
-    args = []
-    for n, a in enumerate(attrs.fields(cls)):
-        if not a.init:
-            continue
-        if a.name == "raw":
-            lines.append(f"    a{n} = data if isinstance(data, FrozenJson) else FrozenJson(o)")
-            args.append(f"{a.alias}=a{n}")
-            continue
-        key = a.metadata.get("key", camel(a.name))
-        if envelope and key == "properties":
-            raise TypeError(f"{cls.__name__}: an ARM envelope model cannot have a field read from 'properties'")
-        member = _optional_of(a.type)
-        # An optional field defaulting to None: absent and null give the same None, so no separate branch.
-        absent_is_null = member is not None and a.default is None and "alt" not in a.metadata
-        lines += lookup(key, "None" if absent_is_null else "M", "    ")
-        if "alt" in a.metadata:
-            lines += ["    if v is M:", *lookup(a.metadata["alt"], "M", "        ")]
-        ind = "    "
-        if not absent_is_null:
-            lines.append("    if v is M:")
-            if a.default is attrs.NOTHING:
-                lines.append(f"        raise KeyError({key!r})")
-            elif isinstance(a.default, attrs.Factory):  # type: ignore[arg-type]
-                if a.default.takes_self:
-                    raise TypeError(f"{cls.__name__}.{a.name}: a default that takes self is not supported")
-                ns[f"f{n}"] = a.default.factory
-                lines.append(f"        a{n} = f{n}()")
-            else:
-                ns[f"d{n}"] = a.default
-                lines.append(f"        a{n} = d{n}")
-            lines.append("    else:")
-            ind = "        "
-        if a.type in _SCALARS or member in _SCALARS:
-            t = a.type if a.type in _SCALARS else member
-            ns[f"h{n}"], ns[f"t{n}"] = conv.get_structure_hook(t), t
-            none = "v is not None and " if member is not None else ""
-            lines.append(f"{ind}if {none}v.__class__ is not t{n}:\n{ind}    v = h{n}(v, t{n})")
-        elif member is datetime:
-            lines.append(f"{ind}if v is not None:\n{ind}    v = parse_datetime(v)")
-        elif isinstance(member, type) and issubclass(member, OpenEnum):
-            # The member lookup of ``_structure_enum`` inline (two enums per incident); other values go through it.
-            ns[f"e{n}"], ns[f"x{n}"] = member, member._exact
-            lines.append(
-                f"{ind}if v is not None:\n"
-                f"{ind}    k = x{n}.get(v) if v.__class__ is str else None\n"
-                f"{ind}    v = k if k is not None else structure_enum(v, e{n})"
-            )
-        elif a.type == tuple[str, ...] or member == tuple[str, ...]:
-            # Arrays of strings (labels, tactics, rule ids) are on every incident: the all-strings case inline, saving
-            # a call per field; anything else goes to the tuple hook, which checks every item and raises the same.
-            ns[f"h{n}"], ns[f"t{n}"] = conv.get_structure_hook(tuple[str, ...]), tuple[str, ...]
-            other = "elif v is not None:" if member is not None else "else:"
-            lines.append(
-                f"{ind}if v.__class__ is list:\n"
-                f"{ind}    for x in v:\n"
-                f"{ind}        if x.__class__ is not str:\n"
-                f"{ind}            v = h{n}(v, t{n})\n"
-                f"{ind}            break\n"
-                f"{ind}    else:\n"
-                f"{ind}        v = tuple(v)\n"
-                f"{ind}{other}\n"
-                f"{ind}    v = h{n}(v, t{n})"
-            )
-        elif member is not None:  # another optional type (a nested model, JSON, a tuple): the member's own hook
-            ns[f"h{n}"], ns[f"t{n}"] = conv.get_structure_hook(member), member
-            lines.append(f"{ind}if v is not None:\n{ind}    v = h{n}(v, t{n})")
-        else:
-            ns[f"h{n}"], ns[f"t{n}"] = conv.get_structure_hook(a.type), a.type
-            lines.append(f"{ind}v = h{n}(v, t{n})")
-        lines.append(f"{ind}a{n} = v")
-        args.append(f"{a.alias}=a{n}")
-    lines.append(f"    return cls({', '.join(args)})")
-    source = "\n".join(lines) + "\n"
-    exec(compile(source, f"<m365sentinel structure {cls.__qualname__}>", "exec"), ns)
-    fn: Callable[[Any, Any], Any] = ns["structure"]
+    src.model(cls, read, "    ", (cls,))
+    src.add("    ", "return v")
+    source = "def structure(data, _):\n" + "\n".join(src.lines) + "\n"
+    exec(compile(source, f"<m365sentinel structure {cls.__qualname__}>", "exec"), src.ns)
+    fn: Callable[[Any, Any], Any] = src.ns["structure"]
     return fn
 
 
@@ -437,8 +569,15 @@ def _make_converter(*, detailed: bool) -> cattrs.Converter:
 # bookkeeping); only a document that fails is structured again with detailed validation, to name every bad path.
 converter: cattrs.Converter = _make_converter(detailed=True)
 _fast = _make_converter(detailed=False)
-# One hook lookup per model class, not per document.
-_fast_hook: Callable[[Any], Callable[[Any, Any], Any]] = functools.cache(_fast.get_structure_hook)
+# One hook lookup per model class, not per document (a dict read: a third of functools.cache's call).
+_fast_hooks: dict[Any, Callable[[Any, Any], Any]] = {}
+
+
+def _fast_hook(cls: Any) -> Callable[[Any, Any], Any]:
+    hook = _fast_hooks.get(cls)
+    if hook is None:
+        hook = _fast_hooks[cls] = _fast.get_structure_hook(cls)
+    return hook
 
 
 def _format_exception(exc: BaseException, type_: type | None) -> str:
@@ -456,7 +595,7 @@ def structure(data: Any, cls: type[T]) -> T:
     The message lists every failing path, e.g. ``Incident.severity: expected ...``; the cattrs error is chained.
     """
     try:
-        result: T = _fast_hook(cls)(data, cls)
+        result: T = (_fast_hooks.get(cls) or _fast_hook(cls))(data, cls)
         return result
     except Exception:
         pass
