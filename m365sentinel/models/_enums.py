@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .._errors import InvalidInputError
+
 __all__ = [
     "AlertSeverity",
     "AlertStatus",
@@ -85,6 +87,10 @@ class OpenEnum(str, metaclass=_OpenEnumMeta):
     def __new__(cls, value: object) -> OpenEnum:
         if isinstance(value, cls):
             return value
+        if not isinstance(value, str | int | float):  # bool is an int; a list or object has no text of its own
+            raise InvalidInputError(
+                f"{cls.__name__} value {value!r}: expected a string (or a number or boolean, kept as sent)"
+            )
         text = value if isinstance(value, str) else _text(value)
         known = cls._by_folded.get(text.casefold())
         if known is not None:

@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 import pickle
 
+import pytest
+
 from m365sentinel.models import (
     GraphEvidenceVerdict,
     GraphIncident,
@@ -68,3 +70,22 @@ def test_members_serialise_and_pickle() -> None:
     assert pickle.loads(pickle.dumps(unknown)) == unknown
     assert list(IncidentStatus) == ["New", "Active", "Closed"]
     assert len(IncidentStatus) == 3
+
+
+def test_a_list_or_object_is_not_an_enum_value_it_is_a_serialization_error_naming_the_field() -> None:
+    # str(["New"]) would have become an unknown member "['New']": the same silent coercion text fields refuse.
+    from m365sentinel import InvalidInputError, SerializationError
+    from m365sentinel.models import Incident
+
+    for bad in (["New"], {"value": "New"}, None):
+        with pytest.raises(InvalidInputError, match=r"IncidentStatus value .*: expected a string"):
+            IncidentStatus(bad)
+    doc = {"name": "a", "properties": {"status": ["New"], "owner": {"ownerType": {"a": 1}}}}
+    with pytest.raises(SerializationError) as caught:
+        Incident.from_json(doc)
+    assert str(caught.value) == (
+        "cannot parse Incident: IncidentStatus value ['New']: expected a string (or a number or boolean, kept as "
+        "sent) @ Incident.status; OwnerType value {'a': 1}: expected a string (or a number or boolean, kept as "
+        "sent) @ Incident.owner.owner_type"
+    )
+    assert IncidentStatus(5).raw == 5 and IncidentStatus(True) == "true" and IncidentStatus(1.5) == "1.5"
