@@ -229,10 +229,13 @@ def _structure_str(value: Any, _: Any) -> str:
 
 
 def _json_array(v: Any) -> list[Any] | tuple[Any, ...]:
-    """``v`` if it is a decoded JSON array (a list, or a tuple from ``freeze``); a string is never its characters,
-    nor an object its keys."""
+    """``v`` if it is a decoded JSON array (a list, or a tuple from ``freeze``), ``()`` for JSON null (services send
+    null for "no items": one ``"labels": null`` must not fail a page); a string is never its characters, nor an
+    object its keys."""
     if isinstance(v, (list, tuple)):
         return v
+    if v is None:
+        return ()
     raise TypeError(f"expected a JSON array, got {type(v).__name__}")
 
 
