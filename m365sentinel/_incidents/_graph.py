@@ -147,10 +147,16 @@ class DefenderIncidents:
                     raise SerializationError(f"Graph {collection} page has no 'value' array")
                 link = next_link_of(page, "@odata.nextLink")
                 for item in values:
+                    ident = item.get("id") if isinstance(item, dict) else None
+                    if not isinstance(ident, str) or not ident:
+                        # Items are told apart, deduplicated and read again by id: id-less ones would be one item.
+                        raise SerializationError(
+                            f"Graph {collection} page: an item without an id ({str(item)[:200]}): it cannot be "
+                            "deduplicated or read again"
+                        )
                     text = item.get("lastUpdateDateTime")
                     if not window.admit(parse_datetime(text) if text else None):
                         continue  # outside the window asked for: the service ignored $filter
-                    ident = str(item.get("id"))
                     if yielded.get(ident) == str(text):
                         continue
                     if expand:

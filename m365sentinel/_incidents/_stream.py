@@ -725,5 +725,12 @@ def _built(position: Checkpoint | Snapshot) -> Checkpoint | None:
 
 
 def _key(incident: Incident) -> tuple[str, datetime, str | None]:
+    # The name (from the id when the body left it out: the converter) is what dedupe, checkpoints and reads go by:
+    # nameless incidents would all be one incident, and every one after the first skipped.
+    if not incident.name:
+        raise SerializationError(
+            f"an incident in the list has no name and no id to take it from (id={incident.id!r}, "
+            f"title={incident.title!r}): it cannot be deduplicated, checkpointed or read again"
+        )
     modified = incident.last_modified_time_utc or incident.created_time_utc or _EPOCH
-    return incident.name or "", modified, incident.etag
+    return incident.name, modified, incident.etag

@@ -103,6 +103,17 @@ def camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
+def _name_from_id(top: Mapping[str, Any], props: Mapping[str, Any], missing: Any) -> Any:
+    """An ARM resource's name for a body that left it out: the last segment of its ``id`` (ARM builds the id from the
+    name), else ``missing``. Without it, items of a list could not be told apart, checkpointed or read again."""
+    resource_id = top.get("id", props.get("id"))
+    if isinstance(resource_id, str):
+        name = resource_id.rpartition("/")[2]
+        if name:
+            return name
+    return missing
+
+
 def _structure_datetime(value: Any, _: type) -> datetime:
     return parse_datetime(value)
 
@@ -171,6 +182,8 @@ def _structure_factory(conv: cattrs.Converter, cls: type) -> Callable[[Any, Any]
         for key, alt in alts:
             if key not in flat and alt in flat:
                 flat[key] = flat[alt]
+        if envelope and flat.get("name") is None:
+            flat["name"] = _name_from_id(plain, flat, flat.get("name"))
         if has_raw:
             flat[RAW_KEY] = doc
         return inner(flat, cls)
@@ -533,7 +546,10 @@ def _fast_structure_factory(conv: cattrs.Converter, cls: type) -> Callable[[Any,
             return [f"v = o.get({key!r}, {missing})"]
         if key not in _ENVELOPE_KEYS:
             return [f"v = q.get({key!r}, {missing})"]
-        return [f"v = o.get({key!r}, M)", "if v is M:", f"    v = p.get({key!r}, {missing})"]
+        lines = [f"v = o.get({key!r}, M)", "if v is M:", f"    v = p.get({key!r}, {missing})"]
+        if key == "name":  # a body without its name: the id's last segment (``_name_from_id``)
+            lines += [f"if v is None or v is {missing}:", f"    v = {src.name(_name_from_id, 'n')}(o, p, {missing})"]
+        return lines
 
     src.model(cls, read, "    ", (cls,))
     src.add("    ", "return v")
