@@ -131,3 +131,58 @@ def test_closing_the_client_between_pages_raises_client_closed_as_without_prefet
         http.close()
         with pytest.raises(ClientClosedError, match="the client is closed"):
             next(it)  # the prefetched page is not delivered after close
+
+
+class HeldAnswer:
+    """One loopback HTTP/1.1 exchange whose answer waits for ``release`` (at most ``hold`` seconds)."""
+
+    def __init__(self, hold: float = 3.0) -> None:
+        import socket
+
+        self.got_request, self.release = threading.Event(), threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        threading.Thread(target=self._serve, args=(hold,), daemon=True).start()
+
+    def _serve(self, hold: float) -> None:
+        conn, _ = self._listener.accept()
+        with conn, self._listener:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            self.got_request.set()
+            self.release.wait(hold)
+            body = b'{"value": []}'
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
+
+
+def test_a_prefetch_is_on_the_wire_when_submit_returns_so_the_service_starts_at_once(monkeypatch):
+    # The caller handing out items holds the GIL: without waiting for the request to be written (httpcore's trace
+    # hook says when), the woken thread waited a switch interval per step and the service heard of the next page late.
+    from m365sentinel._transport import _client
+
+    monkeypatch.setattr(_client, "_SENT_WAIT", 30.0)
+    server = HeldAnswer()
+    cloud = Cloud.custom(arm=server.url, log_analytics=server.url, graph=server.url)
+    with HttpClient(cloud, FakeCredential(), sleep=lambda s: None) as http:
+        prefetcher = _client._Prefetcher(http.send)
+        future = prefetcher.submit(arm_request(cloud, "GET", WS + "/incidents", "2025-09-01"))
+        assert server.got_request.wait(5) and not future.done()  # returned before the answer (held 3 s)
+        server.release.set()
+        assert future.result(5).json() == {"value": []}
+        prefetcher.stop()
+
+
+def test_a_prefetch_that_fails_before_sending_does_not_hold_submit(monkeypatch):
+    from m365sentinel._transport import _client
+
+    monkeypatch.setattr(_client, "_SENT_WAIT", 30.0)
+    prefetcher = _client._Prefetcher(lambda spec: (_ for _ in ()).throw(NotFoundError("gone", status_code=404)))
+    started = time.monotonic()
+    future = prefetcher.submit(FIRST)
+    with pytest.raises(NotFoundError):
+        future.result(0)
+    assert time.monotonic() - started < 25  # the failure released it, not the 30 s wait
+    prefetcher.stop()
