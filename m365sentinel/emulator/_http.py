@@ -27,6 +27,7 @@ class EmuRequest:
     raw_query: str
     headers: dict[str, str]  # lower-cased names
     body: bytes = b""
+    loopback: bool = False  # arrived through the loopback server (http or https), not the in-process transport
 
     @property
     def query_pairs(self) -> list[tuple[str, str]]:
