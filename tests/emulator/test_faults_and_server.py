@@ -38,6 +38,16 @@ def test_method_glob_predicate_and_server_errors(bare: Api) -> None:
     assert bare.request("POST", bare.ws("dataConnectorsCheckRequirements"), json={"kind": "x"}).status_code == 500
 
 
+def test_injected_body_as_bytes_is_sent_as_it_is(bare: Api) -> None:
+    canned = b'{"tables":[{"name":"PrimaryResult","columns":[],"rows":[]}],"x": 1.50}'  # not json.dumps's form
+    bare.emu.faults.add("GET */settings", status=200, body=canned, times=2)
+    for _ in range(2):
+        r = bare.request("GET", bare.ws("settings"))
+        assert (r.status_code, r.content) == (200, canned)
+        assert r.headers["content-type"] == "application/json; charset=utf-8"
+    assert bare.emu.faults.pending == 0
+
+
 def test_dropped_connection_in_process(bare: Api) -> None:
     bare.emu.faults.drop_connection()
     with pytest.raises(httpx.RemoteProtocolError):
