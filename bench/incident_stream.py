@@ -132,11 +132,12 @@ def _client(mode: str, url: str, workspace: str, first: str, page: int, limit: i
             count = _floor(client, first, limit)
         return _figures(started, cpu, count)
 
-    from m365sentinel import Connector, aio
-    from m365sentinel._transport import Cloud
+    from m365sentinel import Cloud, Connector
 
     cloud = Cloud.custom(arm=url, log_analytics=url, graph=url)
     if mode == "sdk-async":
+        from m365sentinel import aio  # the async face's import (it loads the incidents modules): outside, as others
+
         credential: Any = _AsyncToken()
         started, cpu = time.perf_counter(), time.process_time()
         transport: Any = None if ca is None else httpx.AsyncHTTPTransport(verify=ssl.create_default_context(cafile=ca))
