@@ -10,7 +10,7 @@ import statistics
 import subprocess
 import sys
 
-from bench._measure import verdict
+from bench._measure import compile_package, verdict
 
 RUNS = 11  # interleaved, so background load hits both sides alike
 
@@ -24,14 +24,7 @@ def _fresh(modules: str) -> float:
 
 
 def main() -> dict[str, float]:
-    # pip compiles installed packages to bytecode; an editable checkout under PYTHONDONTWRITEBYTECODE would be
-    # compiled from source at every start. Compare like with like: bytecode for both sides.
-    import compileall
-    from pathlib import Path
-
-    import m365sentinel
-
-    compileall.compile_dir(str(Path(m365sentinel.__file__).parent), quiet=1)
+    compile_package()
     deps_runs, ours_runs = [], []
     for _ in range(RUNS):
         deps_runs.append(_fresh("httpx, attrs, cattrs"))

@@ -101,7 +101,8 @@ def main() -> float:
     builder, fstring, ratio = measure(build_with_kql)
     print(f"kql.table_timechart: {builder * 1e6:9.1f} us per build+render  ({_calls(build_with_kql):.0f} calls)")
     print(f"f-string:            {fstring * 1e6:9.3f} us per render")
-    print(f"ratio:               {ratio:9.1f}x  (median of {ROUNDS} interleaved rounds; target <= 100x)")
+    verdict = "met" if ratio <= 100 else "NOT met"
+    print(f"ratio:               {ratio:9.1f}x  (median of {ROUNDS} interleaved rounds; target <= 100x): {verdict}")
     chain, _, chain_ratio = measure(build_with_fluent_chain, rounds=5)
     print(
         f"fluent chain:        {chain * 1e6:9.1f} us per build+render  ({_calls(build_with_fluent_chain):.0f} calls), "

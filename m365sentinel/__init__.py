@@ -47,7 +47,6 @@ from ._errors import (
     UnsupportedCloudError,
 )
 from ._ids import WorkspaceId
-from ._plan import Action, ApplyResult, Change, FieldChange, ManualStep, Plan
 from ._providers import ProviderNames, provider_names
 from ._session import Session
 from ._transport import Audience, Cloud, RetryPolicy
@@ -175,11 +174,12 @@ if _TYPE_CHECKING:
         StreamedIncident,
         UpdateResult,
     )
+    from ._plan import Action, ApplyResult, Change, FieldChange, ManualStep, Plan
     from ._verify import Verdict, VerificationLine, VerificationReport
     from .models import QueryResult, TimeSeries
 
-# The KQL builder and the models load on first use (``m365sentinel.kql``, ``from m365sentinel import QueryResult``):
-# attrs builds every class at import time, and a script that only plans and applies needs few of them.
+# The KQL builder, the models and the plan machinery load on first use (``m365sentinel.kql``, ``from m365sentinel
+# import QueryResult``): attrs builds every class at import time, and a script needs few of them.
 _LAZY = {
     "kql": None,
     "models": None,
@@ -224,6 +224,12 @@ _LAZY = {
     "FleetQueryResult": "._fleet_query",
     "WorkspaceQueryResult": "._fleet_query",
     "QueryBatch": "._fleet_query",
+    "Action": "._plan",
+    "ApplyResult": "._plan",
+    "Change": "._plan",
+    "FieldChange": "._plan",
+    "ManualStep": "._plan",
+    "Plan": "._plan",
 }
 
 

@@ -28,16 +28,6 @@ from ._errors import (
 )
 from ._ids import WorkspaceId, validate_guid
 from ._inputs import check_text
-from ._plan import (
-    MTP_KIND,
-    Action,
-    ApplyResult,
-    Change,
-    IncidentsAndAlerts,
-    Observed,
-    Plan,
-    compute_changes,
-)
 from ._providers import provider_names
 from ._routes import Routes
 from ._session import Session
@@ -52,6 +42,7 @@ if TYPE_CHECKING:
     from ._entities import EntitySync
     from ._hunting import HuntingTable, Retention, TableIngestion
     from ._incidents import IncidentStream
+    from ._plan import ApplyResult, Change, IncidentsAndAlerts, Observed, Plan
     from ._verify import VerificationReport
     from .models import (
         AlertRule,
@@ -316,6 +307,8 @@ class ConnectorCore:
         ):
             if not isinstance(value, bool):
                 raise InvalidInputError(f"{flag} must be True or False, got {value!r}")
+        from ._plan import IncidentsAndAlerts  # the plan machinery loads on first use (`import m365sentinel` ~3 ms)
+
         return self._with(incidents=IncidentsAndAlerts(turn_off_microsoft_incident_creation_rules, alerts))
 
     def entities(
@@ -476,6 +469,7 @@ class ConnectorCore:
 
     def _observe(self, *, settings: bool = False, ingestion: bool = False, tables: bool = False) -> Flow[Observed]:
         from ._hunting import tables_by_name
+        from ._plan import MTP_KIND, Observed
         from .models import AlertRule, DataConnector, DataConnectorRequirements, Setting  # loaded on first use
 
         r = self._session.routes
@@ -511,6 +505,8 @@ class ConnectorCore:
 
     # --- plan / apply (flows) -----------------------------------------------------------------------------------
     def _plan_flow(self, applier: Callable[[Plan], Any]) -> Flow[Plan]:
+        from ._plan import compute_changes
+
         d = self._desired
         observed = yield from self._observe(
             settings=d.entities is not None,
@@ -568,9 +564,13 @@ class ConnectorCore:
         )
 
     def _plan_type(self) -> type[Plan]:
+        from ._plan import Plan
+
         return Plan
 
     def _apply_flow(self, plan: Plan) -> Flow[ApplyResult]:
+        from ._plan import ApplyResult
+
         if plan.blockers:
             raise PreflightError("cannot apply: prerequisites are not met", problems=plan.blockers)
         for change in plan.changes:  # every resource as planned, before the first write (nothing half-applied)
@@ -598,6 +598,8 @@ class ConnectorCore:
 
     def _check_fresh(self, change: Change) -> Flow[None]:
         """Raise StalePlanError when the resource no longer is as the plan read it (etag, existence, fields)."""
+        from ._plan import Action
+
         r = self._session.routes
         if change.resource_type == "tables":
             current = ((yield from send_json(r.get_table(change.name))) or {}).get("properties") or {}
@@ -684,6 +686,8 @@ class ConnectorCore:
         return (yield from bridge(report, lambda asked: self._query_flow(*asked)))
 
     def _disconnect_flow(self) -> Flow[DisconnectResult]:
+        from ._plan import MTP_KIND
+
         r = self._session.routes
         deleted: list[str] = []
         if not (yield from self._onboarded()):  # no Sentinel on the workspace: no connector to delete

@@ -392,3 +392,10 @@ def compute_changes(
             if desired.turn_off_microsoft_incident_creation_rules:
                 changes.extend(_rule_changes(observed, providers))
     return tuple(changes), tuple(notes), tuple(blockers)
+
+
+# Loaded on first use, not by ``import m365sentinel``: the public classes report the package as their home here,
+# as the eagerly exported ones do there (tracebacks and reprs show m365sentinel.Plan, however it was reached).
+for _cls in (Action, ApplyResult, Change, FieldChange, ManualStep, Plan):
+    _cls.__module__ = "m365sentinel"
+del _cls

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from importlib.resources import files
 
 import attrs
 
@@ -43,6 +42,8 @@ class ProviderNames:
 @cache
 def provider_names() -> ProviderNames:
     """The shipped table (read once)."""
+    from importlib.resources import files  # here: `import m365sentinel` needs no table (~1 ms)
+
     data = json.loads(files("m365sentinel._data").joinpath("providers.json").read_text("utf-8"))
     return ProviderNames(
         incident_providers=tuple(data["incident_provider_names"]),

@@ -11,7 +11,6 @@ from urllib.parse import quote
 from .._errors import InvalidInputError
 from .._inputs import check_text
 from .._transport import RequestSpec, arm_request, graph_request, log_analytics_query_request
-from ..kql._literals import render_string
 from ..models._time import format_datetime
 from ._filters import odata_string
 
@@ -136,6 +135,8 @@ def bulk_alerts_kql(incident_names: Sequence[str]) -> str:
     when that alert has no row yet (left outer join); an incident listing no alert gives one row with ``AlertId``
     empty, so every incident Log Analytics knows is in the answer (the completeness checks of ``_alerts``).
     """
+    from ..kql._literals import render_string  # deferred: the kql package costs ~9 ms to load, a listing needs none
+
     names = [n for n in dict.fromkeys(incident_names)]
     if not names or not all(isinstance(n, str) and n for n in names):
         raise InvalidInputError(f"incident names: expected non-empty strings, got {incident_names!r}")

@@ -26,13 +26,11 @@ __all__ = ["POOL_LIMITS", "ClientShell", "check_client_args", "credential_for"]
 
 @functools.cache
 def _user_agent() -> str:
-    from importlib.metadata import PackageNotFoundError, version  # deferred: only clients need it
+    # The package's own constant (a test checks it against the installed metadata): importlib.metadata costs a
+    # client 5-30 ms to import and scan, which a plain httpx client never pays (issue 17).
+    from .. import __version__
 
-    try:
-        ours = version("m365sentinel")
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        ours = "0.0.0"
-    return f"m365sentinel/{ours} python-httpx/{httpx.__version__}"
+    return f"m365sentinel/{__version__} python-httpx/{httpx.__version__}"
 
 
 def check_client_args(

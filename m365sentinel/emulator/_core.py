@@ -164,7 +164,7 @@ class Core:
             except AuthFailure as exc:
                 # Over the loopback server a client uses custom endpoints (Cloud.custom), whose token audience is
                 # the endpoint itself, as in a private cloud: accept a token for the origin it addressed.
-                if req.scheme != "http" or exc.code != "InvalidAuthenticationTokenAudience":
+                if (req.scheme != "http" and not req.loopback) or exc.code != "InvalidAuthenticationTokenAudience":
                     raise
                 self.tokens.check(header, req.origin)
         except AuthFailure as exc:

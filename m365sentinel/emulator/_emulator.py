@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
+import ssl
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
@@ -386,10 +387,13 @@ class Emulator:
         """An ``httpx.AsyncBaseTransport`` answering every route in-process."""
         return EmulatorAsyncTransport(self._responder, self.time)
 
-    def serve(self, host: str = "127.0.0.1", port: int = 0) -> LoopbackServer:
+    def serve(self, host: str = "127.0.0.1", port: int = 0, *, tls: ssl.SSLContext | None = None) -> LoopbackServer:
         """Start a loopback HTTP server in a background thread; use as a context manager or call ``close()``.
 
         ``host``: a loopback address (127.0.0.0/8, ``::1``, ``localhost``); ``port``: 0 (any free port) to 65535.
+        ``tls``: a server-side ``ssl.SSLContext`` holding a certificate for ``host`` (e.g. a throwaway one from
+        ``trustme``) to serve HTTPS instead: ``.url`` is then ``https://...`` and clients trust the certificate
+        through their own settings (``httpx.HTTPTransport(verify=...)`` as ``transport=``).
         InvalidInputError for anything else, or when the port cannot be bound (e.g. in use)."""
         check_text(host, "host", expected="a loopback address such as 127.0.0.1")
         try:
@@ -399,8 +403,10 @@ class Emulator:
         if not loopback:
             raise InvalidInputError(f"host={host!r}: the emulator serves on a loopback address only (e.g. 127.0.0.1)")
         check_int(port, "port", 0, 65535)
+        if tls is not None and not isinstance(tls, ssl.SSLContext):
+            raise InvalidInputError(f"tls={tls!r}: expected None or a server-side ssl.SSLContext")
         try:
-            return LoopbackServer(self._responder, host, port).start()
+            return LoopbackServer(self._responder, host, port, tls).start()
         except OSError as exc:
             raise InvalidInputError(f"cannot serve on {host}:{port}: {exc.strerror}") from exc
 

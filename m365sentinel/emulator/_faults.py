@@ -136,7 +136,8 @@ class Faults:
         times: int = 1,
         body: Any = None,
     ) -> None:
-        """Answer the next *times* matching requests with *status* (default 429 + ``Retry-After: 7``)."""
+        """Answer the next *times* matching requests with *status* (default 429 + ``Retry-After: 7``) and *body*: a
+        JSON value, or ``bytes`` of JSON sent as they are (e.g. a large canned query answer, encoded once)."""
         check_int(times, "times", 1, 10**9)
         check_int(status, "status", 100, 599)
         if headers is None:

@@ -27,6 +27,7 @@ class EmuRequest:
     raw_query: str
     headers: dict[str, str]  # lower-cased names
     body: bytes = b""
+    loopback: bool = False  # arrived through the loopback server (http or https), not the in-process transport
 
     @property
     def query_pairs(self) -> list[tuple[str, str]]:
@@ -69,7 +70,11 @@ class RequestRecord:
 
 
 def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> EmuResponse:
-    body = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
+    """``payload``: a JSON value, or ``bytes`` of JSON sent as they are (a canned answer encoded once)."""
+    if isinstance(payload, bytes):
+        body = payload
+    else:
+        body = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
     merged = {"content-type": "application/json; charset=utf-8"} if payload is not None else {}
     merged["x-ms-request-id"] = str(uuid.uuid4())  # as ARM and Log Analytics send; errors quote it
     merged.update(headers or {})

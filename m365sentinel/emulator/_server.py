@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -17,7 +18,7 @@ from m365sentinel.emulator._http import DropConnection, EmuRequest, Responder
 __all__ = ["LoopbackServer"]
 
 
-def _handler_class(core: Responder) -> type[BaseHTTPRequestHandler]:
+def _handler_class(core: Responder, scheme: str) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "m365sentinel-emulator"
@@ -29,12 +30,13 @@ def _handler_class(core: Responder) -> type[BaseHTTPRequestHandler]:
             host = self.headers.get("Host") or self._default_host()
             request = EmuRequest(
                 method=self.command.upper(),
-                scheme="http",
+                scheme=scheme,
                 host=host,
                 path=unquote(parts.path),
                 raw_query=parts.query,
                 headers={k.lower(): v for k, v in self.headers.items()},
                 body=body,
+                loopback=True,
             )
             with core.faults.limits.admit(request) as refused:
                 if refused is not None:
@@ -75,22 +77,40 @@ def _handler_class(core: Responder) -> type[BaseHTTPRequestHandler]:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    tls: ssl.SSLContext | None = None
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # TLS handshake in the connection's own thread (not the accepting one): one slow client stalls no other.
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        wrapped = self.tls.wrap_socket(request, server_side=True)  # takes over the socket (closed if this fails)
+        try:
+            super().finish_request(wrapped, client_address)
+        finally:
+            self.shutdown_request(wrapped)  # the caller shuts down the plain socket, now detached
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that hangs up mid-exchange (a cancelled prefetch, a killed consumer) is normal here, not news.
-        if isinstance(sys.exc_info()[1], ConnectionError):
+        # A client that hangs up mid-exchange (a cancelled prefetch, a killed consumer) or refuses the certificate
+        # is normal here, not news.
+        if isinstance(sys.exc_info()[1], ConnectionError | ssl.SSLError):
             return
         super().handle_error(request, client_address)
 
 
 class LoopbackServer:
-    """A running server: ``.url`` (``http://127.0.0.1:<port>``), ``.close()``; also a context manager."""
+    """A running server: ``.url`` (``http://127.0.0.1:<port>``, ``https://`` with ``tls``), ``.close()``; also a
+    context manager."""
 
-    def __init__(self, core: Responder, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server = _Server((host, port), _handler_class(core))
+    def __init__(
+        self, core: Responder, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None
+    ) -> None:
+        scheme = "http" if tls is None else "https"
+        self._server = _Server((host, port), _handler_class(core, scheme))
+        self._server.tls = tls
         bound_host, bound_port = self._server.server_address[:2]
         bound = bound_host.decode() if isinstance(bound_host, bytes) else str(bound_host)
-        self.url: str = f"http://{bound}:{bound_port}"
+        self.url: str = f"{scheme}://{bound}:{bound_port}"
         self._thread: threading.Thread | None = None
 
     def start(self) -> LoopbackServer:

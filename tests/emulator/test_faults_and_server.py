@@ -8,6 +8,7 @@ import json
 import httpx
 import pytest
 
+from m365sentinel import InvalidInputError
 from m365sentinel.emulator import Emulator
 
 from .conftest import ARM, NOW, PREVIEW, SCOPES, Api
@@ -35,6 +36,16 @@ def test_method_glob_predicate_and_server_errors(bare: Api) -> None:
     assert r.status_code == 503 and "Retry-After" not in r.headers
     bare.emu.faults.add(lambda rec: rec.method == "POST", status=500)
     assert bare.request("POST", bare.ws("dataConnectorsCheckRequirements"), json={"kind": "x"}).status_code == 500
+
+
+def test_injected_body_as_bytes_is_sent_as_it_is(bare: Api) -> None:
+    canned = b'{"tables":[{"name":"PrimaryResult","columns":[],"rows":[]}],"x": 1.50}'  # not json.dumps's form
+    bare.emu.faults.add("GET */settings", status=200, body=canned, times=2)
+    for _ in range(2):
+        r = bare.request("GET", bare.ws("settings"))
+        assert (r.status_code, r.content) == (200, canned)
+        assert r.headers["content-type"] == "application/json; charset=utf-8"
+    assert bare.emu.faults.pending == 0
 
 
 def test_dropped_connection_in_process(bare: Api) -> None:
@@ -114,3 +125,35 @@ def test_graph_incidents_page_by_skip(fresh: Api) -> None:
     assert all(1 <= len(i["alerts"]) <= 4 for i in body["value"])
     too_far = fresh.request("GET", "https://graph.microsoft.com/v1.0/security/alerts_v2?$top=1000&$skip=5001")
     assert too_far.status_code == 400
+
+
+def test_loopback_server_over_tls() -> None:
+    """``serve(tls=...)``: HTTPS on loopback with a throwaway certificate; the SDK streams over it (nextLinks are
+    https), trusting the certificate through its own transport; a client that does not trust it is refused."""
+    import ssl
+
+    import trustme
+
+    from m365sentinel import Cloud, Connector
+
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    emu = Emulator(now=NOW, seed=2, incidents=10)
+    with emu.serve(tls=server_ctx) as server:
+        assert server.url.startswith("https://127.0.0.1:")
+        url = server.url
+        cloud = Cloud.custom(arm=url, log_analytics=url, graph=url)
+        transport = httpx.HTTPTransport(verify=client_ctx)
+        with Connector(emu.workspace_resource_id, credential=emu.credential(), cloud=cloud, transport=transport) as c:
+            names = [item.id for item in c.incidents().page(4)]
+        assert len(names) == len(set(names)) == 10
+        pages = [r for r in emu.requests if r.path.endswith("/providers/Microsoft.SecurityInsights/incidents")]
+        assert len(pages) == 3  # pages of 4, 4, 2: every nextLink followed over https
+        with httpx.Client(timeout=10) as untrusting, pytest.raises(httpx.ConnectError):
+            untrusting.get(f"{url}{emu.workspace_resource_id}?api-version=2023-09-01")
+    with pytest.raises(InvalidInputError, match="tls="):
+        emu.serve(tls="cert.pem")  # type: ignore[arg-type]
+    emu.close()

@@ -733,6 +733,7 @@ def catalogue() -> tuple[EntryPoint, ...]:
         E("Emulator(xdr_share)", lambda w, v: Emulator(now=NOW, xdr_share=v, dataset=False).close(), (0.5,)),
         E("Emulator.serve(host)", lambda w, v: _bare(lambda e: e.serve(host=v).close()), ("127.0.0.1", "::1")),
         E("Emulator.serve(port)", lambda w, v: _bare(lambda e: e.serve(port=v).close()), (0,), _no_port),
+        E("Emulator.serve(tls)", lambda w, v: _bare(lambda e: e.serve(tls=v).close()), (None,)),
         E("Emulator.advance(delta)", lambda w, v: _bare(lambda e: e.advance(v)), (timedelta(0),)),
         E("Faults.server_error(times)", lambda w, v: _bare(lambda e: e.faults.server_error(v)), (1,)),
         E("Faults.add(route)", lambda w, v: _bare(lambda e: e.faults.add(v)), ("*/incidents*",)),
