@@ -187,7 +187,7 @@ class HttpClient(ClientShell):
                     try:
                         if pending is not None and pending[0] is effect.spec and not self._client.is_closed:
                             future, pending = pending[1], None
-                            outcome = future.result()
+                            outcome = self._read_prefetched(future.result(), effect.spec)
                         else:  # no prefetch, or the client was closed meanwhile: ClientClosedError, as without one
                             pending = None
                             outcome = self.send(effect.spec)
@@ -202,6 +202,7 @@ class HttpClient(ClientShell):
             flow.close()
             if pending is not None:
                 pending[1].cancel()
+                pending[1].add_done_callback(_close_unread)  # a page fetched for nobody gives its connection back
             if prefetcher is not None:
                 prefetcher.stop()
 
@@ -277,12 +278,29 @@ class HttpClient(ClientShell):
             request.extensions = {**request.extensions, "trace": _on_sent(sent)}
         started = time.perf_counter()
         try:
-            response = self._client.send(request)
+            response = self._client.send(request, stream=sent is not None)
         except RuntimeError as exc:
             if self._client.is_closed:  # closed by another thread between our check and this send
                 raise ClientClosedError("the client was closed while this request was being sent") from exc
             raise
+        if sent is not None:
+            if response.is_success:  # a prefetched page's body is read by the iterator (``_read_prefetched``)
+                return self._received(effect, response, started, read=False)
+            response.read()  # the flow maps an error status from its body
         return self._received(effect, response, started)
+
+    def _read_prefetched(self, response: httpx.Response, spec: RequestSpec) -> httpx.Response:
+        """The body of a prefetched page, read in the caller's thread when the page is asked for: it waits in the
+        socket meanwhile, and reading it in the worker would take a GIL hand-over per chunk while the caller hands
+        out items. A transport error while reading fetches the page again under the whole retry policy, as
+        ``send`` would have retried it."""
+        try:
+            response.read()
+        except httpx.TransportError:
+            response.close()
+            return self.send(spec)
+        response.stream = httpx.ByteStream(response.content)  # as ``_received`` does: no cycle keeping the body
+        return response
 
 
 class _Prefetcher:
@@ -334,6 +352,11 @@ class _Prefetcher:
 _SENT_WAIT = 0.01
 # The prefetch thread's "request written" signal, which ``_transmit`` hands to httpcore's trace hook.
 _sending = threading.local()
+
+
+def _close_unread(future: concurrent.futures.Future[httpx.Response]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        future.result().close()
 
 
 def _on_sent(sent: threading.Event) -> Callable[[str, Any], None]:

@@ -161,13 +161,15 @@ class ClientShell:
         return request
 
     @staticmethod
-    def _received(effect: Transmit, response: httpx.Response, started: float) -> httpx.Response:
-        """Log ``response`` (``started``: ``time.perf_counter()`` before sending) and detach its body."""
+    def _received(effect: Transmit, response: httpx.Response, started: float, *, read: bool = True) -> httpx.Response:
+        """Log ``response`` (``started``: ``time.perf_counter()`` before sending) and detach its body (``read``:
+        it has been read; a prefetched page's is read later)."""
         spec = effect.spec
         log_response(
             spec.method, spec.url, response, (time.perf_counter() - started) * 1000.0, effect.client_request_id
         )
-        # httpx binds the (fully read, closed) body stream back to its response: a reference cycle that keeps each
-        # page's body alive until a full garbage collection. A plain stream over the same bytes breaks it.
-        response.stream = httpx.ByteStream(response.content)
+        if read:
+            # httpx binds the (fully read, closed) body stream back to its response: a reference cycle that keeps
+            # each page's body alive until a full garbage collection. A plain stream over the same bytes breaks it.
+            response.stream = httpx.ByteStream(response.content)
         return response

@@ -168,10 +168,13 @@ def test_a_prefetch_is_on_the_wire_when_submit_returns_so_the_service_starts_at_
     cloud = Cloud.custom(arm=server.url, log_analytics=server.url, graph=server.url)
     with HttpClient(cloud, FakeCredential(), sleep=lambda s: None) as http:
         prefetcher = _client._Prefetcher(http.send)
-        future = prefetcher.submit(arm_request(cloud, "GET", WS + "/incidents", "2025-09-01"))
+        spec = arm_request(cloud, "GET", WS + "/incidents", "2025-09-01")
+        future = prefetcher.submit(spec)
         assert server.got_request.wait(5) and not future.done()  # returned before the answer (held 3 s)
         server.release.set()
-        assert future.result(5).json() == {"value": []}
+        response = future.result(5)
+        assert not response.is_stream_consumed  # the body waits for the caller's thread
+        assert http._read_prefetched(response, spec).json() == {"value": []}
         prefetcher.stop()
 
 
@@ -186,3 +189,50 @@ def test_a_prefetch_that_fails_before_sending_does_not_hold_submit(monkeypatch):
         future.result(0)
     assert time.monotonic() - started < 25  # the failure released it, not the 30 s wait
     prefetcher.stop()
+
+
+class BrokenBody(httpx.SyncByteStream):
+    def __iter__(self):
+        yield b'{"value": ['
+        raise httpx.ReadError("connection reset mid-body")
+
+
+def test_a_prefetched_body_cut_off_while_the_caller_reads_it_is_fetched_again():
+    # The worker hands over a 2xx page unread; a transport error while the caller's thread reads it is the same
+    # failure ``send`` retries: the page is fetched again, and the caller sees it whole.
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        url = str(request.url)
+        seen.append(url)
+        if url == LINK2 and seen.count(LINK2) == 1:
+            return httpx.Response(200, stream=BrokenBody())
+        if url == LINK2:
+            return httpx.Response(200, json={"value": [{"name": "b"}]})
+        return httpx.Response(200, json={"value": [{"name": "a"}], "nextLink": LINK2})
+
+    with HttpClient(CLOUD, FakeCredential(), transport=httpx.MockTransport(answer), sleep=lambda s: None) as http:
+        pages = [p["value"][0]["name"] for p, _ in http.iter_page_responses(FIRST, prefetch=True)]
+    assert pages == ["a", "b"] and seen == [FIRST.url, LINK2, LINK2]
+
+
+def test_a_prefetched_page_nobody_asks_for_gives_its_connection_back():
+    closed = threading.Event()
+
+    class Body(httpx.SyncByteStream):
+        def __iter__(self):
+            yield b'{"value": [{"name": "b"}]}'
+
+        def close(self) -> None:
+            closed.set()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if str(request.url) == LINK2:
+            return httpx.Response(200, stream=Body())
+        return httpx.Response(200, json={"value": [{"name": "a"}], "nextLink": LINK2})
+
+    with HttpClient(CLOUD, FakeCredential(), transport=httpx.MockTransport(answer), sleep=lambda s: None) as http:
+        it = http.iter_page_responses(FIRST, prefetch=True)
+        next(it)
+        it.close()  # page 2 was fetched (or is on its way) for nobody
+        assert closed.wait(5)
