@@ -17,6 +17,8 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
+from .._json import loads as decode_json
+
 __all__ = ["ENTITY_TYPE", "arm_entities", "arm_kind", "arm_property_name", "camel_case"]
 
 ENTITY_TYPE = "Microsoft.SecurityInsights/Entities"
@@ -84,7 +86,7 @@ def arm_property_name(kind: str, key: str) -> str:
 def _decode(value: Any) -> list[Any]:
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = decode_json(value)
         except ValueError:
             return []
     return value if isinstance(value, list) else []

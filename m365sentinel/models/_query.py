@@ -68,7 +68,7 @@ _TYPE_ALIASES = {
     "single": "real",
     "float": "real",
     "object": "dynamic",
-    "system.object": "dynamic",
+    "sqldecimal": "decimal",
     "uniqueid": "guid",
     "date": "datetime",
     "time": "timespan",
@@ -76,7 +76,7 @@ _TYPE_ALIASES = {
 
 
 def _kusto_type(name: str) -> str:
-    low = name.lower()
+    low = name.lower().removeprefix("system.")  # "System.DateTime": the full .NET name
     return _TYPE_ALIASES.get(low, low)
 
 
@@ -235,7 +235,7 @@ def _to_float(v: Any) -> float | None:
             return None
         try:
             return float(v)
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: an integer beyond a double's range
             raise _bad("real", v) from None
     raise _bad("real", v)
 
