@@ -1,0 +1,36 @@
+"""Set operators over long lists (an MSSP's IOC list): Microsoft's parser takes at most 32,768 arguments for
+``in``/``!in``/``in~``/``!in~``/``has_any``/``has_all``, the left operand included. Longer lists rendered as one
+operator were refused by the service; they are now chunks joined so the meaning is the same."""
+
+from __future__ import annotations
+
+import pytest
+
+from m365sentinel import InvalidInputError, kql
+from m365sentinel.kql import _expr, fn
+
+
+@pytest.mark.parametrize(("method", "op", "join"), [
+    ("in_", "in", "or"), ("in_ci", "in~", "or"), ("has_any", "has_any", "or"),
+    ("not_in", "!in", "and"), ("not_in_ci", "!in~", "and"), ("has_all", "has_all", "and"),
+])
+def test_a_list_beyond_the_limit_is_chunks_with_the_same_meaning(monkeypatch, method, op, join):
+    monkeypatch.setattr(_expr, "_MAX_SET_VALUES", 2)
+    expr = getattr(kql.col("Title"), method)(["a", "b", "c"])
+    assert expr.text == f'(Title {op} ("a", "b") {join} Title {op} ("c"))'
+    assert str(kql.table("SecurityIncident").where(expr)) == f"SecurityIncident\n| where {expr.text}"
+    assert getattr(kql.col("Title"), method)(["a", "b"]).text == f'Title {op} ("a", "b")'
+
+
+def test_forty_thousand_values_parse_clean_for_every_set_operator(kql_parser):
+    values = [f"ioc-{n}" for n in range(40_000)]
+    col = kql.col("Title")
+    for expr in (col.in_(values), col.not_in(values), col.has_any(values), col.has_all(values)):
+        kql_parser.assert_clean(str(kql.table("SecurityIncident").where(expr)))
+
+
+@pytest.mark.parametrize("pct", ["50", 101, -1, float("nan"), True, None])
+def test_percentile_takes_a_number_from_0_to_100(pct):
+    with pytest.raises(InvalidInputError, match=f"percentile pct must be a number from 0 to 100, got {pct!r}"):
+        fn.percentile(kql.col("IncidentNumber"), pct)
+    assert fn.percentile(kql.col("IncidentNumber"), 99.5).text == "percentile(IncidentNumber, 99.5)"
