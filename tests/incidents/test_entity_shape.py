@@ -445,13 +445,15 @@ def test_emulator_bulk_and_per_incident_entities_agree(emu, emu_connector):
 
 
 def test_entities_nested_beyond_the_recursion_limit_are_a_serialization_error():
-    """A process chain of 600 ParentProcess levels escaped as an untyped RecursionError from the stream."""
+    """A ParentProcess chain deeper than the recursion limit escaped as an untyped RecursionError from the stream."""
+    import sys
+
     from m365sentinel._errors import SerializationError
 
     root = node = {"$id": "0", "Type": "process"}
-    for n in range(1, 600):
+    for n in range(1, sys.getrecursionlimit() + 100):
         node["ParentProcess"] = node = {"$id": str(n), "Type": "process"}
     with pytest.raises(SerializationError, match="entities are nested too deeply"):
-        arm_entities(json.dumps([root]))
+        arm_entities([root])  # decoded already, as the bulk path hands a dynamic cell over
     shallow = [{"$id": "0", "Type": "process", "ParentProcess": {"$id": "1", "Type": "process"}}]
     assert len(arm_entities(json.dumps(shallow))) == 2
