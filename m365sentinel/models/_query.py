@@ -128,7 +128,7 @@ class QueryErrorInfo:
                     message=_opt_str(d.get("message")),
                     target=_opt_str(d.get("target")),
                     value=_opt_str(d.get("value")),
-                    resources=tuple(d.get("resources") or ()),
+                    resources=_str_list(d.get("resources")),
                     raw=freeze(d),
                 )
                 for d in details
@@ -166,6 +166,11 @@ class QueryErrorInfo:
 
 def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _str_list(value: Any) -> tuple[str, ...]:
+    # Only a JSON array is a list: a string is not its characters, a number not iterable.
+    return tuple(str(v) for v in value if v is not None) if isinstance(value, list) else ()
 
 
 # --- per-type column converters --------------------------------------------------------------------------------
@@ -627,11 +632,19 @@ class QueryResult:
         """The ``PrimaryResult`` table (or the first table).
 
         Raises:
+            QueryError: the service answered an error and no tables (``code``: its innermost code).
             InvalidInputError: the result has no tables.
         """
         for t in self.tables:
             if t.name == "PrimaryResult":
                 return t
+        if not self.tables and self.error is not None:
+            raise QueryError(
+                f"the service answered {self.error.code}: {self.error.message}, and no tables "
+                f"({self.error.inner_code}: {self.error.inner_message})",
+                code=self.error.inner_code,
+                status_code=200,
+            )
         if not self.tables:
             raise InvalidInputError("the query result has no tables")
         return self.tables[0]

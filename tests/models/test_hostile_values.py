@@ -101,3 +101,28 @@ def test_null_arrays_in_graph_incidents_and_alerts_parse_as_empty():
     assert (parsed.custom_tags, parsed.comments) == ((), ())
     assert (parsed.alerts[0].evidence, parsed.alerts[0].mitre_techniques) == ((), ())
     assert GraphAlert.from_json(alert).evidence == ()
+
+
+def test_error_detail_resources_are_a_json_array_of_text_or_nothing():
+    body = {"tables": [], "error": {"code": "PartialError", "message": "m", "details": [
+        {"code": "a", "resources": 5}, {"code": "b", "resources": "ws1"}, {"code": "c", "resources": ["ws1", None, 2]},
+    ]}}
+    result = QueryResult.from_json(json.dumps(body))
+    assert [d.resources for d in result.error.details] == [(), (), ("ws1", "2")]
+
+
+def test_primary_of_an_error_answer_without_tables_is_the_query_error():
+    """A 200 with only ``error`` (no tables) parsed; ``.primary`` said "InvalidInputError: no tables" (a caller
+    mistake) instead of what the service said."""
+    from m365sentinel._errors import QueryError
+
+    body = {"error": {"code": "BadArgumentError", "message": "The request had some invalid properties",
+                      "innererror": {"code": "SemanticError", "message": "'Foo' is not a column"}}}
+    result = QueryResult.from_json(json.dumps(body))
+    with pytest.raises(QueryError) as caught:
+        _ = result.primary
+    assert (caught.value.code, caught.value.status_code) == ("SemanticError", 200)
+    assert str(caught.value) == (
+        "SemanticError: the service answered BadArgumentError: The request had some invalid properties, and no "
+        "tables (SemanticError: 'Foo' is not a column)"
+    )
