@@ -11,16 +11,18 @@ one-line verdict (``verdict: ...``; on stderr with ``--json``, so stdout stays p
 a chart path in a missing folder, an error the service answers) is one ``error: ...`` line on stderr, no traceback.
 
 Exit codes: 0 ok; 1 an SDK error (message printed) or a verification that is not all "ingesting"; 2 bad usage;
-``plan --json`` and ``plan --exit-code``: 3 when a change is due.
+``plan --json`` and ``plan --exit-code``: 3 when a change is due; 141 when stdout closed early (``| head``), no
+traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -597,6 +599,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly as a SIGPIPE'd tool does, and point stdout at devnull so
+        # the interpreter's final flush does not raise again.
+        with suppress(OSError, ValueError, AttributeError):  # stdout is not a file descriptor (captured)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     return code
 
 

@@ -312,3 +312,18 @@ def test_fleet_progress_is_a_bar_on_a_terminal_and_lines_elsewhere():
         for done in range(1, 21):
             progress(done, 20, None)
     assert lines.getvalue().splitlines() == [f"... {n}/20 workspaces done" for n in range(2, 21, 2)]
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(monkeypatch, capsys):
+    """`m365sentinel tables --emulator | head -1` printed a BrokenPipeError traceback."""
+
+    class ClosedPipe:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["tables", "--emulator"]) == 141
+    assert "Traceback" not in capsys.readouterr().err
