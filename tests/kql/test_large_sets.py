@@ -22,11 +22,10 @@ def test_a_list_beyond_the_limit_is_chunks_with_the_same_meaning(monkeypatch, me
     assert getattr(kql.col("Title"), method)(["a", "b"]).text == f'Title {op} ("a", "b")'
 
 
-def test_forty_thousand_values_parse_clean_for_every_set_operator(kql_parser):
-    values = [f"ioc-{n}" for n in range(40_000)]
-    col = kql.col("Title")
-    for expr in (col.in_(values), col.not_in(values), col.has_any(values), col.has_all(values)):
-        kql_parser.assert_clean(str(kql.table("SecurityIncident").where(expr)))
+def test_one_value_over_the_limit_parses_clean(kql_parser):
+    # The joins' text for every operator is checked above with a small limit; this is the real one (about 2 s).
+    query = kql.table("SecurityIncident").where(kql.col("Title").in_([f"i{n}" for n in range(32_768)]))
+    kql_parser.assert_clean(str(query))
 
 
 @pytest.mark.parametrize("pct", ["50", 101, -1, float("nan"), True, None])
