@@ -2,7 +2,9 @@
 
 Pages of 1,000 incidents and query results of 100,000+ rows are the SDK's hot path; orjson decodes them about
 3x faster than ``json``. It is stricter, so a document it refuses (``NaN``/``Infinity``, integers beyond 64 bits,
-lone surrogates) is decoded again by ``json``: both paths accept exactly what ``json.loads`` accepts.
+lone surrogates) is decoded again by ``json``: both paths accept exactly what ``json.loads`` accepts, except
+nesting deeper than the interpreter's recursion limit, which is refused as not JSON (``json`` would raise
+RecursionError, an untyped error every caller would let escape).
 """
 
 from __future__ import annotations
@@ -22,4 +24,7 @@ def loads(data: bytes | bytearray | str) -> Any:
     try:
         return _fast(data)
     except orjson.JSONDecodeError:
-        return json.loads(data)
+        try:
+            return json.loads(data)
+        except RecursionError:
+            raise json.JSONDecodeError("nested too deeply", "", 0) from None

@@ -11,16 +11,18 @@ one-line verdict (``verdict: ...``; on stderr with ``--json``, so stdout stays p
 a chart path in a missing folder, an error the service answers) is one ``error: ...`` line on stderr, no traceback.
 
 Exit codes: 0 ok; 1 an SDK error (message printed) or a verification that is not all "ingesting"; 2 bad usage;
-``plan --json`` and ``plan --exit-code``: 3 when a change is due.
+``plan --json`` and ``plan --exit-code``: 3 when a change is due; 141 when stdout closed early (``| head``), no
+traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -62,7 +64,7 @@ def _target(args: argparse.Namespace) -> Iterator[tuple[Connector, Emulator | No
         ]
         given += ["--cloud"] if args.cloud != "AzureCloud" else []
         if given:
-            raise SystemExit(f"error: --emulator runs on the built-in workspace; drop {' '.join(given)}")
+            _usage(f"--emulator runs on the built-in workspace; drop {' '.join(given)}")
         from .emulator import Emulator  # imported only when asked for
 
         _target_line(
@@ -77,7 +79,7 @@ def _target(args: argparse.Namespace) -> Iterator[tuple[Connector, Emulator | No
             emu.close()
         return
     if not args.workspace:
-        raise SystemExit("error: give --emulator, or --workspace <resource id> (with Azure credentials available)")
+        _usage("give --emulator, or --workspace <resource id> (with Azure credentials available)")
     if args.endpoint:  # an emulator served by `m365sentinel emulator serve` in another process
         from ._transport import Cloud
         from .emulator import LoopbackCredential
@@ -219,7 +221,7 @@ def _status(args: argparse.Namespace) -> int:
     if args.workspaces:
         return _fleet_command(args, "status")
     if args.json:
-        raise SystemExit("error: status --json reports a fleet: give --workspaces FILE")
+        _usage("status --json reports a fleet: give --workspaces FILE")
     with _target(args) as (c, _):
         _progress("reading the connector, rules, settings and per-table ingestion")
         status = c.status()
@@ -259,7 +261,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _apply(args: argparse.Namespace) -> int:
     if not args.workspaces:
-        raise SystemExit("error: apply runs over a fleet: give --workspaces FILE (one workspace: `onboard`)")
+        _usage("apply runs over a fleet: give --workspaces FILE (one workspace: `onboard`)")
     return _fleet_command(args, "apply")
 
 
@@ -290,11 +292,11 @@ def _fleet_setup(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any]]:
     from ._transport import Cloud
 
     if args.emulator or args.workspace:
-        raise SystemExit("error: --workspaces lists the workspaces; drop --emulator and --workspace")
+        _usage("--workspaces lists the workspaces; drop --emulator and --workspace")
     try:
         text = Path(args.workspaces).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise SystemExit(f"error: --workspaces {args.workspaces!r}: {getattr(exc, 'strerror', None) or exc}") from None
+        _usage(f"--workspaces {args.workspaces!r}: {getattr(exc, 'strerror', None) or exc}")
     targets = parse_workspaces(text)  # InvalidInputError names the line, before any request
     where = f"emulator served at {args.endpoint}" if args.endpoint else f"Azure ({args.cloud}; DefaultAzureCredential)"
     _target_line(f"{len(targets)} workspace(s) listed in {args.workspaces}, {where}")
@@ -317,7 +319,7 @@ def _query(args: argparse.Namespace) -> int:
     from ._session import Session
 
     if not args.workspaces:
-        raise SystemExit("error: query runs over a fleet: give --workspaces FILE")
+        _usage("query runs over a fleet: give --workspaces FILE")
     targets, options = _fleet_setup(args)
     with Session(**options) as session:
         fleet = Fleet(targets, session=session, concurrency=args.concurrency)
@@ -394,9 +396,9 @@ def _serve(args: argparse.Namespace) -> int:
     from .emulator import run_server
 
     if not is_loopback_host(args.host):
-        raise SystemExit(f"error: --host {args.host!r}: the emulator serves loopback addresses only (127.0.0.1, ::1)")
+        _usage(f"--host {args.host!r}: the emulator serves loopback addresses only (127.0.0.1, ::1)")
     if not 0 <= args.port <= 65535:
-        raise SystemExit(f"error: --port {args.port}: expected 0-65535")
+        _usage(f"--port {args.port}: expected 0-65535")
     try:
         run_server(
             args.host,
@@ -430,6 +432,24 @@ def _chart_file(suffix: str) -> Any:
 
     check.__name__ = f"{suffix[1:]} file"  # argparse names the type in its messages
     return check
+
+
+class _UsageExit(SystemExit):
+    """Exit status 2 (bad usage, as argparse's own), whose ``str`` is the message already printed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(2)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _usage(message: str) -> NoReturn:
+    """A usage mistake the parser cannot see (conflicting or missing options): one line, exit 2, no request sent."""
+    line = f"error: {message}"
+    print(line, file=sys.stderr)
+    raise _UsageExit(line)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -579,6 +599,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly as a SIGPIPE'd tool does, and point stdout at devnull so
+        # the interpreter's final flush does not raise again.
+        with suppress(OSError, ValueError, AttributeError):  # stdout is not a file descriptor (captured)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     return code
 
 

@@ -95,7 +95,10 @@ def parse_duration(value: object, what: str) -> timedelta:
     if isinstance(value, str):
         short = _SHORT.match(value)
         if short:
-            return timedelta(**{_UNITS[short.group(2)]: int(short.group(1))})
+            try:
+                return timedelta(**{_UNITS[short.group(2)]: int(short.group(1))})
+            except (OverflowError, ValueError):  # beyond timedelta, or past int()'s digit limit: refused below
+                pass
         if value.strip().upper().startswith("P"):
             try:
                 return parse_timespan(value.strip())

@@ -32,13 +32,13 @@ Completeness (``bulk_related``), checked before any incident of the batch is han
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .._errors import QueryError
+from .._json import loads as decode_json
 from .._transport._flow import Flow, done, run_local, send_query
 from ..models import Entity, IncidentAlert, QueryResult
 from ..models._time import format_datetime, shift
@@ -59,7 +59,7 @@ def _text_list(value: Any) -> list[str]:
         return []
     if isinstance(value, str):
         try:
-            decoded = json.loads(value)
+            decoded = decode_json(value)
         except ValueError:
             return [v.strip() for v in value.split(",") if v.strip()]
         value = decoded
@@ -116,7 +116,7 @@ def _alert_doc(row: Mapping[str, Any]) -> dict[str, Any]:
     extended = row.get("ExtendedProperties")
     if isinstance(extended, str):
         try:
-            extended = json.loads(extended)
+            extended = decode_json(extended)
         except ValueError:
             extended = None
     props = {

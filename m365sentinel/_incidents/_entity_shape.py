@@ -17,6 +17,9 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
+from .._errors import SerializationError
+from .._json import loads as decode_json
+
 __all__ = ["ENTITY_TYPE", "arm_entities", "arm_kind", "arm_property_name", "camel_case"]
 
 ENTITY_TYPE = "Microsoft.SecurityInsights/Entities"
@@ -84,7 +87,7 @@ def arm_property_name(kind: str, key: str) -> str:
 def _decode(value: Any) -> list[Any]:
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = decode_json(value)
         except ValueError:
             return []
     return value if isinstance(value, list) else []
@@ -193,5 +196,12 @@ def arm_entities(value: Any) -> list[dict[str, Any]]:
     the ARM ``<x>EntityId(s)`` holding the linked entity's ``name``. ``name`` is a GUID derived from kind and
     properties (equal entities get equal names), not the service's entity id. Entities nested inline are returned
     too; top-level ``{"$ref"}`` items add nothing twice. Unparseable input gives ``[]``.
+
+    Raises:
+        SerializationError: entities linked or nested deeper than the interpreter's recursion limit (hundreds of
+            levels; real alerts have a handful), rather than an untyped RecursionError from the stream.
     """
-    return _Converter(_decode(value)).documents()
+    try:
+        return _Converter(_decode(value)).documents()
+    except RecursionError:
+        raise SerializationError("cannot convert SecurityAlert Entities: entities are nested too deeply") from None

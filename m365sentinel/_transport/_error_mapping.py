@@ -4,12 +4,12 @@ Body shapes understood:
 - ARM CloudError / ErrorResponse: ``{"error": {"code", "message", "target"?, "details"?}}``
 - Graph: ``{"error": {"code", "message", "innerError": {"request-id", "date", ...}}}``
 - Log Analytics: ``{"error": {"code", "message", "correlationId"?, "innererror": {...}}}``
-- a bare ``{"code", "message"}`` (some resource providers), or any non-JSON text.
+- a bare ``{"code", "message"}`` (some resource providers), keys in any casing (``{"Code", "Message"}``), OData v3's
+  ``{"odata.error": {"code", "message": {"lang", "value"}}}``, or any non-JSON text.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -29,12 +29,14 @@ from .._errors import (
     ServerError,
     UnsupportedApiVersionError,
 )
+from .._json import loads as decode_json
 from ._retry import retry_after_seconds
 
 __all__ = [
     "CONSENT_REMEDIATION",
     "ServiceError",
     "is_consent_error",
+    "is_error_envelope",
     "map_status_error",
     "parse_service_error",
     "request_id_from",
@@ -53,7 +55,9 @@ _KIND_NOT_SUPPORTED = re.compile(
     r"api[\s-]?version\W*(?P<version>\d{4}-\d{2}-\d{2}(?:-preview)?)?",
     re.IGNORECASE,
 )
-_API_VERSION_CODES = frozenset({"invalidapiversionparameter", "noregisteredproviderfound", "invalidapiversion"})
+_API_VERSION_CODES = frozenset(
+    {"invalidapiversionparameter", "noregisteredproviderfound", "invalidapiversion", "unsupportedapiversion"}
+)
 _VERSION = re.compile(r"\d{4}-\d{2}-\d{2}(?:-preview)?")
 _REQUEST_ID_HEADERS = ("x-ms-request-id", "x-ms-correlation-request-id", "request-id")
 _BY_STATUS: dict[int, type[APIStatusError]] = {
@@ -81,25 +85,50 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _get(obj: dict[str, Any], *names: str) -> Any:
+    """The first of ``names`` present in ``obj``, matched case-insensitively (``code``/``Code``, ``Error``)."""
+    folded = {k.casefold(): v for k, v in obj.items() if isinstance(k, str)}
+    for name in names:
+        if name in folded:
+            return folded[name]
+    return None
+
+
+def _text(value: Any) -> str | None:
+    # OData v3 ("odata.error") sends the message as {"lang": "en-US", "value": "..."}.
+    if isinstance(value, dict):
+        value = _get(value, "value")
+    return _str(value)
+
+
 def parse_service_error(content: bytes) -> ServiceError:
-    """Parse an error body of any of the shapes above; never raises."""
+    """Parse an error body of any of the shapes above (keys in any casing; ``odata.error``); never raises."""
     try:
-        body = json.loads(content) if content.strip() else None
+        body = decode_json(content) if content.strip() else None
     except (ValueError, UnicodeDecodeError):
         text = content.decode("utf-8", "replace").strip()
         return ServiceError(None, None, text[:500] or None, None)
     if not isinstance(body, dict):
         return ServiceError(body, None, None, None)
-    err: Any = body.get("error")
+    err: Any = _get(body, "error", "odata.error")
     if isinstance(err, str):  # OAuth style: {"error": "invalid_token", "error_description": "..."}
-        desc = _str(body.get("error_description")) or _str(body.get("message"))
+        desc = _str(_get(body, "error_description")) or _text(_get(body, "message"))
         return ServiceError(body, err, desc, None)
     if not isinstance(err, dict):
         err = body
-    inner = err.get("innerError") or err.get("innererror") or {}
-    inner_id = (_str(inner.get("request-id")) or _str(inner.get("requestId"))) if isinstance(inner, dict) else None
-    inner_id = inner_id or _str(err.get("correlationId"))
-    return ServiceError(body, _str(err.get("code")), _str(err.get("message")), inner_id)
+    inner = _get(err, "innererror") or {}
+    inner_id = (_str(_get(inner, "request-id", "requestid"))) if isinstance(inner, dict) else None
+    inner_id = inner_id or _str(_get(err, "correlationid"))
+    return ServiceError(body, _str(_get(err, "code")), _text(_get(err, "message")), inner_id)
+
+
+def is_error_envelope(body: Any) -> bool:
+    """True for a decoded body that is nothing but an error: ``{"error": {...}}`` (any casing, ``odata.error``),
+    beside at most OData annotations. A success status with such a body carries no data: it is an error."""
+    if not isinstance(body, dict):
+        return False
+    keys = {k.casefold() for k in body if isinstance(k, str) and not k.startswith("@odata.")}
+    return len(keys) == 1 and keys <= {"error", "odata.error"} and isinstance(_get(body, "error", "odata.error"), dict)
 
 
 def request_id_from(headers: Mapping[str, str], error: ServiceError | None = None) -> str | None:
@@ -189,7 +218,7 @@ def map_status_error(
                 kind=kind,
                 api_version=version,
                 remediation=(
-                    f"The service does not accept kind {kind or '?'} at api-version {version or '?'}; "
+                    f"The service does not accept {f'kind {kind} at ' if kind else ''}api-version {version or '?'}; "
                     "use an api-version that declares it (see m365sentinel ApiVersions)."
                 ),
                 **common,

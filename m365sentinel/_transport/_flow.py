@@ -40,7 +40,7 @@ from .._errors import (
 from .._json import loads as decode_json
 from ._auth import check_token_target, parse_token_challenge
 from ._clouds import Audience, Cloud
-from ._error_mapping import is_consent_error, map_status_error, parse_service_error
+from ._error_mapping import is_consent_error, is_error_envelope, map_status_error, parse_service_error
 from ._logging import LOGGER, redact_url
 from ._paging import Pager
 from ._requests import RequestSpec
@@ -103,15 +103,28 @@ def check_flow(flow: Any) -> None:
 
 
 def json_body(spec: RequestSpec, response: httpx.Response) -> Any:
-    """The response body as JSON; None for 204 or an empty body; SerializationError when it is not JSON."""
+    """The response body as JSON; None for 204 or an empty body; SerializationError when it is not JSON;
+    the typed ``APIStatusError`` of ``map_status_error`` when a success status carries only an error envelope
+    (``{"error": {"code", "message"}}``: parsed as a resource it would be an empty one, silently)."""
     if response.status_code == 204 or not response.content.strip():
         return None
     try:
-        return decode_json(response.content)
+        body = decode_json(response.content)
     except ValueError as exc:
         raise SerializationError(
             f"{spec.method} {redact_url(spec.url)} answered {response.status_code} with a body that is not JSON"
         ) from exc
+    if is_error_envelope(body):
+        raise map_status_error(
+            response.status_code,
+            response.headers,
+            response.content,
+            method=spec.method,
+            url=spec.url,
+            reason=response.reason_phrase,
+            request_json=spec.json,
+        )
+    return body
 
 
 def send_json(spec: RequestSpec) -> Flow[Any]:

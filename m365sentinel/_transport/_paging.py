@@ -25,6 +25,7 @@ import httpx
 
 from .._errors import SerializationError, UnsafeRequestError
 from ._clouds import origin_of
+from ._logging import redact_text
 from ._requests import RequestSpec
 
 __all__ = ["Pager", "next_link_of", "next_page_spec"]
@@ -50,9 +51,13 @@ def next_page_spec(spec: RequestSpec, first_url: str, next_link: str) -> Request
     """The GET for ``next_link`` with ``spec``'s audience and headers (Graph's Prefer stays on every page).
 
     A relative link is resolved against the current URL. Raises UnsafeRequestError when the link leaves the
-    first request's origin.
+    first request's origin, SerializationError when it is not a URL (httpx's InvalidURL is no SentinelError).
     """
-    target = httpx.URL(spec.url).join(next_link) if "://" not in next_link else httpx.URL(next_link)
+    try:
+        target = httpx.URL(spec.url).join(next_link) if "://" not in next_link else httpx.URL(next_link)
+    except httpx.InvalidURL as exc:
+        shown = redact_text(next_link[:200])
+        raise SerializationError(f"the page's next link is not a URL ({exc}): {shown!r}") from None
     if origin_of(target) != origin_of(first_url):
         scheme, host, port = origin_of(target)
         raise UnsafeRequestError(

@@ -43,7 +43,15 @@ def parse_duration(text: str) -> timedelta:
 
 def parse_timespan(text: str, now: datetime) -> tuple[datetime, datetime]:
     """The Log Analytics ``timespan``: ``<duration>`` (ending now), ``<start>/<end>``, ``<start>/<duration>``
-    or ``<duration>/<end>``. Returns the inclusive (start, end). Raises ValueError."""
+    or ``<duration>/<end>``. Returns the inclusive (start, end). Raises ValueError (also for a span reaching past
+    year 1 or 9999, which the service cannot represent either: a 400, never a 500 the client would retry)."""
+    try:
+        return _parse_timespan(text, now)
+    except OverflowError as exc:
+        raise ValueError(f"timespan {text!r:.80} reaches outside 0001-01-01..9999-12-31") from exc
+
+
+def _parse_timespan(text: str, now: datetime) -> tuple[datetime, datetime]:
     if "/" not in text:
         return now - parse_duration(text), now
     left, _, right = text.partition("/")

@@ -99,6 +99,10 @@ OPERATOR_PRECEDENCE: Final = _OPS
 ASSOCIATIVE_OPERATORS: Final = _ASSOCIATIVE
 _STRING_OPS: Final = frozenset(op for op in _CMP_OPS if op not in {"==", "!=", "<", "<=", ">", ">="})
 _IN_OPS: Final = frozenset({"in", "!in", "in~", "!in~", "has_any", "has_all"})
+# Microsoft's parser takes at most 32,768 arguments for a set operator, the left operand included; a longer list is
+# rendered as chunks joined by "or" (in, in~, has_any: any chunk) or "and" (!in, !in~, has_all: every chunk).
+_MAX_SET_VALUES: Final = 32_767
+_EVERY_CHUNK_OPS: Final = frozenset({"!in", "!in~", "has_all"})
 
 # (column, literal, compared as a string?): a comparison to check once the query's column kinds are known.
 Pending = tuple["Column", "Literal", bool]
@@ -688,7 +692,12 @@ class In(_Composite):
             added = tuple((left, v, string_op) for v in values if isinstance(v, Literal))
             if added:
                 deps = (deps[0], deps[1] + added)
-        _set_text(self, f"{lt} {op} ({', '.join(texts)})")
+        if len(texts) <= _MAX_SET_VALUES:
+            _set_text(self, f"{lt} {op} ({', '.join(texts)})")
+        else:
+            chunks = (texts[i : i + _MAX_SET_VALUES] for i in range(0, len(texts), _MAX_SET_VALUES))
+            join = " and " if op in _EVERY_CHUNK_OPS else " or "
+            _set_text(self, "(" + join.join(f"{lt} {op} ({', '.join(c)})" for c in chunks) + ")")
         _setter(In, "op")(self, op)
         _setter(In, "left")(self, left)
         _setter(In, "values")(self, values)

@@ -441,7 +441,11 @@ _UNIT_TICKS: Final = {**dict(_TIMESPAN_UNITS), "microsecond": 10}
 
 
 def parse_timespan(value: _dt.timedelta | str) -> _dt.timedelta:
-    """Accept a ``timedelta`` or a simple KQL timespan such as ``"1d"``, ``"6h"``, ``"30m"``; else raise."""
+    """Accept a ``timedelta`` or a simple KQL timespan such as ``"1d"``, ``"6h"``, ``"30m"``.
+
+    Raises:
+        InvalidInputError: anything else, or text beyond KQL's timespan range (int64 ticks, about 29,227 years).
+    """
     if isinstance(value, _dt.timedelta):
         return value
     if isinstance(value, str):
@@ -456,7 +460,11 @@ def _parse_timespan_text(value: str) -> _dt.timedelta | None:
     match = _TIMESPAN_TEXT.fullmatch(value.strip())
     if match is None:
         return None
-    ticks = int(match.group(1)) * _UNIT_TICKS[match.group(2)]
+    digits = match.group(1)
+    # Checked before int(): 5,000 digits would hit int()'s ValueError, 20 timedelta's OverflowError.
+    ticks = int(digits) * _UNIT_TICKS[match.group(2)] if len(digits.lstrip("0")) <= 20 else _INT64_MAX + 1
+    if ticks > _INT64_MAX:
+        raise InvalidInputError(f"timespan {value!r:.60} is outside KQL's timespan range")
     return _dt.timedelta(microseconds=ticks // TICKS_PER_MICROSECOND)
 
 

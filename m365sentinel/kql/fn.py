@@ -8,8 +8,10 @@ Reference: learn.microsoft.com/kusto/query/scalar-functions and .../aggregation-
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from typing import Final
 
+from m365sentinel._errors import InvalidInputError
 from m365sentinel.kql._expr import Call, Column, Expr, Literal, Star, to_expr
 from m365sentinel.kql._literals import parse_timespan
 
@@ -211,4 +213,7 @@ def make_list(value: object) -> Call:
 
 
 def percentile(value: object, pct: float) -> Call:
+    """``percentile(value, pct)``; ``pct`` a number from 0 to 100 (InvalidInputError otherwise, before any request)."""
+    if isinstance(pct, bool) or not isinstance(pct, int | float) or not (math.isfinite(pct) and 0 <= pct <= 100):
+        raise InvalidInputError(f"percentile pct must be a number from 0 to 100, got {pct!r}")
     return Call("percentile", (_arg(value), to_expr(pct)))

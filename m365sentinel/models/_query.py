@@ -68,7 +68,7 @@ _TYPE_ALIASES = {
     "single": "real",
     "float": "real",
     "object": "dynamic",
-    "system.object": "dynamic",
+    "sqldecimal": "decimal",
     "uniqueid": "guid",
     "date": "datetime",
     "time": "timespan",
@@ -76,7 +76,7 @@ _TYPE_ALIASES = {
 
 
 def _kusto_type(name: str) -> str:
-    low = name.lower()
+    low = name.lower().removeprefix("system.")  # "System.DateTime": the full .NET name
     return _TYPE_ALIASES.get(low, low)
 
 
@@ -128,7 +128,7 @@ class QueryErrorInfo:
                     message=_opt_str(d.get("message")),
                     target=_opt_str(d.get("target")),
                     value=_opt_str(d.get("value")),
-                    resources=tuple(d.get("resources") or ()),
+                    resources=_str_list(d.get("resources")),
                     raw=freeze(d),
                 )
                 for d in details
@@ -166,6 +166,11 @@ class QueryErrorInfo:
 
 def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _str_list(value: Any) -> tuple[str, ...]:
+    # Only a JSON array is a list: a string is not its characters, a number not iterable.
+    return tuple(str(v) for v in value if v is not None) if isinstance(value, list) else ()
 
 
 # --- per-type column converters --------------------------------------------------------------------------------
@@ -235,7 +240,7 @@ def _to_float(v: Any) -> float | None:
             return None
         try:
             return float(v)
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: an integer beyond a double's range
             raise _bad("real", v) from None
     raise _bad("real", v)
 
@@ -627,11 +632,19 @@ class QueryResult:
         """The ``PrimaryResult`` table (or the first table).
 
         Raises:
+            QueryError: the service answered an error and no tables (``code``: its innermost code).
             InvalidInputError: the result has no tables.
         """
         for t in self.tables:
             if t.name == "PrimaryResult":
                 return t
+        if not self.tables and self.error is not None:
+            raise QueryError(
+                f"the service answered {self.error.code}: {self.error.message}, and no tables "
+                f"({self.error.inner_code}: {self.error.inner_message})",
+                code=self.error.inner_code,
+                status_code=200,
+            )
         if not self.tables:
             raise InvalidInputError("the query result has no tables")
         return self.tables[0]

@@ -145,10 +145,17 @@ def parse_timespan(value: str) -> timedelta:
     7 days 4:44:01.511551. Years and months (``P1Y``, ``P1M``) have no fixed length and are rejected.
 
     Raises:
-        InvalidInputError: not a string in either form.
+        InvalidInputError: not a string in either form, or beyond ``timedelta``'s range.
     """
     if not isinstance(value, str):
         raise InvalidInputError(f"expected {_TS_EXPECTED}, got {value!r}")
+    try:
+        return _parse_timespan(value)
+    except OverflowError as exc:  # beyond timedelta's +-999,999,999 days (Kusto's own range is far smaller)
+        raise InvalidInputError(f"timespan {value!r:.100} is outside the representable range") from exc
+
+
+def _parse_timespan(value: str) -> timedelta:
     s = value.strip()
     m = _KUSTO_TS_RE.fullmatch(s)
     if m is not None:

@@ -44,7 +44,7 @@ def test_durations_in_both_forms(text, expected):
     assert parse_duration(text, "queryPeriod") == expected
 
 
-@pytest.mark.parametrize("bad", ["1w", "", "h", 60, None, "P"])
+@pytest.mark.parametrize("bad", ["1w", "", "h", 60, None, "P", "1000000000d", "9" * 5000 + "m"])
 def test_bad_durations_name_the_expected_form(bad):
     with pytest.raises(InvalidInputError, match="expected a duration such as '5m', '1h', '14d'"):
         parse_duration(bad, "queryPeriod")
@@ -87,6 +87,7 @@ def test_portability_warnings_are_kept_for_the_plan():
 @pytest.mark.parametrize(("change", "message"), [
     (("queryPeriod: 14d", "queryPeriod: 30m"), "shorter than its queryFrequency"),
     (("queryFrequency: 1h", "queryFrequency: 15d"), "queryFrequency='15d'"),
+    (("queryFrequency: 1h", "queryFrequency: 99999999999d"), "queryFrequency of 'Test rule'='99999999999d'"),
     (("severity: Medium", "severity: Critical"), "severity='Critical'"),
     (("triggerOperator: gt", "triggerOperator: above"), "triggerOperator='above'"),
     (("kind: Scheduled", "kind: Fusion"), "rule kind 'Fusion' is not supported"),

@@ -187,7 +187,14 @@ def test_onboard_against_a_served_emulator_says_why_it_exits_1(capsys):
     (["plan", "--emulator", "--retention-days", "0"], 1,
      "error: InvalidInputError: retention_days for table DeviceInfo must be an int from 4 to 730 (or -1 for the "
      "default), got 0"),
-    (["status"], 1, "error: give --emulator, or --workspace <resource id> (with Azure credentials available)"),
+    # usage mistakes the parser cannot see exit 2 too, as documented (they exited 1 with Python's SystemExit(str))
+    (["status"], 2, "error: give --emulator, or --workspace <resource id> (with Azure credentials available)"),
+    (["plan", "--emulator", "--tenant-id", "x"], 2, "error: --emulator runs on the built-in workspace; drop --tenant-id"),
+    (["status", "--emulator", "--json"], 2, "error: status --json reports a fleet: give --workspaces FILE"),
+    (["apply", "--emulator"], 2, "error: apply runs over a fleet: give --workspaces FILE (one workspace: `onboard`)"),
+    (["query", "--emulator", "SecurityIncident"], 2, "error: query runs over a fleet: give --workspaces FILE"),
+    (["plan", "--workspaces", "/missing/ws.txt"], 2, "error: --workspaces '/missing/ws.txt': No such file or directory"),
+    (["emulator", "serve", "--port", "99999"], 2, "error: --port 99999: expected 0-65535"),
 ])
 def test_user_mistakes_are_one_line_errors(capsys, argv, code, error):
     try:
@@ -305,3 +312,18 @@ def test_fleet_progress_is_a_bar_on_a_terminal_and_lines_elsewhere():
         for done in range(1, 21):
             progress(done, 20, None)
     assert lines.getvalue().splitlines() == [f"... {n}/20 workspaces done" for n in range(2, 21, 2)]
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(monkeypatch, capsys):
+    """`m365sentinel tables --emulator | head -1` printed a BrokenPipeError traceback."""
+
+    class ClosedPipe:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["tables", "--emulator"]) == 141
+    assert "Traceback" not in capsys.readouterr().err

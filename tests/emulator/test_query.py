@@ -162,3 +162,11 @@ def test_dropped_and_silenced_tables(fresh: Api) -> None:
     fresh.emu.state.create_table("IdentityInfo", [("TimeGenerated", "datetime"), ("AccountUPN", "string")])
     fresh.emu.state.add_rows("IdentityInfo", [{"TimeGenerated": NOW - timedelta(hours=1), "AccountUPN": "a@b.c"}])
     assert fresh.query("IdentityInfo | project AccountUPN").json()["tables"][0]["rows"] == [["a@b.c"]]
+
+
+def test_a_timespan_reaching_past_year_1_or_9999_is_a_400_not_a_500(shared: Api) -> None:
+    """A 500 here was retried by the client (4 attempts with backoff) for a request that can never succeed."""
+    for span in ("P999999999DT23H59M59.999999S", "P3000000D", "9000-01-01T00:00:00Z/P3000000D"):
+        r = shared.query("print 1", timespan=span)
+        assert r.status_code == 400, span
+        assert r.json()["error"]["innererror"]["code"] == "InvalidTimespan"

@@ -442,3 +442,18 @@ def test_emulator_bulk_and_per_incident_entities_agree(emu, emu_connector):
             assert set(match[0].properties or {}) == set(e.properties or {})
             compared[e.kind] += 1
     assert all(n > 0 for n in compared.values()), compared
+
+
+def test_entities_nested_beyond_the_recursion_limit_are_a_serialization_error():
+    """A ParentProcess chain deeper than the recursion limit escaped as an untyped RecursionError from the stream."""
+    import sys
+
+    from m365sentinel._errors import SerializationError
+
+    root = node = {"$id": "0", "Type": "process"}
+    for n in range(1, sys.getrecursionlimit() + 100):
+        node["ParentProcess"] = node = {"$id": str(n), "Type": "process"}
+    with pytest.raises(SerializationError, match="entities are nested too deeply"):
+        arm_entities([root])  # decoded already, as the bulk path hands a dynamic cell over
+    shallow = [{"$id": "0", "Type": "process", "ParentProcess": {"$id": "1", "Type": "process"}}]
+    assert len(arm_entities(json.dumps(shallow))) == 2

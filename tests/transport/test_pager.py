@@ -76,6 +76,15 @@ def test_another_origin_is_refused_before_anything_is_sent():
         pager.follow(page(["a"], "https://evil.example/v1.0/security/incidents?$skip=2"))
 
 
+@pytest.mark.parametrize("link", ["https://[::1", ":::", "https://graph.microsoft.com/v1.0/x\n?$skiptoken=SECRET"])
+def test_a_link_that_is_not_a_url_is_a_serialization_error(link):
+    """httpx's InvalidURL escaped the pager untyped (it is no SentinelError)."""
+    pager = Pager(FIRST, link_key="@odata.nextLink")
+    with pytest.raises(SerializationError, match="the page's next link is not a URL") as caught:
+        pager.follow(page(["a"], link))
+    assert "SECRET" not in str(caught.value)
+
+
 def test_an_expanded_collection_continues_with_ordinary_pages():
     pager = Pager(FIRST, link_key="alerts@odata.nextLink", items_key="alerts")
     parent = {"id": "7", "alerts": [{"id": "a0"}], "alerts@odata.nextLink": f"{BASE}/7/alerts?$skip=1"}
