@@ -90,11 +90,20 @@ def freeze(value: Any) -> Any:
 
 
 def thaw(value: Any) -> Any:
-    """Inverse of ``freeze``: a fresh, mutable, JSON-serialisable deep copy (dicts and lists)."""
+    """Inverse of ``freeze``: a fresh, mutable, JSON-serialisable deep copy (dicts and lists).
+
+    Raises SerializationError for JSON nested deeper than the interpreter's recursion limit allows to copy."""
+    try:
+        return _thaw(value)
+    except RecursionError:
+        raise SerializationError("the JSON is nested too deeply to copy (beyond the recursion limit)") from None
+
+
+def _thaw(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return {k: thaw(v) for k, v in value.items()}
+        return {k: _thaw(v) for k, v in value.items()}
     if isinstance(value, (tuple, list)):
-        return [thaw(v) for v in value]
+        return [_thaw(v) for v in value]
     return value
 
 
@@ -239,6 +248,39 @@ def _structure_str(value: Any, _: Any) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     raise TypeError(f"expected a string, got {type(value).__name__}")
+
+
+def _structure_int(value: Any, _: Any) -> int:
+    # cattrs' default is int(value): 3177.5 became 3177 and true became 1, silently. An integral number (3177.0) or
+    # the text of an integer ("3177": services send numbers as strings) is the same value; anything else is refused.
+    if type(value) is int:
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("+-").isdecimal():
+        return int(value)
+    raise TypeError(f"expected an integer, got {type(value).__name__} {value!r:.40}")
+
+
+def _structure_float(value: Any, _: Any) -> float:
+    # float(True) is 1.0: a boolean is not a number here. The text of a number is read as that number.
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise TypeError(f"expected a number, got {type(value).__name__} {value!r:.40}")
+
+
+def _structure_bool(value: Any, _: Any) -> bool:
+    # bool("false") is True: only a JSON boolean, or the text "true"/"false" in any case, is a boolean.
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise TypeError(f"expected a boolean, got {type(value).__name__} {value!r:.40}")
 
 
 def _json_array(v: Any) -> list[Any] | tuple[Any, ...]:
@@ -566,6 +608,9 @@ def _make_converter(*, detailed: bool) -> cattrs.Converter:
     conv.register_structure_hook(datetime, _structure_datetime)
     conv.register_structure_hook(timedelta, _structure_timedelta)
     conv.register_structure_hook(str, _structure_str)
+    conv.register_structure_hook(int, _structure_int)
+    conv.register_structure_hook(float, _structure_float)
+    conv.register_structure_hook(bool, _structure_bool)
     conv.register_structure_hook_func(_is_json_mapping, _structure_json)
     conv.register_structure_hook_func(lambda t: isinstance(t, type) and issubclass(t, OpenEnum), _structure_enum)
     conv.register_unstructure_hook(datetime, format_datetime)
