@@ -6,15 +6,14 @@ A ``nextLink`` is always requested exactly as the service gave it: never re-appe
 
 from __future__ import annotations
 
-import re
-
 import attrs
 
 from ._errors import InvalidInputError
+from ._lazy import LazyPattern
 
 __all__ = ["ApiVersions"]
 
-_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
+_VERSION = LazyPattern(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
 # The MicrosoftThreatProtection kind with dataTypes.alerts exists in previews from this one on (case A1): the SDK
 # never sends that kind at an older or a stable api-version, which answer 400 "kind ... is not supported".
 MIN_MTP_PREVIEW = "2025-07-01-preview"

@@ -9,6 +9,7 @@ from urllib.parse import quote
 import attrs
 
 from ._errors import InvalidInputError
+from ._lazy import LazyPattern
 
 __all__ = ["WorkspaceId", "validate_guid"]
 
@@ -17,7 +18,7 @@ __all__ = ["WorkspaceId", "validate_guid"]
 _RG = r"[-\w.()]{0,89}[-\w()]"
 _WS = r"[A-Za-z0-9][A-Za-z0-9-]{2,61}[A-Za-z0-9]"
 _GUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
-_WORKSPACE_RE = re.compile(
+_WORKSPACE_RE = LazyPattern(
     rf"^/subscriptions/(?P<sub>{_GUID})/resourceGroups/(?P<rg>{_RG})"
     rf"/providers/Microsoft\.OperationalInsights/workspaces/(?P<ws>{_WS})/?$",
     re.IGNORECASE,

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import inspect
 import math
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ._errors import InvalidInputError
+from ._lazy import LazyPattern
 
 __all__ = ["check_callable", "check_int", "check_json", "check_number", "check_text", "check_texts"]
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-_CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROL = LazyPattern(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROL_MULTILINE = LazyPattern(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def check_text(

@@ -4,6 +4,7 @@ first access. Keeps ``import m365sentinel`` cheap (attrs builds each model class
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -27,3 +28,31 @@ def lazy_exports(
         return sorted(set(namespace) | set(owner))
 
     return __getattr__, __dir__
+
+
+class LazyPattern:
+    """``re.compile(pattern)`` on first use: importing m365sentinel compiles no regular expression it may never
+    need (issue 17: import cost). For patterns off the hot paths (one method call more per use)."""
+
+    __slots__ = ("_compiled", "_flags", "_pattern")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self._pattern, self._flags = pattern, flags
+        self._compiled: re.Pattern[str] | None = None
+
+    def _re(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self._pattern, self._flags)
+        return self._compiled
+
+    def match(self, text: str) -> re.Match[str] | None:
+        return self._re().match(text)
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return self._re().search(text)
+
+    def findall(self, text: str) -> list[Any]:
+        return self._re().findall(text)
+
+    def sub(self, repl: Callable[[re.Match[str]], str], text: str) -> str:
+        return self._re().sub(repl, text)

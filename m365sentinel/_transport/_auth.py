@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from collections.abc import Mapping
 
 import attrs
 import httpx
 
 from .._errors import UnsafeRequestError
+from .._lazy import LazyPattern
 from ._clouds import Audience, Cloud, is_loopback_host, origin_of
 
 __all__ = ["TokenChallenge", "check_token_target", "parse_token_challenge"]
 
-_PARAM = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
+_PARAM = LazyPattern(r'(\w+)\s*=\s*"([^"]*)"')
 
 
 @attrs.frozen

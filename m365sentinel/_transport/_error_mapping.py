@@ -30,6 +30,7 @@ from .._errors import (
     UnsupportedApiVersionError,
 )
 from .._json import loads as decode_json
+from .._lazy import LazyPattern
 from ._retry import retry_after_seconds
 
 __all__ = [
@@ -50,7 +51,7 @@ CONSENT_REMEDIATION = (
 )
 # Compared after lower-casing and dropping everything but letters and digits ("Missing consent" == "MissingConsent").
 _CONSENT_MARKERS = ("invalidlicense", "licenseinvalid", "missingconsent", "licenseisinvalid", "consentrequired")
-_KIND_NOT_SUPPORTED = re.compile(
+_KIND_NOT_SUPPORTED = LazyPattern(
     r"kind\W+(?P<kind>[A-Za-z][\w.-]*)\W*\s+is\s+not\s+supported\s+(?:in|for|at|by)\s+(?:the\s+)?"
     r"api[\s-]?version\W*(?P<version>\d{4}-\d{2}-\d{2}(?:-preview)?)?",
     re.IGNORECASE,
@@ -58,7 +59,7 @@ _KIND_NOT_SUPPORTED = re.compile(
 _API_VERSION_CODES = frozenset(
     {"invalidapiversionparameter", "noregisteredproviderfound", "invalidapiversion", "unsupportedapiversion"}
 )
-_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}(?:-preview)?")
+_VERSION = LazyPattern(r"\d{4}-\d{2}-\d{2}(?:-preview)?")
 _REQUEST_ID_HEADERS = ("x-ms-request-id", "x-ms-correlation-request-id", "request-id")
 _BY_STATUS: dict[int, type[APIStatusError]] = {
     400: BadRequestError,

@@ -13,11 +13,12 @@ on that very logger, not its children's, so every httpcore module logger is name
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, quote
 
 import httpx
+
+from .._lazy import LazyPattern
 
 __all__ = ["LOGGER", "REDACTED", "RedactTokens", "install_redaction", "redact_headers", "redact_text", "redact_url"]
 
@@ -82,7 +83,7 @@ def redact_url(url: str | httpx.URL) -> str:
 
 # Continuation tokens in any spelling (``$skipToken``, ``$skiptoken``, ``%24skiptoken``, ``skip_token``,
 # ``continuationToken``), and bearer tokens, wherever they appear in a message (URL, repr of bytes, header text).
-_TOKENS = re.compile(
+_TOKENS = LazyPattern(
     r"(?i)((?:\$|%24)?(?:skip_?token|continuation_?token)(?:=|%3D|'\s*:\s*'|\"\s*:\s*\")|\bbearer\s+)"
     r"[^&\s\"'<>,)\]}]+"
 )
