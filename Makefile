@@ -53,6 +53,7 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed $(KQLP)/node_modules/.installed $(AZURITE)/node_modules/.installed
 	$(BIN)/ruff check m365sentinel tests bench
+	$(BIN)/ruff format --check m365sentinel tests bench
 	$(BIN)/mypy
 	$(BIN)/python .ci/type_completeness.py
 	$(BIN)/pytest
@@ -60,6 +61,7 @@ test: $(BIN)/.installed $(KQLP)/node_modules/.installed $(AZURITE)/node_modules/
 test-lowest: $(LOWEST)/.installed $(KQLP)/node_modules/.installed $(AZURITE)/node_modules/.installed
 	$(LOWEST)/python .ci/direct_versions.py
 	$(LOWEST)/ruff check m365sentinel tests bench
+	$(LOWEST)/ruff format --check m365sentinel tests bench
 	$(LOWEST)/mypy --cache-dir .mypy_cache/lowest
 	$(LOWEST)/python .ci/type_completeness.py
 	$(LOWEST)/pytest

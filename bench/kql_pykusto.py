@@ -65,8 +65,13 @@ def _pykusto() -> tuple[Callable[[], str], Callable[[], str]]:
         )
 
     def short() -> str:
-        return Query().where(col.TimeGenerated > f.ago(DAY)).summarize(f.count()).by(
-            f.bin(col.TimeGenerated, HOUR)).render()
+        return (
+            Query()
+            .where(col.TimeGenerated > f.ago(DAY))
+            .summarize(f.count())
+            .by(f.bin(col.TimeGenerated, HOUR))
+            .render()
+        )
 
     return chart, short
 

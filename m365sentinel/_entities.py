@@ -62,6 +62,8 @@ def _ueba_sources(value: object) -> tuple[str, ...]:
             )
         out.append(known)
     return tuple(dict.fromkeys(out))
+
+
 # Tables UEBA writes; absent until UEBA has processed data (case A6).
 UEBA_TABLES = ("BehaviorAnalytics", "IdentityInfo")
 # Tables only a working Defender for Identity deployment (onboarded, with sensors) fills.

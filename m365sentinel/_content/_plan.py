@@ -236,6 +236,13 @@ def _rule_change(rule: AnalyticsRule, current: AlertRule | None, blockers: list[
         else "the rule differs from its desired state"
     )
     return Change(
-        Action.UPDATE, "alertRules", str(current.name), rule.kind, rule.display_name, reason, current.etag,
-        tuple(fields), body,
+        Action.UPDATE,
+        "alertRules",
+        str(current.name),
+        rule.kind,
+        rule.display_name,
+        reason,
+        current.etag,
+        tuple(fields),
+        body,
     )

@@ -134,8 +134,14 @@ class RuleTemplate:
         connectors = connectors if isinstance(connectors, (list, tuple)) else []
         ids = tuple(str(c.get("connectorId")) for c in connectors if isinstance(c, Mapping) and c.get("connectorId"))
         version = props.get("version")
-        return cls(name, kind, str(props.get("displayName") or name), str(version) if version else None, ids,
-                   freeze(dict(props)))
+        return cls(
+            name,
+            kind,
+            str(props.get("displayName") or name),
+            str(version) if version else None,
+            ids,
+            freeze(dict(props)),
+        )
 
     def requires(self, connector_id: str = MTP_CONNECTOR_ID) -> bool:
         """Whether the template needs ``connector_id`` (``requiredDataConnectors[].connectorId``)."""

@@ -40,8 +40,16 @@ def sample_queries() -> tuple[SampleQuery, ...]:
     from .. import kql
 
     col, fn = kql.col, kql.fn
-    downloads = ("WebClient", "DownloadFile", "DownloadData", "DownloadString", "WebRequest", "Shellcode", "http",
-                 "https")
+    downloads = (
+        "WebClient",
+        "DownloadFile",
+        "DownloadData",
+        "DownloadString",
+        "WebRequest",
+        "Shellcode",
+        "http",
+        "https",
+    )
     base64 = col("ProcessCommandLine")
     return (
         SampleQuery(
@@ -67,18 +75,37 @@ def sample_queries() -> tuple[SampleQuery, ...]:
             .where(col("Timestamp") > fn.ago(timedelta(days=7)))
             .where(col("FileName").in_ci(["powershell.exe", "powershell_ise.exe"]))
             .where(col("ProcessCommandLine").has_any(list(downloads)))
-            .project("Timestamp", "DeviceName", "InitiatingProcessFileName", "InitiatingProcessCommandLine",
-                     "FileName", "ProcessCommandLine", "RemoteIP", "RemoteUrl", "RemotePort", "RemoteIPType"),
+            .project(
+                "Timestamp",
+                "DeviceName",
+                "InitiatingProcessFileName",
+                "InitiatingProcessCommandLine",
+                "FileName",
+                "ProcessCommandLine",
+                "RemoteIP",
+                "RemoteUrl",
+                "RemotePort",
+                "RemoteIPType",
+            ),
             timedelta(days=7),
         ),
         SampleQuery(
             "Lookup process executed from binary hidden in Base64 encoded file.",
             kql.table("DeviceProcessEvents")
             .where(col("Timestamp") > fn.ago(timedelta(days=14)))
-            .where(base64.contains(".decode('base64')") | base64.contains("base64 --decode")
-                   | base64.contains(".decode64("))
-            .project("Timestamp", "DeviceName", "FileName", "FolderPath", "ProcessCommandLine",
-                     "InitiatingProcessCommandLine")
+            .where(
+                base64.contains(".decode('base64')")
+                | base64.contains("base64 --decode")
+                | base64.contains(".decode64(")
+            )
+            .project(
+                "Timestamp",
+                "DeviceName",
+                "FileName",
+                "FolderPath",
+                "ProcessCommandLine",
+                "InitiatingProcessCommandLine",
+            )
             .top(100, "Timestamp"),
             timedelta(days=14),
         ),

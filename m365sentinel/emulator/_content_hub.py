@@ -26,8 +26,18 @@ if TYPE_CHECKING:
 
 __all__ = ["ContentHub", "check_rule"]
 
-_SCHEDULED_REQUIRED = ("displayName", "enabled", "query", "queryFrequency", "queryPeriod", "severity",
-                       "suppressionDuration", "suppressionEnabled", "triggerOperator", "triggerThreshold")
+_SCHEDULED_REQUIRED = (
+    "displayName",
+    "enabled",
+    "query",
+    "queryFrequency",
+    "queryPeriod",
+    "severity",
+    "suppressionDuration",
+    "suppressionEnabled",
+    "triggerOperator",
+    "triggerThreshold",
+)
 _NRT_REQUIRED = ("displayName", "enabled", "query", "severity", "suppressionDuration", "suppressionEnabled")
 
 
@@ -100,10 +110,15 @@ class ContentHub:
         out["id"] = self.core.ws.si_id(collection, out["name"])
         return out
 
-    def _arm(self, collection: str, type_: str, name: str, props: dict[str, Any], etag: str | None = None
-             ) -> dict[str, Any]:
-        item = {"id": self.core.ws.si_id(collection, name), "name": name, "type": f"Microsoft.SecurityInsights/{type_}",
-                "properties": props}
+    def _arm(
+        self, collection: str, type_: str, name: str, props: dict[str, Any], etag: str | None = None
+    ) -> dict[str, Any]:
+        item = {
+            "id": self.core.ws.si_id(collection, name),
+            "name": name,
+            "type": f"Microsoft.SecurityInsights/{type_}",
+            "properties": props,
+        }
         if etag is not None:
             item["etag"] = etag
         return item
@@ -117,8 +132,13 @@ class ContentHub:
 
     def _product_templates(self, *, full: bool) -> list[dict[str, Any]]:
         return [
-            self._arm("contentProductTemplates", "contentproducttemplates", t["contentProductId"],
-                      t if full else {k: v for k, v in t.items() if k != "mainTemplate"}, '"cat"')
+            self._arm(
+                "contentProductTemplates",
+                "contentproducttemplates",
+                t["contentProductId"],
+                t if full else {k: v for k, v in t.items() if k != "mainTemplate"},
+                '"cat"',
+            )
             for t in self.catalogue.values()
         ]
 
@@ -131,8 +151,9 @@ class ContentHub:
                 continue
             for res in (props.get("mainTemplate") or {}).get("resources", []):
                 if str(res.get("type", "")).lower().endswith("alertruletemplates"):
-                    item = self._arm("alertRuleTemplates", "AlertRuleTemplates", res["name"],
-                                     copy.deepcopy(res["properties"]))
+                    item = self._arm(
+                        "alertRuleTemplates", "AlertRuleTemplates", res["name"], copy.deepcopy(res["properties"])
+                    )
                     item["kind"] = res["kind"]
                     out.append(item)
         return out

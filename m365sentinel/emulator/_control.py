@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 __all__ = ["IncidentControl"]
 
 
-
 @contextlib.contextmanager
 def _as_input_error() -> Iterator[None]:
     """What the service would answer with an error status is, called directly, a caller mistake."""
@@ -32,6 +31,7 @@ def _as_input_error() -> Iterator[None]:
         yield
     except ArmError as exc:
         raise InvalidInputError(f"{exc.code}: {exc.message}") from exc
+
 
 class IncidentControl:
     """Changes made "by someone else" to an emulator's incidents: by an analyst in the portal (``modify_incident``),

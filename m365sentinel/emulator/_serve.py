@@ -48,9 +48,7 @@ def run_server(
     from m365sentinel.emulator._emulator import Emulator
     from m365sentinel.emulator._server import LoopbackServer
 
-    emu = Emulator(
-        now=now, seed=seed, strict_tokens=False, workspaces=workspaces, tenants=tenants, latency=latency
-    )
+    emu = Emulator(now=now, seed=seed, strict_tokens=False, workspaces=workspaces, tenants=tenants, latency=latency)
     if ids is not None:
         try:
             with open(ids, "w", encoding="utf-8") as handle:

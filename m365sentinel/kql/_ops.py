@@ -546,9 +546,7 @@ class MvExpand(Op):
     items: tuple[Expr, ...]
     limit: int | None
 
-    def __init__(
-        self, items: tuple[Expr, ...], limit: int | None = None, types: tuple[str | None, ...] = ()
-    ) -> None:
+    def __init__(self, items: tuple[Expr, ...], limit: int | None = None, types: tuple[str | None, ...] = ()) -> None:
         text = "| mv-expand " + typed_items(items, types)
         _set_lines(self, (text if limit is None else f"{text} limit {limit}",))
         _fields(MvExpand, "items", "limit")(self, items, limit)

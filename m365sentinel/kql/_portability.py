@@ -494,7 +494,7 @@ class _Checker:
                 "warning",
                 f"{name} is {theirs} in Defender but string in Sentinel: comparing it with a number compares "
                 "differently.",
-                f"compare with a string (\"{self.items[i + 2][0].text}\") or convert: to{theirs}({name})",
+                f'compare with a string ("{self.items[i + 2][0].text}") or convert: to{theirs}({name})',
             )
 
 
@@ -508,8 +508,24 @@ def _glued_statement(items: list[tuple[Token, str | None]], i: int) -> bool:
     return items[i - 2][0].text not in ("=", "(", ",", "|", ";") and items[i - 2][1] not in _HEAD_KEYWORDS
 
 
-_RESHAPING: Final = frozenset({"join", "lookup", "union", "evaluate", "mv-expand", "mv-apply", "parse", "extend",
-                               "project", "project-rename", "project-reorder", "project-away", "getschema", "as"})
+_RESHAPING: Final = frozenset(
+    {
+        "join",
+        "lookup",
+        "union",
+        "evaluate",
+        "mv-expand",
+        "mv-apply",
+        "parse",
+        "extend",
+        "project",
+        "project-rename",
+        "project-reorder",
+        "project-away",
+        "getschema",
+        "as",
+    }
+)
 
 
 def _summarize_outputs(items: list[tuple[Token, str | None]], declared: set[int]) -> dict[int, frozenset[str]]:

@@ -342,8 +342,9 @@ class Query:
         items = (*by_exprs, *aggs)  # output order; the check reports the first unknown column in this order
         star = self._check(items)
         cols = None if star or self.columns is None else self._outputs(items)
-        return _make(self.head, (*self.ops, o.Summarize(aggs, by_exprs)), self.lets, cols, self.source_name,
-                     self.timespan, None)
+        return _make(
+            self.head, (*self.ops, o.Summarize(aggs, by_exprs)), self.lets, cols, self.source_name, self.timespan, None
+        )
 
     def sort_by(self, *keys: object, order: str | None = None, nulls: str | None = None) -> Query:
         """``| sort by k1 [asc|desc] [nulls first|last], ...``; plain keys use ``order`` (default desc, as KQL)."""
@@ -468,9 +469,7 @@ class Query:
                 outs = None
         return self._with(o.Composed(", ".join(parts)), None if outs is None else tuple(outs))
 
-    def scan(
-        self, *steps: ScanStep, declare: Mapping[str, str] | None = None, match_id: str | None = None
-    ) -> Query:
+    def scan(self, *steps: ScanStep, declare: Mapping[str, str] | None = None, match_id: str | None = None) -> Query:
         """``| scan [with_match_id=Id] [declare (Name: type, ...)] with (step s1 [output=...]: cond [=> A = e];
         ...)``; steps from ``kql.scan_step``, earlier steps' values as ``kql.step_ref("s1", "Col")``.
 
@@ -720,8 +719,15 @@ def materialize(query: Query) -> Query:
     """``materialize(<query>)``: computed once per query run (for a ``let`` used more than once)."""
     if not isinstance(query, Query):
         raise InvalidInputError(f"materialize() takes a Query, got {query!r}")
-    return _make(o.MaterializeSource(_strip(query)), (), query.lets, query.columns, query.source_name,
-                 query.timespan, query._kinds)
+    return _make(
+        o.MaterializeSource(_strip(query)),
+        (),
+        query.lets,
+        query.columns,
+        query.source_name,
+        query.timespan,
+        query._kinds,
+    )
 
 
 def toscalar(query: Query) -> SubqueryScalar:

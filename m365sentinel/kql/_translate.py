@@ -187,9 +187,14 @@ def to_defender(query: Query | str) -> Translation:
         reason = ""
         if name in tables and name not in defender.tables and (name in sentinel or name.endswith("_CL")):
             unresolved.append(
-                Unresolved("table-not-in-defender", line, column, name,
-                           f"table {name} exists in Sentinel only; Defender advanced hunting has no such table.",
-                           _SENTINEL_SIDE)
+                Unresolved(
+                    "table-not-in-defender",
+                    line,
+                    column,
+                    name,
+                    f"table {name} exists in Sentinel only; Defender advanced hunting has no such table.",
+                    _SENTINEL_SIDE,
+                )
             )
         elif name.endswith("_CL"):
             unresolved.append(
@@ -203,8 +208,14 @@ def to_defender(query: Query | str) -> Translation:
             new, reason = back[name], f"{name} is named {back[name]} in Defender advanced hunting"
         elif name not in theirs:
             unresolved.append(
-                Unresolved("column-missing", line, column, name,
-                           f"column {name} does not exist in Defender advanced hunting.", _SENTINEL_SIDE)
+                Unresolved(
+                    "column-missing",
+                    line,
+                    column,
+                    name,
+                    f"column {name} does not exist in Defender advanced hunting.",
+                    _SENTINEL_SIDE,
+                )
             )
         elif theirs[name] == "string" and ours[name] == "dynamic" and nxt in (".", "["):
             new = f"parse_json({name})"

@@ -100,7 +100,9 @@ async def test_async_with_closes_and_a_closed_connector_raises_a_typed_error(emu
 
 @pytest.mark.anyio
 async def test_follow_stops_on_an_asyncio_event_and_iterating_without_async_is_a_type_error(emu):
-    connector = aio.Connector(emu.workspace_resource_id, credential=emu.async_credential(), transport=emu.async_transport())
+    connector = aio.Connector(
+        emu.workspace_resource_id, credential=emu.async_credential(), transport=emu.async_transport()
+    )
     stream = connector.incidents().clock(emu.clock.now)
     with pytest.raises(TypeError, match="async for"):
         iter(stream)
@@ -152,9 +154,7 @@ async def test_async_client_raises_at_once_beyond_the_retry_after_ceiling(httpx_
 
 @pytest.mark.anyio
 async def test_async_client_refreshes_a_rejected_token_once(httpx_mock: HTTPXMock):
-    httpx_mock.add_response(
-        url=SPEC.url, status_code=401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
-    )
+    httpx_mock.add_response(url=SPEC.url, status_code=401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     httpx_mock.add_response(url=SPEC.url, json={"value": []})
     async with aio.AsyncHttpClient(CLOUD, AsyncCred("old", "new")) as http:
         await http.send(SPEC)
@@ -165,7 +165,15 @@ def test_the_async_face_exports_the_sync_names():
     import m365sentinel
 
     assert aio.__all__ == sorted(aio.__all__)
-    for name in ("Connector", "IncidentStream", "IncidentRun", "IncidentHandle", "DefenderIncidents", "Plan", "Session"):
+    for name in (
+        "Connector",
+        "IncidentStream",
+        "IncidentRun",
+        "IncidentHandle",
+        "DefenderIncidents",
+        "Plan",
+        "Session",
+    ):
         assert name in aio.__all__ and hasattr(aio, name)
     assert {"Connector", "Session", "Plan"} <= set(m365sentinel.__all__)
 

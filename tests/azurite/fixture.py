@@ -36,8 +36,18 @@ class Azurite:
             raise RuntimeError(f"run `npm ci` in {HERE} first (make test does it)")
         self._folder = tempfile.TemporaryDirectory(prefix="azurite-")
         self._proc = subprocess.Popen(
-            [str(AZURITE), "--skipApiVersionCheck", "--disableTelemetry", "--blobHost", "127.0.0.1", "--blobPort",
-             "0", "--location", self._folder.name, "--silent"],
+            [
+                str(AZURITE),
+                "--skipApiVersionCheck",
+                "--disableTelemetry",
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                "0",
+                "--location",
+                self._folder.name,
+                "--silent",
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -83,8 +83,9 @@ def mock_reads(httpx_mock, connectors=(), rules=(), onboarded=True, requirements
     httpx_mock.add_response(url=f"{SI}/alertRules?{PREVIEW}", json={"value": list(rules)}, is_reusable=True)
     for item, kind in [(r, "alertRules") for r in rules] + [(c, "dataConnectors") for c in connectors]:
         # apply() re-reads every planned resource before the first write (stale-plan check)
-        httpx_mock.add_response(method="GET", url=f"{SI}/{kind}/{item['name']}?{PREVIEW}", json=item,
-                                is_reusable=True, is_optional=True)
+        httpx_mock.add_response(
+            method="GET", url=f"{SI}/{kind}/{item['name']}?{PREVIEW}", json=item, is_reusable=True, is_optional=True
+        )
     httpx_mock.add_response(
         url=httpx.URL(
             f"{SI}/incidents",
@@ -268,15 +269,26 @@ def test_query_resolves_customer_id_once(httpx_mock, connector):
 def test_rejected_query_is_a_query_error_with_status_and_request_id(httpx_mock, connector):
     cust = "6c2d6c1e-0000-4000-8000-000000000001"
     httpx_mock.add_response(url=f"{ARM}{WS}?api-version=2023-09-01", json={"properties": {"customerId": cust}})
-    error = {"error": {"code": "BadArgumentError", "message": "The request had some invalid properties",
-                       "innererror": {"code": "SemanticError", "message": "'NoSuch' is not a known column"}}}
-    httpx_mock.add_response(method="POST", url=f"https://api.loganalytics.azure.com/v1/workspaces/{cust}/query",
-                            status_code=400, json=error, headers={"x-ms-request-id": "req-400-1"})
+    error = {
+        "error": {
+            "code": "BadArgumentError",
+            "message": "The request had some invalid properties",
+            "innererror": {"code": "SemanticError", "message": "'NoSuch' is not a known column"},
+        }
+    }
+    httpx_mock.add_response(
+        method="POST",
+        url=f"https://api.loganalytics.azure.com/v1/workspaces/{cust}/query",
+        status_code=400,
+        json=error,
+        headers={"x-ms-request-id": "req-400-1"},
+    )
     with pytest.raises(QueryError) as err:
         connector.query("SecurityIncident | where NoSuch == 1", timespan=timedelta(days=1))
     assert (err.value.status_code, err.value.request_id, err.value.code) == (400, "req-400-1", "SemanticError")
-    assert str(err.value) == ("SemanticError: 'NoSuch' is not a known column (BadArgumentError: The request had some "
-                              "invalid properties)")
+    assert str(err.value) == (
+        "SemanticError: 'NoSuch' is not a known column (BadArgumentError: The request had some invalid properties)"
+    )
 
 
 def test_disconnect_is_idempotent(httpx_mock, connector):

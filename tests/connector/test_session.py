@@ -151,7 +151,9 @@ def test_async_credential_refused_by_the_sync_face_before_any_request() -> None:
         ):
             with pytest.raises(InvalidInputError, match=r"is asynchronous \(azure\.identity\.aio\).*m365sentinel\.aio"):
                 make(credential)
-    with pytest.raises(InvalidInputError, match=r"^credential azure\.identity\.aio\.\S*AzureCliCredential is asynchronous"):
+    with pytest.raises(
+        InvalidInputError, match=r"^credential azure\.identity\.aio\.\S*AzureCliCredential is asynchronous"
+    ):
         Session(credential=real_aio)
 
 

@@ -52,9 +52,12 @@ def test_install_list_create_rules_then_plans_are_empty_and_a_bump_is_one_change
     assert connector.list_rule_templates() == []  # templates arrive with the solution
     first = connector.solution().plan()
     assert [(c.action, c.resource_type) for c in first.changes] == [(Action.CREATE, "contentPackages")] + [
-        (Action.CREATE, "contentTemplates")] * 10
+        (Action.CREATE, "contentTemplates")
+    ] * 10
     first.apply()
-    assert _writes(emu, 0) == [("PUT", "contentPackages", "2025-09-01")] + [("PUT", "contentTemplates", "2025-09-01")] * 10
+    assert (
+        _writes(emu, 0) == [("PUT", "contentPackages", "2025-09-01")] + [("PUT", "contentTemplates", "2025-09-01")] * 10
+    )
     assert connector.solution().plan().is_empty
 
     templates = connector.list_rule_templates()
@@ -75,7 +78,11 @@ def test_install_list_create_rules_then_plans_are_empty_and_a_bump_is_one_change
     shadow = stored["Shadow Copy Deletions"]["properties"]
     assert shadow["alertRuleTemplateName"] == "28c63a44-2d35-48b7-831b-3ed24af17c7e"
     assert shadow["templateVersion"] == "1.0.0"
-    assert (shadow["queryFrequency"], shadow["queryPeriod"], shadow["triggerOperator"]) == ("PT1H", "PT1H", "GreaterThan")
+    assert (shadow["queryFrequency"], shadow["queryPeriod"], shadow["triggerOperator"]) == (
+        "PT1H",
+        "PT1H",
+        "GreaterThan",
+    )
     assert (shadow["suppressionEnabled"], shadow["suppressionDuration"]) == (False, "PT5H")  # defaults
     assert desired.plan().is_empty
     assert desired.solution().plan().is_empty
@@ -84,7 +91,9 @@ def test_install_list_create_rules_then_plans_are_empty_and_a_bump_is_one_change
     emu.content.publish(bits.name, "1.0.1", query=bits.properties["query"] + "| where isnotempty(DeviceName)\n")
     upgrade = connector.solution().plan()  # the new package version and the one changed template
     assert [(c.resource_type, c.name) for c in upgrade.changes] == [
-        ("contentPackages", SOLUTION_ID), ("contentTemplates", bits.name)]
+        ("contentPackages", SOLUTION_ID),
+        ("contentTemplates", bits.name),
+    ]
     upgrade.apply()
     fresh = [t for t in connector.list_rule_templates() if t.name in {p.name for p in picked}]
     (change,) = connector.analytics_rules(*fresh, yaml_rule).plan().changes
@@ -127,7 +136,10 @@ def test_a_portal_rule_from_the_same_template_is_updated_not_duplicated(env):
     connector.analytics_rules(custom).apply()
     (change,) = connector.analytics_rules(yaml_rule).plan().changes
     assert (change.action, change.name, [f.path for f in change.fields]) == (
-        Action.UPDATE, "made-in-the-portal", ["properties.enabled"])
+        Action.UPDATE,
+        "made-in-the-portal",
+        ["properties.enabled"],
+    )
 
 
 def test_a_solution_installed_meanwhile_makes_the_plan_stale(env):

@@ -55,6 +55,9 @@ def test_sample_queries_run_on_the_emulator() -> None:
         results = [c.query(s.query, timespan=s.timespan).primary for s in sample_queries()]
     emu.close()
     assert [t.column_names[:3] for t in results] == [
-        ("AlertLink", "AlertName", "AlertSeverity"), ("Timestamp", "DeviceName", "RegistryKey"),
-        ("Timestamp", "DeviceName", "InitiatingProcessFileName"), ("Timestamp", "DeviceName", "FileName")]
+        ("AlertLink", "AlertName", "AlertSeverity"),
+        ("Timestamp", "DeviceName", "RegistryKey"),
+        ("Timestamp", "DeviceName", "InitiatingProcessFileName"),
+        ("Timestamp", "DeviceName", "FileName"),
+    ]
     assert [len(t) for t in results] == [63, 0, 0, 0]  # the dataset has Defender alerts, no such device events

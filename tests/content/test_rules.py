@@ -13,7 +13,9 @@ from m365sentinel import InvalidInputError
 from m365sentinel._content import AnalyticsRule, RuleTemplate, parse_duration
 
 HERE = Path(__file__).parents[1] / "reference/samples"
-EXAMPLE = json.loads((HERE / "arm_rest_examples/2025-09-01/alertRuleTemplates/GetAlertRuleTemplateById.json").read_text())
+EXAMPLE = json.loads(
+    (HERE / "arm_rest_examples/2025-09-01/alertRuleTemplates/GetAlertRuleTemplateById.json").read_text()
+)
 BASE = """\
 id: 5c3f1e2a-0000-4000-8000-000000000001
 name: Test rule
@@ -36,10 +38,16 @@ version: 2.0.1
 """
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("5m", timedelta(minutes=5)), ("1h", timedelta(hours=1)), ("14d", timedelta(days=14)),
-    ("PT5H", timedelta(hours=5)), ("P1D", timedelta(days=1)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("5m", timedelta(minutes=5)),
+        ("1h", timedelta(hours=1)),
+        ("14d", timedelta(days=14)),
+        ("PT5H", timedelta(hours=5)),
+        ("P1D", timedelta(days=1)),
+    ],
+)
 def test_durations_in_both_forms(text, expected):
     assert parse_duration(text, "queryPeriod") == expected
 
@@ -54,7 +62,10 @@ def test_yaml_rule_becomes_arm_properties():
     rule = AnalyticsRule.from_yaml(BASE)
     p = rule.properties
     assert (rule.kind, rule.template_name, rule.template_version) == (
-        "Scheduled", "5c3f1e2a-0000-4000-8000-000000000001", "2.0.1")
+        "Scheduled",
+        "5c3f1e2a-0000-4000-8000-000000000001",
+        "2.0.1",
+    )
     assert (p["queryFrequency"], p["queryPeriod"], p["triggerOperator"]) == ("PT1H", "P14D", "GreaterThan")
     assert p["techniques"] == ("T1059",) and p["enabled"] is True and p["displayName"] == "Test rule"
     assert p["eventGroupingSettings"] == {"aggregationKind": "SingleAlert"}
@@ -76,27 +87,34 @@ def test_official_template_example_keeps_its_settings():
 
 
 def test_portability_warnings_are_kept_for_the_plan():
-    rule = AnalyticsRule.from_yaml(BASE.replace('DeviceProcessEvents | where FileName =~ "wscript.exe"',
-                                                "Custom_CL | take 1"))
+    rule = AnalyticsRule.from_yaml(
+        BASE.replace('DeviceProcessEvents | where FileName =~ "wscript.exe"', "Custom_CL | take 1")
+    )
     assert rule.findings == (
         "Test rule: 1:1 warning custom-table: Custom_CL is a custom table: it exists only in a workspace that "
         "ingests it, never in Defender. Fix: check that this workspace has the table (the Sentinel schemas here do "
-        "not know it)",)
+        "not know it)",
+    )
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (("queryPeriod: 14d", "queryPeriod: 30m"), "shorter than its queryFrequency"),
-    (("queryFrequency: 1h", "queryFrequency: 15d"), "queryFrequency='15d'"),
-    (("queryFrequency: 1h", "queryFrequency: 99999999999d"), "queryFrequency of 'Test rule'='99999999999d'"),
-    (("severity: Medium", "severity: Critical"), "severity='Critical'"),
-    (("triggerOperator: gt", "triggerOperator: above"), "triggerOperator='above'"),
-    (("kind: Scheduled", "kind: Fusion"), "rule kind 'Fusion' is not supported"),
-    (("relevantTechniques: [T1059]", "relevantTechniques: [X1]"), "techniques=['X1']"),
-    (("columnName: DeviceName", "columnName: ''"), "entityMappings item"),
-    (('DeviceProcessEvents | where FileName =~ "wscript.exe"', "DeviceTvmSoftwareInventory | take 1"),
-     "table-not-streamed"),
-    (("name: Test rule\n", ""), "displayName=None"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("queryPeriod: 14d", "queryPeriod: 30m"), "shorter than its queryFrequency"),
+        (("queryFrequency: 1h", "queryFrequency: 15d"), "queryFrequency='15d'"),
+        (("queryFrequency: 1h", "queryFrequency: 99999999999d"), "queryFrequency of 'Test rule'='99999999999d'"),
+        (("severity: Medium", "severity: Critical"), "severity='Critical'"),
+        (("triggerOperator: gt", "triggerOperator: above"), "triggerOperator='above'"),
+        (("kind: Scheduled", "kind: Fusion"), "rule kind 'Fusion' is not supported"),
+        (("relevantTechniques: [T1059]", "relevantTechniques: [X1]"), "techniques=['X1']"),
+        (("columnName: DeviceName", "columnName: ''"), "entityMappings item"),
+        (
+            ('DeviceProcessEvents | where FileName =~ "wscript.exe"', "DeviceTvmSoftwareInventory | take 1"),
+            "table-not-streamed",
+        ),
+        (("name: Test rule\n", ""), "displayName=None"),
+    ],
+)
 def test_invalid_rules_are_refused_before_any_request(change, message):
     with pytest.raises(InvalidInputError, match=re.escape(message)):
         AnalyticsRule.from_yaml(BASE.replace(*change))
@@ -110,5 +128,8 @@ def test_not_a_yaml_rule(text):
 
 def test_content_repository_rule_for_a_table_sentinel_never_receives_is_refused():
     text = (HERE / "analytic_rules/PossibleWebpBufferOverflow.yaml").read_text(encoding="utf-8")
-    with pytest.raises(InvalidInputError, match="3:19 error table-not-streamed: table DeviceTvmSoftwareVulnerabilities exists only in Defender"):
+    with pytest.raises(
+        InvalidInputError,
+        match="3:19 error table-not-streamed: table DeviceTvmSoftwareVulnerabilities exists only in Defender",
+    ):
         AnalyticsRule.from_yaml(text)

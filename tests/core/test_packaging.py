@@ -40,7 +40,11 @@ def test_missing_extra_error_is_typed_and_pickles() -> None:
     assert str(exc) == EMULATOR_HINT
     back = pickle.loads(pickle.dumps(exc))
     assert (type(back), str(back), back.feature, back.extra, back.name) == (
-        MissingExtraError, EMULATOR_HINT, "the emulator", "emulator", "duckdb"
+        MissingExtraError,
+        EMULATOR_HINT,
+        "the emulator",
+        "emulator",
+        "duckdb",
     )
     charts = pickle.loads(pickle.dumps(ChartsUnavailableError("writing chart files (matplotlib)", "charts")))
     assert isinstance(charts, MissingExtraError) and charts.extra == "charts"

@@ -6,7 +6,8 @@ import m365sentinel
 def test_all_is_unique_and_complete():
     # Submodules other tests import (emulator, cli) become attributes too; only kql and models are exported.
     public = {
-        n for n in dir(m365sentinel)
+        n
+        for n in dir(m365sentinel)
         if not n.startswith("_") and not isinstance(getattr(m365sentinel, n), types.ModuleType)
     }
     assert len(set(m365sentinel.__all__)) == len(m365sentinel.__all__)
@@ -25,8 +26,10 @@ def test_import_does_not_load_azure_identity_or_the_emulator():
     import subprocess
     import sys
 
-    code = ("import sys, m365sentinel; print(sorted(m for m in ('azure.identity', 'm365sentinel.emulator', 'duckdb') "
-            "if m in sys.modules))")
+    code = (
+        "import sys, m365sentinel; print(sorted(m for m in ('azure.identity', 'm365sentinel.emulator', 'duckdb') "
+        "if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert out.strip() == "[]"
 

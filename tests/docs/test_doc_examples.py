@@ -61,7 +61,9 @@ def test_test_file_examples_pass_under_pytest(page: Path, line: int, code: str, 
     # In a subprocess: an in-process run drops the modules it imported (duckdb cannot be imported twice).
     result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
     outcomes = result.parseoutcomes()
-    assert outcomes.get("passed", 0) >= 1 and set(outcomes) <= {"passed"}, f"{_name(page)}:{line}\n{result.stdout.str()}"
+    assert outcomes.get("passed", 0) >= 1 and set(outcomes) <= {"passed"}, (
+        f"{_name(page)}:{line}\n{result.stdout.str()}"
+    )
 
 
 @pytest.mark.parametrize("page", RUNNABLE, ids=_name)

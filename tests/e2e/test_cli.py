@@ -10,8 +10,18 @@ import pytest
 
 from m365sentinel.cli import main
 
-TEN = ("DeviceInfo", "DeviceNetworkInfo", "DeviceProcessEvents", "DeviceNetworkEvents", "DeviceFileEvents",
-       "DeviceRegistryEvents", "DeviceLogonEvents", "DeviceImageLoadEvents", "DeviceEvents", "DeviceFileCertificateInfo")
+TEN = (
+    "DeviceInfo",
+    "DeviceNetworkInfo",
+    "DeviceProcessEvents",
+    "DeviceNetworkEvents",
+    "DeviceFileEvents",
+    "DeviceRegistryEvents",
+    "DeviceLogonEvents",
+    "DeviceImageLoadEvents",
+    "DeviceEvents",
+    "DeviceFileCertificateInfo",
+)
 
 
 def test_onboard_emulator_covers_the_three_parts_and_ends_all_ingesting(capsys, tmp_path):
@@ -23,11 +33,18 @@ def test_onboard_emulator_covers_the_three_parts_and_ends_all_ingesting(capsys, 
     assert plan.count("update alertRules/") == 5
     assert "create settings/EntityAnalytics" in plan and "create settings/Ueba" in plan
     assert [t for t in TEN if f"update tables/{t} " in plan] == list(TEN)
-    assert plan.count('properties.retentionInDays: 90 -> 180') == 10
+    assert plan.count("properties.retentionInDays: 90 -> 180") == 10
     assert "Second plan (must be empty):" in rest and "No changes: the workspace already matches." in rest
     report = rest.split("Data ingestion over the last 14 days", 1)[1]
     verdicts = re.findall(r"^  ([A-Z ]+?) {2,}(\w+) ", report, re.M)
-    assert [name for _, name in verdicts] == ["Incidents", "Alerts", "Events", *TEN, "BehaviorAnalytics", "IdentityInfo"]
+    assert [name for _, name in verdicts] == [
+        "Incidents",
+        "Alerts",
+        "Events",
+        *TEN,
+        "BehaviorAnalytics",
+        "IdentityInfo",
+    ]
     assert {v for v, _ in verdicts} == {"INGESTING"}
     assert "240 incidents created in 14 days" in report  # the emulator's Defender incidents of the window
     assert "let Now = now();" in report and "| render timechart" in report
@@ -48,16 +65,22 @@ def test_verify_json_on_a_fresh_emulator(capsys):
     assert main(["verify", "--emulator", "--json", "--tables", "DeviceEvents", "DeviceProcessEvents"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["allIngesting"] is True
-    assert [line["name"] for line in doc["lines"]][:5] == ["Incidents", "Alerts", "Events", "DeviceEvents",
-                                                           "DeviceProcessEvents"]
+    assert [line["name"] for line in doc["lines"]][:5] == [
+        "Incidents",
+        "Alerts",
+        "Events",
+        "DeviceEvents",
+        "DeviceProcessEvents",
+    ]
     assert len(doc["lines"][0]["series"]["points"]) == 14
 
 
 def test_tables_lists_the_catalogue_with_retention(capsys):
     assert main(["tables", "--emulator"]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"^DeviceEvents\s+Microsoft Defender for Endpoint\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+[\d.]+\s+90\s+90$",
-                     out, re.M)
+    assert re.search(
+        r"^DeviceEvents\s+Microsoft Defender for Endpoint\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+[\d.]+\s+90\s+90$", out, re.M
+    )
 
 
 @pytest.mark.parametrize("argv", [["status", "--workspace", "not-a-resource-id"]])
@@ -75,14 +98,37 @@ def test_cli_against_an_emulator_served_in_another_process(capsys):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "m365sentinel.cli", "emulator", "serve", "--port", str(port),
-                               "--now", "2026-11-20T12:00:00Z"], stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "m365sentinel.cli",
+            "emulator",
+            "serve",
+            "--port",
+            str(port),
+            "--now",
+            "2026-11-20T12:00:00Z",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         lines = [server.stdout.readline() for _ in range(2)]
         assert lines[0].strip() == f"m365sentinel emulator listening on http://127.0.0.1:{port}"
         workspace = lines[1].split("workspace: ", 1)[1].strip()
-        argv = ["plan", "--endpoint", f"http://127.0.0.1:{port}", "--workspace", workspace, "--json", "--exit-code",
-                "--no-entities", "--tables", "DeviceEvents"]
+        argv = [
+            "plan",
+            "--endpoint",
+            f"http://127.0.0.1:{port}",
+            "--workspace",
+            workspace,
+            "--json",
+            "--exit-code",
+            "--no-entities",
+            "--tables",
+            "DeviceEvents",
+        ]
         assert main(argv) == 3
         doc = json.loads(capsys.readouterr().out)
         assert doc["workspace"] == workspace and doc["changes"][0]["resourceType"] == "dataConnectors"
@@ -98,11 +144,14 @@ def test_cli_against_an_emulator_served_in_another_process(capsys):
         server.stdout.close()
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["plan", "--emulator", "--tenant-id", "x"], "drop --tenant-id"),
-    (["emulator", "serve", "--host", "0.0.0.0"], "loopback addresses only"),
-    (["emulator", "serve", "--port", "99999"], "expected 0-65535"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["plan", "--emulator", "--tenant-id", "x"], "drop --tenant-id"),
+        (["emulator", "serve", "--host", "0.0.0.0"], "loopback addresses only"),
+        (["emulator", "serve", "--port", "99999"], "expected 0-65535"),
+    ],
+)
 def test_bad_cli_combinations_exit_with_a_message(capsys, argv, message):
     with pytest.raises(SystemExit) as exit_:
         main(argv)
@@ -119,8 +168,10 @@ def test_version_prints_the_package_version(capsys):
 
 
 # --- conventions (issue 16): the target, progress, a one-line verdict, one-line errors, help for every option ---
-EMULATOR_TARGET = ("target: built-in emulator (in memory, seed 0; nothing is sent to Azure). Each run starts a fresh "
-                   "workspace: 16 days of sample Defender data, the Microsoft 365 Defender connector not yet created")
+EMULATOR_TARGET = (
+    "target: built-in emulator (in memory, seed 0; nothing is sent to Azure). Each run starts a fresh "
+    "workspace: 16 days of sample Defender data, the Microsoft 365 Defender connector not yet created"
+)
 NOT_CONNECTED = "the Microsoft 365 Defender connector is not connected (no MicrosoftThreatProtection data connector)"
 
 
@@ -153,7 +204,8 @@ def test_plan_and_tables_end_with_a_verdict(capsys):
     assert capsys.readouterr().out.splitlines()[-1] == "verdict: 7 change(s) due (`m365sentinel onboard` applies them)"
     assert main(["tables", "--emulator"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == (
-        "verdict: 10 of 20 hunting tables received data in the last 14 days")
+        "verdict: 10 of 20 hunting tables received data in the last 14 days"
+    )
 
 
 def test_onboard_against_a_served_emulator_says_why_it_exits_1(capsys):
@@ -167,35 +219,65 @@ def test_onboard_against_a_served_emulator_says_why_it_exits_1(capsys):
         assert main(argv) == 1
     emu.close()
     out, err = capsys.readouterr()
-    assert err.splitlines()[0] == (f"target: emulator served at {server.url} (its state lasts as long as that "
-                                   f"process), {emu.workspace_resource_id}")
+    assert err.splitlines()[0] == (
+        f"target: emulator served at {server.url} (its state lasts as long as that "
+        f"process), {emu.workspace_resource_id}"
+    )
     assert out.splitlines()[-1] == (
         "verdict: onboarded, not done yet: 2 of 15 checks not ingesting: BehaviorAnalytics (not yet populated), "
         "IdentityInfo (not yet populated) (UEBA writes its tables hours after it is enabled: run `verify --ueba` "
-        "again later)")
+        "again later)"
+    )
 
 
-@pytest.mark.parametrize(("argv", "code", "error"), [
-    (["verify", "--emulator", "--png", "/missing/dir/x.png"], 2,
-     "error: argument --png: '/missing/dir/x.png': folder '/missing/dir' does not exist (see `m365sentinel verify "
-     "--help`)"),
-    (["verify", "--emulator", "--svg", "x.png"], 2,
-     "error: argument --svg: 'x.png': expected a file name ending in .svg (see `m365sentinel verify --help`)"),
-    (["status", "--emulator", "--seed", "abc"], 2,
-     "error: argument --seed: invalid int value: 'abc' (see `m365sentinel status --help`)"),
-    (["frobnicate"], 2, "error: argument COMMAND: invalid choice: 'frobnicate'"),
-    (["plan", "--emulator", "--retention-days", "0"], 1,
-     "error: InvalidInputError: retention_days for table DeviceInfo must be an int from 4 to 730 (or -1 for the "
-     "default), got 0"),
-    # usage mistakes the parser cannot see exit 2 too, as documented (they exited 1 with Python's SystemExit(str))
-    (["status"], 2, "error: give --emulator, or --workspace <resource id> (with Azure credentials available)"),
-    (["plan", "--emulator", "--tenant-id", "x"], 2, "error: --emulator runs on the built-in workspace; drop --tenant-id"),
-    (["status", "--emulator", "--json"], 2, "error: status --json reports a fleet: give --workspaces FILE"),
-    (["apply", "--emulator"], 2, "error: apply runs over a fleet: give --workspaces FILE (one workspace: `onboard`)"),
-    (["query", "--emulator", "SecurityIncident"], 2, "error: query runs over a fleet: give --workspaces FILE"),
-    (["plan", "--workspaces", "/missing/ws.txt"], 2, "error: --workspaces '/missing/ws.txt': No such file or directory"),
-    (["emulator", "serve", "--port", "99999"], 2, "error: --port 99999: expected 0-65535"),
-])
+@pytest.mark.parametrize(
+    ("argv", "code", "error"),
+    [
+        (
+            ["verify", "--emulator", "--png", "/missing/dir/x.png"],
+            2,
+            "error: argument --png: '/missing/dir/x.png': folder '/missing/dir' does not exist (see `m365sentinel verify "
+            "--help`)",
+        ),
+        (
+            ["verify", "--emulator", "--svg", "x.png"],
+            2,
+            "error: argument --svg: 'x.png': expected a file name ending in .svg (see `m365sentinel verify --help`)",
+        ),
+        (
+            ["status", "--emulator", "--seed", "abc"],
+            2,
+            "error: argument --seed: invalid int value: 'abc' (see `m365sentinel status --help`)",
+        ),
+        (["frobnicate"], 2, "error: argument COMMAND: invalid choice: 'frobnicate'"),
+        (
+            ["plan", "--emulator", "--retention-days", "0"],
+            1,
+            "error: InvalidInputError: retention_days for table DeviceInfo must be an int from 4 to 730 (or -1 for the "
+            "default), got 0",
+        ),
+        # usage mistakes the parser cannot see exit 2 too, as documented (they exited 1 with Python's SystemExit(str))
+        (["status"], 2, "error: give --emulator, or --workspace <resource id> (with Azure credentials available)"),
+        (
+            ["plan", "--emulator", "--tenant-id", "x"],
+            2,
+            "error: --emulator runs on the built-in workspace; drop --tenant-id",
+        ),
+        (["status", "--emulator", "--json"], 2, "error: status --json reports a fleet: give --workspaces FILE"),
+        (
+            ["apply", "--emulator"],
+            2,
+            "error: apply runs over a fleet: give --workspaces FILE (one workspace: `onboard`)",
+        ),
+        (["query", "--emulator", "SecurityIncident"], 2, "error: query runs over a fleet: give --workspaces FILE"),
+        (
+            ["plan", "--workspaces", "/missing/ws.txt"],
+            2,
+            "error: --workspaces '/missing/ws.txt': No such file or directory",
+        ),
+        (["emulator", "serve", "--port", "99999"], 2, "error: --port 99999: expected 0-65535"),
+    ],
+)
 def test_user_mistakes_are_one_line_errors(capsys, argv, code, error):
     try:
         result = main(argv)
@@ -233,7 +315,9 @@ def test_fleet_plan_apply_plan_over_a_served_emulator(capsys, tmp_path):
 
     from m365sentinel.emulator import Emulator
 
-    emu = Emulator(now=datetime(2025, 11, 20, 12, tzinfo=UTC), incidents=12, workspaces=3, tenants=2, strict_tokens=False)
+    emu = Emulator(
+        now=datetime(2025, 11, 20, 12, tzinfo=UTC), incidents=12, workspaces=3, tenants=2, strict_tokens=False
+    )
     ids = emu.workspace_resource_ids
     listed = tmp_path / "workspaces.txt"
     listed.write_text(f"# customers\n{ids[0]}\n{ids[1]}  {emu.workspace_tenants[ids[1]]}  # contoso\n{ids[2]}\n")
@@ -284,12 +368,15 @@ def test_fleet_query_over_a_served_emulator(capsys, tmp_path):
     emu.close()
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["apply", "--workspace", "x"], "apply runs over a fleet"),
-    (["status", "--json"], "status --json reports a fleet"),
-    (["plan", "--workspaces", "/nonexistent/ws.txt"], "--workspaces '/nonexistent/ws.txt'"),
-    (["query", "SecurityIncident"], "query runs over a fleet"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["apply", "--workspace", "x"], "apply runs over a fleet"),
+        (["status", "--json"], "status --json reports a fleet"),
+        (["plan", "--workspaces", "/nonexistent/ws.txt"], "--workspaces '/nonexistent/ws.txt'"),
+        (["query", "SecurityIncident"], "query runs over a fleet"),
+    ],
+)
 def test_bad_fleet_cli_usage_is_one_error_line(capsys, argv, message):
     with pytest.raises(SystemExit) as exc:
         main(argv)

@@ -61,9 +61,12 @@ def test_plan_apply_then_second_plan_is_empty_and_second_apply_writes_nothing(em
         ("update", "alertRules")
     ] * 5
     assert {c.title.split("[")[1].rstrip("]") for c in plan.changes[1:]} == {
-        "Microsoft Defender Advanced Threat Protection", "Azure Advanced Threat Protection",
-        "Office 365 Advanced Threat Protection", "Microsoft Cloud App Security",
-        "Azure Active Directory Identity Protection"}
+        "Microsoft Defender Advanced Threat Protection",
+        "Azure Advanced Threat Protection",
+        "Office 365 Advanced Threat Protection",
+        "Microsoft Cloud App Security",
+        "Azure Active Directory Identity Protection",
+    }
     result = plan.apply()
     assert result.writes == 6
     writes = emu.writes()
@@ -262,13 +265,20 @@ def test_bad_kql_is_a_query_error_naming_the_cause(connector):
 
 def test_flags_and_options_are_checked_before_any_request(emu):
     with Connector(emu.workspace_resource_id, credential=emu.credential(), transport=emu.transport()) as c:
-        with pytest.raises(InvalidInputError, match="turn_off_microsoft_incident_creation_rules must be True or False, got 'no'"):
+        with pytest.raises(
+            InvalidInputError, match="turn_off_microsoft_incident_creation_rules must be True or False, got 'no'"
+        ):
             c.incidents_and_alerts(turn_off_microsoft_incident_creation_rules="no")
         with pytest.raises(InvalidInputError, match="query must be KQL text"):
             c.query(5, timespan=timedelta(days=1))
-    for kw, message in [({"retry": 3}, "retry must be a"), ({"transport": "x"}, "transport must be a"),
-                        ({"api_versions": "2020-01-01"}, "api_versions must be a"), ({"timeout": 0}, "timeout must be"),
-                        ({"sleep": 5}, r"sleep=5: expected a callable sleep\(seconds\) or None"), ({"credential": object()}, "credential must be")]:
+    for kw, message in [
+        ({"retry": 3}, "retry must be a"),
+        ({"transport": "x"}, "transport must be a"),
+        ({"api_versions": "2020-01-01"}, "api_versions must be a"),
+        ({"timeout": 0}, "timeout must be"),
+        ({"sleep": 5}, r"sleep=5: expected a callable sleep\(seconds\) or None"),
+        ({"credential": object()}, "credential must be"),
+    ]:
         kw.setdefault("credential", emu.credential())
         with pytest.raises(InvalidInputError, match=message):
             Connector(emu.workspace_resource_id, **kw)
@@ -287,8 +297,12 @@ def test_time_chart_carries_its_window_and_refuses_a_shorter_one(emu, connector)
 
 
 def test_errors_carry_the_service_request_id(emu, connector):
-    emu.faults.add("GET */dataConnectors", status=403, times=1,
-                   body={"error": {"code": "AuthorizationFailed", "message": "no read"}})
+    emu.faults.add(
+        "GET */dataConnectors",
+        status=403,
+        times=1,
+        body={"error": {"code": "AuthorizationFailed", "message": "no read"}},
+    )
     from m365sentinel import PermissionDeniedError
 
     with pytest.raises(PermissionDeniedError) as err:
@@ -308,6 +322,9 @@ def test_an_emulator_without_dataset_answers_status_plan_and_verify():
         assert [(x.action.value, x.resource_type) for x in plan.changes][:1] == [("create", "dataConnectors")]
         report = c.verify()
         assert [(x.name, x.verdict.value, x.series.total) for x in report.lines[:3]] == [
-            ("Incidents", "silent", 0), ("Alerts", "silent", 0), ("Events", "silent", 0)]
+            ("Incidents", "silent", 0),
+            ("Alerts", "silent", 0),
+            ("Events", "silent", 0),
+        ]
         assert len(report.lines) == 13 and report.all_ingesting is False
     emu.close()

@@ -20,9 +20,11 @@ pytestmark = pytest.mark.sentinel_emulator(now=NOW, seed=11)
 
 
 def full(connector, **retention):
-    return (connector.incidents_and_alerts(turn_off_microsoft_incident_creation_rules=True)
-            .entities(active_directory=True)
-            .events(*TEN, **retention))
+    return (
+        connector.incidents_and_alerts(turn_off_microsoft_incident_creation_rules=True)
+        .entities(active_directory=True)
+        .events(*TEN, **retention)
+    )
 
 
 def test_three_parts_plan_apply_idempotent(sentinel_emulator, sentinel_connector):
@@ -32,8 +34,14 @@ def test_three_parts_plan_apply_idempotent(sentinel_emulator, sentinel_connector
     assert kinds == ["dataConnectors"] + ["alertRules"] * 5 + ["settings"] * 2 + ["tables"] * 10
     assert plan.manual_steps == ()  # every declared table already shows data in Usage
     ea, ueba = plan.changes[6], plan.changes[7]
-    assert ea.body == {"kind": "EntityAnalytics", "properties": {"entityProviders": ["ActiveDirectory", "AzureActiveDirectory"]}}
-    assert ueba.body == {"kind": "Ueba", "properties": {"dataSources": ["AuditLogs", "AzureActivity", "SecurityEvent", "SigninLogs"]}}
+    assert ea.body == {
+        "kind": "EntityAnalytics",
+        "properties": {"entityProviders": ["ActiveDirectory", "AzureActiveDirectory"]},
+    }
+    assert ueba.body == {
+        "kind": "Ueba",
+        "properties": {"dataSources": ["AuditLogs", "AzureActivity", "SecurityEvent", "SigninLogs"]},
+    }
     validate_body("setting_entity_analytics", ea.body)
     validate_body("setting_ueba", ueba.body)
     assert plan.changes[8].body == {"properties": {"retentionInDays": 180, "totalRetentionInDays": 365}}
@@ -81,18 +89,27 @@ def test_retention_changed_by_someone_else_makes_the_plan_stale(sentinel_emulato
     plan = sentinel_connector.events(HuntingTable.DeviceEvents, retention_days=120).plan()
     token = sentinel_emulator.credential().get_token("https://management.azure.com/.default").token
     with httpx.Client(transport=sentinel_emulator.transport(), base_url="https://management.azure.com") as client:
-        r = client.patch(f"{sentinel_emulator.workspace_resource_id}/tables/DeviceEvents", params={"api-version": "2023-09-01"},
-                         json={"properties": {"retentionInDays": 60}}, headers={"Authorization": f"Bearer {token}"})
+        r = client.patch(
+            f"{sentinel_emulator.workspace_resource_id}/tables/DeviceEvents",
+            params={"api-version": "2023-09-01"},
+            json={"properties": {"retentionInDays": 60}},
+            headers={"Authorization": f"Bearer {token}"},
+        )
         assert r.status_code == 200
-    with pytest.raises(StalePlanError, match=r"tables/DeviceEvents is not as planned: properties\.retentionInDays is now 60"):
+    with pytest.raises(
+        StalePlanError, match=r"tables/DeviceEvents is not as planned: properties\.retentionInDays is now 60"
+    ):
         plan.apply()
 
 
-@pytest.mark.parametrize(("args", "kw", "message"), [
-    ((), {}, "at least one table"),
-    (("NoSuchTable",), {}, "NoSuchTable"),
-    (("DeviceEvents",), {"retention_days": 3}, "retention"),
-])
+@pytest.mark.parametrize(
+    ("args", "kw", "message"),
+    [
+        ((), {}, "at least one table"),
+        (("NoSuchTable",), {}, "NoSuchTable"),
+        (("DeviceEvents",), {"retention_days": 3}, "retention"),
+    ],
+)
 def test_events_input_is_checked_before_any_request(sentinel_emulator, sentinel_connector, args, kw, message):
     with pytest.raises(InvalidInputError, match=message):
         sentinel_connector.events(*args, **kw)

@@ -35,21 +35,43 @@ def _run(connector: Connector, name: str) -> tuple[kql.Translation, list[tuple[s
 def test_a_translated_query_runs_and_returns_typed_rows(connector: Connector) -> None:
     tr, cols, rows = _run(connector, "Top 10 Users clicking on Malicious URLs (Malware+Phish+Spam).yaml")
     assert [(c.before, c.after) for c in tr.changes] == [("Timestamp", "TimeGenerated")]  # UrlClickEvents has none
-    assert cols == [("AccountUpn", "string"), ("Count", "long"), ("Timestamp", "datetime"), ("NetworkMessageId", "string")]
+    assert cols == [
+        ("AccountUpn", "string"),
+        ("Count", "long"),
+        ("Timestamp", "datetime"),
+        ("NetworkMessageId", "string"),
+    ]
     assert [(r["AccountUpn"], r["Count"]) for r in rows] == [("avery.lee@contoso.com", 2), ("casey.ng@contoso.com", 1)]
     assert all(isinstance(r["Timestamp"], datetime) and r["Timestamp"].tzinfo is not None for r in rows)
 
 
-@pytest.mark.parametrize(("name", "columns", "rows"), [
-    ("MDO_URLClickedinEmail.YAML", [("AccountUpn", "string"), ("ActionType", "string"), ("Url", "string")],
-     [{"AccountUpn": "casey.ng@contoso.com", "ActionType": "ClickAllowed",
-       "Url": "https://invoices-contoso.example/pay/2"}]),
-    ("Top users targeted by Malware.yaml", [("RecipientEmailAddress", "string"), ("count_", "long")],
-     [{"RecipientEmailAddress": "casey.ng@contoso.com", "count_": 1}]),
-    ("Top 100 senders.yaml", [("SenderMailFromAddress", "string"), ("mailCountBySender", "long")],  # uses Timestamp
-     [{"SenderMailFromAddress": "billing@invoices-contoso.example", "mailCountBySender": 5}]),
-    ("Top 10 External Senders (Phish).yaml", None, None),
-])
+@pytest.mark.parametrize(
+    ("name", "columns", "rows"),
+    [
+        (
+            "MDO_URLClickedinEmail.YAML",
+            [("AccountUpn", "string"), ("ActionType", "string"), ("Url", "string")],
+            [
+                {
+                    "AccountUpn": "casey.ng@contoso.com",
+                    "ActionType": "ClickAllowed",
+                    "Url": "https://invoices-contoso.example/pay/2",
+                }
+            ],
+        ),
+        (
+            "Top users targeted by Malware.yaml",
+            [("RecipientEmailAddress", "string"), ("count_", "long")],
+            [{"RecipientEmailAddress": "casey.ng@contoso.com", "count_": 1}],
+        ),
+        (
+            "Top 100 senders.yaml",
+            [("SenderMailFromAddress", "string"), ("mailCountBySender", "long")],  # uses Timestamp
+            [{"SenderMailFromAddress": "billing@invoices-contoso.example", "mailCountBySender": 5}],
+        ),
+        ("Top 10 External Senders (Phish).yaml", None, None),
+    ],
+)
 def test_queries_that_run_unchanged_run_on_the_emulator(
     connector: Connector, name: str, columns: Any, rows: Any
 ) -> None:
@@ -62,9 +84,19 @@ def test_queries_that_run_unchanged_run_on_the_emulator(
 
 
 def test_every_streamed_hunting_table_has_rows_typed_by_the_sentinel_schema(connector: Connector) -> None:
-    for name in ("EmailEvents", "EmailUrlInfo", "EmailAttachmentInfo", "EmailPostDeliveryEvents", "UrlClickEvents",
-                 "IdentityLogonEvents", "IdentityQueryEvents", "IdentityDirectoryEvents", "CloudAppEvents",
-                 "AlertInfo", "AlertEvidence"):
+    for name in (
+        "EmailEvents",
+        "EmailUrlInfo",
+        "EmailAttachmentInfo",
+        "EmailPostDeliveryEvents",
+        "UrlClickEvents",
+        "IdentityLogonEvents",
+        "IdentityQueryEvents",
+        "IdentityDirectoryEvents",
+        "CloudAppEvents",
+        "AlertInfo",
+        "AlertEvidence",
+    ):
         table = connector.query(f"{name} | take 100", timespan=timedelta(days=2)).tables[0]
         schema = kql.schema_for(name)
         assert schema is not None

@@ -54,27 +54,51 @@ def test_created_with_the_constructed_shapes_when_absent():
 
 
 def test_merged_into_what_was_read_with_its_etag_unknown_fields_kept():
-    ea = _setting({"id": "/x/settings/EntityAnalytics", "name": "EntityAnalytics", "type": "t", "kind": "EntityAnalytics",
-                   "etag": '"ea-1"', "properties": {"entityProviders": ["AzureActiveDirectory"], "futureField": 7}})
-    ueba = _setting({"name": "Ueba", "kind": "Ueba", "etag": '"u-1"',
-                     "properties": {"dataSources": ["SigninLogs", "CustomSource"]}})
+    ea = _setting(
+        {
+            "id": "/x/settings/EntityAnalytics",
+            "name": "EntityAnalytics",
+            "type": "t",
+            "kind": "EntityAnalytics",
+            "etag": '"ea-1"',
+            "properties": {"entityProviders": ["AzureActiveDirectory"], "futureField": 7},
+        }
+    )
+    ueba = _setting(
+        {"name": "Ueba", "kind": "Ueba", "etag": '"u-1"', "properties": {"dataSources": ["SigninLogs", "CustomSource"]}}
+    )
     changes = entity_changes(EntitySync(), [ea, ueba])
     assert [c.action for c in changes] == [Action.UPDATE, Action.UPDATE]
-    assert changes[0].body == {"kind": "EntityAnalytics", "etag": '"ea-1"',
-                               "properties": {"entityProviders": ["AzureActiveDirectory", "ActiveDirectory"],
-                                              "futureField": 7}}
+    assert changes[0].body == {
+        "kind": "EntityAnalytics",
+        "etag": '"ea-1"',
+        "properties": {"entityProviders": ["AzureActiveDirectory", "ActiveDirectory"], "futureField": 7},
+    }
     assert changes[0].etag == '"ea-1"'
     assert [(f.path, f.before, f.after) for f in changes[0].fields] == [
-        ("properties.entityProviders", ["AzureActiveDirectory"], ["AzureActiveDirectory", "ActiveDirectory"])]
+        ("properties.entityProviders", ["AzureActiveDirectory"], ["AzureActiveDirectory", "ActiveDirectory"])
+    ]
     assert changes[1].body["properties"]["dataSources"] == [
-        "SigninLogs", "CustomSource", "AuditLogs", "AzureActivity", "SecurityEvent"]
+        "SigninLogs",
+        "CustomSource",
+        "AuditLogs",
+        "AzureActivity",
+        "SecurityEvent",
+    ]
 
 
 def test_false_removes_a_provider_and_none_leaves_it():
-    ea = _setting({"name": "EntityAnalytics", "kind": "EntityAnalytics", "etag": '"1"',
-                   "properties": {"entityProviders": ["ActiveDirectory", "AzureActiveDirectory"]}})
-    ueba = _setting({"name": "Ueba", "kind": "Ueba", "etag": '"2"',
-                     "properties": {"dataSources": list(DEFAULT_UEBA_DATA_SOURCES)}})
+    ea = _setting(
+        {
+            "name": "EntityAnalytics",
+            "kind": "EntityAnalytics",
+            "etag": '"1"',
+            "properties": {"entityProviders": ["ActiveDirectory", "AzureActiveDirectory"]},
+        }
+    )
+    ueba = _setting(
+        {"name": "Ueba", "kind": "Ueba", "etag": '"2"', "properties": {"dataSources": list(DEFAULT_UEBA_DATA_SOURCES)}}
+    )
     (c,) = entity_changes(EntitySync(active_directory=False), [ea, ueba])
     assert c.body["properties"]["entityProviders"] == ["AzureActiveDirectory"]
     assert entity_changes(EntitySync(active_directory=None), [ea, ueba]) == []
@@ -86,6 +110,7 @@ def test_idempotent_after_applying_on_the_emulator():
     token = cred.get_token("https://management.azure.com/.default").token
     base = f"https://management.azure.com{emu.workspace_resource_id}/providers/Microsoft.SecurityInsights/settings"
     with httpx.Client(transport=emu.transport(), headers={"Authorization": f"Bearer {token}"}) as client:
+
         def read() -> list[Setting]:
             doc = client.get(f"{base}?api-version={PREVIEW}").json()
             return list(Setting.list_from_json(doc))
@@ -152,8 +177,12 @@ def test_prerequisites_from_the_emulators_connectors():
 
 
 def test_a6_ueba_tables_not_yet_populated_is_a_status():
-    assert ueba_population({}) == {"BehaviorAnalytics": Population.NOT_YET_POPULATED,
-                                   "IdentityInfo": Population.NOT_YET_POPULATED}
-    assert ueba_population({"IdentityInfo": True}) == {"BehaviorAnalytics": Population.NOT_YET_POPULATED,
-                                                       "IdentityInfo": Population.POPULATED}
+    assert ueba_population({}) == {
+        "BehaviorAnalytics": Population.NOT_YET_POPULATED,
+        "IdentityInfo": Population.NOT_YET_POPULATED,
+    }
+    assert ueba_population({"IdentityInfo": True}) == {
+        "BehaviorAnalytics": Population.NOT_YET_POPULATED,
+        "IdentityInfo": Population.POPULATED,
+    }
     assert Population.NOT_YET_POPULATED.value == "not yet populated"

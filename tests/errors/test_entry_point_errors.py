@@ -31,7 +31,8 @@ def connector(emu):
 @pytest.fixture
 def incident_id(emu):
     return next(
-        n for n in emu.incident_control().names()
+        n
+        for n in emu.incident_control().names()
         if emu.incident_control().incident(n)["properties"]["providerName"] == "Microsoft 365 Defender"
     )
 
@@ -56,19 +57,39 @@ CASES = [
     ("update(title=control char)", lambda c, i: c.incidents().get(i).update(title="a\x1bb"), "control character"),
     ("update(description=surrogate)", lambda c, i: c.incidents().get(i).update(description="\udfff"), "description"),
     ("update(owner=surrogate)", lambda c, i: c.incidents().get(i).update(owner="x\ud800@y"), "owner"),
-    ("close(comment=surrogate)", lambda c, i: c.incidents().get(i).close(classification="Undetermined", comment="\ud800"), "comment"),
+    (
+        "close(comment=surrogate)",
+        lambda c, i: c.incidents().get(i).close(classification="Undetermined", comment="\ud800"),
+        "comment",
+    ),
     ("add_comment(message=surrogate)", lambda c, i: c.incidents().get(i).add_comment("\ud800"), "message"),
-    ("add_comment(comment_id=surrogate)", lambda c, i: c.incidents().get(i).add_comment("m", comment_id="\ud800"), "comment id"),
+    (
+        "add_comment(comment_id=surrogate)",
+        lambda c, i: c.incidents().get(i).add_comment("m", comment_id="\ud800"),
+        "comment id",
+    ),
     ("incidents().get(surrogate)", lambda c, i: c.incidents().get("\ud800").get(), "incident id"),
     ("provider(surrogate)", lambda c, i: list(c.incidents().provider("\ud800")), "provider name"),
     ("reconcile(grace=timedelta.max)", lambda c, i: c.incidents().reconcile(grace=timedelta.max), "grace="),
     ("defender().get(surrogate)", lambda c, i: c.incidents().defender().get("\ud800"), "incident id"),
     ("defender().patch(body=1)", lambda c, i: c.incidents().defender().patch("1", 1), "body=1"),
-    ("defender().patch(body=surrogate)", lambda c, i: c.incidents().defender().patch("1", {"status": "\ud800"}), "body"),
+    (
+        "defender().patch(body=surrogate)",
+        lambda c, i: c.incidents().defender().patch("1", {"status": "\ud800"}),
+        "body",
+    ),
     ("query(lone surrogate)", lambda c, i: c.query("print '\ud800'", timespan=timedelta(days=1)), "lone surrogate"),
     ("verify(days=2**63)", lambda c, i: c.verify(days=2**63), "days must be"),
-    ("entities(ueba_data_sources=datetime)", lambda c, i: c.entities(ueba_data_sources=datetime(2025, 1, 1)), "ueba_data_sources"),
-    ("entities(ueba_data_sources unknown)", lambda c, i: c.entities(ueba_data_sources=("AuditLog",)), "'AuditLog' is not a UEBA data source"),
+    (
+        "entities(ueba_data_sources=datetime)",
+        lambda c, i: c.entities(ueba_data_sources=datetime(2025, 1, 1)),
+        "ueba_data_sources",
+    ),
+    (
+        "entities(ueba_data_sources unknown)",
+        lambda c, i: c.entities(ueba_data_sources=("AuditLog",)),
+        "'AuditLog' is not a UEBA data source",
+    ),
 ]
 
 
@@ -238,7 +259,14 @@ def test_emulator_serve_refuses_what_it_cannot_serve_on(kwargs, fragment):
         (lambda e: Emulator(now=datetime(1, 1, 1, tzinfo=UTC), dataset=False), "year 1900 to 9000"),
         (lambda e: Emulator(now=NOW, xdr_share="", dataset=False), "xdr_share=''"),
     ],
-    ids=["modify unknown incident", "times=None", "status=[503]", "advance(timedelta.min)", "now=year 1", "xdr_share=''"],
+    ids=[
+        "modify unknown incident",
+        "times=None",
+        "status=[503]",
+        "advance(timedelta.min)",
+        "now=year 1",
+        "xdr_share=''",
+    ],
 )
 def test_emulator_control_mistakes_are_invalid_input(call, fragment):
     emu = Emulator(now=NOW, dataset=False)

@@ -38,8 +38,13 @@ REALISTIC: dict[str, tuple[tuple[object, ...], dict[str, object]]] = {
     "ServerError": (("unavailable",), {**_API, "status_code": 503}),
     "QueryError": (
         ("Syntax error at 1:5",),
-        {"code": "SyntaxError", "inner": [{"code": "SYN0002", "message": "x"}], "query": "T | wher x",
-         "status_code": 400, "request_id": "7f1c2d3e-0000-4000-8000-000000000002"},
+        {
+            "code": "SyntaxError",
+            "inner": [{"code": "SYN0002", "message": "x"}],
+            "query": "T | wher x",
+            "status_code": 400,
+            "request_id": "7f1c2d3e-0000-4000-8000-000000000002",
+        },
     ),
     "QueryLimitError": (
         ("100000 rows: the result may be cut",),
@@ -93,8 +98,11 @@ def _fields(exc: BaseException) -> dict[str, object]:
 
 
 def test_every_exported_exception_is_in_the_tree():
-    exported = {n for n in m365sentinel.__all__ if isinstance(getattr(m365sentinel, n), type)
-                and issubclass(getattr(m365sentinel, n), BaseException)}
+    exported = {
+        n
+        for n in m365sentinel.__all__
+        if isinstance(getattr(m365sentinel, n), type) and issubclass(getattr(m365sentinel, n), BaseException)
+    }
     assert exported <= {c.__name__ for c in CLASSES}
     assert len(CLASSES) >= 26
 
@@ -114,7 +122,11 @@ def test_exception_round_trips_through_pickle_with_its_fields(cls):
 
 def _raise_not_found(incident: str) -> str:
     raise m365sentinel.NotFoundError(
-        f"Incident {incident} not found", status_code=404, code="NotFound", request_id="r-1", url=f"/incidents/{incident}"
+        f"Incident {incident} not found",
+        status_code=404,
+        code="NotFound",
+        request_id="r-1",
+        url=f"/incidents/{incident}",
     )
 
 

@@ -1010,10 +1010,15 @@ def aio_catalogue() -> tuple[EntryPoint, ...]:
         E("aio.Fleet.verify(days)", lambda w, v: _afleet(w, use=lambda f: f.verify(days=v)), (1, 14)),
         E(
             "aio.Fleet.incidents_and_alerts(turn_off)",
-            lambda w, v: _afleet(w, use=lambda f: f.incidents_and_alerts(turn_off_microsoft_incident_creation_rules=v).plan()),
+            lambda w, v: _afleet(
+                w, use=lambda f: f.incidents_and_alerts(turn_off_microsoft_incident_creation_rules=v).plan()
+            ),
             (True, False),
         ),
-        E("aio.Fleet.entities(active_directory)", lambda w, v: _afleet(w, use=lambda f: f.entities(active_directory=v).plan())),
+        E(
+            "aio.Fleet.entities(active_directory)",
+            lambda w, v: _afleet(w, use=lambda f: f.entities(active_directory=v).plan()),
+        ),
         E("aio.Fleet.events(tables)", lambda w, v: _afleet(w, use=lambda f: f.events(v).plan()), TABLES),
         E("aio.Fleet.solution()", lambda w, v: _afleet(w, use=lambda f: f.solution().plan())),
         E(

@@ -31,13 +31,23 @@ WS = WorkspaceId.parse(
     "Microsoft.OperationalInsights/workspaces/law-sentinel"
 )
 SOURCE_TEN = [
-    "DeviceInfo", "DeviceNetworkInfo", "DeviceProcessEvents", "DeviceNetworkEvents", "DeviceFileEvents",
-    "DeviceRegistryEvents", "DeviceLogonEvents", "DeviceImageLoadEvents", "DeviceEvents", "DeviceFileCertificateInfo",
+    "DeviceInfo",
+    "DeviceNetworkInfo",
+    "DeviceProcessEvents",
+    "DeviceNetworkEvents",
+    "DeviceFileEvents",
+    "DeviceRegistryEvents",
+    "DeviceLogonEvents",
+    "DeviceImageLoadEvents",
+    "DeviceEvents",
+    "DeviceFileCertificateInfo",
 ]
 
 
 def test_catalogue_is_the_connector_definitions_data_types_less_incidents_and_alerts():
-    extract = json.loads((REF / "arm/azure-sentinel-ui/MicrosoftThreatProtection.connector-ui.extract.json").read_text())
+    extract = json.loads(
+        (REF / "arm/azure-sentinel-ui/MicrosoftThreatProtection.connector-ui.extract.json").read_text()
+    )
     expected = [n for n in extract["dataTypes[].name"] if n not in ("SecurityIncident", "SecurityAlert")]
     assert sorted(m.value for m in HuntingTable) == sorted(expected)
     assert len(HuntingTable) == 20
@@ -170,10 +180,17 @@ def test_usage_query_shape_and_parser(kql_parser):
 
 # --- Connect events: the manual step ---------------------------------------------------------------------------
 
+
 def _ing(name: str, flowing: bool, inconclusive: bool = False) -> TableIngestion:
     t = datetime(2025, 11, 20, 11, 59, tzinfo=UTC)
-    return TableIngestion(name, t if flowing else None, 1.5 if flowing else 0.0, 1.5 if flowing else 0.0,
-                          TimeSeries(legend=name, points=()), inconclusive)
+    return TableIngestion(
+        name,
+        t if flowing else None,
+        1.5 if flowing else 0.0,
+        1.5 if flowing else 0.0,
+        TimeSeries(legend=name, points=()),
+        inconclusive,
+    )
 
 
 def test_manual_step_due_while_a_declared_table_is_silent():
@@ -182,7 +199,9 @@ def test_manual_step_due_while_a_declared_table_is_silent():
     step = events_manual_step(declared, ingestion)
     assert step is not None
     assert step.title == "Connect events: select the advanced hunting tables in the Defender XDR connector"
-    assert step.instructions[0].startswith("In Microsoft Sentinel, select Data connectors, select Microsoft Defender XDR")
+    assert step.instructions[0].startswith(
+        "In Microsoft Sentinel, select Data connectors, select Microsoft Defender XDR"
+    )
     assert step.instructions[1] == (
         "In the Configuration section, under Connect events, mark the check boxes of the tables with the event types "
         "you wish to collect: Microsoft Defender for Office 365: EmailEvents; Microsoft Defender for Identity: "
@@ -206,23 +225,37 @@ def test_manual_step_stays_due_on_inconclusive_usage():
 
 # --- retention ---------------------------------------------------------------------------------------------------
 
+
 def _table(name: str, retention: int, total: int, default: bool = False) -> dict:
-    return {"id": f"{WS.resource_id}/tables/{name}", "name": name,
-            "properties": {"retentionInDays": retention, "totalRetentionInDays": total, "plan": "Analytics",
-                           "retentionInDaysAsDefault": default, "archiveRetentionInDays": total - retention}}
+    return {
+        "id": f"{WS.resource_id}/tables/{name}",
+        "name": name,
+        "properties": {
+            "retentionInDays": retention,
+            "totalRetentionInDays": total,
+            "plan": "Analytics",
+            "retentionInDaysAsDefault": default,
+            "archiveRetentionInDays": total - retention,
+        },
+    }
 
 
 def test_retention_changes_only_for_differences_with_patch_bodies():
     observed = {"DeviceEvents": _table("DeviceEvents", 90, 90, True), "DeviceInfo": _table("DeviceInfo", 180, 365)}
-    changes = retention_changes(
-        {HuntingTable.DeviceEvents: (180, 730), "deviceinfo": (180, 365)}, observed
-    )
+    changes = retention_changes({HuntingTable.DeviceEvents: (180, 730), "deviceinfo": (180, 365)}, observed)
     assert len(changes) == 1
     c = changes[0]
-    assert (c.action, c.resource_type, c.name, c.kind, c.etag) == (Action.UPDATE, "tables", "DeviceEvents", "table",
-                                                                    None)
+    assert (c.action, c.resource_type, c.name, c.kind, c.etag) == (
+        Action.UPDATE,
+        "tables",
+        "DeviceEvents",
+        "table",
+        None,
+    )
     assert [(f.path, f.before, f.after) for f in c.fields] == [
-        ("properties.retentionInDays", 90, 180), ("properties.totalRetentionInDays", 90, 730)]
+        ("properties.retentionInDays", 90, 180),
+        ("properties.totalRetentionInDays", 90, 730),
+    ]
     assert c.body == {"properties": {"retentionInDays": 180, "totalRetentionInDays": 730}}
 
 
@@ -238,7 +271,8 @@ def test_retention_for_a_table_not_listed_is_a_note():
     desired = {"EmailEvents": (90, 365)}
     assert retention_changes(desired, {}) == []
     assert retention_notes(desired, {}) == (
-        "table EmailEvents is not in the workspace's tables list yet; its retention is set once the table exists",)
+        "table EmailEvents is not in the workspace's tables list yet; its retention is set once the table exists",
+    )
 
 
 @pytest.mark.parametrize(
@@ -261,14 +295,19 @@ def test_tables_api_request_builders():
     from m365sentinel._routes import Routes
 
     routes = Routes(Cloud.resolve("AzureCloud"), WorkspaceId.parse(WS.resource_id), ApiVersions())
-    base = ("https://management.azure.com/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/"
-            "providers/Microsoft.OperationalInsights/workspaces/law-sentinel/tables")
+    base = (
+        "https://management.azure.com/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/"
+        "providers/Microsoft.OperationalInsights/workspaces/law-sentinel/tables"
+    )
     spec = routes.list_tables()
     assert (spec.method, spec.url, spec.json) == ("GET", f"{base}?api-version=2023-09-01", None)
     spec = routes.get_table("DeviceEvents")
     assert (spec.method, spec.url) == ("GET", f"{base}/DeviceEvents?api-version=2023-09-01")
     spec = routes.patch_table("DeviceEvents", {"properties": {"retentionInDays": 180}})
     assert (spec.method, spec.url, spec.json) == (
-        "PATCH", f"{base}/DeviceEvents?api-version=2023-09-01", {"properties": {"retentionInDays": 180}})
+        "PATCH",
+        f"{base}/DeviceEvents?api-version=2023-09-01",
+        {"properties": {"retentionInDays": 180}},
+    )
     with pytest.raises(InvalidInputError):
         routes.get_table("..")

@@ -112,7 +112,9 @@ def _check(events):
             run_start = runs[ev["p"]]
             done = committed_at.get(key)
             # Committed before this run loaded the store (any process), or earlier in this same run: a repeat.
-            if done is not None and (done < run_start or ((ev["p"], key) in run_of and run_of[ev["p"], key] == run_start)):
+            if done is not None and (
+                done < run_start or ((ev["p"], key) in run_of and run_of[ev["p"], key] == run_start)
+            ):
                 redelivered.append((ev["p"], key))
             run_of[ev["p"], key] = run_start
         elif ev["e"] == "commit":
@@ -129,9 +131,7 @@ def test_two_consumer_processes_compete_on_one_blob_checkpoint(tmp_path, served,
     ctl = emu.incident_control()
     names = [ctl.create_incident(title=f"p{i}")["name"] for i in range(30)]
     container = azurite.new_container()
-    procs = [
-        _start(tmp_path, p, emu, url, azurite, container, lease=None, handle_seconds=0.01) for p in ("a", "b")
-    ]
+    procs = [_start(tmp_path, p, emu, url, azurite, container, lease=None, handle_seconds=0.01) for p in ("a", "b")]
     _wait_until(tmp_path, procs, lambda ev: {e["p"] for e in ev if e["e"] == "load"} == {"a", "b"})
     for i in range(60):  # edits land while both consume
         if i % 4 == 0:

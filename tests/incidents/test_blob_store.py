@@ -44,9 +44,7 @@ def _raw(azurite, container):
 
 
 # The corrupt checkpoint files of test_corrupt_stores, as blobs: the same CheckpointError at load().
-CONTENT_VARIANTS = {
-    name: (write, match) for name, (write, match) in FILE_VARIANTS.items() if write.__name__ == "write"
-}
+CONTENT_VARIANTS = {name: (write, match) for name, (write, match) in FILE_VARIANTS.items() if write.__name__ == "write"}
 
 
 @pytest.mark.parametrize("variant", CONTENT_VARIANTS, ids=list(CONTENT_VARIANTS))
@@ -124,7 +122,10 @@ def test_the_same_checkpoint_written_by_another_consumer_is_still_a_conflict(azu
 
 
 def test_leases_one_owner_a_standby_waits_and_takes_over_on_release(azurite, blob_container):
-    owner, standby = _store(azurite, blob_container, lease_seconds=15), _store(azurite, blob_container, lease_seconds=15)
+    owner, standby = (
+        _store(azurite, blob_container, lease_seconds=15),
+        _store(azurite, blob_container, lease_seconds=15),
+    )
     assert owner.load() is None  # the placeholder written to lease a stream with no checkpoint yet loads as none
     with pytest.raises(CheckpointConflictError, match="leased by another consumer"):
         standby.load()
@@ -204,7 +205,8 @@ def test_bad_arguments_are_invalid_input_before_any_request(kwargs, message):
 
 
 @pytest.mark.parametrize(
-    "value", ["", "not a connection string", 42, "BlobEndpoint=http://example.test/acct;AccountName=acct;AccountKey=SECRETKEY"]
+    "value",
+    ["", "not a connection string", 42, "BlobEndpoint=http://example.test/acct;AccountName=acct;AccountKey=SECRETKEY"],
 )
 def test_a_bad_connection_string_is_invalid_input_and_never_echoed(value):
     with pytest.raises(InvalidInputError, match=r"connection_string.*expected .*(connection string|https)") as exc:
@@ -269,7 +271,10 @@ def test_the_async_store_keeps_the_same_contract(azurite, blob_container):
 def test_a_stream_refuses_a_corrupt_blob_before_any_request(azurite, blob_container, connector, httpx_mock):
     with _raw(azurite, blob_container) as raw:
         raw.upload_blob(b'{"version": 1, "checkpoint": {"v": 99}}')
-    with _store(azurite, blob_container) as store, pytest.raises(CheckpointError, match="unknown checkpoint version 99"):
+    with (
+        _store(azurite, blob_container) as store,
+        pytest.raises(CheckpointError, match="unknown checkpoint version 99"),
+    ):
         next(iter(connector.incidents().since(store)))
     assert httpx_mock.get_requests() == []
 

@@ -62,7 +62,9 @@ def test_unordered_list_across_polls_latest_state_of_each_change_once(emu, emu_c
         for name in changed:
             ctl.modify_incident(name, severity=("Low", "High", "Medium")[poll])
         got = drain(s(emu_connector, emu).since(store))
-        assert sorted(got) == sorted((n, parse_datetime(ctl.incident(n)["properties"]["lastModifiedTimeUtc"])) for n in changed)
+        assert sorted(got) == sorted(
+            (n, parse_datetime(ctl.incident(n)["properties"]["lastModifiedTimeUtc"])) for n in changed
+        )
     assert drain(s(emu_connector, emu).since(store)) == []
 
 

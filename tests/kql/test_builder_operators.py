@@ -42,15 +42,17 @@ CASES = {
         "SecurityIncident\n| project Title, Labels\n| mv-apply L = Labels on (\n    summarize C = count()\n)",
     ),
     "scan": (
-        SI.project("Title", "CreatedTime").sort_by("CreatedTime", order="asc").scan(
+        SI.project("Title", "CreatedTime")
+        .sort_by("CreatedTime", order="asc")
+        .scan(
             kql.scan_step("s1", TITLE.has("a"), Start="CreatedTime"),
             kql.scan_step("s2", TITLE.has("b") & (kql.col("CreatedTime") > kql.step_ref("s1", "Start")), output="last"),
             declare={"Start": "datetime"},
             match_id="M",
         ),
         "SecurityIncident\n| project Title, CreatedTime\n| sort by CreatedTime asc\n"
-        "| scan with_match_id=M declare (Start: datetime) with (\n    step s1: Title has \"a\" => Start = CreatedTime;\n"
-        "    step s2 output=last: Title has \"b\" and CreatedTime > s1.Start;\n)",
+        '| scan with_match_id=M declare (Start: datetime) with (\n    step s1: Title has "a" => Start = CreatedTime;\n'
+        '    step s2 output=last: Title has "b" and CreatedTime > s1.Start;\n)',
     ),
     "materialize": (
         kql.table("X").take(1).let("X", kql.materialize(SI.project("Title"))).project("Title"),
@@ -88,7 +90,10 @@ def test_scan_without_a_match_id_name_adds_match_id(kql_parser: Any) -> None:
 def test_invoke_a_let_function_with_a_table_parameter(kql_parser: Any) -> None:
     f = kql.function([("T", "(*)"), ("n", "long")], kql.table("T").take(1))
     q = SI.project("Title").invoke("F", 1).let("F", f)
-    assert q.to_kql() == "let F = (T: (*), n: long) {\n    T\n    | take 1\n};\nSecurityIncident\n| project Title\n| invoke F(1)"
+    assert (
+        q.to_kql()
+        == "let F = (T: (*), n: long) {\n    T\n    | take 1\n};\nSecurityIncident\n| project Title\n| invoke F(1)"
+    )
     assert q.columns is None  # the function's output shape is not the builder's to know
     assert kql_parser.assert_clean(q.to_kql()) == [("Title", "string")]
 
@@ -106,30 +111,33 @@ def test_nodes_are_immutable() -> None:
         kql.step_ref("s1", "X").step = "s2"  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("call", [
-    lambda: SI.top_nested(kql.nested(3, "Nope", fn.count())),  # unknown column
-    lambda: SI.top_nested((3, "Severity", fn.count())),  # not a level
-    lambda: kql.nested(-1, "Severity", fn.count()),
-    lambda: kql.nested(1, "Severity", fn.count(), order="up"),
-    lambda: SI.mv_expand("Labels", types={"Labels": "text"}),  # not a KQL type
-    lambda: SI.mv_expand("Labels", types={"Other": "string"}),  # not expanded here
-    lambda: SI.mv_expand("Nope"),
-    lambda: SI.mv_apply("Labels", on=lambda t: t),  # no operator appended
-    lambda: SI.mv_apply("Labels", on=lambda t: SI.take(1)),  # a different query
-    lambda: SI.mv_apply("Labels", on=lambda t: t.where(kql.col("Nope") == 1)),
-    lambda: SI.invoke("F; drop"),  # injection through the name
-    lambda: SI.invoke("F", kql.col("Nope")),
-    lambda: SI.scan(kql.scan_step("s1", TITLE == "x", S="Title")),  # S not declared
-    lambda: SI.scan(kql.scan_step("s1", TITLE == "x"), kql.scan_step("s1", TITLE == "y")),
-    lambda: SI.scan(kql.scan_step("s1", kql.col("Nope") == "x")),
-    lambda: kql.scan_step("s1; x", TITLE == "x"),
-    lambda: kql.scan_step("s1", TITLE == "x", output="first"),
-    lambda: kql.step_ref("s 1", "X"),
-    lambda: SI.scan(kql.scan_step("s1", TITLE == "x"), declare={"S": "text"}),
-    lambda: kql.toscalar(SI.let("a", 1)),  # lets belong to the outer query
-    lambda: kql.toscalar("SecurityIncident"),  # type: ignore[arg-type]
-    lambda: kql.materialize("SecurityIncident"),  # type: ignore[arg-type]
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: SI.top_nested(kql.nested(3, "Nope", fn.count())),  # unknown column
+        lambda: SI.top_nested((3, "Severity", fn.count())),  # not a level
+        lambda: kql.nested(-1, "Severity", fn.count()),
+        lambda: kql.nested(1, "Severity", fn.count(), order="up"),
+        lambda: SI.mv_expand("Labels", types={"Labels": "text"}),  # not a KQL type
+        lambda: SI.mv_expand("Labels", types={"Other": "string"}),  # not expanded here
+        lambda: SI.mv_expand("Nope"),
+        lambda: SI.mv_apply("Labels", on=lambda t: t),  # no operator appended
+        lambda: SI.mv_apply("Labels", on=lambda t: SI.take(1)),  # a different query
+        lambda: SI.mv_apply("Labels", on=lambda t: t.where(kql.col("Nope") == 1)),
+        lambda: SI.invoke("F; drop"),  # injection through the name
+        lambda: SI.invoke("F", kql.col("Nope")),
+        lambda: SI.scan(kql.scan_step("s1", TITLE == "x", S="Title")),  # S not declared
+        lambda: SI.scan(kql.scan_step("s1", TITLE == "x"), kql.scan_step("s1", TITLE == "y")),
+        lambda: SI.scan(kql.scan_step("s1", kql.col("Nope") == "x")),
+        lambda: kql.scan_step("s1; x", TITLE == "x"),
+        lambda: kql.scan_step("s1", TITLE == "x", output="first"),
+        lambda: kql.step_ref("s 1", "X"),
+        lambda: SI.scan(kql.scan_step("s1", TITLE == "x"), declare={"S": "text"}),
+        lambda: kql.toscalar(SI.let("a", 1)),  # lets belong to the outer query
+        lambda: kql.toscalar("SecurityIncident"),  # type: ignore[arg-type]
+        lambda: kql.materialize("SecurityIncident"),  # type: ignore[arg-type]
+    ],
+)
 def test_bad_input_raises_at_build_time(call: Any) -> None:
     with pytest.raises(InvalidInputError):
         call()
@@ -148,8 +156,14 @@ def test_names_and_values_are_quoted_not_spliced() -> None:
 # | scan declare (Si: string) with (step s1: col == "x" => Si = col) | where strlen(col) > toscalar(T | count)
 # | take n)* [| invoke F()] [materialized as a let]. Columns are drawn from the query's current shape, or are a
 # misspelling (which must raise InvalidInputError at build time).
-STEPS = st.lists(st.tuples(st.sampled_from(["where", "topnested", "mvexpand", "mvapply", "scan", "toscalar", "take"]),
-                           st.integers(0, 1000), st.booleans()), max_size=5)
+STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(["where", "topnested", "mvexpand", "mvapply", "scan", "toscalar", "take"]),
+        st.integers(0, 1000),
+        st.booleans(),
+    ),
+    max_size=5,
+)
 
 
 def _step(q: kql.Query, op: str, col: str, n: int, i: int) -> kql.Query:
@@ -161,11 +175,13 @@ def _step(q: kql.Query, op: str, col: str, n: int, i: int) -> kql.Query:
     if op == "mvexpand":
         return q.mv_expand(**{f"E{i}": fn.call("pack_array", c)}, types={f"E{i}": "string"})
     if op == "mvapply":
-        return q.mv_apply(**{f"E{i}": fn.call("pack_array", c)}, types={f"E{i}": "string"},
-                          on=lambda t: t.where(kql.col(f"E{i}") != "x").take(1))
+        return q.mv_apply(
+            **{f"E{i}": fn.call("pack_array", c)},
+            types={f"E{i}": "string"},
+            on=lambda t: t.where(kql.col(f"E{i}") != "x").take(1),
+        )
     if op == "scan":
-        return q.scan(kql.scan_step("s1", c == "x", **{f"S{i}": col}), declare={f"S{i}": "string"},
-                      match_id=f"M{i}")
+        return q.scan(kql.scan_step("s1", c == "x", **{f"S{i}": col}), declare={f"S{i}": "string"}, match_id=f"M{i}")
     if op == "toscalar":
         return q.where(fn.call("strlen", c) > kql.toscalar(SI.count()))
     return q.take(n)
@@ -173,8 +189,12 @@ def _step(q: kql.Query, op: str, col: str, n: int, i: int) -> kql.Query:
 
 @pytest.mark.kqlparser
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(table=st.sampled_from(["SecurityIncident", "DeviceProcessEvents", "EmailEvents", "IdentityInfo"]), steps=STEPS,
-       invoke=st.booleans(), materialized=st.booleans())
+@given(
+    table=st.sampled_from(["SecurityIncident", "DeviceProcessEvents", "EmailEvents", "IdentityInfo"]),
+    steps=STEPS,
+    invoke=st.booleans(),
+    materialized=st.booleans(),
+)
 def test_operator_chains_parse_clean_or_raise_at_build(
     kql_parser: Any, table: str, steps: list[Any], invoke: bool, materialized: bool
 ) -> None:

@@ -10,10 +10,17 @@ from m365sentinel import InvalidInputError, kql
 from m365sentinel.kql import _expr, fn
 
 
-@pytest.mark.parametrize(("method", "op", "join"), [
-    ("in_", "in", "or"), ("in_ci", "in~", "or"), ("has_any", "has_any", "or"),
-    ("not_in", "!in", "and"), ("not_in_ci", "!in~", "and"), ("has_all", "has_all", "and"),
-])
+@pytest.mark.parametrize(
+    ("method", "op", "join"),
+    [
+        ("in_", "in", "or"),
+        ("in_ci", "in~", "or"),
+        ("has_any", "has_any", "or"),
+        ("not_in", "!in", "and"),
+        ("not_in_ci", "!in~", "and"),
+        ("has_all", "has_all", "and"),
+    ],
+)
 def test_a_list_beyond_the_limit_is_chunks_with_the_same_meaning(monkeypatch, method, op, join):
     monkeypatch.setattr(_expr, "_MAX_SET_VALUES", 2)
     expr = getattr(kql.col("Title"), method)(["a", "b", "c"])

@@ -41,17 +41,20 @@ def test_e1_literal_escaping_parses_back_to_same_string(kql_parser, value: str) 
     assert reply["values"] == [{"text": L.render_string(value), "type": "string", "value": value}]
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("Device Name", "['Device Name']"),
-    ("where", "['where']"),
-    ("count", "['count']"),
-    ("DeviceName", "DeviceName"),
-    ("_BilledSize", "_BilledSize"),
-    ("1day", "['1day']"),
-    ("it's", "['it\\'s']"),
-    ("a\\b", "['a\\\\b']"),
-    ("Ünïcode", "['Ünïcode']"),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Device Name", "['Device Name']"),
+        ("where", "['where']"),
+        ("count", "['count']"),
+        ("DeviceName", "DeviceName"),
+        ("_BilledSize", "_BilledSize"),
+        ("1day", "['1day']"),
+        ("it's", "['it\\'s']"),
+        ("a\\b", "['a\\\\b']"),
+        ("Ünïcode", "['Ünïcode']"),
+    ],
+)
 def test_e2_identifiers(name: str, expected: str) -> None:
     assert L.quote_identifier(name) == expected
 
@@ -78,18 +81,21 @@ def test_e2_naive_datetime_is_rejected_with_clear_error() -> None:
         q.where(q.c.TimeGenerated > datetime(2024, 1, 2))
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    (timedelta(microseconds=5), "50tick"),
-    (timedelta(days=14), "14d"),
-    (timedelta(hours=36), "36h"),
-    (timedelta(minutes=90), "90m"),
-    (timedelta(seconds=1), "1s"),
-    (timedelta(milliseconds=1500), "1500ms"),
-    (timedelta(0), "0s"),
-    (timedelta(days=-1), "timespan(-1d)"),
-    (timedelta(microseconds=-5), "timespan(-50tick)"),
-    (timedelta(days=1, microseconds=1), "864000000010tick"),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (timedelta(microseconds=5), "50tick"),
+        (timedelta(days=14), "14d"),
+        (timedelta(hours=36), "36h"),
+        (timedelta(minutes=90), "90m"),
+        (timedelta(seconds=1), "1s"),
+        (timedelta(milliseconds=1500), "1500ms"),
+        (timedelta(0), "0s"),
+        (timedelta(days=-1), "timespan(-1d)"),
+        (timedelta(microseconds=-5), "timespan(-50tick)"),
+        (timedelta(days=1, microseconds=1), "864000000010tick"),
+    ],
+)
 def test_e2_timespans_tick_exact(value: timedelta, expected: str) -> None:
     assert L.render_timespan(value) == expected
 
@@ -99,16 +105,31 @@ def test_timespan_out_of_kql_range() -> None:
         L.render_timespan(timedelta(days=20_000_000))
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    (True, "true"), (False, "false"), (0, "0"), (42, "42"), (-5, "long(-5)"),
-    (2**63 - 1, "9223372036854775807"), (-(2**63), "long(-9223372036854775808)"),
-    (0.1, "0.1"), (1e300, "1e+300"), (-1.5, "real(-1.5)"), (2.0, "2.0"),
-    (math.nan, "real(nan)"), (math.inf, "real(+inf)"), (-math.inf, "real(-inf)"),
-    (Decimal("1.25"), "decimal(1.25)"), (Decimal("-1E+3"), "decimal(-1000)"),
-    (uuid.UUID("01234567-89ab-cdef-0123-456789abcdef"), "guid(01234567-89ab-cdef-0123-456789abcdef)"),
-    ({"a": [1, "x\ty", None, True]}, 'dynamic({"a": [1, "x\\ty", null, true]})'),
-    ([], "dynamic([])"), (None, "dynamic(null)"),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (True, "true"),
+        (False, "false"),
+        (0, "0"),
+        (42, "42"),
+        (-5, "long(-5)"),
+        (2**63 - 1, "9223372036854775807"),
+        (-(2**63), "long(-9223372036854775808)"),
+        (0.1, "0.1"),
+        (1e300, "1e+300"),
+        (-1.5, "real(-1.5)"),
+        (2.0, "2.0"),
+        (math.nan, "real(nan)"),
+        (math.inf, "real(+inf)"),
+        (-math.inf, "real(-inf)"),
+        (Decimal("1.25"), "decimal(1.25)"),
+        (Decimal("-1E+3"), "decimal(-1000)"),
+        (uuid.UUID("01234567-89ab-cdef-0123-456789abcdef"), "guid(01234567-89ab-cdef-0123-456789abcdef)"),
+        ({"a": [1, "x\ty", None, True]}, 'dynamic({"a": [1, "x\\ty", null, true]})'),
+        ([], "dynamic([])"),
+        (None, "dynamic(null)"),
+    ],
+)
 def test_scalar_literals_exact(value: object, expected: str) -> None:
     assert L.render_literal(value) == expected
 
@@ -125,8 +146,10 @@ def test_unsupported_values_are_rejected(value: object) -> None:
         L.render_literal(value)
 
 
-@pytest.mark.parametrize(("kind", "expected"), [("long", "long(null)"), ("datetime", "datetime(null)"),
-                                                ("string", '""'), ("dynamic", "dynamic(null)")])
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [("long", "long(null)"), ("datetime", "datetime(null)"), ("string", '""'), ("dynamic", "dynamic(null)")],
+)
 def test_typed_nulls(kind: str, expected: str) -> None:
     assert L.render_null(kind) == expected
 

@@ -18,20 +18,27 @@ SI = kql.table("SecurityIncident")
 DAY = dt.timedelta(days=1)
 
 CASES = {
-    "project_reorder": (SI.project("Title", "Severity", "IncidentNumber").project_reorder("IncidentNumber", "Severity"),
-                        "SecurityIncident\n| project Title, Severity, IncidentNumber\n"
-                        "| project-reorder IncidentNumber, Severity"),
-    "serialize": (SI.project("Title").serialize(N=fn.call("strlen", kql.col("Title"))),
-                  "SecurityIncident\n| project Title\n| serialize N = strlen(Title)"),
+    "project_reorder": (
+        SI.project("Title", "Severity", "IncidentNumber").project_reorder("IncidentNumber", "Severity"),
+        "SecurityIncident\n| project Title, Severity, IncidentNumber\n| project-reorder IncidentNumber, Severity",
+    ),
+    "serialize": (
+        SI.project("Title").serialize(N=fn.call("strlen", kql.col("Title"))),
+        "SecurityIncident\n| project Title\n| serialize N = strlen(Title)",
+    ),
     "sample": (SI.sample(5).project("Title"), "SecurityIncident\n| sample 5\n| project Title"),
-    "make_series": (SI.make_series("CreatedTime", DAY, C=fn.count(), from_=fn.ago("14d"), to=fn.now(), by="Severity",
-                                   default=0),
-                    "SecurityIncident\n| make-series C = count() default = 0 on CreatedTime from ago(14d) to now() "
-                    "step 1d by Severity"),
-    "parse_flags": (kql.table("DeviceEvents").parse("InitiatingProcessCommandLine", "*", "user ", ("U", "string"),
-                                                     " ", "*", kind="regex", flags="iU").project("U"),
-                    'DeviceEvents\n| parse kind=regex flags=iU InitiatingProcessCommandLine with * "user " U: string '
-                    '" " *\n| project U'),
+    "make_series": (
+        SI.make_series("CreatedTime", DAY, C=fn.count(), from_=fn.ago("14d"), to=fn.now(), by="Severity", default=0),
+        "SecurityIncident\n| make-series C = count() default = 0 on CreatedTime from ago(14d) to now() "
+        "step 1d by Severity",
+    ),
+    "parse_flags": (
+        kql.table("DeviceEvents")
+        .parse("InitiatingProcessCommandLine", "*", "user ", ("U", "string"), " ", "*", kind="regex", flags="iU")
+        .project("U"),
+        'DeviceEvents\n| parse kind=regex flags=iU InitiatingProcessCommandLine with * "user " U: string '
+        '" " *\n| project U',
+    ),
 }
 
 
@@ -51,22 +58,31 @@ def test_make_series_columns_are_dynamic_series() -> None:
 
 
 def test_evaluate_bag_unpack_parses_and_stops_column_checks(kql_parser: Any) -> None:
-    q = kql.table("EmailEvents").project(AR=fn.parse_json(kql.col("AuthenticationDetails"))).evaluate("bag_unpack", "AR")
+    q = (
+        kql.table("EmailEvents")
+        .project(AR=fn.parse_json(kql.col("AuthenticationDetails")))
+        .evaluate("bag_unpack", "AR")
+    )
     text = q.where(kql.col("DMARC") == "fail").to_kql()
-    assert text == ('EmailEvents\n| project AR = parse_json(AuthenticationDetails)\n| evaluate bag_unpack(AR)\n'
-                    '| where DMARC == "fail"')
+    assert text == (
+        "EmailEvents\n| project AR = parse_json(AuthenticationDetails)\n| evaluate bag_unpack(AR)\n"
+        '| where DMARC == "fail"'
+    )
     assert q.columns is None
     kql_parser.assert_clean(q.to_kql())
 
 
-@pytest.mark.parametrize("call", [
-    lambda: SI.parse("Title", ("X", "string"), flags="i"),  # flags need kind=regex
-    lambda: SI.parse("Title", ("X", "string"), kind="regex", flags="z"),
-    lambda: SI.evaluate("python", "x"),
-    lambda: SI.make_series("CreatedTime", DAY),
-    lambda: SI.project_reorder("Nope"),
-    lambda: SI.sample(-1),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: SI.parse("Title", ("X", "string"), flags="i"),  # flags need kind=regex
+        lambda: SI.parse("Title", ("X", "string"), kind="regex", flags="z"),
+        lambda: SI.evaluate("python", "x"),
+        lambda: SI.make_series("CreatedTime", DAY),
+        lambda: SI.project_reorder("Nope"),
+        lambda: SI.sample(-1),
+    ],
+)
 def test_bad_input_raises_at_build_time(call: Any) -> None:
     with pytest.raises(InvalidInputError):
         call()
@@ -75,9 +91,16 @@ def test_bad_input_raises_at_build_time(call: Any) -> None:
 # A stated grammar: Table | (where col == literal | extend N = strlen(col) | project col+ | project_reorder col
 # | sort_by col | take n | sample n | summarize count() by col | distinct col | serialize)*. Columns are drawn from
 # the query's current shape, or are a misspelling (which must raise InvalidInputError at build time).
-STEPS = st.lists(st.tuples(st.sampled_from(["where", "extend", "project", "reorder", "sort", "take", "sample",
-                                            "summarize", "distinct", "serialize"]),
-                           st.integers(0, 1000), st.booleans()), max_size=6)
+STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(
+            ["where", "extend", "project", "reorder", "sort", "take", "sample", "summarize", "distinct", "serialize"]
+        ),
+        st.integers(0, 1000),
+        st.booleans(),
+    ),
+    max_size=6,
+)
 
 
 def _step(q: kql.Query, op: str, col: str, n: int) -> kql.Query:

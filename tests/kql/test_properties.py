@@ -33,9 +33,20 @@ def test_any_string_round_trips_as_one_token(kql_parser, value: str) -> None:  #
 
 @pytest.mark.kqlparser
 @SETTINGS
-@given(st.text(min_size=1).filter(lambda s: not any(c in s for c in "\n\r\t") and not any(
-    ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or 0xD800 <= ord(c) <= 0xDFFF or ord(c) in (0x2028, 0x2029, 0xFEFF)
-    for c in s)))
+@given(
+    st.text(min_size=1).filter(
+        lambda s: (
+            not any(c in s for c in "\n\r\t")
+            and not any(
+                ord(c) < 0x20
+                or 0x7F <= ord(c) <= 0x9F
+                or 0xD800 <= ord(c) <= 0xDFFF
+                or ord(c) in (0x2028, 0x2029, 0xFEFF)
+                for c in s
+            )
+        )
+    )
+)
 def test_any_identifier_is_one_name(kql_parser, name: str) -> None:  # type: ignore[no-untyped-def]
     text = f"print {L.quote_identifier(name)} = 1"
     cols = kql_parser.assert_clean(text)
@@ -51,8 +62,10 @@ def test_any_datetime_round_trips(kql_parser, value: datetime) -> None:  # type:
     # The JS build keeps milliseconds only; the 7-digit text carries the rest exactly.
     ms_ticks = EPOCH_TICKS + (value - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1) * 10_000
     assert int(got["ticks"]) == ms_ticks
-    assert text == (f"datetime({value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:"
-                    f"{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}0Z)")
+    assert text == (
+        f"datetime({value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:"
+        f"{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}0Z)"
+    )
 
 
 @pytest.mark.kqlparser
@@ -132,8 +145,8 @@ INJECTIONS = [
     '" | take 1 //',
     "' | where 1 == 1 | take 10 //",
     '"\n| project-away *\n//',
-    "\\\" or 1 == 1 //",
-    "x\"); drop table SecurityIncident; //",
+    '\\" or 1 == 1 //',
+    'x"); drop table SecurityIncident; //',
     "]']) | union *",
 ]
 

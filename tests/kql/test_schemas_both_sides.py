@@ -54,6 +54,8 @@ def test_schema_files_cite_source_commit_and_date_and_record_disagreements() -> 
         for table in data["tables"]:
             assert data["_sources"][table], (file, table)
     validation = json.loads((DATA / "sentinel_validation.json").read_text())
-    assert ("EmailEvents.Timestamp: Azure Monitor reference lacks it; Sentinel's validation and sample queries use it "
-            "(added)") in validation["disagreements"]
+    assert (
+        "EmailEvents.Timestamp: Azure Monitor reference lacks it; Sentinel's validation and sample queries use it "
+        "(added)"
+    ) in validation["disagreements"]
     assert "@ bc043b8035deba6392cddcece2b78d4142c91b59" in validation["_sources"]["AlertInfo"]

@@ -87,15 +87,19 @@ PRODUCTS = ["Microsoft Defender XDR", "Microsoft Defender Advanced Threat Protec
 TEMPLATES = {
     "incidents": (lambda: kql.incidents_by_provider(PROVIDERS), INCIDENTS, None),
     "incident_chart": (lambda: kql.incident_timechart(PROVIDERS), INCIDENT_CHART, kql.TIMECHART_COLUMNS),
-    "device_events_chart": (lambda: kql.table_timechart("DeviceEvents"), DEVICE_EVENTS_CHART,
-                            kql.TIMECHART_COLUMNS),
+    "device_events_chart": (lambda: kql.table_timechart("DeviceEvents"), DEVICE_EVENTS_CHART, kql.TIMECHART_COLUMNS),
     "alerts": (lambda: kql.alerts_by_product(PRODUCTS), ALERTS, None),
-    "alert_chart": (lambda: kql.alert_timechart(PRODUCTS, days=7, legend="Alerts"), ALERT_CHART,
-                    kql.TIMECHART_COLUMNS),
-    "last_data": (lambda: kql.last_data_received(["DeviceEvents", "DeviceInfo"]), LAST_DATA,
-                  (("TableName", "string"), ("LastReceived", "datetime"))),
-    "daily_volume": (lambda: kql.daily_volume(["DeviceEvents", "DeviceInfo"]), DAILY_VOLUME,
-                     (("TableName", "string"), ("Day", "datetime"), ("Rows", "long"))),
+    "alert_chart": (lambda: kql.alert_timechart(PRODUCTS, days=7, legend="Alerts"), ALERT_CHART, kql.TIMECHART_COLUMNS),
+    "last_data": (
+        lambda: kql.last_data_received(["DeviceEvents", "DeviceInfo"]),
+        LAST_DATA,
+        (("TableName", "string"), ("LastReceived", "datetime")),
+    ),
+    "daily_volume": (
+        lambda: kql.daily_volume(["DeviceEvents", "DeviceInfo"]),
+        DAILY_VOLUME,
+        (("TableName", "string"), ("Day", "datetime"), ("Rows", "long")),
+    ),
     "billable": (lambda: kql.billable_volume(), BILLABLE, (("DataType", "string"), ("BillableGB", "real"))),
 }
 
@@ -124,8 +128,7 @@ def test_incidents_template_keeps_every_incident_column(kql_parser) -> None:  # 
 
 
 def test_timechart_declares_columns() -> None:
-    assert kql.incident_timechart(PROVIDERS).columns == (("Value", "long"), ("Time", "datetime"),
-                                                          ("Legend", "string"))
+    assert kql.incident_timechart(PROVIDERS).columns == (("Value", "long"), ("Time", "datetime"), ("Legend", "string"))
 
 
 def test_timechart_accepts_table_name_and_query_alike() -> None:
@@ -170,10 +173,23 @@ def test_incidents_rejects_bad_provider_names(bad: object) -> None:
 
 
 @pytest.mark.kqlparser
-@pytest.mark.parametrize("table_name", ["DeviceInfo", "DeviceNetworkInfo", "DeviceProcessEvents",
-                                        "DeviceNetworkEvents", "DeviceFileEvents", "DeviceRegistryEvents",
-                                        "DeviceLogonEvents", "DeviceImageLoadEvents", "DeviceEvents",
-                                        "DeviceFileCertificateInfo", "SecurityAlert", "SecurityIncident"])
+@pytest.mark.parametrize(
+    "table_name",
+    [
+        "DeviceInfo",
+        "DeviceNetworkInfo",
+        "DeviceProcessEvents",
+        "DeviceNetworkEvents",
+        "DeviceFileEvents",
+        "DeviceRegistryEvents",
+        "DeviceLogonEvents",
+        "DeviceImageLoadEvents",
+        "DeviceEvents",
+        "DeviceFileCertificateInfo",
+        "SecurityAlert",
+        "SecurityIncident",
+    ],
+)
 def test_table_timechart_parses_for_every_table(kql_parser, table_name: str) -> None:  # type: ignore[no-untyped-def]
     inferred = kql_parser.assert_clean(str(kql.table_timechart(table_name)))
     assert tuple(inferred) == kql.TIMECHART_COLUMNS
@@ -190,7 +206,9 @@ def test_timechart_declares_its_window_through_later_pipes():
     q = kql.timechart("DeviceEvents", days=7, step="1d")
     assert q.timespan == dt.timedelta(days=7)
     assert kql.table("DeviceEvents").timespan is None
-    assert kql.table("DeviceEvents").take(1).with_timespan(dt.timedelta(hours=1)).take(2).timespan == dt.timedelta(hours=1)
+    assert kql.table("DeviceEvents").take(1).with_timespan(dt.timedelta(hours=1)).take(2).timespan == dt.timedelta(
+        hours=1
+    )
     with pytest.raises(InvalidInputError, match=r"positive datetime\.timedelta"):
         kql.table("DeviceEvents").with_timespan(dt.timedelta(0))
 

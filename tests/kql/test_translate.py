@@ -31,20 +31,34 @@ TO_SENTINEL = {
     # Defender text: (Sentinel text, [(before, after)], [unresolved codes])
     'IdentityInfo | where AccountUpn =~ "a@b.c" | project EmailAddress, OnPremSid': (
         'IdentityInfo | where AccountUPN =~ "a@b.c" | project MailAddress, AccountSID',
-        [("AccountUpn", "AccountUPN"), ("EmailAddress", "MailAddress"), ("OnPremSid", "AccountSID")], []),
+        [("AccountUpn", "AccountUPN"), ("EmailAddress", "MailAddress"), ("OnPremSid", "AccountSID")],
+        [],
+    ),
     "UrlClickEvents | where Timestamp > ago(1d) | project Timestamp, Url": (
         "UrlClickEvents | where TimeGenerated > ago(1d) | project TimeGenerated, Url",
-        [("Timestamp", "TimeGenerated"), ("Timestamp", "TimeGenerated")], []),
+        [("Timestamp", "TimeGenerated"), ("Timestamp", "TimeGenerated")],
+        [],
+    ),
     'DeviceEvents | where AdditionalFields has "x"': (
         'DeviceEvents | where tostring(AdditionalFields) has "x"',
-        [("AdditionalFields", "tostring(AdditionalFields)")], []),
+        [("AdditionalFields", "tostring(AdditionalFields)")],
+        [],
+    ),
     "IdentityLogonEvents | where Port == 445 | take 5": (
-        "IdentityLogonEvents | where toint(Port) == 445 | take 5", [("Port", "toint(Port)")], []),
+        "IdentityLogonEvents | where toint(Port) == 445 | take 5",
+        [("Port", "toint(Port)")],
+        [],
+    ),
     "EmailEvents | where Timestamp > ago(7d) | summarize count() by SenderFromDomain": (
-        "EmailEvents | where Timestamp > ago(7d) | summarize count() by SenderFromDomain", [], []),
+        "EmailEvents | where Timestamp > ago(7d) | summarize count() by SenderFromDomain",
+        [],
+        [],
+    ),
     "DeviceInfo | extend F = FileProfile(SHA1) | join DeviceTvmSoftwareInventory on DeviceId": (
-        "DeviceInfo | extend F = FileProfile(SHA1) | join DeviceTvmSoftwareInventory on DeviceId", [],
-        ["defender-only-function", "table-not-streamed"]),
+        "DeviceInfo | extend F = FileProfile(SHA1) | join DeviceTvmSoftwareInventory on DeviceId",
+        [],
+        ["defender-only-function", "table-not-streamed"],
+    ),
 }
 
 
@@ -71,10 +85,14 @@ def test_to_sentinel_records_position_and_reason() -> None:
 TO_DEFENDER = {
     "DeviceProcessEvents | where TimeGenerated > ago(1d) | extend P = AdditionalFields.Port": (
         "DeviceProcessEvents | where Timestamp > ago(1d) | extend P = parse_json(AdditionalFields).Port",
-        [("TimeGenerated", "Timestamp"), ("AdditionalFields", "parse_json(AdditionalFields)")], []),
+        [("TimeGenerated", "Timestamp"), ("AdditionalFields", "parse_json(AdditionalFields)")],
+        [],
+    ),
     'IdentityInfo | where AccountUPN == "a@b.c" | project MailAddress': (
         'IdentityInfo | where AccountUpn == "a@b.c" | project EmailAddress',
-        [("AccountUPN", "AccountUpn"), ("MailAddress", "EmailAddress")], []),
+        [("AccountUPN", "AccountUpn"), ("MailAddress", "EmailAddress")],
+        [],
+    ),
     "SecurityIncident | union DeviceEvents": ("SecurityIncident | union DeviceEvents", [], ["table-not-in-defender"]),
 }
 
@@ -85,7 +103,10 @@ def test_to_defender(source: str, kql_parser: Any, defender_parser: KqlParser) -
     assert errors(kql_parser, source) == []  # a valid Sentinel query to start from
     t = kql.to_defender(source)
     assert (t.text, [(c.before, c.after) for c in t.changes], [u.code for u in t.unresolved]) == (
-        text, changes, unresolved)
+        text,
+        changes,
+        unresolved,
+    )
     if t.ok:
         assert errors(defender_parser, t.text) == []
 

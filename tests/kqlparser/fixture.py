@@ -55,8 +55,9 @@ class KqlParser:
         )
         self._lock = threading.Lock()
         self._next = 0
-        reply = self._call({"op": "schema", "tables": dict(tables), "functions": {k: list(v) for k, v in
-                                                                                  (functions or {}).items()}})
+        reply = self._call(
+            {"op": "schema", "tables": dict(tables), "functions": {k: list(v) for k, v in (functions or {}).items()}}
+        )
         if not reply.get("ok"):
             raise RuntimeError(f"schema refused by the parser harness: {reply}")
 

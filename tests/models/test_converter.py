@@ -179,9 +179,17 @@ def test_raw_and_mapping_fields_are_read_only_views_without_copies() -> None:
 
     from m365sentinel.models import FrozenJson, Incident
 
-    doc = {"name": "1", "etag": '"e"', "properties": {"title": "t", "severity": "High", "status": "New",
-                                                      "additionalData": {"alertProductNames": ["MDE"], "x": {"y": 1}},
-                                                      "labels": [{"labelName": "a"}]}}
+    doc = {
+        "name": "1",
+        "etag": '"e"',
+        "properties": {
+            "title": "t",
+            "severity": "High",
+            "status": "New",
+            "additionalData": {"alertProductNames": ["MDE"], "x": {"y": 1}},
+            "labels": [{"labelName": "a"}],
+        },
+    }
     incident = Incident.from_json(doc)
     assert isinstance(incident.raw, FrozenJson) and incident.raw == doc
     with pytest.raises(TypeError):

@@ -19,8 +19,15 @@ from m365sentinel.emulator import Emulator
 from m365sentinel.models import QueryResult, incidents_table
 
 COLUMNS = [
-    ("T", "datetime"), ("D", "timespan"), ("N", "long"), ("R", "real"), ("B", "bool"),
-    ("S", "string"), ("Y", "dynamic"), ("M", "decimal"), ("G", "guid"),
+    ("T", "datetime"),
+    ("D", "timespan"),
+    ("N", "long"),
+    ("R", "real"),
+    ("B", "bool"),
+    ("S", "string"),
+    ("Y", "dynamic"),
+    ("M", "decimal"),
+    ("G", "guid"),
 ]
 ROWS = [
     ["2025-11-20T12:00:00.1234567Z", "1.02:03:04.5", 1, "NaN", True, "a,b", '{"k":[1,2]}', "1.25", "0f"],
@@ -33,8 +40,13 @@ T1 = datetime(1, 1, 1, tzinfo=UTC)
 
 def result(error: dict[str, object] | None = None) -> QueryResult:
     doc: dict[str, object] = {
-        "tables": [{"name": "PrimaryResult", "columns": [{"name": n, "type": t} for n, t in COLUMNS],
-                    "rows": [list(r) for r in ROWS]}]
+        "tables": [
+            {
+                "name": "PrimaryResult",
+                "columns": [{"name": n, "type": t} for n, t in COLUMNS],
+                "rows": [list(r) for r in ROWS],
+            }
+        ]
     }
     if error:
         doc["error"] = error
@@ -44,9 +56,21 @@ def result(error: dict[str, object] | None = None) -> QueryResult:
 def test_to_pandas_types_every_column_and_keeps_nulls() -> None:
     df = result().to_pandas()
     assert [str(t) for t in df.dtypes] == [
-        "datetime64[us, UTC]", "timedelta64[us]", "Int64", "Float64", "boolean", "string", "object", "object", "string"
+        "datetime64[us, UTC]",
+        "timedelta64[us]",
+        "Int64",
+        "Float64",
+        "boolean",
+        "string",
+        "object",
+        "object",
+        "string",
     ]
-    assert list(df["T"]) [0::2] == [pd.Timestamp(T0), pd.Timestamp(T1)] and df["T"].isna().tolist() == [False, True, False]
+    assert list(df["T"])[0::2] == [pd.Timestamp(T0), pd.Timestamp(T1)] and df["T"].isna().tolist() == [
+        False,
+        True,
+        False,
+    ]
     assert df["D"].tolist()[0::2] == [pd.Timedelta(days=1, hours=2, minutes=3, seconds=4.5), pd.Timedelta(seconds=-1)]
     assert df["N"].tolist() == [1, pd.NA, 2**62]
     r = df["R"].tolist()
@@ -59,17 +83,27 @@ def test_to_pandas_types_every_column_and_keeps_nulls() -> None:
 
 def test_to_polars_types_every_column_and_keeps_nulls() -> None:
     df = result().to_polars()
-    assert df.schema == pl.Schema({
-        "T": pl.Datetime("us", "UTC"), "D": pl.Duration("us"), "N": pl.Int64, "R": pl.Float64, "B": pl.Boolean,
-        "S": pl.String, "Y": pl.Object, "M": pl.Decimal(38, 2), "G": pl.String,
-    })
+    assert df.schema == pl.Schema(
+        {
+            "T": pl.Datetime("us", "UTC"),
+            "D": pl.Duration("us"),
+            "N": pl.Int64,
+            "R": pl.Float64,
+            "B": pl.Boolean,
+            "S": pl.String,
+            "Y": pl.Object,
+            "M": pl.Decimal(38, 2),
+            "G": pl.String,
+        }
+    )
     rows = df.rows()
     assert rows[1] == (None,) * 9
     assert rows[0][:3] == (T0, timedelta(days=1, hours=2, minutes=3, seconds=4.5), 1)
     assert math.isnan(rows[0][3]) and rows[2][3] == 1.5
     assert rows[2][:3] == (T1, timedelta(seconds=-1), 2**62)
     assert [r[4:] for r in (rows[0], rows[2])] == [
-        (True, "a,b", {"k": [1, 2]}, Decimal("1.25"), "0f"), (False, "", [1, 2], Decimal("10.00"), "x")
+        (True, "a,b", {"k": [1, 2]}, Decimal("1.25"), "0f"),
+        (False, "", [1, 2], Decimal("10.00"), "x"),
     ]
 
 
@@ -88,11 +122,29 @@ def test_to_jsonl_writes_one_object_per_row(tmp_path: Path) -> None:
     lines = (tmp_path / "r.jsonl").read_text("utf-8").split("\n")
     assert lines[3] == "" and len(lines) == 4
     assert [json.loads(x) for x in lines[:3]] == [
-        {"T": "2025-11-20T12:00:00.1234560Z", "D": "1.02:03:04.5000000", "N": 1, "R": "NaN", "B": True, "S": "a,b",
-         "Y": {"k": [1, 2]}, "M": "1.25", "G": "0f"},
+        {
+            "T": "2025-11-20T12:00:00.1234560Z",
+            "D": "1.02:03:04.5000000",
+            "N": 1,
+            "R": "NaN",
+            "B": True,
+            "S": "a,b",
+            "Y": {"k": [1, 2]},
+            "M": "1.25",
+            "G": "0f",
+        },
         dict.fromkeys("TDNRBSYMG"),
-        {"T": "0001-01-01T00:00:00.0000000Z", "D": "-00:00:01", "N": 2**62, "R": 1.5, "B": False, "S": "",
-         "Y": [1, 2], "M": "10", "G": "x"},
+        {
+            "T": "0001-01-01T00:00:00.0000000Z",
+            "D": "-00:00:01",
+            "N": 2**62,
+            "R": 1.5,
+            "B": False,
+            "S": "",
+            "Y": [1, 2],
+            "M": "10",
+            "G": "x",
+        },
     ]
 
 
@@ -122,12 +174,13 @@ def test_without_the_extra_the_error_names_it(module: str, method: str) -> None:
         f"import sys\nsys.modules[{module!r}] = None\n"
         "from m365sentinel import MissingExtraError\n"
         "from m365sentinel.models import QueryResult\n"
-        "r = QueryResult.from_json('{\"tables\": [{\"name\": \"t\", \"columns\": [], \"rows\": []}]}')\n"
+        'r = QueryResult.from_json(\'{"tables": [{"name": "t", "columns": [], "rows": []}]}\')\n'
         f"try:\n    r.{method}()\nexcept MissingExtraError as exc:\n    print(exc.extra, exc.name, exc)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert (out.stdout, out.stderr) == (
-        f"{module} {module} {method}() needs the {module!r} extra: pip install 'm365sentinel[{module}]'\n", ""
+        f"{module} {module} {method}() needs the {module!r} extra: pip install 'm365sentinel[{module}]'\n",
+        "",
     )
 
 

@@ -19,7 +19,9 @@ def test_lazy_exports_match_all_and_load_on_first_use():
     import m365sentinel.models as models
 
     assert sorted(n for names in models._WHERE.values() for n in names) == sorted(models.__all__)
-    code = ("import sys, m365sentinel.models as m; before = 'm365sentinel.models._arm' in sys.modules; "
-            "m.Incident; print(before, 'm365sentinel.models._arm' in sys.modules)")
+    code = (
+        "import sys, m365sentinel.models as m; before = 'm365sentinel.models._arm' in sys.modules; "
+        "m.Incident; print(before, 'm365sentinel.models._arm' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert out.split() == ["False", "True"]

@@ -93,12 +93,13 @@ def test_a_wrong_fault_or_parameter_is_an_invalid_input_error(pytester: pytest.P
     )
     result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
     result.assert_outcomes(errors=3)
-    result.stdout.fnmatch_lines_random([
-        "*InvalidInputError: sentinel_faults: unknown fault 'no_such_fault'; expected one of [[]*'unordered_lists'*",
-        "*InvalidInputError: sentinel_emulator parameter 3: expected a dict of Emulator keyword arguments*",
-        "*InvalidInputError: sentinel_faults: unknown fault 'take_partial'; expected one of *",
-    ])
+    result.stdout.fnmatch_lines_random(
+        [
+            "*InvalidInputError: sentinel_faults: unknown fault 'no_such_fault'; expected one of [[]*'unordered_lists'*",
+            "*InvalidInputError: sentinel_emulator parameter 3: expected a dict of Emulator keyword arguments*",
+            "*InvalidInputError: sentinel_faults: unknown fault 'take_partial'; expected one of *",
+        ]
+    )
     kinds = next(line for line in result.stdout.lines if "unknown fault 'take_partial'" in line)
     assert "'server_error'" in kinds and "'fire'" not in kinds and "'clear'" not in kinds
     assert InvalidInputError.__name__ == "InvalidInputError"  # the type the lines above name
-

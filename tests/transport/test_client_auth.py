@@ -250,7 +250,9 @@ def test_credential_failure_is_a_credential_error(httpx_mock, cloud) -> None:
             raise ClientAuthenticationError("secret expired for app 123")
 
     client = HttpClient(cloud, Broken())
-    with pytest.raises(CredentialError, match=r"could not get a token for https://management\.azure\.com/\.default") as err:
+    with pytest.raises(
+        CredentialError, match=r"could not get a token for https://management\.azure\.com/\.default"
+    ) as err:
         client.send(arm_request(cloud, "GET", "/subscriptions/x", "2022-12-01"))
     assert isinstance(err.value.__cause__, ClientAuthenticationError)
     assert httpx_mock.get_requests() == []

@@ -128,5 +128,8 @@ def test_custom_endpoints_cannot_route_around_the_china_refusal() -> None:
     from m365sentinel._errors import UnsupportedCloudError
 
     with pytest.raises(UnsupportedCloudError, match=r"Azure China .* \(endpoint https://management.chinacloudapi.cn\)"):
-        Cloud.custom(arm="https://management.chinacloudapi.cn", log_analytics="https://api.loganalytics.azure.cn",
-                     graph="https://microsoftgraph.chinacloudapi.cn")
+        Cloud.custom(
+            arm="https://management.chinacloudapi.cn",
+            log_analytics="https://api.loganalytics.azure.cn",
+            graph="https://microsoftgraph.chinacloudapi.cn",
+        )

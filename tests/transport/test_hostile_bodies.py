@@ -74,7 +74,10 @@ def test_a_200_carrying_only_an_error_envelope_raises_the_typed_error(
     error = caught.value
     assert type(error) is APIStatusError
     assert (error.status_code, error.code, error.message, error.request_id) == (
-        200, "ResourceNotFound", "Incident i1 was not found.", "req-1"
+        200,
+        "ResourceNotFound",
+        "Incident i1 was not found.",
+        "req-1",
     )
     assert str(pickle.loads(pickle.dumps(error))) == str(error)
 
@@ -88,11 +91,14 @@ async def test_a_200_carrying_only_an_error_envelope_raises_the_same_on_the_asyn
     assert (type(caught.value), caught.value.code) == (APIStatusError, "ResourceNotFound")
 
 
-@pytest.mark.parametrize("body", [
-    {"error": {"code": "X"}, "value": []},           # data beside the error: not an envelope alone
-    {"properties": {"error": {"code": "X"}}},         # a resource with a field named error
-    {"error": "text"},                                # not an object
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"error": {"code": "X"}, "value": []},  # data beside the error: not an envelope alone
+        {"properties": {"error": {"code": "X"}}},  # a resource with a field named error
+        {"error": "text"},  # not an object
+    ],
+)
 def test_bodies_with_data_beside_an_error_field_still_parse(
     httpx_mock: HTTPXMock, make_client: Callable[..., HttpClient], body: dict
 ) -> None:
@@ -100,21 +106,32 @@ def test_bodies_with_data_beside_an_error_field_still_parse(
     assert make_client().send_json(SPEC) == body
 
 
-@pytest.mark.parametrize(("body", "code", "message"), [
-    (b'{"Error": {"Code": "BadArgumentError", "Message": "The request had some invalid properties"}}',
-     "BadArgumentError", "The request had some invalid properties"),
-    (b'{"Code": "InvalidParameter", "Message": "bad top"}', "InvalidParameter", "bad top"),
-    (b'{"odata.error": {"code": "Request_BadRequest", "message": {"lang": "en", "value": "Invalid filter"}}}',
-     "Request_BadRequest", "Invalid filter"),
-])
+@pytest.mark.parametrize(
+    ("body", "code", "message"),
+    [
+        (
+            b'{"Error": {"Code": "BadArgumentError", "Message": "The request had some invalid properties"}}',
+            "BadArgumentError",
+            "The request had some invalid properties",
+        ),
+        (b'{"Code": "InvalidParameter", "Message": "bad top"}', "InvalidParameter", "bad top"),
+        (
+            b'{"odata.error": {"code": "Request_BadRequest", "message": {"lang": "en", "value": "Invalid filter"}}}',
+            "Request_BadRequest",
+            "Invalid filter",
+        ),
+    ],
+)
 def test_error_bodies_in_other_casings_keep_code_and_message(body: bytes, code: str, message: str) -> None:
     error = map_status_error(404, {}, body)
     assert (type(error), error.code, error.message) == (NotFoundError, code, message)
 
 
 def test_G2_unsupported_api_version_code_raises_unsupported_api_version_error() -> None:
-    body = (b'{"error": {"code": "UnsupportedApiVersion", "message": "The HTTP resource that matches the request '
-            b"URI 'https://management.azure.com/subscriptions/s' does not support the API version '2020-01-01'.\"}}")
+    body = (
+        b'{"error": {"code": "UnsupportedApiVersion", "message": "The HTTP resource that matches the request '
+        b"URI 'https://management.azure.com/subscriptions/s' does not support the API version '2020-01-01'.\"}}"
+    )
     error = map_status_error(400, {}, body, url=SPEC.url)
     assert type(error) is UnsupportedApiVersionError
     assert (error.code, error.api_version, error.kind) == ("UnsupportedApiVersion", "2020-01-01", None)

@@ -100,14 +100,23 @@ def test_a_paged_flow_over_a_socket_logs_no_continuation_token_in_any_logger(cap
     assert any("$skipToken=REDACTED" in r.getMessage() for r in caplog.records if r.name == "httpx")
 
 
-@pytest.mark.parametrize(("text", "shown"), [
-    ("GET https://x/y?api-version=1&$skipToken=abc123&$top=5", "GET https://x/y?api-version=1&$skipToken=REDACTED&$top=5"),
-    ("https://graph/v1.0/security/incidents?$skiptoken=QW1%3D%3D", "https://graph/v1.0/security/incidents?$skiptoken=REDACTED"),
-    ("request=b'/a?%24skiptoken=zz9'", "request=b'/a?%24skiptoken=REDACTED'"),
-    ('{"continuationToken": "c-42"}', '{"continuationToken": "REDACTED"}'),
-    ("Authorization: Bearer eyJ.abc.def", "Authorization: Bearer REDACTED"),
-    ("nothing to hide ?$top=5", "nothing to hide ?$top=5"),
-])
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (
+            "GET https://x/y?api-version=1&$skipToken=abc123&$top=5",
+            "GET https://x/y?api-version=1&$skipToken=REDACTED&$top=5",
+        ),
+        (
+            "https://graph/v1.0/security/incidents?$skiptoken=QW1%3D%3D",
+            "https://graph/v1.0/security/incidents?$skiptoken=REDACTED",
+        ),
+        ("request=b'/a?%24skiptoken=zz9'", "request=b'/a?%24skiptoken=REDACTED'"),
+        ('{"continuationToken": "c-42"}', '{"continuationToken": "REDACTED"}'),
+        ("Authorization: Bearer eyJ.abc.def", "Authorization: Bearer REDACTED"),
+        ("nothing to hide ?$top=5", "nothing to hide ?$top=5"),
+    ],
+)
 def test_redact_text_hides_every_spelling_of_a_token(text: str, shown: str) -> None:
     from m365sentinel._transport._logging import redact_text
 

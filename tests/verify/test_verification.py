@@ -53,8 +53,11 @@ def _verify(run, **kw):
 def test_all_ingesting_and_golden_series_equal_the_emulator(emu, run, kql_parser):
     report = _verify(run)
     assert [(x.name, x.verdict) for x in report.lines[:6]] == [
-        ("Incidents", Verdict.INGESTING), ("Alerts", Verdict.INGESTING), ("Events", Verdict.INGESTING),
-        ("DeviceProcessEvents", Verdict.INGESTING), ("DeviceNetworkEvents", Verdict.INGESTING),
+        ("Incidents", Verdict.INGESTING),
+        ("Alerts", Verdict.INGESTING),
+        ("Events", Verdict.INGESTING),
+        ("DeviceProcessEvents", Verdict.INGESTING),
+        ("DeviceNetworkEvents", Verdict.INGESTING),
         ("DeviceEvents", Verdict.INGESTING),
     ]
     assert list(report.incidents.series.points) == emu.daily_incident_counts(days=14)
@@ -69,7 +72,8 @@ def test_all_ingesting_and_golden_series_equal_the_emulator(emu, run, kql_parser
         assert [p[1] for p in got] == pytest.approx([p[1] for p in want], abs=1e-9)
     assert report.declared_but_silent == ()
     assert set(report.flowing_but_undeclared) == {t.value for t in HuntingTable.source_document()} - {
-        t.value for t in DECLARED}
+        t.value for t in DECLARED
+    }
     assert len(run.kql) == 4
     for text in run.kql:
         kql_parser.assert_clean(text)
@@ -97,16 +101,25 @@ def test_declared_table_that_does_not_exist_is_silent(emu, run):
 def test_a6_ueba_tables_absent_then_populated(emu, run):
     report = _verify(run, ueba=True)
     assert [(x.name, x.verdict) for x in report.lines if x.category == "ueba"] == [
-        ("BehaviorAnalytics", Verdict.NOT_YET_POPULATED), ("IdentityInfo", Verdict.NOT_YET_POPULATED)]
+        ("BehaviorAnalytics", Verdict.NOT_YET_POPULATED),
+        ("IdentityInfo", Verdict.NOT_YET_POPULATED),
+    ]
     assert "IdentityInfo" not in emu.state.table_names()
     with pytest.raises(InvalidInputError):
         emu.populate_ueba()  # UEBA is not enabled yet
     base = f"https://management.azure.com{emu.workspace_resource_id}/providers/Microsoft.SecurityInsights/settings"
     token = emu.credential().get_token("https://management.azure.com/.default").token
     with httpx.Client(transport=emu.transport(), headers={"Authorization": f"Bearer {token}"}) as client:
-        for name, body in (("EntityAnalytics", {"kind": "EntityAnalytics", "properties": {"entityProviders": [
-                "ActiveDirectory", "AzureActiveDirectory"]}}),
-                           ("Ueba", {"kind": "Ueba", "properties": {"dataSources": ["AuditLogs"]}})):
+        for name, body in (
+            (
+                "EntityAnalytics",
+                {
+                    "kind": "EntityAnalytics",
+                    "properties": {"entityProviders": ["ActiveDirectory", "AzureActiveDirectory"]},
+                },
+            ),
+            ("Ueba", {"kind": "Ueba", "properties": {"dataSources": ["AuditLogs"]}}),
+        ):
             assert client.put(f"{base}/{name}?api-version=2025-10-01-preview", json=body).status_code == 201
     report = _verify(run, ueba=True)
     assert report.line("IdentityInfo").verdict is Verdict.NOT_YET_POPULATED  # enabling claims no data
@@ -161,6 +174,7 @@ def test_no_declared_tables_gives_a_silent_events_line(run):
 
 # --- emulator: workspace tables API ----------------------------------------------------------------------------
 
+
 def test_tables_api_route(emu):
     token = emu.credential().get_token("https://management.azure.com/.default").token
     base = f"https://management.azure.com{emu.workspace_resource_id}/tables"
@@ -170,15 +184,22 @@ def test_tables_api_route(emu):
         assert {t.value for t in HuntingTable} <= names and "Usage" in names
         one = client.get(f"{base}/DeviceEvents?api-version=2023-09-01").json()
         assert one["properties"]["retentionInDays"] == 90 and one["properties"]["retentionInDaysAsDefault"] is True
-        r = client.patch(f"{base}/DeviceEvents?api-version=2023-09-01",
-                         json={"properties": {"retentionInDays": 180, "totalRetentionInDays": 730}})
+        r = client.patch(
+            f"{base}/DeviceEvents?api-version=2023-09-01",
+            json={"properties": {"retentionInDays": 180, "totalRetentionInDays": 730}},
+        )
         assert r.status_code == 200
         p = r.json()["properties"]
         assert (p["retentionInDays"], p["totalRetentionInDays"], p["archiveRetentionInDays"], p["plan"]) == (
-            180, 730, 550, "Analytics")
+            180,
+            730,
+            550,
+            "Analytics",
+        )
         assert p["retentionInDaysAsDefault"] is False
-        bad = client.patch(f"{base}/DeviceEvents?api-version=2023-09-01",
-                           json={"properties": {"totalRetentionInDays": 100}})
+        bad = client.patch(
+            f"{base}/DeviceEvents?api-version=2023-09-01", json={"properties": {"totalRetentionInDays": 100}}
+        )
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "InvalidParameter"
         assert client.get(f"{base}/DeviceEvents?api-version=2019-01-01").status_code == 400
         assert client.get(f"{base}/NoSuchTable_CL?api-version=2023-09-01").status_code == 404
@@ -196,6 +217,7 @@ def test_usage_stays_consistent_with_rows(emu):
 
 
 # --- charts ----------------------------------------------------------------------------------------------------
+
 
 def test_text_chart_exact():
     t0 = datetime(2025, 11, 1, tzinfo=UTC)
