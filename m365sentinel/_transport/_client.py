@@ -299,8 +299,7 @@ class HttpClient(ClientShell):
         except httpx.TransportError:
             response.close()
             return self.send(spec)
-        response.stream = httpx.ByteStream(response.content)  # as ``_received`` does: no cycle keeping the body
-        return response
+        return self._detached(response)
 
 
 class _Prefetcher:

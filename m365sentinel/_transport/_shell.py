@@ -168,8 +168,12 @@ class ClientShell:
         log_response(
             spec.method, spec.url, response, (time.perf_counter() - started) * 1000.0, effect.client_request_id
         )
-        if read:
-            # httpx binds the (fully read, closed) body stream back to its response: a reference cycle that keeps
-            # each page's body alive until a full garbage collection. A plain stream over the same bytes breaks it.
-            response.stream = httpx.ByteStream(response.content)
+        return ClientShell._detached(response) if read else response
+
+    @staticmethod
+    def _detached(response: httpx.Response) -> httpx.Response:
+        """``response`` (body read) with its body detached from the connection's stream."""
+        # httpx binds the (fully read, closed) body stream back to its response: a reference cycle that keeps each
+        # page's body alive until a full garbage collection. A plain stream over the same bytes breaks it.
+        response.stream = httpx.ByteStream(response.content)
         return response
